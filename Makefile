@@ -1,0 +1,47 @@
+# veloxide: see README.md. `make demo` and `make test` are the two entry points.
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all build test test-tools crds lint demo bench-webhook fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+## crds: regenerate crds/ from the Rust types (commit the result)
+crds:
+	@rm -f crds/*.yaml
+	$(CARGO) run -q --bin veloxide -- crds --dir crds
+
+## test-tools: what the tests need beyond cargo (installed into .work/, idempotent)
+test-tools:
+	@bash e2e/tools/install-test-tools.sh
+
+## test: every test, from a fresh clone
+test: test-tools
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## demo: the main job on local stand-ins
+demo:
+	@bash e2e/demo.sh
+
+## bench-webhook: admission throughput and latency against the transport's ceiling
+bench-webhook:
+	$(CARGO) build --release --bin veloxide --bench webhook
+	$(CARGO) bench --bench webhook
+
+## fuzz: a bounded fuzz run over admission decoding and validation (FUZZ_SECONDS, default 60)
+fuzz:
+	@bash fuzz/run.sh $${FUZZ_SECONDS:-60}
+
+clean:
+	$(CARGO) clean
+	rm -rf .work

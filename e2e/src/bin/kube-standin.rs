@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("kube-standin: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,2 @@
+//! Test infrastructure for veloxide's end-to-end scenarios. Nothing here ships in the product.
+#![forbid(unsafe_code)]

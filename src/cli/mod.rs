@@ -1,0 +1,129 @@
+//! The `veloxide` command line: thin wrappers over the library.
+
+mod location;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::webhook::{self, ServeOptions, tls::CertFiles};
+
+/// A Kubernetes backup operator for S3-compatible storage behind private CAs, speaking
+/// Velero's velero.io/v1 API.
+#[derive(Parser, Debug)]
+#[command(name = "veloxide", version, about)]
+pub struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "VELOXIDE_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every CustomResourceDefinition as multi-document YAML.
+    Crds {
+        /// Write one file per CRD into this directory instead of printing.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Serve the BackupStorageLocation admission webhook alone.
+    Webhook(WebhookArgs),
+    /// Work with BackupStorageLocations.
+    #[command(name = "backup-location", subcommand)]
+    BackupLocation(location::LocationCommand),
+}
+
+#[derive(Args, Debug)]
+struct WebhookArgs {
+    /// Address to serve HTTPS on.
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    listen: SocketAddr,
+    /// PEM certificate chain, re-read when it changes.
+    #[arg(long)]
+    tls_cert_file: PathBuf,
+    /// PEM private key, re-read when it changes.
+    #[arg(long)]
+    tls_key_file: PathBuf,
+    /// How often to check the certificate files for changes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    cert_reload_interval: Duration,
+}
+
+impl Cli {
+    /// Run the chosen command and map the outcome to an exit status.
+    pub async fn run(self) -> ExitCode {
+        crate::telemetry::init(self.log_json);
+        let outcome = match self.command {
+            Command::Crds { dir: None } => {
+                print!("{}", crate::crds::render_all());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
+            Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
+            Command::BackupLocation(command) => command.run().await,
+        };
+        outcome.unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        })
+    }
+}
+
+fn write_crds(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for crd in crate::crds::all() {
+        let path = dir.join(crate::crds::file_name(&crd));
+        std::fs::write(&path, crate::crds::to_yaml(&crd))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let options = ServeOptions {
+        listen: args.listen,
+        files: CertFiles {
+            cert: args.tls_cert_file,
+            key: args.tls_key_file,
+        },
+        reload_interval: args.cert_reload_interval,
+    };
+    webhook::serve(options, webhook::router(), shutdown, |addr| {
+        // Tests and scripts wait for this line; it also says where the port 0 went.
+        println!("veloxide webhook listening on https://{addr}");
+        tracing::info!(%addr, "webhook serving");
+    })
+    .await?;
+    Ok(())
+}
+
+/// Cancel `token` on SIGTERM (what Kubernetes sends) or Ctrl-C.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+    token.cancel();
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())
+}

@@ -1,0 +1,11 @@
+//! veloxide: a Kubernetes backup operator that speaks Velero's `velero.io/v1` API and does one
+//! job well: backing cluster resources up to S3-compatible object storage behind a private CA,
+//! encrypted at rest with SSE-S3, SSE-KMS or SSE-C.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod crds;
+pub mod location;
+pub mod telemetry;
+pub mod webhook;

@@ -1,0 +1,294 @@
+//! The one parser of a BackupStorageLocation's configuration.
+//!
+//! The admission webhook and the controllers both call [`LocationConfig::from_spec`]: a rule
+//! lives here once, and its message reads the same at `kubectl apply` time and in `status`.
+//! Nothing here does I/O; Secrets are read later, by the storage layer, from the references
+//! this parse produces.
+
+mod cacert;
+mod config;
+mod model;
+
+pub use cacert::{CaBundle, CertificateInfo, Inspected, inspect_base64, inspect_pem};
+pub use model::*;
+
+use std::fmt;
+
+use jiff::Timestamp;
+
+use crate::api::{BackupStorageLocationSpec, GoDuration, SecretKeySelector};
+
+/// A rule a location breaks: the field path, what is wrong, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The field path, e.g. `spec.objectStorage.caCert`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A location that parsed, with warnings the user should see.
+#[derive(Debug)]
+pub struct Parsed {
+    pub config: LocationConfig,
+    pub warnings: Vec<String>,
+}
+
+/// A location that breaks one or more rules. Every violation is reported, not just the first,
+/// so one `kubectl apply` shows everything there is to fix.
+#[derive(Debug)]
+pub struct Rejected {
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.violations.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// Collects violations and warnings while a spec is read.
+#[derive(Default)]
+pub(crate) struct Findings {
+    violations: Vec<Violation>,
+    warnings: Vec<String>,
+}
+
+impl Findings {
+    pub(crate) fn deny(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+}
+
+impl LocationConfig {
+    /// Parse a location spec, judging certificate expiry against the current time.
+    pub fn from_spec(spec: &BackupStorageLocationSpec) -> Result<Parsed, Rejected> {
+        Self::from_spec_at(spec, Timestamp::now())
+    }
+
+    /// Parse a location spec, judging certificate expiry against `now`.
+    pub fn from_spec_at(
+        spec: &BackupStorageLocationSpec,
+        now: Timestamp,
+    ) -> Result<Parsed, Rejected> {
+        let mut findings = Findings::default();
+        let provider = parse_provider(&spec.provider, &mut findings);
+        let storage = &spec.object_storage;
+
+        let bucket = storage.bucket.trim();
+        if bucket.is_empty() {
+            findings.deny(
+                "spec.objectStorage.bucket",
+                "is required; name the bucket backups are written to",
+            );
+        } else if bucket.contains('/') {
+            findings.deny(
+                "spec.objectStorage.bucket",
+                format!(
+                    "{bucket:?} holds a '/'; put only the bucket name here and the path in \
+                     spec.objectStorage.prefix"
+                ),
+            );
+        }
+        let prefix = storage
+            .prefix
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('/')
+            .to_owned();
+
+        let ca = parse_ca_source(spec, now, &mut findings);
+        let client_cert_secret = storage.client_cert_ref.as_ref().and_then(|r| {
+            let name = r.name.as_deref().unwrap_or("").trim();
+            if name.is_empty() {
+                findings.deny(
+                    "spec.objectStorage.clientCertRef.name",
+                    "is required; name a kubernetes.io/tls Secret holding tls.crt and tls.key",
+                );
+                None
+            } else {
+                Some(name.to_owned())
+            }
+        });
+        let credential_secret = spec
+            .credential
+            .as_ref()
+            .and_then(|s| secret_key_ref("spec.credential", s, &mut findings));
+
+        let keys = config::parse(spec.config.as_ref(), &mut findings);
+
+        let validation_frequency = parse_duration(
+            "spec.validationFrequency",
+            spec.validation_frequency.as_ref(),
+            &mut findings,
+        );
+        let backup_sync_period = parse_duration(
+            "spec.backupSyncPeriod",
+            spec.backup_sync_period.as_ref(),
+            &mut findings,
+        );
+
+        if keys.insecure_skip_tls_verify && !matches!(ca, CaSource::System) {
+            findings.warn(
+                "spec.config.insecureSkipTLSVerify is true, so the CA bundle given in \
+                 spec.objectStorage is ignored; remove insecureSkipTLSVerify to use it",
+            );
+        }
+
+        if !findings.violations.is_empty() {
+            return Err(Rejected {
+                violations: findings.violations,
+                warnings: findings.warnings,
+            });
+        }
+        let config = LocationConfig {
+            provider: provider.unwrap_or(Provider::Aws),
+            bucket: bucket.to_owned(),
+            prefix,
+            endpoint: keys.endpoint,
+            trust: Trust {
+                ca,
+                insecure_skip_tls_verify: keys.insecure_skip_tls_verify,
+                client_cert_secret,
+            },
+            encryption: keys.encryption,
+            checksum: keys.checksum,
+            tagging: keys.tagging,
+            credentials: Credentials {
+                secret: credential_secret,
+                profile: keys.profile,
+                file: keys.credentials_file,
+            },
+            read_write: spec.is_read_write(),
+            validation_frequency: validation_frequency.flatten(),
+            backup_sync_period: backup_sync_period.flatten(),
+        };
+        Ok(Parsed {
+            config,
+            warnings: findings.warnings,
+        })
+    }
+}
+
+fn parse_provider(provider: &str, findings: &mut Findings) -> Option<Provider> {
+    match provider.trim() {
+        "aws" | "velero.io/aws" => Some(Provider::Aws),
+        "" => {
+            findings.deny(
+                "spec.provider",
+                "is required; set it to \"aws\" (or \"velero.io/aws\") for S3-compatible storage",
+            );
+            None
+        }
+        other => {
+            findings.deny(
+                "spec.provider",
+                format!(
+                    "{other:?} is not supported; veloxide stores backups in S3-compatible \
+                     object storage: use \"aws\" or \"velero.io/aws\""
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn parse_ca_source(
+    spec: &BackupStorageLocationSpec,
+    now: Timestamp,
+    findings: &mut Findings,
+) -> CaSource {
+    let storage = &spec.object_storage;
+    let field = "spec.objectStorage.caCert";
+    match (&storage.ca_cert, &storage.ca_cert_ref) {
+        (Some(_), Some(_)) => {
+            findings.deny(
+                "spec.objectStorage",
+                "caCert and caCertRef are both set; keep caCertRef (the CA in a Secret) and \
+                 remove the deprecated inline caCert",
+            );
+            CaSource::System
+        }
+        (Some(inline), None) => match inspect_base64(field, inline, now) {
+            Ok(inspected) => {
+                findings.warn(
+                    "spec.objectStorage.caCert is deprecated: store the CA in a Secret \
+                     (kubectl create secret generic storage-ca-cert --from-file=ca-bundle.crt=ca.crt) \
+                     and set caCertRef {name: storage-ca-cert, key: ca-bundle.crt} instead",
+                );
+                findings.warnings.extend(inspected.warnings);
+                CaSource::Inline(inspected.bundle)
+            }
+            Err(message) => {
+                findings.deny(field, message);
+                CaSource::System
+            }
+        },
+        (None, Some(selector)) => {
+            match secret_key_ref("spec.objectStorage.caCertRef", selector, findings) {
+                Some(reference) => CaSource::Secret(reference),
+                None => CaSource::System,
+            }
+        }
+        (None, None) => CaSource::System,
+    }
+}
+
+/// Read a Secret key selector, requiring both the name and the key.
+fn secret_key_ref(
+    field: &str,
+    selector: &SecretKeySelector,
+    findings: &mut Findings,
+) -> Option<SecretKeyRef> {
+    let name = selector.name.as_deref().unwrap_or("").trim();
+    let key = selector.key.as_deref().unwrap_or("").trim();
+    if name.is_empty() {
+        findings.deny(
+            format!("{field}.name"),
+            "is required; name the Secret (in the location's namespace)",
+        );
+    }
+    if key.is_empty() {
+        findings.deny(
+            format!("{field}.key"),
+            "is required; name the key inside the Secret's data",
+        );
+    }
+    (!name.is_empty() && !key.is_empty()).then(|| SecretKeyRef {
+        name: name.to_owned(),
+        key: key.to_owned(),
+    })
+}
+
+/// `Some(None)` when absent, `Some(Some(d))` when valid, `None` when refused.
+fn parse_duration(
+    field: &str,
+    value: Option<&GoDuration>,
+    findings: &mut Findings,
+) -> Option<Option<std::time::Duration>> {
+    match value.map(GoDuration::parse) {
+        None => Some(None),
+        Some(Ok(d)) => Some(Some(d)),
+        Some(Err(e)) => {
+            findings.deny(field, e.to_string());
+            None
+        }
+    }
+}

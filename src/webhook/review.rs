@@ -1,0 +1,88 @@
+//! Decode an AdmissionReview, run the location parser, encode the answer.
+
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+
+use crate::api::BackupStorageLocation;
+use crate::location::LocationConfig;
+
+/// A body that is not an AdmissionReview at all: answered with HTTP 400 and this reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+/// Answer one admission request. Rule failures and undecodable objects are answered inside an
+/// AdmissionReview (HTTP 200); only a body that is not an AdmissionReview is a [`BadRequest`].
+pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
+    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
+        BadRequest(format!(
+            "the body is not an admission.k8s.io/v1 AdmissionReview: {e}"
+        ))
+    })?;
+    let request: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
+        BadRequest("the AdmissionReview has no request".to_owned())
+    })?;
+    let response = respond(&request);
+    Ok(serde_json::to_vec(&response.into_review()).expect("an AdmissionReview serializes"))
+}
+
+fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    if matches!(request.operation, Operation::Delete | Operation::Connect) {
+        return response;
+    }
+    if request.kind.group != "velero.io" || request.kind.kind != "BackupStorageLocation" {
+        return invalid(
+            response,
+            format!(
+                "this webhook validates velero.io BackupStorageLocations, not {}/{}; check the \
+                 rules of the ValidatingWebhookConfiguration",
+                request.kind.group, request.kind.kind
+            ),
+        );
+    }
+    let Some(object) = &request.object else {
+        return invalid(response, "the request carries no object to validate");
+    };
+    let location: BackupStorageLocation = match serde_json::to_value(object)
+        .map_err(|e| e.to_string())
+        .and_then(|value| serde_path_to_error::deserialize(value).map_err(|e| e.to_string()))
+    {
+        Ok(location) => location,
+        Err(e) => {
+            return deny(
+                response,
+                format!("the BackupStorageLocation could not be read: {e}"),
+                Vec::new(),
+            );
+        }
+    };
+    match LocationConfig::from_spec(&location.spec) {
+        Ok(parsed) => with_warnings(response, parsed.warnings),
+        Err(rejected) => {
+            let message = rejected.to_string();
+            deny(response, message, rejected.warnings)
+        }
+    }
+}
+
+fn deny(response: AdmissionResponse, message: String, warnings: Vec<String>) -> AdmissionResponse {
+    let mut response = with_warnings(response.deny(message), warnings);
+    response.result.code = 403;
+    response.result.reason = "Forbidden".into();
+    response
+}
+
+fn invalid(response: AdmissionResponse, message: impl Into<String>) -> AdmissionResponse {
+    let mut response = response.deny(message.into());
+    response.result.code = 400;
+    response.result.reason = "Invalid".into();
+    response
+}
+
+fn with_warnings(mut response: AdmissionResponse, warnings: Vec<String>) -> AdmissionResponse {
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings);
+    }
+    response
+}
