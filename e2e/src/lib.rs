@@ -1,2 +1,4 @@
 //! Test infrastructure for veloxide's end-to-end scenarios. Nothing here ships in the product.
 #![forbid(unsafe_code)]
+
+pub mod standin;
