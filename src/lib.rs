@@ -7,5 +7,6 @@ pub mod api;
 pub mod cli;
 pub mod crds;
 pub mod location;
+pub mod storage;
 pub mod telemetry;
 pub mod webhook;
