@@ -20,7 +20,18 @@ use super::{App, crd, managed};
 const PATCH_RETRIES: usize = 5;
 
 fn decode(req: &Req) -> Result<Value, ApiError> {
-    let yaml = req.header("content-type").contains("yaml");
+    let ct = req.header("content-type");
+    // Protobuf (and CBOR) are not spoken: 415 makes client-go retry in JSON.
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
+            ),
+        ));
+    }
+    let yaml = ct.contains("yaml");
     let v: Result<Value, String> = if yaml {
         serde_norway::from_slice(&req.body).map_err(|e| e.to_string())
     } else {
@@ -64,7 +75,7 @@ fn check_namespace(store: &Store, t: &Target) -> Result<(), ApiError> {
     if !t.info.namespaced {
         return Ok(());
     }
-    let Some(n) = store.get("/namespaces", ns(t), ns(t)) else {
+    let Some(n) = store.get("/namespaces", "", ns(t)) else {
         return Err(ApiError::new(
             404,
             "NotFound",
@@ -114,13 +125,28 @@ fn store_object(store: &mut Store, t: &Target, obj: Value) -> Value {
         }
         stored
     };
-    if !namespace.is_empty() {
-        settle_namespace(store, &namespace);
-    }
-    if key == "/namespaces" {
-        settle_namespace(store, &name);
-    }
+    let _ = namespace;
     stored
+}
+
+/// The namespace controller: a terminating namespace is emptied a moment after its deletion
+/// (as on a real cluster, where its contents can still be read and deleted meanwhile), then
+/// removed once nothing (and no finalizer) holds it.
+fn spawn_namespace_cleanup(app: &Arc<App>, ns: String) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let mut store = app.store();
+            settle_namespace(&mut store, &ns);
+            if store
+                .get("/namespaces", "", &ns)
+                .is_none_or(|n| n["metadata"]["deletionTimestamp"].is_null())
+            {
+                return;
+            }
+        }
+    });
 }
 
 /// Finishes deleting a terminating namespace: its objects go (or start going, if they have
@@ -422,7 +448,7 @@ pub async fn delete(app: &Arc<App>, req: &Req, t: &Target) -> Result<Response, A
 }
 
 /// Deletes an object, or marks it for deletion when finalizers (or namespace contents) hold it.
-fn delete_one(app: &App, t: &Target, old: &Value, dry_run: bool) -> Result<Value, ApiError> {
+fn delete_one(app: &Arc<App>, t: &Target, old: &Value, dry_run: bool) -> Result<Value, ApiError> {
     let mut marked = old.clone();
     let is_ns = t.info.key() == "/namespaces";
     if marked["metadata"]["deletionTimestamp"].is_null() {
@@ -443,6 +469,9 @@ fn delete_one(app: &App, t: &Target, old: &Value, dry_run: bool) -> Result<Value
     let held = marked["metadata"]["finalizers"]
         .as_array()
         .is_some_and(|f| !f.is_empty());
+    if is_ns {
+        spawn_namespace_cleanup(app, name.clone());
+    }
     if held || is_ns {
         if old["metadata"]["deletionTimestamp"].is_null() || is_ns {
             let stored = store_object(&mut store, t, marked);

@@ -1,0 +1,157 @@
+//! Helpers shared by the e2e scenarios: a stand-in per test (or the cluster named by
+//! `VELOXIDE_E2E_KUBECONFIG`), a namespace per test, and kubectl/Helm runners.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use e2e::standin::StandIn;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e sits in the repo")
+        .to_path_buf()
+}
+
+pub fn standin() -> StandIn {
+    standin_with(&[])
+}
+
+pub fn standin_with(webhook_endpoints: &[String]) -> StandIn {
+    StandIn::start_with(
+        Path::new(env!("CARGO_BIN_EXE_kube-standin")),
+        webhook_endpoints,
+    )
+    .expect("kube-standin starts")
+}
+
+/// A fresh namespace named `PREFIX-RANDOM`, so runs against a shared cluster do not collide.
+pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", e2e::standin::tls::random_hex(3));
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace created");
+    name
+}
+
+/// Every document of a multi-document YAML file.
+pub fn yaml_docs(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_norway::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).expect("valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// Creates (or keeps) the project's CRDs from crds/ and waits until they are served.
+pub async fn install_crds(client: &kube::Client) {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    for entry in std::fs::read_dir(repo().join("crds")).expect("crds/ exists") {
+        for doc in yaml_docs(&entry.unwrap().path()) {
+            let crd: CustomResourceDefinition = serde_json::from_value(doc).unwrap();
+            match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => panic!("creating CRD: {e}"),
+            }
+            let name = crd.metadata.name.clone().unwrap();
+            let established = kube::runtime::conditions::is_crd_established();
+            let wait = kube::runtime::wait::await_condition(api.clone(), &name, established);
+            tokio::time::timeout(Duration::from_secs(30), wait)
+                .await
+                .expect("CRD established")
+                .unwrap();
+        }
+    }
+}
+
+/// Runs a client tool with the stand-in's kubeconfig and a private HOME and cache.
+pub fn tool(s: &StandIn, program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let home = s.dir().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", &home)
+        .env("KUBECACHEDIR", home.join("kube-cache"))
+        .env("HELM_CACHE_HOME", home.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", home.join("helm-config"))
+        .env("HELM_DATA_HOME", home.join("helm-data"))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn kubectl(s: &StandIn, args: &[&str]) -> Output {
+    tool(s, Path::new("kubectl"), args, None)
+}
+
+pub fn kubectl_stdin(s: &StandIn, args: &[&str], input: &str) -> Output {
+    tool(s, Path::new("kubectl"), args, Some(input))
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Asserts success and returns stdout + stderr.
+#[track_caller]
+pub fn ok(o: Output) -> String {
+    let t = text(&o);
+    assert!(o.status.success(), "command failed ({}):\n{t}", o.status);
+    t
+}
+
+/// Asserts failure and returns stdout + stderr.
+#[track_caller]
+pub fn fails(o: Output) -> String {
+    let t = text(&o);
+    assert!(!o.status.success(), "command unexpectedly succeeded:\n{t}");
+    t
+}
+
+/// Polls `f` until it returns Some, for up to 20 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
