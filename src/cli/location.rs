@@ -26,6 +26,9 @@ pub enum LocationCommand {
         #[arg(long)]
         cacert: Option<PathBuf>,
     },
+    /// Check that a location works: TLS, credentials, bucket, layout, KMS key and an
+    /// encryption round trip. Exits non-zero unless every step passes.
+    Verify(super::verify::VerifyArgs),
 }
 
 impl LocationCommand {
@@ -36,6 +39,7 @@ impl LocationCommand {
                 webhook,
                 cacert,
             } => validate(file, webhook, cacert).await,
+            LocationCommand::Verify(args) => super::verify::run(args).await,
         }
     }
 }

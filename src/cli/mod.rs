@@ -1,6 +1,7 @@
 //! The `veloxide` command line: thin wrappers over the library.
 
 mod location;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

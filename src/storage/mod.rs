@@ -14,6 +14,7 @@ mod check;
 mod client;
 mod credentials;
 mod error;
+mod kube;
 mod multipart;
 mod ops;
 mod reason;
@@ -27,6 +28,7 @@ pub use cache::StoreCache;
 pub use check::{CheckReport, Outcome, Step, StepName};
 pub use client::{Clients, Fingerprint};
 pub use error::{Result, StorageError};
+pub use kube::KubeSecrets;
 pub use multipart::{MultipartOptions, Uploaded};
 pub use ops::{Listing, ObjectInfo};
 pub use reason::Reason;
@@ -115,5 +117,23 @@ impl ObjectStore {
             Checksum::Sha256 => Some(A::Sha256),
             Checksum::Crc64Nvme => Some(A::Crc64Nvme),
         }
+    }
+}
+
+/// Resolve a location's Secrets, get its store from `cache` and run the check: what the
+/// controller runs on every validation. A resolution failure is the report's first step.
+pub async fn check_location(
+    config: &LocationConfig,
+    source: &impl SecretSource,
+    cache: &StoreCache,
+    location: &str,
+) -> CheckReport {
+    let resolved = match resolve(config, source).await {
+        Ok(r) => r,
+        Err(e) => return CheckReport::secrets_failed(&e.into()),
+    };
+    match cache.store(location, &resolved) {
+        Ok(store) => store.check().await,
+        Err(e) => CheckReport::secrets_failed(&e),
     }
 }
