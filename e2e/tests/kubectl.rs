@@ -1,0 +1,257 @@
+//! The real kubectl against the stand-in (or VELOXIDE_E2E_KUBECONFIG's cluster): applying the
+//! project's CRDs and the reference documents' Secret and BackupStorageLocation, printer columns,
+//! server-side validation, deletion, and the admission webhook as a user meets it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use common::{fails, kubectl, kubectl_stdin, ok, repo, standin, standin_with};
+
+fn testdata(name: &str) -> String {
+    repo().join("e2e/testdata").join(name).display().to_string()
+}
+
+#[test]
+fn kubectl_applies_crds_and_locations() {
+    let s = standin();
+    let crds = repo().join("crds").display().to_string();
+    let out = ok(kubectl(&s, &["apply", "-f", &crds]));
+    assert!(
+        out.contains(
+            "customresourcedefinition.apiextensions.k8s.io/backupstoragelocations.velero.io"
+        ),
+        "{out}"
+    );
+    let out = ok(kubectl(&s, &["get", "crd"]));
+    assert!(out.contains("backupstoragelocations.velero.io"), "{out}");
+
+    ok(kubectl(
+        &s,
+        &["apply", "-f", &testdata("velero-secrets.yaml")],
+    ));
+    let out = ok(kubectl(
+        &s,
+        &["apply", "-f", &testdata("bsl-cacertref.yaml")],
+    ));
+    assert!(
+        out.contains("backupstoragelocation.velero.io/default created"),
+        "{out}"
+    );
+    let out = ok(kubectl(
+        &s,
+        &["apply", "-f", &testdata("bsl-cacertref.yaml")],
+    ));
+    assert!(
+        out.contains("backupstoragelocation.velero.io/default unchanged"),
+        "{out}"
+    );
+
+    let out = ok(kubectl(&s, &["get", "bsl", "-n", "velero"]));
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "PHASE", "LAST", "VALIDATED", "AGE", "DEFAULT"],
+        "{out}"
+    );
+    assert!(out.lines().nth(1).unwrap().starts_with("default "), "{out}");
+    let out = ok(kubectl(
+        &s,
+        &[
+            "get",
+            "secret",
+            "cloud-credentials",
+            "-n",
+            "velero",
+            "-o",
+            "jsonpath={.data.cloud}",
+        ],
+    ));
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(out.trim())
+        .unwrap();
+    assert!(
+        String::from_utf8(decoded)
+            .unwrap()
+            .contains("aws_access_key_id=minio"),
+        "stringData lands in data"
+    );
+
+    // validation happens at apply time, without --validate=false
+    let unknown = "apiVersion: velero.io/v1\nkind: BackupStorageLocation\nmetadata: {name: typo, namespace: velero}\n\
+                   spec: {provider: aws, objectStorage: {bucket: b}, bukket: b}\n";
+    let out = fails(kubectl_stdin(&s, &["apply", "-f", "-"], unknown));
+    assert!(out.contains("unknown field \"spec.bukket\""), "{out}");
+    let missing = "apiVersion: velero.io/v1\nkind: BackupStorageLocation\nmetadata: {name: nobucket, namespace: velero}\n\
+                   spec: {provider: aws, objectStorage: {prefix: p}}\n";
+    let out = fails(kubectl_stdin(&s, &["apply", "-f", "-"], missing));
+    assert!(
+        out.contains("spec.objectStorage.bucket: Required value"),
+        "{out}"
+    );
+
+    let out = ok(kubectl(
+        &s,
+        &["delete", "-f", &testdata("bsl-cacertref.yaml")],
+    ));
+    assert!(
+        out.contains("backupstoragelocation.velero.io \"default\" deleted"),
+        "{out}"
+    );
+    let out = fails(kubectl(&s, &["get", "bsl", "default", "-n", "velero"]));
+    assert!(out.contains("NotFound"), "{out}");
+}
+
+/// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
+fn veloxide_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("VELOXIDE_BIN") {
+        return p.into();
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "--bin", "veloxide"])
+        .current_dir(repo())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build --bin veloxide failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    target.join("debug/veloxide")
+}
+
+struct Webhook(Child);
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const SERVICE_HOST: &str = "veloxide-webhook.velero.svc";
+
+fn start_webhook(dir: &std::path::Path) -> (Webhook, u16, Vec<u8>) {
+    let pki = e2e::standin::tls::generate("webhook-test-ca", &[SERVICE_HOST]).unwrap();
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert, &pki.leaf.cert_pem).unwrap();
+    std::fs::write(&key, &pki.leaf.key_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(veloxide_binary())
+        .args([
+            "webhook",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tls-cert-file",
+        ])
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("veloxide webhook starts");
+    let hook = Webhook(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (hook, port, pki.ca.cert_pem);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("veloxide webhook did not listen on {port}");
+}
+
+fn webhook_configuration(ca_pem: &[u8]) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: veloxide
+webhooks:
+- name: backupstoragelocations.velero.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 5
+  clientConfig:
+    caBundle: {ca}
+    service: {{namespace: velero, name: veloxide-webhook, path: /validate-velero-io-v1-backupstoragelocation}}
+  rules:
+  - operations: [CREATE, UPDATE]
+    apiGroups: [velero.io]
+    apiVersions: [v1]
+    resources: [backupstoragelocations]
+"
+    )
+}
+
+fn location(name: &str, object_storage: &str) -> String {
+    format!(
+        "apiVersion: velero.io/v1\nkind: BackupStorageLocation\nmetadata: {{name: {name}, namespace: velero}}\n\
+         spec:\n  provider: aws\n  objectStorage: {object_storage}\n  config: {{region: us-east-1}}\n"
+    )
+}
+
+#[test]
+fn kubectl_apply_runs_the_admission_webhook() {
+    if std::env::var_os(e2e::standin::handle::CLUSTER_ENV).is_some() {
+        eprintln!(
+            "skipped against a real cluster: it cannot reach a webhook on this machine (see e2e/README.md)"
+        );
+        return;
+    }
+    let scratch = std::env::temp_dir().join(format!(
+        "veloxide-webhook-{}",
+        e2e::standin::tls::random_hex(4)
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let (_hook, port, ca) = start_webhook(&scratch);
+    let s = standin_with(&[format!("velero/veloxide-webhook=127.0.0.1:{port}")]);
+    ok(kubectl(
+        &s,
+        &["apply", "-f", &repo().join("crds").display().to_string()],
+    ));
+    ok(kubectl(
+        &s,
+        &["apply", "-f", &testdata("velero-secrets.yaml")],
+    ));
+    ok(kubectl_stdin(
+        &s,
+        &["apply", "-f", "-"],
+        &webhook_configuration(&ca),
+    ));
+
+    let inline = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let both = location(
+        "both",
+        &format!(
+            "{{bucket: b, caCert: {inline}, caCertRef: {{name: storage-ca-cert, key: ca-bundle.crt}}}}"
+        ),
+    );
+    let out = fails(kubectl_stdin(&s, &["apply", "-f", "-"], &both));
+    assert!(
+        out.contains("admission webhook \"backupstoragelocations.velero.io\" denied the request"),
+        "{out}"
+    );
+    assert!(out.contains("caCertRef"), "{out}");
+
+    let deprecated = location("inline", &format!("{{bucket: b, caCert: {inline}}}"));
+    let out = ok(kubectl_stdin(&s, &["apply", "-f", "-"], &deprecated));
+    assert!(
+        out.contains("backupstoragelocation.velero.io/inline created"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Warning:") && l.contains("deprecated")),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
