@@ -35,7 +35,6 @@ demo:
 
 ## bench-webhook: admission throughput and latency against the transport's ceiling
 bench-webhook:
-	$(CARGO) build --release --bin veloxide --bench webhook
 	$(CARGO) bench --bench webhook
 
 ## fuzz: a bounded fuzz run over admission decoding and validation (FUZZ_SECONDS, default 60)

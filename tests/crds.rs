@@ -24,7 +24,10 @@ fn committed_crds_match_the_code() {
         .collect();
     present.sort();
     expected_files.sort();
-    assert_eq!(present, expected_files, "crds/ holds files the code no longer generates");
+    assert_eq!(
+        present, expected_files,
+        "crds/ holds files the code no longer generates"
+    );
 }
 
 #[test]

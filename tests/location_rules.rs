@@ -7,7 +7,9 @@ use serde_json::json;
 use veloxide::api::{BackupStorageLocation, BackupStorageLocationSpec};
 use veloxide::location::{CaSource, Checksum, CustomerKeySource, Encryption, LocationConfig};
 
-fn parse(spec: serde_json::Value) -> Result<veloxide::location::Parsed, veloxide::location::Rejected> {
+fn parse(
+    spec: serde_json::Value,
+) -> Result<veloxide::location::Parsed, veloxide::location::Rejected> {
     let spec: BackupStorageLocationSpec = serde_json::from_value(spec).unwrap();
     LocationConfig::from_spec(&spec)
 }
@@ -29,22 +31,36 @@ fn every_rule_case() {
 
 #[test]
 fn encryption_modes_are_typed() {
-    let kms = parse(cases::spec_with(json!({"kmsKeyId": "alias/velero-backups", "bucketKeyEnabled": "true"})))
-        .unwrap();
+    let kms = parse(cases::spec_with(
+        json!({"kmsKeyId": "alias/velero-backups", "bucketKeyEnabled": "true"}),
+    ))
+    .unwrap();
     assert_eq!(
         kms.config.encryption,
-        Encryption::SseKms { key_id: "alias/velero-backups".into(), bucket_key: true }
+        Encryption::SseKms {
+            key_id: "alias/velero-backups".into(),
+            bucket_key: true
+        }
     );
     let s3 = parse(cases::spec_with(json!({"serverSideEncryption": "AES256"}))).unwrap();
     assert_eq!(s3.config.encryption, Encryption::SseS3);
-    let ssec = parse(cases::spec_with(json!({"customerKeyEncryptionSecret": "sse-c/key"}))).unwrap();
+    let ssec = parse(cases::spec_with(
+        json!({"customerKeyEncryptionSecret": "sse-c/key"}),
+    ))
+    .unwrap();
     match &ssec.config.encryption {
         Encryption::SseC(CustomerKeySource::Secret(r)) => {
             assert_eq!((r.name.as_str(), r.key.as_str()), ("sse-c", "key"));
         }
         other => panic!("expected SSE-C from a Secret, got {other:?}"),
     }
-    assert_eq!(parse(cases::spec_with(json!({}))).unwrap().config.encryption, Encryption::None);
+    assert_eq!(
+        parse(cases::spec_with(json!({})))
+            .unwrap()
+            .config
+            .encryption,
+        Encryption::None
+    );
 }
 
 #[test]
@@ -65,17 +81,30 @@ fn endpoint_checksum_and_secrets_are_typed() {
     let config = parse(spec).unwrap().config;
     assert_eq!(config.prefix, "cluster-a");
     assert_eq!(config.key_prefix(), "cluster-a/");
-    assert_eq!(config.endpoint.s3_url.as_ref().unwrap().as_str(), "https://10.0.0.5:9000/");
+    assert_eq!(
+        config.endpoint.s3_url.as_ref().unwrap().as_str(),
+        "https://10.0.0.5:9000/"
+    );
     assert_eq!(config.endpoint.region(), "us-east-1");
     assert!(config.endpoint.force_path_style);
     assert_eq!(config.checksum, Checksum::Disabled);
     assert!(!config.read_write);
-    assert_eq!(config.validation_frequency, Some(std::time::Duration::from_secs(90)));
+    assert_eq!(
+        config.validation_frequency,
+        Some(std::time::Duration::from_secs(90))
+    );
     assert!(matches!(config.trust.ca, CaSource::Secret(ref r) if r.name == "ca"));
     // Each Secret once, so a change to it re-checks the location once.
-    assert_eq!(config.secret_names(), vec!["ca", "client-tls", "cloud-credentials"]);
+    assert_eq!(
+        config.secret_names(),
+        vec!["ca", "client-tls", "cloud-credentials"]
+    );
     let default = parse(cases::spec_with(json!({}))).unwrap().config;
-    assert_eq!(default.checksum, Checksum::Crc32, "Velero's default when the key is absent");
+    assert_eq!(
+        default.checksum,
+        Checksum::Crc32,
+        "Velero's default when the key is absent"
+    );
 }
 
 #[test]
@@ -100,7 +129,12 @@ fn inline_bundle_keeps_certificates_and_expiry() {
         Some(diff.days as i64 * 86400 + diff.secs as i64)
     );
     // The normalised PEM is what the TLS layer will load: it must parse back.
-    assert_eq!(openssl::x509::X509::stack_from_pem(&bundle.pem).unwrap().len(), 1);
+    assert_eq!(
+        openssl::x509::X509::stack_from_pem(&bundle.pem)
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// The reference documents: the caCertRef and SSE-KMS locations are allowed; the inline
@@ -114,18 +148,27 @@ fn reference_documents() {
     for allowed in ["cacertref.yaml", "sse-kms.yaml", "sse-s3.yaml"] {
         let parsed = LocationConfig::from_spec(&load(allowed).spec)
             .unwrap_or_else(|e| panic!("{allowed}: {e}"));
-        assert!(parsed.warnings.is_empty(), "{allowed}: {:?}", parsed.warnings);
+        assert!(
+            parsed.warnings.is_empty(),
+            "{allowed}: {:?}",
+            parsed.warnings
+        );
     }
     let kms = LocationConfig::from_spec(&load("sse-kms.yaml").spec).unwrap();
     assert_eq!(
         kms.config.encryption,
-        Encryption::SseKms { key_id: "alias/velero-backups".into(), bucket_key: false }
+        Encryption::SseKms {
+            key_id: "alias/velero-backups".into(),
+            bucket_key: false
+        }
     );
     let rejected = LocationConfig::from_spec(&load("inline-cacert.yaml").spec).unwrap_err();
     assert_eq!(rejected.violations.len(), 1);
     assert_eq!(rejected.violations[0].field, "spec.objectStorage.caCert");
     assert!(
-        rejected.violations[0].message.contains("is a placeholder, not a certificate"),
+        rejected.violations[0]
+            .message
+            .contains("is a placeholder, not a certificate"),
         "{rejected}"
     );
 }

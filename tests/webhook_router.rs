@@ -17,7 +17,13 @@ async fn post(path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
         .unwrap();
     let response = router().oneshot(request).await.unwrap();
     let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, bytes)
 }
 
@@ -68,7 +74,11 @@ async fn undecodable_object_is_denied_with_the_field() {
 
 #[tokio::test]
 async fn other_kinds_and_missing_objects_are_invalid_not_errors() {
-    let mut review = cases::review("k1", "CREATE", Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})));
+    let mut review = cases::review(
+        "k1",
+        "CREATE",
+        Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})),
+    );
     review["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "Secret"});
     let answer = admit(&review).await;
     assert_eq!(answer["response"]["allowed"], false);
@@ -82,7 +92,12 @@ async fn other_kinds_and_missing_objects_are_invalid_not_errors() {
 async fn a_body_that_is_not_an_admission_review_is_a_400() {
     for body in [&b"not json"[..], b"{}", b"{\"request\": 5}", b"[]", b""] {
         let (status, reason) = post(VALIDATE_BSL_PATH, body.to_vec()).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
         let reason = String::from_utf8(reason).unwrap();
         assert!(reason.contains("AdmissionReview"), "{reason}");
     }

@@ -20,10 +20,29 @@ use super::GoDuration;
     namespaced,
     shortname = "bsl",
     status = "BackupStorageLocationStatus",
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Backup storage location status such as Available/Unavailable"),
-    printcolumn(name = "Last Validated", type_ = "date", json_path = ".status.lastValidationTime", description = "LastValidationTime is the last time the backup store location was validated"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Default", type_ = "boolean", json_path = ".spec.default", description = "Default backup storage location")
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Backup storage location status such as Available/Unavailable"
+    ),
+    printcolumn(
+        name = "Last Validated",
+        type_ = "date",
+        json_path = ".status.lastValidationTime",
+        description = "LastValidationTime is the last time the backup store location was validated"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Default",
+        type_ = "boolean",
+        json_path = ".spec.default",
+        description = "Default backup storage location"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStorageLocationSpec {
@@ -186,13 +205,18 @@ mod tests {
         for entry in std::fs::read_dir(SEEDS).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let bsl: BackupStorageLocation = serde_norway::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let bsl: BackupStorageLocation =
+                serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(bsl.spec.provider, "aws", "{}", path.display());
             assert_eq!(bsl.spec.object_storage.bucket, "velero-backups");
             // Round trip: nothing the user wrote is dropped or renamed.
             let original: serde_json::Value = serde_norway::from_str(&text).unwrap();
-            assert_eq!(serde_json::to_value(&bsl).unwrap(), original, "{}", path.display());
+            assert_eq!(
+                serde_json::to_value(&bsl).unwrap(),
+                original,
+                "{}",
+                path.display()
+            );
             seen += 1;
         }
         assert!(seen >= 4, "expected the reference locations, found {seen}");

@@ -111,7 +111,9 @@ mod tests {
 
     #[test]
     fn refuses_what_go_refuses_and_negatives() {
-        for text in ["", "1", "m", "1x", "1 m", "1m 0s", "..5s", "1.2.3s", "5d", "s1", "-"] {
+        for text in [
+            "", "1", "m", "1x", "1 m", "1m 0s", "..5s", "1.2.3s", "5d", "s1", "-",
+        ] {
             assert!(
                 matches!(parse_go_duration(text), Err(DurationError::Malformed(_))),
                 "{text:?} should be malformed"

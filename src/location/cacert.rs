@@ -72,9 +72,11 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
                  `openssl x509 -inform der -in ca.der -out ca.pem` and use the PEM"
                 .into());
         }
-        return Err("is binary data, not a PEM bundle; it must hold one or more \
+        return Err(
+            "is binary data, not a PEM bundle; it must hold one or more \
              -----BEGIN CERTIFICATE----- blocks"
-            .into());
+                .into(),
+        );
     };
     if !text.contains("-----BEGIN") {
         return Err(no_pem_block_message(text));
@@ -104,8 +106,10 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
         certificates.push(info);
     }
     let now_s = now.as_second();
-    let expired: Vec<&CertificateInfo> =
-        certificates.iter().filter(|c| c.not_after <= now_s).collect();
+    let expired: Vec<&CertificateInfo> = certificates
+        .iter()
+        .filter(|c| c.not_after <= now_s)
+        .collect();
     if expired.len() == certificates.len() {
         return Err(format!(
             "every certificate in it has expired ({}); put the current CA certificate here",
@@ -220,13 +224,17 @@ fn decode_body(n: usize, body: &str) -> Result<Vec<u8>, String> {
         ));
     }
     STANDARD.decode(body.as_bytes()).map_err(|_| {
-        format!("certificate {n} is garbled: its body is not valid base64 (a line was cut or altered)")
+        format!(
+            "certificate {n} is garbled: its body is not valid base64 (a line was cut or altered)"
+        )
     })
 }
 
 fn certificate_info(n: usize, der: &[u8]) -> Result<CertificateInfo, String> {
     let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
-        format!("certificate {n} is not a valid X.509 certificate ({e}); it is garbled or truncated")
+        format!(
+            "certificate {n} is not a valid X.509 certificate ({e}); it is garbled or truncated"
+        )
     })?;
     if !rest.is_empty() {
         return Err(format!(

@@ -36,7 +36,10 @@ const IGNORED_KEYS: &[&str] = &["signatureVersion", "enableSharedConfig"];
 const MISPLACED_KEYS: &[(&str, &str)] = &[
     ("bucket", "spec.objectStorage.bucket"),
     ("prefix", "spec.objectStorage.prefix"),
-    ("caCert", "spec.objectStorage.caCertRef (a Secret holding the PEM)"),
+    (
+        "caCert",
+        "spec.objectStorage.caCertRef (a Secret holding the PEM)",
+    ),
     ("caCertRef", "spec.objectStorage.caCertRef"),
     ("clientCertRef", "spec.objectStorage.clientCertRef"),
     ("credential", "spec.credential"),
@@ -64,12 +67,7 @@ pub(super) fn parse(config: Option<&BTreeMap<String, String>>, f: &mut Findings)
     let config = config.unwrap_or(&empty);
     check_key_names(config, f);
     // An empty value means "not set", as in Velero, except for checksumAlgorithm below.
-    let get = |key: &str| {
-        config
-            .get(key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |key: &str| config.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
 
     let s3_url = get("s3Url").and_then(|v| parse_url("s3Url", v, f));
     let public_url = get("publicUrl").and_then(|v| parse_url("publicUrl", v, f));
@@ -124,7 +122,10 @@ fn check_key_names(config: &BTreeMap<String, String>, f: &mut Findings) {
         }
         let field = format!("spec.config.{key}");
         if let Some((_, home)) = MISPLACED_KEYS.iter().find(|(k, _)| k == key) {
-            f.deny(field, format!("does not belong in config; set {home} instead"));
+            f.deny(
+                field,
+                format!("does not belong in config; set {home} instead"),
+            );
         } else if let Some(near) = KEYS
             .iter()
             .chain(IGNORED_KEYS)
@@ -227,9 +228,9 @@ fn parse_encryption<'a>(
         }
     }
 
-    let customer_key = key_file.map(|p| CustomerKeySource::File(PathBuf::from(p))).or_else(|| {
-        key_secret.and_then(|v| parse_key_secret(v, f).map(CustomerKeySource::Secret))
-    });
+    let customer_key = key_file
+        .map(|p| CustomerKeySource::File(PathBuf::from(p)))
+        .or_else(|| key_secret.and_then(|v| parse_key_secret(v, f).map(CustomerKeySource::Secret)));
     let encryption = match (sse, kms_key, customer_key) {
         (Some("aws:kms"), None, None) => {
             f.deny(
@@ -271,9 +272,7 @@ fn parse_encryption<'a>(
              remove bucketKeyEnabled",
         );
     }
-    if matches!(encryption, Encryption::SseC(_))
-        && s3_url.is_some_and(|u| u.scheme() == "http")
-    {
+    if matches!(encryption, Encryption::SseC(_)) && s3_url.is_some_and(|u| u.scheme() == "http") {
         f.deny(
             "spec.config.s3Url",
             "uses plain http://, but S3 accepts customer keys (SSE-C) only over HTTPS; use an \
@@ -331,12 +330,18 @@ fn check_tags(value: &str, f: &mut Findings) -> bool {
     let field = "spec.config.tagging";
     let tags: Vec<&str> = value.split('&').collect();
     if tags.len() > 10 {
-        f.deny(field, format!("has {} tags; S3 allows at most 10 per object", tags.len()));
+        f.deny(
+            field,
+            format!("has {} tags; S3 allows at most 10 per object", tags.len()),
+        );
         return false;
     }
     for tag in tags {
         let Some((key, val)) = tag.split_once('=') else {
-            f.deny(field, format!("{tag:?} is not key=value; write tags as k1=v1&k2=v2"));
+            f.deny(
+                field,
+                format!("{tag:?} is not key=value; write tags as k1=v1&k2=v2"),
+            );
             return false;
         };
         if key.is_empty() || key.chars().count() > 128 || val.chars().count() > 256 {

@@ -19,9 +19,9 @@ pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
             "the body is not an admission.k8s.io/v1 AdmissionReview: {e}"
         ))
     })?;
-    let request: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| {
-        BadRequest("the AdmissionReview has no request".to_owned())
-    })?;
+    let request: AdmissionRequest<DynamicObject> = review
+        .try_into()
+        .map_err(|_| BadRequest("the AdmissionReview has no request".to_owned()))?;
     let response = respond(&request);
     Ok(serde_json::to_vec(&response.into_review()).expect("an AdmissionReview serializes"))
 }

@@ -98,7 +98,12 @@ fn acceptor(
 /// Re-read the files every `interval` and swap the acceptor when their content changes, so
 /// a rotated Secret mount takes effect for new connections with no restart. A broken new
 /// pair is logged and the previous certificate keeps serving.
-pub async fn watch(files: CertFiles, config: OpenSSLConfig, interval: Duration, shutdown: CancellationToken) {
+pub async fn watch(
+    files: CertFiles,
+    config: OpenSSLConfig,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     let mut last = files.read().ok();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -51,13 +51,23 @@ pub fn all() -> Vec<Case> {
     use Expect::*;
     let ca = issue(&Spec::ca("veloxide-test-root"), None);
     let ca2 = issue(&Spec::ca("veloxide-test-second-root"), None);
-    let server = issue(&Spec::server("minio.local", &["minio.local"], &[]), Some(&ca));
+    let server = issue(
+        &Spec::server("minio.local", &["minio.local"], &[]),
+        Some(&ca),
+    );
     let expired = issue(
-        &Spec { not_before: -400 * DAY, not_after: -DAY, ..Spec::ca("old-root") },
+        &Spec {
+            not_before: -400 * DAY,
+            not_after: -DAY,
+            ..Spec::ca("old-root")
+        },
         None,
     );
     let expiring = issue(
-        &Spec { not_after: 10 * DAY, ..Spec::ca("soon-root") },
+        &Spec {
+            not_after: 10 * DAY,
+            ..Spec::ca("soon-root")
+        },
         None,
     );
     let bundle = format!("{}{}", ca.cert_pem(), ca2.cert_pem());
@@ -83,13 +93,21 @@ pub fn all() -> Vec<Case> {
                 "caCert": b64(&pem),
                 "caCertRef": {"name": "storage-ca-cert", "key": "ca-bundle.crt"},
             })),
-            expect: Denied(vec!["spec.objectStorage", "caCert and caCertRef are both set", "keep caCertRef"]),
+            expect: Denied(vec![
+                "spec.objectStorage",
+                "caCert and caCertRef are both set",
+                "keep caCertRef",
+            ]),
         },
         // Rule 2 and 9.
         Case {
             name: "inline CA bundle of two CAs",
             spec: ca_cert(&bundle),
-            expect: Allowed(vec!["deprecated", "kubectl create secret generic", "caCertRef"]),
+            expect: Allowed(vec![
+                "deprecated",
+                "kubectl create secret generic",
+                "caCertRef",
+            ]),
         },
         Case {
             name: "CRLF, whitespace and text between blocks",
@@ -99,7 +117,11 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "caCert not base64",
             spec: with_storage(json!({"caCert": "this is not base64!"})),
-            expect: Denied(vec!["spec.objectStorage.caCert", "not valid base64", "base64 -w0"]),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "not valid base64",
+                "base64 -w0",
+            ]),
         },
         Case {
             name: "caCert without a PEM block",
@@ -114,12 +136,20 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "caCert garbled",
             spec: ca_cert(&garbled),
-            expect: Denied(vec!["spec.objectStorage.caCert", "certificate 1", "garbled"]),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "certificate 1",
+                "garbled",
+            ]),
         },
         Case {
             name: "caCert DER instead of PEM",
             spec: ca_cert(ca.cert_der()),
-            expect: Denied(vec!["spec.objectStorage.caCert", "DER", "openssl x509 -inform der"]),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "DER",
+                "openssl x509 -inform der",
+            ]),
         },
         Case {
             name: "caCert base64-encoded twice",
@@ -129,12 +159,20 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "caCert holding a private key",
             spec: ca_cert(&with_key),
-            expect: Denied(vec!["spec.objectStorage.caCert", "PRIVATE KEY", "private key must never"]),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "PRIVATE KEY",
+                "private key must never",
+            ]),
         },
         Case {
             name: "caCert whose certificates all expired",
             spec: ca_cert(expired.cert_pem()),
-            expect: Denied(vec!["spec.objectStorage.caCert", "every certificate in it has expired", "old-root"]),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "every certificate in it has expired",
+                "old-root",
+            ]),
         },
         Case {
             name: "caCert with one expired certificate",
@@ -144,22 +182,37 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "caCert expiring within 30 days",
             spec: ca_cert(expiring.cert_pem()),
-            expect: Allowed(vec!["deprecated", "expiring within 30 days", "CN=soon-root"]),
+            expect: Allowed(vec![
+                "deprecated",
+                "expiring within 30 days",
+                "CN=soon-root",
+            ]),
         },
         Case {
             name: "caCert that is a server certificate, not a CA",
             spec: ca_cert(server.cert_pem()),
-            expect: Allowed(vec!["deprecated", "CN=minio.local", "is not a CA certificate"]),
+            expect: Allowed(vec![
+                "deprecated",
+                "CN=minio.local",
+                "is not a CA certificate",
+            ]),
         },
         Case {
             name: "caCert placeholder of the reference document",
-            spec: with_storage(json!({"caCert": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi4uLiAoYmFzZTY0IGVuY29kZWQgY2VydGlmaWNhdGUgY29udGVudCkgLi4uCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"})),
-            expect: Denied(vec!["spec.objectStorage.caCert", "placeholder, not a certificate"]),
+            spec: with_storage(
+                json!({"caCert": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi4uLiAoYmFzZTY0IGVuY29kZWQgY2VydGlmaWNhdGUgY29udGVudCkgLi4uCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"}),
+            ),
+            expect: Denied(vec![
+                "spec.objectStorage.caCert",
+                "placeholder, not a certificate",
+            ]),
         },
         // Rule 3.
         Case {
             name: "caCertRef with name and key",
-            spec: with_storage(json!({"caCertRef": {"name": "storage-ca-cert", "key": "ca-bundle.crt"}})),
+            spec: with_storage(
+                json!({"caCertRef": {"name": "storage-ca-cert", "key": "ca-bundle.crt"}}),
+            ),
             expect: Allowed(vec![]),
         },
         Case {
@@ -180,7 +233,9 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             name: "SSE-KMS with key",
-            spec: spec_with(json!({"serverSideEncryption": "aws:kms", "kmsKeyId": "alias/velero-backups"})),
+            spec: spec_with(
+                json!({"serverSideEncryption": "aws:kms", "kmsKeyId": "alias/velero-backups"}),
+            ),
             expect: Allowed(vec![]),
         },
         Case {
@@ -191,7 +246,10 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "aws:kms without kmsKeyId",
             spec: spec_with(json!({"serverSideEncryption": "aws:kms"})),
-            expect: Denied(vec!["spec.config.kmsKeyId", "is required when serverSideEncryption is \"aws:kms\""]),
+            expect: Denied(vec![
+                "spec.config.kmsKeyId",
+                "is required when serverSideEncryption is \"aws:kms\"",
+            ]),
         },
         Case {
             name: "kmsKeyId with AES256",
@@ -201,34 +259,55 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "unknown serverSideEncryption",
             spec: spec_with(json!({"serverSideEncryption": "aes256"})),
-            expect: Denied(vec!["spec.config.serverSideEncryption", "did you mean \"AES256\""]),
+            expect: Denied(vec![
+                "spec.config.serverSideEncryption",
+                "did you mean \"AES256\"",
+            ]),
         },
         // Rule 5.
         Case {
             name: "KMS and customer key together",
-            spec: spec_with(json!({"kmsKeyId": "alias/k", "customerKeyEncryptionFile": "/credentials/sse-c.key"})),
-            expect: Denied(vec!["spec.config", "kmsKeyId and customerKeyEncryptionFile", "use only one of"]),
+            spec: spec_with(
+                json!({"kmsKeyId": "alias/k", "customerKeyEncryptionFile": "/credentials/sse-c.key"}),
+            ),
+            expect: Denied(vec![
+                "spec.config",
+                "kmsKeyId and customerKeyEncryptionFile",
+                "use only one of",
+            ]),
         },
         Case {
             name: "two customer key sources",
-            spec: spec_with(json!({"customerKeyEncryptionFile": "/k", "customerKeyEncryptionSecret": "sse-c/key"})),
-            expect: Denied(vec!["customerKeyEncryptionFile and customerKeyEncryptionSecret", "use only one of"]),
+            spec: spec_with(
+                json!({"customerKeyEncryptionFile": "/k", "customerKeyEncryptionSecret": "sse-c/key"}),
+            ),
+            expect: Denied(vec![
+                "customerKeyEncryptionFile and customerKeyEncryptionSecret",
+                "use only one of",
+            ]),
         },
         // Rule 6.
         Case {
             name: "SSE-C over https",
-            spec: spec_with(json!({"s3Url": "https://minio.local:9000", "customerKeyEncryptionSecret": "sse-c/key"})),
+            spec: spec_with(
+                json!({"s3Url": "https://minio.local:9000", "customerKeyEncryptionSecret": "sse-c/key"}),
+            ),
             expect: Allowed(vec![]),
         },
         Case {
             name: "SSE-C over plain http",
-            spec: spec_with(json!({"s3Url": "http://minio.local:9000", "customerKeyEncryptionFile": "/k"})),
+            spec: spec_with(
+                json!({"s3Url": "http://minio.local:9000", "customerKeyEncryptionFile": "/k"}),
+            ),
             expect: Denied(vec!["spec.config.s3Url", "only over HTTPS"]),
         },
         Case {
             name: "customerKeyEncryptionSecret without a key",
             spec: spec_with(json!({"customerKeyEncryptionSecret": "sse-c"})),
-            expect: Denied(vec!["spec.config.customerKeyEncryptionSecret", "secretName/key"]),
+            expect: Denied(vec![
+                "spec.config.customerKeyEncryptionSecret",
+                "secretName/key",
+            ]),
         },
         // Rule 7.
         Case {
@@ -239,7 +318,10 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "bucket key with SSE-S3",
             spec: spec_with(json!({"serverSideEncryption": "AES256", "bucketKeyEnabled": "true"})),
-            expect: Denied(vec!["spec.config.bucketKeyEnabled", "applies only to SSE-KMS"]),
+            expect: Denied(vec![
+                "spec.config.bucketKeyEnabled",
+                "applies only to SSE-KMS",
+            ]),
         },
         // Rule 8.
         Case {
@@ -264,7 +346,10 @@ pub fn all() -> Vec<Case> {
                 "objectStorage": {"bucket": "b", "caCertRef": {"name": "ca", "key": "ca.crt"}},
                 "config": {"insecureSkipTLSVerify": "true"},
             }),
-            expect: Allowed(vec!["man-in-the-middle", "CA bundle given in spec.objectStorage is ignored"]),
+            expect: Allowed(vec![
+                "man-in-the-middle",
+                "CA bundle given in spec.objectStorage is ignored",
+            ]),
         },
         // Rule 10.
         Case {
@@ -291,7 +376,10 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "bucket with a slash",
             spec: json!({"provider": "aws", "objectStorage": {"bucket": "velero/backups"}}),
-            expect: Denied(vec!["spec.objectStorage.bucket", "spec.objectStorage.prefix"]),
+            expect: Denied(vec![
+                "spec.objectStorage.bucket",
+                "spec.objectStorage.prefix",
+            ]),
         },
         // Unknown and misplaced keys, provider, endpoints, checksums, tags.
         Case {
@@ -302,7 +390,11 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "unknown config key",
             spec: spec_with(json!({"encryption": "on"})),
-            expect: Denied(vec!["spec.config.encryption", "valid keys are", "serverSideEncryption"]),
+            expect: Denied(vec![
+                "spec.config.encryption",
+                "valid keys are",
+                "serverSideEncryption",
+            ]),
         },
         Case {
             name: "field put in config",
@@ -317,7 +409,11 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "unsupported provider",
             spec: json!({"provider": "gcp", "objectStorage": {"bucket": "b"}}),
-            expect: Denied(vec!["spec.provider", "\"gcp\" is not supported", "velero.io/aws"]),
+            expect: Denied(vec![
+                "spec.provider",
+                "\"gcp\" is not supported",
+                "velero.io/aws",
+            ]),
         },
         Case {
             name: "s3Url that is not http(s)",
@@ -336,13 +432,19 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             name: "too many tags",
-            spec: spec_with(json!({"tagging": (0..11).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&")})),
+            spec: spec_with(
+                json!({"tagging": (0..11).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&")}),
+            ),
             expect: Denied(vec!["spec.config.tagging", "at most 10"]),
         },
         Case {
             name: "every violation reported at once",
             spec: json!({"provider": "gcp", "objectStorage": {"bucket": ""}, "config": {"kmsKeyID": "x"}}),
-            expect: Denied(vec!["spec.provider", "spec.objectStorage.bucket", "spec.config.kmsKeyID"]),
+            expect: Denied(vec![
+                "spec.provider",
+                "spec.objectStorage.bucket",
+                "spec.config.kmsKeyID",
+            ]),
         },
     ]
 }
@@ -390,7 +492,11 @@ pub fn check_response(case: &Case, uid: &str, answer: &Value) -> Result<(), Stri
     let message = response["status"]["message"].as_str().unwrap_or("");
     let warnings: Vec<String> = response["warnings"]
         .as_array()
-        .map(|w| w.iter().map(|s| s.as_str().unwrap_or("").to_owned()).collect())
+        .map(|w| {
+            w.iter()
+                .map(|s| s.as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     check(case, allowed, message, &warnings)
 }

@@ -83,7 +83,10 @@ pub fn issue(spec: &Spec, issuer: Option<&Issued>) -> Issued {
     let name = name.build();
     let mut b = X509::builder().unwrap();
     b.set_version(2).unwrap();
-    let serial = BigNum::from_u32(rand_serial()).unwrap().to_asn1_integer().unwrap();
+    let serial = BigNum::from_u32(rand_serial())
+        .unwrap()
+        .to_asn1_integer()
+        .unwrap();
     b.set_serial_number(&serial).unwrap();
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(issuer.map(|i| i.cert.subject_name()).unwrap_or(&name))
@@ -107,7 +110,9 @@ pub fn issue(spec: &Spec, issuer: Option<&Issued>) -> Issued {
         for ip in spec.ips {
             san.ip(ip);
         }
-        let ext = san.build(&b.x509v3_context(issuer.map(|i| i.cert.as_ref()), None)).unwrap();
+        let ext = san
+            .build(&b.x509v3_context(issuer.map(|i| i.cert.as_ref()), None))
+            .unwrap();
         b.append_extension(ext).unwrap();
     }
     let signer = issuer.map(|i| &i.key).unwrap_or(&key);

@@ -3,3 +3,4 @@
 
 pub mod cases;
 pub mod certs;
+pub mod webhook_proc;
