@@ -268,7 +268,10 @@ impl ObjectStore {
                 format!("KMS key {key_id} ({}) is {}", meta.key_id(), state.as_str()),
             ));
         }
-        if meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
+        // Stores that omit a field are not held to it; GenerateDataKey below is the real test.
+        if meta
+            .key_usage()
+            .is_some_and(|u| *u != KeyUsageType::EncryptDecrypt)
             || meta
                 .key_spec()
                 .is_some_and(|s| *s != KeySpec::SymmetricDefault)

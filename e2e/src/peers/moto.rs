@@ -70,3 +70,94 @@ impl Moto {
         self.process.log_text()
     }
 }
+
+/// Setting moto up for a test, over plain requests: moto checks no signatures, but routes
+/// by the service named in the credential scope of `Authorization`.
+impl Moto {
+    /// An HTTP client trusting the run's CA.
+    pub fn http(&self) -> reqwest::Client {
+        let root = reqwest::Certificate::from_pem(&self.pki.ca.cert_pem()).expect("CA PEM");
+        reqwest::Client::builder()
+            .add_root_certificate(root)
+            .build()
+            .expect("reqwest client")
+    }
+
+    fn auth(service: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=AKIATEST/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host, Signature=0"
+        )
+    }
+
+    /// An S3 request to moto; panics unless it succeeds. Returns the body.
+    pub async fn s3(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> String {
+        let reply = self
+            .http()
+            .request(method.clone(), format!("{}{path}", self.url()))
+            .header("authorization", Self::auth("s3"))
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = reply.status();
+        let text = reply.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status}: {text}");
+        text
+    }
+
+    pub async fn create_bucket(&self, bucket: &str) {
+        self.s3(reqwest::Method::PUT, &format!("/{bucket}"), Vec::new())
+            .await;
+    }
+
+    /// How many multipart uploads are in progress in `bucket`.
+    pub async fn multipart_uploads(&self, bucket: &str) -> usize {
+        let text = self
+            .s3(
+                reqwest::Method::GET,
+                &format!("/{bucket}?uploads"),
+                Vec::new(),
+            )
+            .await;
+        text.matches("<Upload>").count()
+    }
+
+    /// A KMS API call (`TrentService.ACTION`); panics unless it succeeds.
+    pub async fn kms(&self, action: &str, body: serde_json::Value) -> serde_json::Value {
+        let reply = self
+            .http()
+            .post(format!("{}/", self.url()))
+            .header("authorization", Self::auth("kms"))
+            .header("x-amz-target", format!("TrentService.{action}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("KMS {action}: {e}"));
+        let status = reply.status();
+        let text = reply.text().await.unwrap_or_default();
+        assert!(status.is_success(), "KMS {action}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A symmetric key with `alias` (e.g. `alias/velero`); returns the key id.
+    pub async fn create_kms_key(&self, alias: &str) -> String {
+        let created = self.kms("CreateKey", serde_json::json!({})).await;
+        let id = created["KeyMetadata"]["KeyId"]
+            .as_str()
+            .expect("KeyId")
+            .to_owned();
+        self.kms(
+            "CreateAlias",
+            serde_json::json!({"AliasName": alias, "TargetKeyId": id}),
+        )
+        .await;
+        id
+    }
+
+    pub async fn disable_kms_key(&self, key_id: &str) {
+        self.kms("DisableKey", serde_json::json!({"KeyId": key_id}))
+            .await;
+    }
+}
