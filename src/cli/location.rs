@@ -73,8 +73,14 @@ async fn validate(
         seen += 1;
         let name = format!(
             "{}/{}",
-            value.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or("default"),
-            value.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("<unnamed>")
+            value
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str())
+                .unwrap_or("default"),
+            value
+                .pointer("/metadata/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("<unnamed>")
         );
         let verdict = match (&client, &webhook) {
             (Some(client), Some(url)) => ask_webhook(client, url, value).await?,
@@ -90,7 +96,11 @@ async fn validate(
             println!("  warning: {warning}");
         }
     }
-    anyhow::ensure!(seen > 0, "{} holds no BackupStorageLocation", file.display());
+    anyhow::ensure!(
+        seen > 0,
+        "{} holds no BackupStorageLocation",
+        file.display()
+    );
     Ok(if all_allowed {
         ExitCode::SUCCESS
     } else {
@@ -169,7 +179,10 @@ async fn ask_webhook(
         .with_context(|| format!("the webhook answered {status} without an AdmissionReview"))?;
     let response = body.get("response").cloned().unwrap_or_default();
     Ok(Verdict {
-        allowed: response.get("allowed").and_then(|v| v.as_bool()).unwrap_or(false),
+        allowed: response
+            .get("allowed")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
         message: response
             .pointer("/status/message")
             .and_then(|v| v.as_str())
