@@ -21,15 +21,18 @@ const PATCH_RETRIES: usize = 5;
 
 fn decode(req: &Req) -> Result<Value, ApiError> {
     let ct = req.header("content-type");
-    // Protobuf (and CBOR) are not spoken: 415 makes client-go retry in JSON.
-    if ct.contains("protobuf") || ct.contains("cbor") {
-        return Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?})"
-            ),
-        ));
+    let unsupported = |why: String| {
+        let accepted = "application/json, application/yaml, application/vnd.kubernetes.protobuf";
+        let msg = format!(
+            "the body of the request was in an unknown format - accepted media types include: {accepted} ({why})"
+        );
+        ApiError::new(415, "UnsupportedMediaType", msg)
+    };
+    if ct.contains("protobuf") {
+        return super::protobuf::decode(&req.body).map_err(unsupported);
+    }
+    if ct.contains("cbor") {
+        return Err(unsupported(format!("got {ct:?}")));
     }
     let yaml = ct.contains("yaml");
     let v: Result<Value, String> = if yaml {
