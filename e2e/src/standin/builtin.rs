@@ -136,10 +136,8 @@ pub fn normalize(group: &str, kind: &str, v: &mut Value) {
                 v["spec"] = serde_json::json!({"finalizers": ["kubernetes"]});
             }
         }
-        ("", "Service") => {
-            if v["spec"]["type"].is_null() {
-                v["spec"]["type"] = Value::String("ClusterIP".into());
-            }
+        ("", "Service") if v["spec"]["type"].is_null() => {
+            v["spec"]["type"] = Value::String("ClusterIP".into());
         }
         _ => {}
     }

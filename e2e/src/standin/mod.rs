@@ -7,6 +7,7 @@ pub mod crd;
 pub mod crud;
 pub mod discovery;
 pub mod handle;
+pub mod lifecycle;
 pub mod managed;
 pub mod objects;
 pub mod openapi;
