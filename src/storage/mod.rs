@@ -40,6 +40,11 @@ pub use sse::{Recorded, Sse};
 
 use crate::location::{Checksum, LocationConfig};
 
+/// Log directives every subscriber must add, whatever `RUST_LOG` says: at `trace` level the
+/// AWS SigV4 signer logs the canonical request with its header values, and SSE-C sends the
+/// customer key in a signed header. `telemetry::init` appends these to the filter.
+pub const SECRET_SAFE_LOG_DIRECTIVES: &str = "aws_sigv4=off";
+
 /// A location's store: its (shared, cached) clients plus what every operation needs to know.
 pub struct ObjectStore {
     clients: Arc<Clients>,
