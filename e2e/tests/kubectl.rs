@@ -102,7 +102,10 @@ fn kubectl_applies_crds_and_locations() {
         "{out}"
     );
     let out = fails(kubectl(&s, &["get", "bsl", "default", "-n", "velero"]));
-    assert!(out.contains("NotFound"), "{out}");
+    assert!(
+        out.contains("NotFound") || out.contains("not found"),
+        "{out}"
+    );
 }
 
 /// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
@@ -241,6 +244,7 @@ fn kubectl_apply_runs_the_admission_webhook() {
         "{out}"
     );
     assert!(out.contains("caCertRef"), "{out}");
+    eprintln!("kubectl printed for the refused location:\n{out}");
 
     let deprecated = location("inline", &format!("{{bucket: b, caCert: {inline}}}"));
     let out = ok(kubectl_stdin(&s, &["apply", "-f", "-"], &deprecated));
