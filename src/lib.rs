@@ -5,8 +5,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod crds;
 pub mod location;
+pub mod metrics;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod webhook;

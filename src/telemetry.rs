@@ -4,9 +4,15 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
-/// Log to stderr, filtered by `RUST_LOG` (default `info`), as JSON when `json` is set.
+/// The default filter: our own logs at info; the AWS SDK's only when something is wrong (at
+/// info it logs which credentials it loaded, which does not belong in an operator's log).
+const DEFAULT_FILTER: &str =
+    "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_s3=warn,aws_sdk_kms=warn";
+
+/// Log to stderr, filtered by `RUST_LOG` (default [`DEFAULT_FILTER`]), as JSON when `json` is set.
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -11,6 +11,9 @@ use super::GoDuration;
 
 /// A place backups are written to: an S3-compatible bucket, how to trust it, how to
 /// authenticate, and how objects are encrypted at rest.
+// clippy reads the repeated `type_ = ...` inside separate printcolumn(...) groups as one
+// attribute given twice; they are different columns.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "velero.io",

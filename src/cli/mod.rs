@@ -33,6 +33,8 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run the operator: controllers (on the lease holder), webhook, metrics and health.
+    Server(ServerArgs),
     /// Serve the BackupStorageLocation admission webhook alone.
     Webhook(WebhookArgs),
     /// Work with BackupStorageLocations.
@@ -56,6 +58,37 @@ struct WebhookArgs {
     cert_reload_interval: Duration,
 }
 
+#[derive(Args, Debug)]
+struct ServerArgs {
+    /// The namespace whose locations, backups and Secrets the server manages.
+    #[arg(long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    namespace: String,
+    /// Plain-HTTP address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8085")]
+    metrics_listen: SocketAddr,
+    /// HTTPS address for the admission webhook (served when a certificate is given).
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    webhook_listen: SocketAddr,
+    /// The webhook's PEM certificate chain, re-read when it changes.
+    #[arg(long, requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// The webhook's PEM private key, re-read when it changes.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+    /// The coordination.k8s.io Lease the replicas elect a leader with.
+    #[arg(long, default_value = "veloxide-controller")]
+    lease_name: String,
+    /// How long a leader keeps the lease without renewing it.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// This replica's identity in the lease (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Revalidation period for locations that do not set validationFrequency.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    default_validation_frequency: Duration,
+}
+
 impl Cli {
     /// Run the chosen command and map the outcome to an exit status.
     pub async fn run(self) -> ExitCode {
@@ -67,6 +100,7 @@ impl Cli {
             }
             Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Server(args) => run_server(args).await.map(|()| ExitCode::SUCCESS),
             Command::BackupLocation(command) => command.run().await,
         };
         outcome.unwrap_or_else(|e| {
@@ -84,6 +118,38 @@ fn write_crds(dir: &std::path::Path) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let webhook = match (args.tls_cert_file, args.tls_key_file) {
+        (Some(cert), Some(key)) => Some(ServeOptions {
+            listen: args.webhook_listen,
+            files: CertFiles { cert, key },
+            reload_interval: Duration::from_secs(2),
+        }),
+        _ => None,
+    };
+    let identity = args.identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let mut settings = crate::controller::Settings::new(&args.namespace);
+    settings.default_validation_frequency = args.default_validation_frequency;
+    let options = crate::server::ServerOptions {
+        settings,
+        metrics_listen: args.metrics_listen,
+        webhook,
+        lease: crate::server::LeaseSettings {
+            name: args.lease_name,
+            namespace: args.namespace,
+            identity,
+            duration: args.lease_duration,
+            grace: (args.lease_duration / 3).max(Duration::from_secs(1)),
+        },
+    };
+    crate::server::run(options, shutdown).await
 }
 
 async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {

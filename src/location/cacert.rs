@@ -55,10 +55,9 @@ pub struct Inspected {
 pub fn inspect_base64(field: &str, text: &str, now: Timestamp) -> Result<Inspected, String> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let decoded = STANDARD.decode(compact.as_bytes()).map_err(|_| {
-        format!(
-            "is not valid base64; it must be the base64 of a PEM file, e.g. the output of \
-             `base64 -w0 ca.crt` (or better, store the PEM in a Secret and use caCertRef)"
-        )
+        "is not valid base64; it must be the base64 of a PEM file, e.g. the output of \
+         `base64 -w0 ca.crt` (or better, store the PEM in a Secret and use caCertRef)"
+            .to_owned()
     })?;
     inspect_pem(field, &decoded, now)
 }

@@ -99,6 +99,14 @@ pub fn shape(
     } else if let Some(m) = meta.as_object_mut() {
         m.remove("namespace");
     }
+    // As the real server does, an object without a name (e.g. a server-side apply body that
+    // leaves it out) takes the name from the URL.
+    if let Some(url_name) = name
+        && meta["name"].as_str().unwrap_or_default().is_empty()
+        && let Some(m) = meta.as_object_mut()
+    {
+        m.insert("name".into(), json!(url_name));
+    }
     if let Some(url_name) = name
         && meta["name"].as_str() != Some(url_name)
     {

@@ -1,0 +1,105 @@
+//! The controllers: what runs on the replica holding the lease.
+
+pub mod conditions;
+mod defaults;
+mod index;
+pub mod location;
+mod mirror;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::metrics::Metrics;
+use crate::storage::StoreCache;
+
+pub use defaults::default_winner;
+pub use index::SecretIndex;
+pub use mirror::mirror_locations;
+
+/// The name every status write and event is attributed to.
+pub const FIELD_MANAGER: &str = "veloxide";
+
+/// Why a reconcile failed. Rule failures in a spec are not errors: they are written to status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the object has no {0}")]
+    MissingField(&'static str),
+}
+
+impl Error {
+    /// A stable label for the failure metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
+            Error::Kube(kube::Error::Api(e)) if e.code == 404 => "NotFound",
+            Error::Kube(kube::Error::Api(e)) if e.code == 403 => "Forbidden",
+            Error::Kube(_) => "KubeApi",
+            Error::MissingField(_) => "InvalidObject",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How the controllers are tuned; defaults follow Velero's.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The namespace the server watches and reads Secrets from.
+    pub namespace: String,
+    /// Revalidation period when a location does not set `validationFrequency` (Velero: 1m).
+    pub default_validation_frequency: Duration,
+    /// The first retry after a failed check; it doubles up to the validation frequency.
+    pub failure_backoff: Duration,
+}
+
+impl Settings {
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Settings {
+            namespace: namespace.into(),
+            default_validation_frequency: Duration::from_secs(60),
+            failure_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Shared by every reconcile: clients, caches, metrics.
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub stores: StoreCache,
+    pub secrets_index: SecretIndex,
+    pub recorder: Recorder,
+    pub(crate) validations: location::ValidationLog,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        metrics: Metrics,
+        instance: Option<String>,
+    ) -> Arc<Self> {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance,
+            },
+        );
+        Arc::new(Context {
+            client,
+            settings,
+            metrics,
+            stores: StoreCache::new(),
+            secrets_index: SecretIndex::default(),
+            recorder,
+            validations: location::ValidationLog::default(),
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! `veloxide server`: the controllers (on the lease holder), the admission webhook and the
+//! metrics/health endpoints (on every replica), under one shutdown signal.
+
+mod http;
+mod leader;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use kube::Api;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::BackupStorageLocation;
+use crate::controller::{self, Context, Settings};
+use crate::metrics::Metrics;
+use crate::webhook::{self, ServeOptions};
+
+pub use http::Readiness;
+pub use leader::LeaseSettings;
+
+/// Everything `veloxide server` is configured with.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub settings: Settings,
+    pub metrics_listen: SocketAddr,
+    /// The admission webhook, when a certificate is given.
+    pub webhook: Option<ServeOptions>,
+    pub lease: LeaseSettings,
+}
+
+/// Run until `shutdown` fires; every task stops on that one signal and in-flight work ends.
+pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    let metrics = Metrics::new();
+    let readiness = Readiness::default();
+    let ctx = Context::new(
+        client.clone(),
+        options.settings.clone(),
+        metrics.clone(),
+        Some(options.lease.identity.clone()),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let listener = tokio::net::TcpListener::bind(options.metrics_listen).await?;
+    let metrics_addr = listener.local_addr()?;
+    println!("veloxide metrics listening on http://{metrics_addr}");
+    tracing::info!(addr = %metrics_addr, "serving /metrics, /healthz and /readyz");
+    {
+        let app = http::router(metrics.clone(), readiness.clone());
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
+
+    match options.webhook.clone() {
+        Some(webhook_options) => {
+            let shutdown = shutdown.clone();
+            let ready = readiness.webhook_ready.clone();
+            tasks.spawn(async move {
+                webhook::serve(webhook_options, webhook::router(), shutdown, move |addr| {
+                    println!("veloxide webhook listening on https://{addr}");
+                    ready.store(true, Ordering::Release);
+                })
+                .await
+                .map_err(anyhow::Error::from)
+            });
+        }
+        None => readiness.webhook_ready.store(true, Ordering::Release),
+    }
+
+    {
+        let api: Api<BackupStorageLocation> =
+            Api::namespaced(client.clone(), &options.settings.namespace);
+        let ctx = ctx.clone();
+        let synced = readiness.caches_synced.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let forget_ctx = ctx.clone();
+            controller::mirror_locations(
+                api,
+                ctx.metrics.clone(),
+                synced,
+                move |name| {
+                    forget_ctx.secrets_index.remove(name);
+                    forget_ctx.stores.remove(name);
+                    forget_ctx.validations.forget(name);
+                },
+                shutdown,
+            )
+            .await;
+            Ok(())
+        });
+    }
+
+    {
+        let ctx = ctx.clone();
+        let lease = options.lease.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            leader::run_while_leader(client, lease, shutdown, move |term| {
+                let ctx = ctx.clone();
+                async move { controller::location::run(ctx, term).await }
+            })
+            .await
+        });
+    }
+
+    // The first task to fail brings the others down; a clean shutdown waits for all.
+    let mut outcome = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!(error = %e, "a server task failed; shutting down");
+            shutdown.cancel();
+            if outcome.is_ok() {
+                outcome = Err(e);
+            }
+        }
+    }
+    tracing::info!("server stopped");
+    outcome
+}
