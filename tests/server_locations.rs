@@ -1,0 +1,386 @@
+//! `veloxide server` against the Kubernetes API stand-in and moto over HTTPS (and HAProxy for
+//! client certificates and bad server certificates): locations become Available, failures
+//! show their reason in status, events and metrics, a CA Secret rotation re-checks within
+//! seconds, deletion drops metrics, and a restart keeps every metric meaningful.
+
+mod server_support;
+
+use std::time::{Duration, Instant};
+
+use e2e::peers::certs::Usage;
+use e2e::peers::{Haproxy, HaproxyOptions, Pki};
+use serde_json::json;
+use server_support::{Server, World, sample};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn condition<'a>(
+    location: &'a veloxide::api::BackupStorageLocation,
+    kind: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    location
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .unwrap_or_else(|| panic!("no {kind} condition"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_are_checked_and_report_what_is_wrong() {
+    let world = World::start().await;
+    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    server.wait_ready().await;
+
+    // The reference document's setup: the store's CA in a Secret named by caCertRef.
+    world.create_location("default", json!({}), json!({})).await;
+    let location = world.wait_ready_reason("default", "Available", WAIT).await;
+    let status = location.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(veloxide::api::LocationPhase::Available));
+    assert!(status.last_validation_time.is_some());
+    for aspect in [
+        "TLSVerified",
+        "Authenticated",
+        "BucketAccessible",
+        "EncryptionVerified",
+    ] {
+        assert_eq!(condition(&location, aspect).status, "True", "{aspect}");
+        assert_eq!(
+            condition(&location, aspect).observed_generation,
+            location.metadata.generation
+        );
+    }
+
+    // SSE-KMS with a key that exists, and one whose alias does not.
+    world.moto.create_kms_key("alias/velero-backups").await;
+    world
+        .create_location(
+            "kms",
+            json!({"kmsKeyId": "alias/velero-backups", "bucketKeyEnabled": "true"}),
+            json!({}),
+        )
+        .await;
+    let kms = world.wait_ready_reason("kms", "Available", WAIT).await;
+    assert!(
+        condition(&kms, "EncryptionVerified")
+            .message
+            .contains("aws:kms"),
+        "{:?}",
+        condition(&kms, "EncryptionVerified")
+    );
+    world
+        .create_location(
+            "no-kms-key",
+            json!({"kmsKeyId": "alias/does-not-exist"}),
+            json!({}),
+        )
+        .await;
+    let missing = world
+        .wait_ready_reason("no-kms-key", "KmsKeyNotFound", WAIT)
+        .await;
+    assert_eq!(condition(&missing, "EncryptionVerified").status, "False");
+
+    // A CA that did not sign the store's certificate.
+    let other = Pki::new("some other CA");
+    world
+        .put_secret("other-ca", &[("ca.crt", &other.ca.cert_pem())], None)
+        .await;
+    world
+        .create_location(
+            "wrong-ca",
+            json!({}),
+            json!({"caCertRef": {"name": "other-ca", "key": "ca.crt"}}),
+        )
+        .await;
+    let wrong = world
+        .wait_ready_reason("wrong-ca", "X509UnknownAuthority", WAIT)
+        .await;
+    let message = wrong.status.as_ref().unwrap().message.clone().unwrap();
+    assert!(message.starts_with("X509UnknownAuthority: "), "{message}");
+    assert!(
+        message.contains("caCertRef"),
+        "the remedy is missing: {message}"
+    );
+    assert_eq!(condition(&wrong, "TLSVerified").status, "False");
+
+    // An expired store certificate, served by HAProxy in front of moto.
+    let expired = world.moto.pki.leaf(
+        Usage::Server,
+        &["localhost"],
+        &["127.0.0.1"],
+        -30 * 86400,
+        -86400,
+    );
+    let expired_proxy = Haproxy::start(HaproxyOptions {
+        server_cert: &expired,
+        chain: vec![],
+        client_ca: None,
+        backend_port: world.moto.port,
+        backend_ca: &world.moto.pki.ca,
+    });
+    world
+        .create_location(
+            "expired",
+            json!({"s3Url": expired_proxy.url("127.0.0.1")}),
+            json!({}),
+        )
+        .await;
+    world
+        .wait_ready_reason("expired", "X509Expired", WAIT)
+        .await;
+
+    // A store that demands a client certificate: without one the TLS alert 116 is named; with
+    // clientCertRef (a kubernetes.io/tls Secret) the location is available.
+    let clients = Pki::new("client CA");
+    let server_cert = world.moto.pki.server(&["localhost"], &["127.0.0.1"]);
+    let mtls = Haproxy::start(HaproxyOptions {
+        server_cert: &server_cert,
+        chain: vec![],
+        client_ca: Some(&clients.ca),
+        backend_port: world.moto.port,
+        backend_ca: &world.moto.pki.ca,
+    });
+    world
+        .create_location(
+            "mtls-missing",
+            json!({"s3Url": mtls.url("127.0.0.1")}),
+            json!({}),
+        )
+        .await;
+    world
+        .wait_ready_reason("mtls-missing", "TLSClientCertificateRequired", WAIT)
+        .await;
+    let identity = clients.client("veloxide");
+    world
+        .put_secret(
+            "client-tls",
+            &[
+                ("tls.crt", &identity.cert_pem()),
+                ("tls.key", &identity.key_pem()),
+            ],
+            Some("kubernetes.io/tls"),
+        )
+        .await;
+    world
+        .create_location(
+            "mtls",
+            json!({"s3Url": mtls.url("127.0.0.1")}),
+            json!({"clientCertRef": {"name": "client-tls"}}),
+        )
+        .await;
+    world.wait_ready_reason("mtls", "Available", WAIT).await;
+
+    // insecureSkipTLSVerify: available, and flagged as a condition, an event and a metric.
+    world
+        .create_location(
+            "insecure",
+            json!({"insecureSkipTLSVerify": "true"}),
+            json!({"caCertRef": null}),
+        )
+        .await;
+    let insecure = world.wait_ready_reason("insecure", "Available", WAIT).await;
+    assert_eq!(condition(&insecure, "InsecureSkipTLSVerify").status, "True");
+
+    // A spec that breaks a rule (no webhook here to refuse it) is reported, not retried.
+    world
+        .create_location(
+            "invalid",
+            json!({"serverSideEncryption": "aws:kms"}),
+            json!({}),
+        )
+        .await;
+    let invalid = world
+        .wait_ready_reason("invalid", "InvalidSpec", WAIT)
+        .await;
+    assert!(
+        invalid
+            .status
+            .unwrap()
+            .message
+            .unwrap()
+            .contains("spec.config.kmsKeyId")
+    );
+
+    // Events name the reason.
+    let events = world.events_for("wrong-ca").await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "X509UnknownAuthority" && note.contains("caCertRef")),
+        "{events:?}"
+    );
+    assert!(
+        world
+            .events_for("default")
+            .await
+            .iter()
+            .any(|(r, _)| r == "Available")
+    );
+    assert!(
+        world
+            .events_for("insecure")
+            .await
+            .iter()
+            .any(|(r, _)| r == "InsecureSkipTLSVerify")
+    );
+
+    // Metrics.
+    let metrics = server.metrics().await;
+    let gauge = |name: &str| {
+        sample(
+            &metrics,
+            "velero_backup_location_status_gauge",
+            &[("backup_location_name", name)],
+        )
+    };
+    assert_eq!(gauge("default"), Some(1.0));
+    assert_eq!(gauge("wrong-ca"), Some(0.0));
+    assert_eq!(gauge("mtls"), Some(1.0));
+    assert!(
+        sample(
+            &metrics,
+            "veloxide_location_validations_total",
+            &[
+                ("location", "wrong-ca"),
+                ("result", "failure"),
+                ("reason", "X509UnknownAuthority")
+            ]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        sample(
+            &metrics,
+            "veloxide_location_validations_total",
+            &[
+                ("location", "mtls-missing"),
+                ("reason", "TLSClientCertificateRequired")
+            ]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        sample(
+            &metrics,
+            "veloxide_location_validations_total",
+            &[("location", "no-kms-key"), ("reason", "KmsKeyNotFound")]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "veloxide_location_insecure",
+            &[("location", "insecure")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "veloxide_location_insecure",
+            &[("location", "default")]
+        ),
+        Some(0.0)
+    );
+    let expiry = sample(
+        &metrics,
+        "veloxide_location_ca_certificate_expiry_timestamp_seconds",
+        &[("location", "default")],
+    )
+    .unwrap();
+    let ca_not_after = openssl::x509::X509::from_pem(&world.moto.pki.ca.cert_pem()).unwrap();
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).unwrap();
+    let diff = epoch.diff(ca_not_after.not_after()).unwrap();
+    assert_eq!(expiry as i64, diff.days as i64 * 86400 + diff.secs as i64);
+
+    // Rotation: the CA Secret now holds a CA that did not sign the store's certificate; the
+    // location that names it (and only it) is re-checked within seconds.
+    let kms_checks_before = sample(
+        &metrics,
+        "veloxide_location_validations_total",
+        &[("location", "kms"), ("result", "success")],
+    )
+    .unwrap();
+    let started = Instant::now();
+    world
+        .put_secret(
+            "storage-ca-cert",
+            &[("ca-bundle.crt", &other.ca.cert_pem())],
+            None,
+        )
+        .await;
+    world
+        .wait_ready_reason("default", "X509UnknownAuthority", Duration::from_secs(10))
+        .await;
+    let unavailable_after = started.elapsed();
+    // A bundle with the old and the new CA, as during a planned rotation: available again.
+    let mut bundle = other.ca.cert_pem();
+    bundle.extend_from_slice(&world.moto.pki.ca.cert_pem());
+    world
+        .put_secret("storage-ca-cert", &[("ca-bundle.crt", &bundle)], None)
+        .await;
+    world
+        .wait_ready_reason("default", "Available", Duration::from_secs(10))
+        .await;
+    eprintln!("rotation: Unavailable {unavailable_after:?} after the Secret changed");
+    // "kms" names the same Secret too; "wrong-ca" does not and was left alone.
+    let metrics = server.metrics().await;
+    assert!(
+        sample(
+            &metrics,
+            "veloxide_location_validations_total",
+            &[("location", "kms"), ("result", "success")]
+        )
+        .unwrap()
+            > kms_checks_before
+    );
+
+    // Deletion drops the location's series.
+    world.delete_location("wrong-ca").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.metrics().await.contains("\"wrong-ca\"") {
+        assert!(Instant::now() < deadline, "wrong-ca's series outlived it");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A restart: every gauge is rebuilt from the live objects.
+    assert!(
+        server.terminate().success(),
+        "a SIGTERM'd server exits cleanly"
+    );
+    let server = Server::start(&world.standin.kubeconfig, "server-b");
+    server.wait_ready().await;
+    let metrics = server.metrics().await;
+    let gauge = |name: &str| {
+        sample(
+            &metrics,
+            "velero_backup_location_status_gauge",
+            &[("backup_location_name", name)],
+        )
+    };
+    assert_eq!(gauge("default"), Some(1.0), "{metrics}");
+    assert_eq!(gauge("no-kms-key"), Some(0.0));
+    assert_eq!(
+        sample(
+            &metrics,
+            "veloxide_location_insecure",
+            &[("location", "insecure")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &metrics,
+            "veloxide_location_last_validation_timestamp_seconds",
+            &[("location", "default")]
+        )
+        .is_some()
+    );
+    assert!(!metrics.contains("\"wrong-ca\""));
+}

@@ -1,0 +1,277 @@
+//! Shared by the server's end-to-end tests: the API stand-in, moto over HTTPS, and running
+//! `veloxide server` processes against them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::peers::Moto;
+use e2e::standin::StandIn;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use veloxide::api::BackupStorageLocation;
+
+pub const NS: &str = "velero";
+pub const BUCKET: &str = "velero-backups";
+
+/// The stand-in with veloxide's CRDs and the `velero` namespace, and moto with a bucket.
+pub struct World {
+    pub moto: Moto,
+    pub standin: StandIn,
+    pub client: Client,
+}
+
+impl World {
+    pub async fn start() -> World {
+        let moto = Moto::start();
+        moto.create_bucket(BUCKET).await;
+        let standin =
+            StandIn::start().expect("kube-standin starts (built by `cargo test --workspace`)");
+        let client = standin.client().await.unwrap();
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        for crd in veloxide::crds::all() {
+            crds.create(&PostParams::default(), &crd).await.unwrap();
+        }
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+        let world = World {
+            moto,
+            standin,
+            client,
+        };
+        world
+            .put_secret("cloud-credentials", &[("cloud", b"[default]\naws_access_key_id=veloxide\naws_secret_access_key=not-a-real-secret-0123\n".as_slice())], None)
+            .await;
+        world
+            .put_secret(
+                "storage-ca-cert",
+                &[("ca-bundle.crt", &world.moto.pki.ca.cert_pem())],
+                None,
+            )
+            .await;
+        world
+    }
+
+    pub fn locations(&self) -> Api<BackupStorageLocation> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    /// Create or replace a Secret (server-side apply, as `kubectl apply` would).
+    pub async fn put_secret(&self, name: &str, data: &[(&str, &[u8])], kind: Option<&str>) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        let data: BTreeMap<String, ByteString> = data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ByteString(v.to_vec())))
+            .collect();
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": NS},
+            "type": kind.unwrap_or("Opaque"),
+            "data": data,
+        });
+        secrets
+            .patch(
+                name,
+                &PatchParams::apply("e2e-test").force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// A location on moto trusting its CA through `caCertRef`, with `config` merged in.
+    pub async fn create_location(&self, name: &str, extra_config: Value, object_storage: Value) {
+        let mut config =
+            json!({"region": "us-east-1", "s3Url": self.moto.url(), "s3ForcePathStyle": "true"});
+        for (k, v) in extra_config.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let mut storage = json!({"bucket": BUCKET, "prefix": name, "caCertRef": {"name": "storage-ca-cert", "key": "ca-bundle.crt"}});
+        for (k, v) in object_storage.as_object().unwrap() {
+            if v.is_null() {
+                storage.as_object_mut().unwrap().remove(k);
+            } else {
+                storage[k] = v.clone();
+            }
+        }
+        let location: BackupStorageLocation = serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "provider": "aws",
+                "credential": {"name": "cloud-credentials", "key": "cloud"},
+                "objectStorage": storage,
+                "config": config,
+            }
+        }))
+        .unwrap();
+        self.locations()
+            .create(&PostParams::default(), &location)
+            .await
+            .unwrap();
+    }
+
+    pub async fn delete_location(&self, name: &str) {
+        self.locations()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// Wait until the location's `Ready` condition has `reason` (and return the location).
+    pub async fn wait_ready_reason(
+        &self,
+        name: &str,
+        reason: &str,
+        timeout: Duration,
+    ) -> BackupStorageLocation {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let location = self.locations().get(name).await.unwrap();
+            let ready = location
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+                .map(|c| c.reason.clone());
+            if ready.as_deref() == Some(reason) {
+                return location;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{name}: Ready reason {ready:?}, expected {reason:?} within {timeout:?}; status: {}",
+                    serde_json::to_string_pretty(&location.status).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Events (events.k8s.io/v1) recorded about `name`, as (reason, note).
+    pub async fn events_for(&self, name: &str) -> Vec<(String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), NS);
+        api.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// A `veloxide server` process against the stand-in. Dropping it kills it.
+pub struct Server {
+    child: Child,
+    pub metrics_url: String,
+    pub identity: String,
+}
+
+impl Server {
+    pub fn start(kubeconfig: &Path, identity: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+            .args([
+                "server",
+                "--namespace",
+                NS,
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--identity", identity, "--lease-duration", "3s"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,veloxide=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let metrics_url = line
+            .trim()
+            .strip_prefix("veloxide metrics listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            metrics_url,
+            identity: identity.to_owned(),
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn ready(&self) -> bool {
+        reqwest::get(format!("{}/readyz", self.metrics_url))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.ready().await {
+            assert!(
+                Instant::now() < deadline,
+                "{} never became ready",
+                self.identity
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: no chance to release the lease.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of the first sample of `metric` whose labels contain every `labels` pair.
+pub fn sample(metrics: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} ")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
