@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build test test-tools crds lint demo bench-webhook fuzz clean
+.PHONY: all build test test-tools crds lint demo bench-webhook bench-storage fuzz e2e-cluster clean
 
 all: build
 
@@ -28,6 +28,12 @@ test: test-tools
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## e2e-cluster: the e2e scenarios against a real cluster (KUBECONFIG); see e2e/README.md
+e2e-cluster:
+	@test -n "$(KUBECONFIG)" || { echo "set KUBECONFIG to a cluster's kubeconfig (e.g. kind get kubeconfig)"; exit 1; }
+	bash e2e/tools/install-helm.sh
+	VELOXIDE_E2E_KUBECONFIG="$(KUBECONFIG)" $(CARGO) test -p e2e --tests -- --test-threads=1
 
 ## demo: the main job on local stand-ins
 demo:
