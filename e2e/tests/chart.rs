@@ -10,8 +10,9 @@
 //!   (charts/veloxide/ci/validate-custom-resources.mjs);
 //! - values.schema.json and the templates refuse bad values with a message naming them;
 //! - `helm install` into the API stand-in, after which the chart-installed webhook (served by a
-//!   local `veloxide webhook` with the certificate from the chart-made Secret) refuses a bad
-//!   location, and `helm upgrade` keeps the generated CA.
+//!   local `veloxide server` run as the Deployment runs it, with the certificate from the
+//!   chart-made Secret) refuses a bad location, the server becomes ready and `/metrics` answers,
+//!   and `helm upgrade` keeps the generated CA (re-issuing the serving certificate near its end).
 //!
 //! The tools come from e2e/tools/install-chart-tools.sh (`make test-tools`); a missing tool fails
 //! the tests with the command to run, it never skips them.
@@ -924,9 +925,9 @@ fn chart_refuses_bad_values() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-struct Webhook(Child);
+struct Server(Child);
 
-impl Drop for Webhook {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -941,31 +942,72 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `veloxide webhook` with the given certificate and waits for its ready line.
-fn start_webhook(port: u16, cert: &Path, key: &Path) -> Webhook {
+/// Runs `veloxide server` as the chart's Deployment does (same flags, the Secret's certificate),
+/// but on this machine against the stand-in, and waits for its webhook's ready line.
+fn start_server(
+    s: &e2e::standin::StandIn,
+    webhook_port: u16,
+    metrics_port: u16,
+    cert: &Path,
+    key: &Path,
+) -> Server {
     let mut child = Command::new(veloxide_binary())
-        .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--tls-cert-file")
-        .arg(cert)
-        .arg("--tls-key-file")
-        .arg(key)
+        .args([
+            "server",
+            &format!("--namespace={NAMESPACE}"),
+            &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
+            &format!("--webhook-listen=127.0.0.1:{webhook_port}"),
+        ])
+        .arg(format!("--tls-cert-file={}", cert.display()))
+        .arg(format!("--tls-key-file={}", key.display()))
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("POD_NAME", "veloxide-chart-test")
+        .env_remove("VELERO_NAMESPACE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("veloxide webhook starts");
+        .expect("veloxide server starts");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
+            if line.starts_with("veloxide webhook listening on") {
                 let _ = tx.send(());
             }
         }
     });
-    let hook = Webhook(child);
+    let server = Server(child);
     rx.recv_timeout(Duration::from_secs(30))
-        .expect("veloxide webhook printed its ready line");
-    hook
+        .expect("veloxide server printed its webhook's ready line");
+    server
+}
+
+/// A plain HTTP/1.1 GET on 127.0.0.1 (the metrics port is plain HTTP): status and body.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    conn.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// Polls `f` every 100 ms for up to 30 seconds.
+fn within_30s<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(v) = f() {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
 }
 
 fn secret_field(s: &e2e::standin::StandIn, name: &str, key: &str) -> Vec<u8> {
@@ -984,7 +1026,7 @@ fn bad_location(name: &str) -> String {
 }
 
 #[test]
-fn chart_installs_into_the_standin_and_its_webhook_refuses_a_bad_location() {
+fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
     if std::env::var_os(e2e::standin::handle::CLUSTER_ENV).is_some() {
         eprintln!(
             "skipped against a real cluster: the test serves the webhook from this machine (see e2e/README.md)"
@@ -1059,7 +1101,13 @@ fn chart_installs_into_the_standin_and_its_webhook_refuses_a_bad_location() {
         )))
     };
     assert_eq!(bundle(&s), ca, "caBundle is the Secret's CA");
-    let _hook = start_webhook(port, &cert, &key);
+    let metrics_port = free_port();
+    let _server = start_server(&s, port, metrics_port, &cert, &key);
+    within_30s("/readyz to answer 200", || {
+        http_get(metrics_port, "/readyz").filter(|(status, _)| *status == 200)
+    });
+    let (status, _) = http_get(metrics_port, "/healthz").expect("/healthz answers");
+    assert_eq!(status, 200);
 
     let out = fails(kubectl_stdin(
         &s,
@@ -1122,6 +1170,55 @@ fn chart_installs_into_the_standin_and_its_webhook_refuses_a_bad_location() {
         ],
     ));
     assert_eq!(freq.trim(), "10m");
+
+    // A serving certificate near its end is re-issued on upgrade from the kept CA.
+    ok(kubectl(
+        &s,
+        &[
+            "-n",
+            NAMESPACE,
+            "annotate",
+            "--overwrite",
+            "secret",
+            "veloxide-webhook-tls",
+            "veloxide.io/webhook-cert-not-after=1",
+        ],
+    ));
+    let out = ok(tool(
+        &s,
+        &helm,
+        &[
+            "upgrade",
+            RELEASE,
+            &chart,
+            "--namespace",
+            NAMESPACE,
+            "-f",
+            &changed.display().to_string(),
+        ],
+        None,
+    ));
+    assert!(out.contains("REVISION: 3"), "{out}");
+    assert_eq!(bundle(&s), ca, "re-issuing kept the CA");
+    let renewed = secret_field(&s, "veloxide-webhook-tls", "tls.crt");
+    assert_ne!(renewed, leaf, "the serving certificate was re-issued");
+    verify_leaf(&ca, &renewed, "veloxide.velero.svc");
+
+    // /metrics answers, with a series for a location the chart made (its CA Secret does not exist
+    // here, so it is Unavailable: the point is that the server found it).
+    let metrics = within_30s("the chart's location in /metrics", || {
+        http_get(metrics_port, "/metrics").filter(|(status, body)| {
+            *status == 200
+                && body.contains(
+                    "velero_backup_location_status_gauge{backup_location_name=\"default\"}",
+                )
+        })
+    })
+    .1;
+    assert!(
+        metrics.contains("veloxide_location_validations_total"),
+        "{metrics}"
+    );
 
     let out = ok(tool(
         &s,
