@@ -137,6 +137,15 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, now: &
         .filter(|p| old.and_then(|o| lookup(o, p)) != lookup(new, p))
         .collect();
     let mut list = old.map(entries).unwrap_or_default();
+    // As on a real server, nobody manages a field that no longer exists (e.g. one an update
+    // removed), so a later apply of it by another manager is not a conflict.
+    let existing = leaves(new);
+    list.retain_mut(|e| {
+        let mut owned = from_fields(&e["fieldsV1"]);
+        owned.retain(|p| existing.contains(p));
+        e["fieldsV1"] = to_fields(&owned);
+        !owned.is_empty()
+    });
     if changed.is_empty() && !list.is_empty() {
         new["metadata"]["managedFields"] = Value::Array(list);
         return;
@@ -183,7 +192,8 @@ pub fn apply(
             continue;
         }
         for p in owned.intersection(&mine) {
-            if lookup(current, p) != lookup(applied, p) {
+            let live = lookup(current, p).filter(|v| !v.is_null());
+            if live.is_some() && live != lookup(applied, p) {
                 conflicts.push(format!(
                     "conflict with \"{}\": .{}",
                     e["manager"].as_str().unwrap_or_default(),
@@ -290,5 +300,19 @@ mod tests {
         let list = new["metadata"]["managedFields"].as_array().unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0]["manager"], "kubectl-edit");
+    }
+
+    #[test]
+    fn removed_fields_are_no_longer_managed() {
+        // alice applies a field, an update removes it, then bob applies it: no conflict, as on
+        // a real server (the lease hand-over of kube-lease-manager depends on this).
+        let applied = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"holder": "alice"}});
+        let obj = apply(None, &applied, "alice", false, "t0").unwrap();
+        let mut cleared = obj.clone();
+        cleared["spec"].as_object_mut().unwrap().remove("holder");
+        record_update(Some(&obj), &mut cleared, "alice", "t1");
+        let bob = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"holder": "bob"}});
+        let taken = apply(Some(&cleared), &bob, "bob", false, "t2").unwrap();
+        assert_eq!(taken["spec"]["holder"], "bob");
     }
 }
