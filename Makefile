@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build test test-tools crds lint demo bench-webhook bench-storage fuzz e2e-cluster clean
+.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage fuzz e2e-cluster clean
 
 all: build
 
@@ -14,6 +14,7 @@ build:
 crds:
 	@rm -f crds/*.yaml
 	$(CARGO) run -q --bin veloxide -- crds --dir crds
+	@rm -f charts/veloxide/crds/*.yaml && cp crds/*.yaml charts/veloxide/crds/
 
 ## test-tools: what the tests need beyond cargo (installed into .work/, idempotent)
 test-tools:
@@ -34,6 +35,10 @@ e2e-cluster:
 	@test -n "$(KUBECONFIG)" || { echo "set KUBECONFIG to a cluster's kubeconfig (e.g. kind get kubeconfig)"; exit 1; }
 	bash e2e/tools/install-helm.sh
 	VELOXIDE_E2E_KUBECONFIG="$(KUBECONFIG)" $(CARGO) test -p e2e --tests -- --test-threads=1
+
+## chart-check: the Helm chart's checks alone (lint, offline schema validation, install into the stand-in)
+chart-check: test-tools
+	$(CARGO) test -p e2e --test chart
 
 ## demo: the main job on local stand-ins
 demo:

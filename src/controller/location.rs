@@ -379,7 +379,92 @@ fn truncate(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{Expect, mock_client, serve};
+    use super::super::{Context, Settings};
     use super::*;
+    use crate::metrics::Metrics;
+
+    fn invalid_location() -> BackupStorageLocation {
+        serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": "bad", "namespace": "velero", "generation": 2, "uid": "u-1"},
+            "spec": {"provider": "aws", "objectStorage": {"bucket": "b"},
+                     "config": {"serverSideEncryption": "aws:kms"}},
+        }))
+        .unwrap()
+    }
+
+    /// A location that breaks a rule gets Unavailable with the parser's message, a Warning
+    /// event, and then waits for a change: a second reconcile sends nothing at all.
+    #[tokio::test]
+    async fn an_invalid_location_is_reported_once_and_waits_for_a_change() {
+        let (client, handle) = mock_client();
+        let ctx = Context::new(
+            client,
+            Settings::new("velero"),
+            Metrics::new(),
+            Some("test".into()),
+        );
+        let location = invalid_location();
+        let mut patched = serde_json::to_value(&location).unwrap();
+        let verifier = tokio::spawn(serve(
+            handle,
+            vec![
+                Expect {
+                    method: "PATCH",
+                    path: "/apis/velero.io/v1/namespaces/velero/backupstoragelocations/bad/status",
+                    body: |b| {
+                        let status = &b["status"];
+                        assert_eq!(status["phase"], "Unavailable");
+                        assert!(
+                            status["message"]
+                                .as_str()
+                                .unwrap()
+                                .contains("spec.config.kmsKeyId")
+                        );
+                        assert_eq!(status["conditions"][0]["type"], "Ready");
+                        assert_eq!(status["conditions"][0]["reason"], "InvalidSpec");
+                        assert_eq!(status["conditions"][0]["observedGeneration"], 2);
+                        // Only status is written; the spec is the user's.
+                        assert!(b.get("spec").is_none());
+                    },
+                    reply: Some({
+                        patched["status"] = json!({"phase": "Unavailable"});
+                        patched
+                    }),
+                },
+                Expect {
+                    method: "POST",
+                    path: "/apis/events.k8s.io/v1/namespaces/velero/events",
+                    body: |b| {
+                        assert_eq!(b["type"], "Warning");
+                        assert_eq!(b["reason"], "InvalidSpec");
+                        assert_eq!(b["regarding"]["name"], "bad");
+                    },
+                    reply: None,
+                },
+            ],
+        ));
+        let action = reconcile(Arc::new(location.clone()), ctx.clone())
+            .await
+            .unwrap();
+        assert_eq!(action, Action::await_change());
+        verifier.await.unwrap();
+
+        let (client, handle) = mock_client();
+        let again = Context::new(client, Settings::new("velero"), Metrics::new(), None);
+        again
+            .validations
+            .record("bad", digest(&(Some(2_i64), "invalid")), true);
+        let verifier = tokio::spawn(serve(handle, vec![]));
+        assert_eq!(
+            reconcile(Arc::new(location), again).await.unwrap(),
+            Action::await_change()
+        );
+        verifier.await.unwrap();
+        let failures = ctx.metrics.render();
+        assert!(failures.contains(r#"veloxide_location_validations_total{location="bad",reason="InvalidSpec",result="failure"} 1"#), "{failures}");
+    }
 
     #[test]
     fn intervals_back_off_on_failure_and_respect_zero() {

@@ -2,6 +2,8 @@
 
 pub mod conditions;
 mod defaults;
+#[cfg(test)]
+mod fixtures;
 mod index;
 pub mod location;
 mod mirror;
