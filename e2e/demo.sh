@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: veloxide's admission webhook refusing and accepting BackupStorageLocations as a
-# user meets it, through the real kubectl. With no cluster given, everything runs on local
-# stand-ins: kube-standin (e2e/) as the API server, `veloxide webhook` as the Service.
+# `make demo`: veloxide doing its main job, through the real kubectl, on local stand-ins:
+# kube-standin (e2e/) as the API server, moto over HTTPS behind a private CA as the object
+# store, and `veloxide server` (controllers, admission webhook, metrics) as the operator.
+#   1. misconfigured locations refused at `kubectl apply` with messages that say what to fix;
+#   2. a location becoming Available (TLS to a private CA, credentials, bucket, SSE round trip);
+#   3. a bad CA rotation making it Unavailable with a clear reason, then a fix bringing it back.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -16,71 +19,117 @@ trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /' || true; }
-
-if [ -n "${KUBECONFIG:-}" ]; then
-  echo "KUBECONFIG is set, but installing veloxide into a cluster arrives with the Helm chart;"
-  echo "this demo runs on local stand-ins and leaves your cluster alone."
-fi
-
-say "Building veloxide and the Kubernetes API stand-in"
-cargo build -q --bin veloxide -p veloxide
-cargo build -q --bin kube-standin -p e2e
-bin="$repo/target/debug"
-
-# Wait for a process to print its "listening on" line; echo the URL.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Wait for a process to print its "listening on" line; echo what follows it.
 wait_for_line() {
   local file=$1 prefix=$2
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 300); do
     if line=$(grep -m1 "^$prefix" "$file" 2>/dev/null); then
       echo "${line#"$prefix"}"
       return 0
     fi
-    sleep 0.05
+    sleep 0.1
   done
   echo "timed out waiting for '$prefix' in $file" >&2
-  cat "$file" >&2
+  cat "$file" "${file%.out}.log" >&2 2>/dev/null || true
   return 1
 }
+ca() { # ca NAME: a CA certificate and key in $work/NAME.{crt,key}
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=$1" \
+    -addext basicConstraints=critical,CA:TRUE -keyout "$work/$1.key" -out "$work/$1.crt" 2>/dev/null
+}
 
-say "Serving certificate for veloxide-webhook.velero.svc (webhook-certs/gen-dev-certs.sh)"
-ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" 2>/dev/null)
-echo "  caBundle: ${ca_bundle:0:40}…"
+if [ -n "${KUBECONFIG:-}" ]; then
+  echo "KUBECONFIG is set, but this demo runs on local stand-ins and leaves your cluster alone;"
+  echo "install into a cluster with the Helm chart (charts/veloxide/README.md)."
+fi
 
-"$bin/veloxide" webhook --listen 127.0.0.1:0 \
-  --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
-  >"$work/webhook.out" 2>"$work/webhook.log" &
+say "Building veloxide and the Kubernetes API stand-in; installing the local S3 server (moto)"
+cargo build -q --bin veloxide -p veloxide
+cargo build -q --bin kube-standin -p e2e
+bash e2e/tools/install-s3-peers.sh >/dev/null
+bin="$repo/target/debug"
+
+say "An S3 store behind a private CA (moto over HTTPS)"
+ca store-ca
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+  -keyout "$work/store.key" -out "$work/store.csr" 2>/dev/null
+openssl x509 -req -in "$work/store.csr" -CA "$work/store-ca.crt" -CAkey "$work/store-ca.key" \
+  -CAcreateserial -days 10 -out "$work/store.crt" \
+  -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1') 2>/dev/null
+s3_port=$(free_port)
+.work/venv/bin/moto_server -H 127.0.0.1 -p "$s3_port" -c "$work/store.crt" -k "$work/store.key" \
+  >"$work/moto.log" 2>&1 &
 pids+=($!)
-webhook_url=$(wait_for_line "$work/webhook.out" "veloxide webhook listening on ")
-echo "  veloxide webhook: $webhook_url"
+s3_url="https://127.0.0.1:$s3_port"
+for _ in $(seq 1 100); do curl -sf --cacert "$work/store-ca.crt" "$s3_url/" -o /dev/null && break; sleep 0.2; done
+curl -sf --cacert "$work/store-ca.crt" -X PUT "$s3_url/velero-backups" -o /dev/null
+echo "  $s3_url, bucket velero-backups, CA store-ca"
 
+say "The API server stand-in, with the webhook's Service mapped to veloxide server"
+ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" 2>/dev/null)
+webhook_port=$(free_port)
 "$bin/kube-standin" --listen 127.0.0.1:0 --kubeconfig "$work/kubeconfig" \
-  --webhook-endpoint "velero/veloxide-webhook=${webhook_url#https://}" \
+  --webhook-endpoint "velero/veloxide-webhook=127.0.0.1:$webhook_port" \
   >"$work/standin.out" 2>"$work/standin.log" &
 pids+=($!)
-api_url=$(wait_for_line "$work/standin.out" "kube-standin listening on ")
-echo "  kube-standin (API server): $api_url"
+echo "  kube-standin: $(wait_for_line "$work/standin.out" "kube-standin listening on ")"
 export KUBECONFIG="$work/kubeconfig"
 
-say "Install the CRDs and register the webhook"
-show kubectl apply -f crds/
-# Imperative `kubectl create` sends protobuf, which the stand-in does not speak (e2e/README.md);
-# render with --dry-run=client and apply, which works the same against any API server.
+say "Install the CRDs, the webhook registration and the Secrets a location names"
+# Imperative `kubectl create` sends protobuf, which the stand-in only partly speaks
+# (e2e/README.md); render with --dry-run=client and apply, which works on any API server.
 apply_generated() { kubectl "$@" --dry-run=client -o yaml | kubectl apply -f -; }
+show kubectl apply -f crds/
 show apply_generated create namespace velero
 sed "s|@CA_BUNDLE@|$ca_bundle|" e2e/demo/webhook.yaml.in >"$work/webhook.yaml"
 show kubectl apply -f "$work/webhook.yaml"
-show apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/certs/ca.crt"
+show apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/store-ca.crt"
+printf '[default]\naws_access_key_id=demo\naws_secret_access_key=demo-secret\n' >"$work/credentials"
+show apply_generated -n velero create secret generic cloud-credentials --from-file=cloud="$work/credentials"
+
+say "Start the operator: veloxide server (controllers on the lease holder, webhook, metrics)"
+"$bin/veloxide" server --namespace velero --metrics-listen 127.0.0.1:0 \
+  --webhook-listen "127.0.0.1:$webhook_port" \
+  --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
+  >"$work/server.out" 2>"$work/server.log" &
+pids+=($!)
+metrics_url=$(wait_for_line "$work/server.out" "veloxide metrics listening on ")
+wait_for_line "$work/server.out" "veloxide webhook listening on " >/dev/null
+for _ in $(seq 1 100); do curl -sf "$metrics_url/readyz" -o /dev/null && break; sleep 0.1; done
+echo "  ready: $(curl -s "$metrics_url/readyz"), metrics at $metrics_url/metrics"
 
 for manifest in e2e/demo/0*.yaml; do
-  say "$(sed -n '1s/^# //p' "$manifest")"
-  sed "s|@CA_BUNDLE@|$ca_bundle|" "$manifest" >"$work/$(basename "$manifest")"
+  say "Refused or accepted at apply time: $(sed -n '1s/^# //p' "$manifest")"
+  sed -e "s|@CA_BUNDLE@|$ca_bundle|" -e "s|@STORE_CA@|$(base64 -w0 "$work/store-ca.crt")|" \
+    -e "s|@S3_URL@|$s3_url|" "$manifest" >"$work/$(basename "$manifest")"
   show kubectl apply -f "$work/$(basename "$manifest")"
 done
 
-say "What was accepted"
-show kubectl get bsl -n velero
+say "A location on the private-CA store becomes Available"
+sed "s|@S3_URL@|$s3_url|" e2e/demo/10-location.yaml.in >"$work/location.yaml"
+show kubectl apply -f "$work/location.yaml"
+show kubectl -n velero wait --for=condition=Ready bsl/default --timeout=30s
+show kubectl -n velero get bsl default
+show kubectl -n velero get bsl default -o 'jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}){"\n"}{end}'
 
-say "The same checks offline, for CI pipelines: veloxide backup-location validate"
+say "A bad rotation: the CA Secret now holds a CA that did not sign the store's certificate"
+ca wrong-ca
+show apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/wrong-ca.crt"
+show kubectl -n velero wait --for=condition=Ready=false bsl/default --timeout=30s
+show kubectl -n velero get bsl default
+show kubectl -n velero get bsl default -o 'jsonpath={.status.message}{"\n"}'
+
+say "The fix: a bundle with both CAs (as during a planned rotation)"
+cat "$work/wrong-ca.crt" "$work/store-ca.crt" >"$work/both.crt"
+show apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/both.crt"
+show kubectl -n velero wait --for=condition=Ready bsl/default --timeout=30s
+show kubectl -n velero get bsl
+
+say "What Prometheus scrapes"
+curl -s "$metrics_url/metrics" | grep -E '^(velero_backup_location_status_gauge|veloxide_location_(validations_total|ca_certificate_expiry|insecure))' | sed 's/^/  /'
+
+say "The same admission checks offline, for CI pipelines: veloxide backup-location validate"
 show "$bin/veloxide" backup-location validate -f "$work/03-typo.yaml"
 echo
 echo "Demo done. 'make test' runs every scenario above as a test."
