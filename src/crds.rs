@@ -6,11 +6,11 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::BackupStorageLocation;
+use crate::api::{Backup, BackupStorageLocation};
 
 /// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![BackupStorageLocation::crd()]
+    vec![BackupStorageLocation::crd(), Backup::crd()]
 }
 
 /// The file name each CRD is committed under in `crds/`.

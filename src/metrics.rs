@@ -26,6 +26,8 @@ pub struct Metrics {
     pub reconcile_duration: HistogramVec,
     pub reconcile_errors: IntCounterVec,
     pub check_duration: Histogram,
+    /// Velero's `velero_backup_*` families.
+    pub backups: crate::backup::metrics::BackupMetrics,
 }
 
 impl Default for Metrics {
@@ -110,7 +112,9 @@ impl Metrics {
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("registered once");
+        let backups = crate::backup::metrics::BackupMetrics::register(&registry);
         Metrics {
+            backups,
             registry,
             location_status,
             validations,

@@ -3,9 +3,11 @@
 //! Field names and shapes follow Velero v1.18 so that manifests written for Velero apply
 //! unchanged; our additions are marked as such on the field.
 
+pub mod backup;
 pub mod bsl;
 pub mod duration;
 
+pub use backup::{Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus};
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,

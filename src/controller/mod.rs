@@ -1,5 +1,9 @@
 //! The controllers: what runs on the replica holding the lease.
 
+pub mod backup;
+mod backup_run;
+mod backup_status;
+pub mod backup_sweep;
 pub mod conditions;
 mod defaults;
 #[cfg(test)]
@@ -57,6 +61,8 @@ pub struct Settings {
     pub default_validation_frequency: Duration,
     /// The first retry after a failed check; it doubles up to the validation frequency.
     pub failure_backoff: Duration,
+    /// How backups run (TTL, page size, collector period, default location).
+    pub backup: backup::BackupSettings,
 }
 
 impl Settings {
@@ -65,6 +71,7 @@ impl Settings {
             namespace: namespace.into(),
             default_validation_frequency: Duration::from_secs(60),
             failure_backoff: Duration::from_secs(5),
+            backup: backup::BackupSettings::default(),
         }
     }
 }

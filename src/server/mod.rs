@@ -103,7 +103,26 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
         tasks.spawn(async move {
             leader::run_while_leader(client, lease, shutdown, move |term| {
                 let ctx = ctx.clone();
-                async move { controller::location::run(ctx, term).await }
+                async move {
+                    // Before backups start on this leader: fail those another runner left
+                    // InProgress (Velero's restart behaviour). Locations need not wait.
+                    let sweep = async {
+                        while let Err(e) = controller::backup_sweep::fail_in_progress(&ctx).await {
+                            tracing::warn!(error = %e, "the start-up sweep of backups failed; retrying");
+                            tokio::select! {
+                                _ = term.cancelled() => return false,
+                                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                            }
+                        }
+                        true
+                    };
+                    let backups = async {
+                        if sweep.await {
+                            controller::backup::run(ctx.clone(), term.clone()).await;
+                        }
+                    };
+                    tokio::join!(controller::location::run(ctx.clone(), term.clone()), backups);
+                }
             })
             .await
         });

@@ -21,6 +21,7 @@ mod reason;
 mod secrets;
 mod sse;
 mod tls;
+mod uploads;
 
 use std::sync::Arc;
 

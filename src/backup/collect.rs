@@ -1,0 +1,199 @@
+//! Reading the cluster: discovery (every listable resource at its group's preferred version)
+//! and paged lists, so no more than one page of objects is in memory at a time.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::TypeMeta;
+
+use super::filter::ResourceDesc;
+
+/// The API server, for a backup's reads.
+#[derive(Clone)]
+pub struct Source {
+    client: kube::Client,
+    page_size: u32,
+}
+
+/// One page of objects and the token for the next, if any.
+pub struct Page {
+    pub items: Vec<DynamicObject>,
+    pub next: Option<String>,
+}
+
+impl Source {
+    /// `page_size` objects per list request (Velero's `--client-page-size`, default 500).
+    pub fn new(client: kube::Client, page_size: u32) -> Source {
+        Source {
+            client,
+            page_size: page_size.max(1),
+        }
+    }
+
+    /// Every listable resource: for each group its preferred version's resources, then those
+    /// only served at other versions (as `ServerPreferredResources`), core group first.
+    pub async fn discover(&self) -> Result<Vec<ResourceDesc>, kube::Error> {
+        let mut lists: Vec<APIResourceList> = Vec::new();
+        for v in &self.client.list_core_api_versions().await?.versions {
+            lists.push(self.client.list_core_api_resources(v).await?);
+        }
+        for group in self.client.list_api_groups().await?.groups {
+            let mut versions: Vec<String> = group
+                .versions
+                .iter()
+                .map(|v| v.group_version.clone())
+                .collect();
+            if let Some(preferred) = &group.preferred_version {
+                versions.retain(|v| v != &preferred.group_version);
+                versions.insert(0, preferred.group_version.clone());
+            }
+            for gv in &versions {
+                match self.client.list_api_group_resources(gv).await {
+                    Ok(list) => lists.push(list),
+                    // An unavailable aggregated API must not stop every backup; its
+                    // resources are simply not listed (Velero logs and goes on too).
+                    Err(e) => tracing::warn!(group_version = %gv, error = %e, "discovery failed"),
+                }
+            }
+        }
+        Ok(preferred_resources(lists.iter()))
+    }
+
+    /// One page of `resource`, in `namespace` or across all.
+    pub async fn list_page(
+        &self,
+        resource: &ResourceDesc,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Page, kube::Error> {
+        let ar = api_resource(resource);
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if resource.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let mut params = ListParams::default().limit(self.page_size);
+        if let Some(t) = token {
+            params = params.continue_token(t);
+        }
+        if let Some(s) = selector {
+            params = params.labels(s);
+        }
+        let list = api.list(&params).await?;
+        let next = list.metadata.continue_.filter(|c| !c.is_empty());
+        let types = TypeMeta {
+            api_version: ar.api_version.clone(),
+            kind: ar.kind.clone(),
+        };
+        // Items in a list carry no apiVersion or kind; the archive's copies must, as Velero's do.
+        let items = list
+            .items
+            .into_iter()
+            .map(|mut o| {
+                o.types.get_or_insert_with(|| types.clone());
+                o
+            })
+            .collect();
+        Ok(Page { items, next })
+    }
+}
+
+fn api_resource(r: &ResourceDesc) -> ApiResource {
+    ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version: if r.group.is_empty() {
+            r.version.clone()
+        } else {
+            format!("{}/{}", r.group, r.version)
+        },
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+    }
+}
+
+/// Merge discovery documents, given per group with the preferred version first: a resource is
+/// taken at the first version that lists it. Subresources and resources without `list` are
+/// left out.
+pub fn preferred_resources<'a>(
+    lists: impl Iterator<Item = &'a APIResourceList>,
+) -> Vec<ResourceDesc> {
+    let mut out: Vec<ResourceDesc> = Vec::new();
+    for list in lists {
+        let (group, version) = match list.group_version.split_once('/') {
+            Some((g, v)) => (g.to_owned(), v.to_owned()),
+            None => (String::new(), list.group_version.clone()),
+        };
+        for r in &list.resources {
+            if r.name.contains('/') || !r.verbs.iter().any(|v| v == "list") {
+                continue;
+            }
+            if out.iter().any(|o| o.group == group && o.plural == r.name) {
+                continue;
+            }
+            out.push(ResourceDesc {
+                group: group.clone(),
+                version: version.clone(),
+                plural: r.name.clone(),
+                singular: if r.singular_name.is_empty() {
+                    r.kind.to_ascii_lowercase()
+                } else {
+                    r.singular_name.clone()
+                },
+                kind: r.kind.clone(),
+                short_names: r.short_names.clone().unwrap_or_default(),
+                namespaced: r.namespaced,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(gv: &str, resources: serde_json::Value) -> APIResourceList {
+        serde_json::from_value(serde_json::json!({"groupVersion": gv, "resources": resources}))
+            .unwrap()
+    }
+
+    #[test]
+    fn preferred_version_wins_and_subresources_are_skipped() {
+        let lists = [
+            list(
+                "v1",
+                serde_json::json!([
+                    {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap", "verbs": ["get", "list"], "shortNames": ["cm"]},
+                    {"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]},
+                    {"name": "bindings", "singularName": "", "namespaced": true, "kind": "Binding", "verbs": ["create"]},
+                ]),
+            ),
+            list(
+                "example.com/v2",
+                serde_json::json!([{"name": "widgets", "singularName": "widget", "namespaced": true, "kind": "Widget", "verbs": ["list"]}]),
+            ),
+            list(
+                "example.com/v1",
+                serde_json::json!([
+                    {"name": "widgets", "singularName": "widget", "namespaced": true, "kind": "Widget", "verbs": ["list"]},
+                    {"name": "gadgets", "singularName": "", "namespaced": false, "kind": "Gadget", "verbs": ["list"]},
+                ]),
+            ),
+        ];
+        let got = preferred_resources(lists.iter());
+        let names: Vec<(String, String, bool)> = got
+            .iter()
+            .map(|r| (r.group_resource(), r.version.clone(), r.namespaced))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("configmaps".into(), "v1".into(), true),
+                ("widgets.example.com".into(), "v2".into(), true),
+                ("gadgets.example.com".into(), "v1".into(), false),
+            ]
+        );
+        assert_eq!(got[0].short_names, ["cm"]);
+        assert_eq!(got[2].singular, "gadget");
+    }
+}

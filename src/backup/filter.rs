@@ -1,0 +1,439 @@
+//! Which objects a backup takes: namespaces (with `*` wildcards), resources (by plural,
+//! `resource.group`, kind or short name, resolved against discovery), cluster-scoped
+//! resources, and label selectors. Plain data in, plain answers out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::core::{Selector, SelectorExt as _};
+
+use crate::api::BackupSpec;
+
+/// A listable resource, as discovery describes it (the preferred version only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceDesc {
+    pub group: String,
+    pub version: String,
+    pub plural: String,
+    pub singular: String,
+    pub kind: String,
+    pub short_names: Vec<String>,
+    pub namespaced: bool,
+}
+
+impl ResourceDesc {
+    /// Velero's `GroupResource.String()`: `configmaps`, `deployments.apps`.
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `<group/version>/<Kind>`, the key of Velero's resource list.
+    pub fn gvk_key(&self) -> String {
+        if self.group.is_empty() {
+            format!("{}/{}", self.version, self.kind)
+        } else {
+            format!("{}/{}/{}", self.group, self.version, self.kind)
+        }
+    }
+
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
+    }
+
+    /// Whether `name` (as a user writes it in a filter) names this resource.
+    fn named_by(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        if name == self.group_resource() {
+            return true;
+        }
+        let (bare, group) = match name.split_once('.') {
+            Some((bare, group)) => (bare, Some(group)),
+            None => (name.as_str(), None),
+        };
+        if group.is_some_and(|g| g != self.group) {
+            return false;
+        }
+        bare == self.plural
+            || bare == self.singular
+            || bare == self.kind.to_ascii_lowercase()
+            || self.short_names.iter().any(|s| s == bare)
+    }
+}
+
+/// Shell-style match: `*` any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A backup's filters, checked once; [`Plan::resources`] then picks what to list.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    included_namespaces: Vec<String>,
+    excluded_namespaces: Vec<String>,
+    included_resources: Vec<String>,
+    excluded_resources: Vec<String>,
+    include_cluster: Option<bool>,
+    selectors: Vec<Selector>,
+}
+
+impl Plan {
+    /// Check the spec's filters. Every problem is returned, each naming its field.
+    pub fn from_spec(spec: &BackupSpec) -> Result<Plan, Vec<String>> {
+        let mut errors = Vec::new();
+        let list = |v: &Option<Vec<String>>| -> Vec<String> {
+            v.iter()
+                .flatten()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        for (field, value) in [
+            (
+                "includedClusterScopedResources",
+                &spec.included_cluster_scoped_resources,
+            ),
+            (
+                "excludedClusterScopedResources",
+                &spec.excluded_cluster_scoped_resources,
+            ),
+            (
+                "includedNamespaceScopedResources",
+                &spec.included_namespace_scoped_resources,
+            ),
+            (
+                "excludedNamespaceScopedResources",
+                &spec.excluded_namespace_scoped_resources,
+            ),
+        ] {
+            if value.as_ref().is_some_and(|v| !v.is_empty()) {
+                errors.push(format!(
+                    "spec.{field}: the scoped resource filters are not supported by veloxide yet; \
+                     use includedResources, excludedResources and includeClusterResources"
+                ));
+            }
+        }
+        if spec
+            .hooks
+            .as_ref()
+            .is_some_and(|h| !h.is_null() && h != &serde_json::json!({}))
+        {
+            errors.push("spec.hooks: backup hooks are not run by veloxide; remove them".to_owned());
+        }
+        let excluded_resources = list(&spec.excluded_resources);
+        if excluded_resources.iter().any(|r| r == "*") {
+            errors.push(
+                "spec.excludedResources: \"*\" would exclude every resource; list the resources \
+                 to leave out"
+                    .to_owned(),
+            );
+        }
+        if spec.label_selector.is_some() && spec.or_label_selectors.is_some() {
+            errors.push(
+                "spec.orLabelSelectors: cannot be combined with spec.labelSelector; give only one"
+                    .to_owned(),
+            );
+        }
+        let mut selectors = Vec::new();
+        if let Some(s) = &spec.label_selector {
+            match Selector::try_from(s.clone()) {
+                Ok(s) => selectors.push(s),
+                Err(e) => errors.push(format!("spec.labelSelector: {}", e.0)),
+            }
+        }
+        for (i, s) in spec.or_label_selectors.iter().flatten().enumerate() {
+            match Selector::try_from(s.clone()) {
+                Ok(s) => selectors.push(s),
+                Err(e) => errors.push(format!("spec.orLabelSelectors[{i}]: {}", e.0)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Plan {
+            included_namespaces: list(&spec.included_namespaces),
+            excluded_namespaces: list(&spec.excluded_namespaces),
+            included_resources: list(&spec.included_resources),
+            excluded_resources,
+            include_cluster: spec.include_cluster_resources,
+            selectors,
+        })
+    }
+
+    fn all_namespaces(&self) -> bool {
+        self.included_namespaces.is_empty() || self.included_namespaces.iter().any(|n| n == "*")
+    }
+
+    /// Whether objects in namespace `ns` (or the namespace object `ns`) are taken.
+    pub fn wants_namespace(&self, ns: &str) -> bool {
+        (self.all_namespaces() || self.included_namespaces.iter().any(|p| glob_match(p, ns)))
+            && !self.excluded_namespaces.iter().any(|p| glob_match(p, ns))
+    }
+
+    /// The namespaces to list namespaced resources in: each one when the filter names them
+    /// literally (fewer objects cross the wire), else `None` (list across all, then filter).
+    pub fn namespace_scopes(&self) -> Vec<Option<String>> {
+        let literal = |n: &String| !n.contains(['*', '?']);
+        if self.all_namespaces() || !self.included_namespaces.iter().all(literal) {
+            return vec![None];
+        }
+        let mut names: Vec<String> = self
+            .included_namespaces
+            .iter()
+            .filter(|n| self.wants_namespace(n))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names.into_iter().map(Some).collect()
+    }
+
+    /// Whether cluster-scoped resources (other than namespaces) are taken: as asked, or when
+    /// unset, only when every namespace is backed up (Velero's rule).
+    pub fn wants_cluster_scoped(&self) -> bool {
+        self.include_cluster
+            .unwrap_or_else(|| self.all_namespaces())
+    }
+
+    /// Whether an object with `labels` passes the selectors (any of them; none means all).
+    pub fn wants_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(labels))
+    }
+
+    /// The selector to send with list requests, when one selector applies to every object.
+    pub fn list_selector(&self) -> Option<String> {
+        match self.selectors.as_slice() {
+            [one] if !one.selects_all() => Some(one.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The resources to list, in a stable order (by resource-list key), and the filter
+    /// entries that named nothing (reported as warnings, as Velero does).
+    pub fn resources<'a>(&self, all: &'a [ResourceDesc]) -> (Vec<&'a ResourceDesc>, Vec<String>) {
+        let mut unresolved = Vec::new();
+        // A bare name resolves to the first group discovery lists it in (core first), as
+        // Velero resolves it; `name.group` is exact.
+        let resolve = |names: &[String], unresolved: &mut Vec<String>| -> BTreeSet<String> {
+            let mut out = BTreeSet::new();
+            for name in names.iter().filter(|n| n.as_str() != "*") {
+                match all.iter().find(|r| r.named_by(name)) {
+                    Some(r) => {
+                        out.insert(r.group_resource());
+                    }
+                    None => unresolved.push(name.clone()),
+                }
+            }
+            out
+        };
+        let everything =
+            self.included_resources.is_empty() || self.included_resources.iter().any(|r| r == "*");
+        let included = resolve(&self.included_resources, &mut unresolved);
+        let excluded = resolve(&self.excluded_resources, &mut unresolved);
+        let mut chosen: Vec<&ResourceDesc> = all
+            .iter()
+            .filter(|r| {
+                let gr = r.group_resource();
+                (everything || included.contains(&gr)) && !excluded.contains(&gr)
+            })
+            .filter(|r| {
+                r.namespaced
+                    || r.is_namespaces()
+                    // Named explicitly, a cluster-scoped resource is taken unless turned off.
+                    || (self.include_cluster != Some(false) && included.contains(&r.group_resource()))
+                    || self.wants_cluster_scoped()
+            })
+            .collect();
+        // Sorted by resource-list key, so the streamed resource list comes out sorted.
+        chosen.sort_by_key(|r| r.gvk_key());
+        (chosen, unresolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn desc(
+        group: &str,
+        plural: &str,
+        kind: &str,
+        short: &[&str],
+        namespaced: bool,
+    ) -> ResourceDesc {
+        ResourceDesc {
+            group: group.into(),
+            version: "v1".into(),
+            plural: plural.into(),
+            singular: kind.to_ascii_lowercase(),
+            kind: kind.into(),
+            short_names: short.iter().map(|s| (*s).to_owned()).collect(),
+            namespaced,
+        }
+    }
+
+    fn discovery() -> Vec<ResourceDesc> {
+        vec![
+            desc("", "configmaps", "ConfigMap", &["cm"], true),
+            desc("", "secrets", "Secret", &[], true),
+            desc("", "events", "Event", &["ev"], true),
+            desc("", "namespaces", "Namespace", &["ns"], false),
+            desc("", "persistentvolumes", "PersistentVolume", &["pv"], false),
+            desc("apps", "deployments", "Deployment", &["deploy"], true),
+            desc("events.k8s.io", "events", "Event", &[], true),
+            desc("example.com", "widgets", "Widget", &[], true),
+            desc(
+                "rbac.authorization.k8s.io",
+                "clusterroles",
+                "ClusterRole",
+                &[],
+                false,
+            ),
+        ]
+    }
+
+    fn plan(spec: serde_json::Value) -> Plan {
+        Plan::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
+    }
+
+    fn chosen(p: &Plan) -> Vec<String> {
+        let all = discovery();
+        let (r, _) = p.resources(&all);
+        r.iter().map(|r| r.group_resource()).collect()
+    }
+
+    #[test]
+    fn globs() {
+        for (p, t, want) in [
+            ("*", "anything", true),
+            ("app-*", "app-web", true),
+            ("app-*", "app", false),
+            ("*-prod", "shop-prod", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("kube-system", "kube-system", true),
+            ("*a*b*", "xxaxxbxx", true),
+            ("*a*b", "xxaxxbxxc", false),
+        ] {
+            assert_eq!(glob_match(p, t), want, "{p} ~ {t}");
+        }
+    }
+
+    #[test]
+    fn namespaces_include_exclude_and_wildcards() {
+        let p = plan(
+            json!({"includedNamespaces": ["app-*", "db"], "excludedNamespaces": ["app-test"]}),
+        );
+        assert!(p.wants_namespace("app-web"));
+        assert!(p.wants_namespace("db"));
+        assert!(!p.wants_namespace("app-test"));
+        assert!(!p.wants_namespace("kube-system"));
+        let all = plan(json!({"includedNamespaces": ["*"], "excludedNamespaces": ["kube-*"]}));
+        assert!(all.wants_namespace("default"));
+        assert!(!all.wants_namespace("kube-system"));
+        assert!(plan(json!({})).wants_namespace("x"));
+    }
+
+    #[test]
+    fn cluster_scoped_follow_velero_rules() {
+        // Every namespace, unset: cluster-scoped resources come along.
+        assert!(
+            chosen(&plan(json!({}))).contains(&"clusterroles.rbac.authorization.k8s.io".into())
+        );
+        // Some namespaces, unset: only namespaced resources, and the namespaces themselves.
+        let some = chosen(&plan(json!({"includedNamespaces": ["app"]})));
+        assert!(some.contains(&"namespaces".into()));
+        assert!(!some.contains(&"persistentvolumes".into()));
+        // Explicitly on with some namespaces, explicitly off with all.
+        let on = chosen(&plan(
+            json!({"includedNamespaces": ["app"], "includeClusterResources": true}),
+        ));
+        assert!(on.contains(&"persistentvolumes".into()));
+        let off = chosen(&plan(json!({"includeClusterResources": false})));
+        assert!(!off.contains(&"clusterroles.rbac.authorization.k8s.io".into()));
+        assert!(off.contains(&"configmaps".into()));
+    }
+
+    #[test]
+    fn resources_resolve_by_any_name_and_exclusions_win() {
+        let p = plan(
+            json!({"includedResources": ["cm", "Deployment", "widgets.example.com", "events", "nope"],
+                            "excludedResources": ["deployments.apps"]}),
+        );
+        let all = discovery();
+        let (r, unresolved) = p.resources(&all);
+        let names: Vec<String> = r.iter().map(|r| r.group_resource()).collect();
+        // Bare `events` resolves to the core group only, as Velero resolves it; the order is
+        // the resource list's (by `<group/version>/<Kind>`).
+        assert_eq!(names, ["widgets.example.com", "configmaps", "events"]);
+        assert_eq!(unresolved, ["nope"]);
+    }
+
+    #[test]
+    fn label_selectors_any_of() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let p = plan(json!({"labelSelector": {"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["test"]}]}}));
+        assert!(p.wants_labels(&labels(&[("app", "web")])));
+        assert!(!p.wants_labels(&labels(&[("app", "web"), ("tier", "test")])));
+        assert!(!p.wants_labels(&labels(&[])));
+        assert!(p.list_selector().unwrap().contains("app=web"));
+        let or = plan(
+            json!({"orLabelSelectors": [{"matchLabels": {"a": "1"}}, {"matchLabels": {"b": "2"}}]}),
+        );
+        assert!(or.wants_labels(&labels(&[("b", "2")])));
+        assert!(!or.wants_labels(&labels(&[("c", "3")])));
+        assert_eq!(or.list_selector(), None);
+    }
+
+    #[test]
+    fn bad_filters_are_refused_naming_the_field() {
+        let spec = serde_json::from_value(json!({
+            "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]},
+            "orLabelSelectors": [{"matchLabels": {"a": "1"}}],
+            "includedNamespaceScopedResources": ["pods"],
+            "excludedResources": ["*"],
+            "hooks": {"resources": [{"name": "h"}]},
+        }))
+        .unwrap();
+        let errors = Plan::from_spec(&spec).unwrap_err();
+        for field in [
+            "spec.labelSelector",
+            "spec.orLabelSelectors",
+            "spec.includedNamespaceScopedResources",
+            "spec.excludedResources",
+            "spec.hooks",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(field)),
+                "{field}: {errors:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! One backup's work: list, archive and upload concurrently through a bounded channel, then
+//! the side files. `velero-backup.json` is written separately ([`write_metadata`]) once the
+//! caller has the final status, so its presence in the store means the backup is complete.
+
+use std::io;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+use tokio_util::io::StreamReader;
+
+use super::archive::{ArchiveWriter, ItemRef};
+use super::collect::Source;
+use super::filter::{Plan, ResourceDesc};
+use super::sidefiles::{BackupLog, ResourceList, Results};
+use super::{BackupError, backup_dir, backup_key};
+use crate::storage::{ObjectStore, Recorded};
+
+/// Bytes gathered from the archive before they are handed to the upload.
+const CHUNK: usize = 256 * 1024;
+/// Chunks waiting for the upload; with [`CHUNK`], at most 2 MiB between the two sides.
+const CHANNEL_DEPTH: usize = 8;
+
+/// What a backup needs: which backup, what to take, where from and where to.
+pub struct Request<'a> {
+    /// The backup's name (its objects go under `backups/<name>/`).
+    pub name: &'a str,
+    /// `namespace/name`, for the log.
+    pub qualified: &'a str,
+    pub plan: &'a Plan,
+    pub source: &'a Source,
+    pub store: &'a ObjectStore,
+    /// Stamped on every archive entry (unix seconds).
+    pub started: u64,
+    /// Items so far, for the status.
+    pub progress: watch::Sender<Progress>,
+}
+
+/// How far a running backup has got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub items: u64,
+    pub total: u64,
+}
+
+/// What a finished backup wrote.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub items: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub tarball_size: u64,
+    /// What the store recorded for the archive (every other object was checked against the
+    /// same location settings by its own HEAD).
+    pub encryption: Recorded,
+    /// Objects written and HEAD-checked so far (velero-backup.json adds one).
+    pub objects: u64,
+}
+
+/// Run the backup. On failure, whatever this run wrote is deleted again (a multipart upload
+/// in flight is aborted by the store layer), so a failed backup leaves nothing behind.
+pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
+    let store = request.store;
+    for file in [
+        "velero-backup.json".to_owned(),
+        format!("{}.tar.gz", request.name),
+    ] {
+        if store
+            .head(&backup_key(request.name, &file))
+            .await?
+            .is_some()
+        {
+            return Err(BackupError::AlreadyExists);
+        }
+    }
+    let result = write_all(&request).await;
+    if result.is_err() {
+        if let Err(e) = delete_objects(store, request.name).await {
+            tracing::warn!(backup = request.qualified, error = %e, "could not clean up after a failed backup");
+        }
+    }
+    result
+}
+
+async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
+    let store = request.store;
+    let name = request.name;
+    let mut log = BackupLog::new(request.qualified)?;
+    let mut results = Results::default();
+    log.line("info", "Starting backup");
+    let all = request
+        .source
+        .discover()
+        .await
+        .map_err(BackupError::Discovery)?;
+    let (resources, unresolved) = request.plan.resources(&all);
+    for name in unresolved {
+        let message = format!("resource {name:?} named in the spec is not served by the cluster");
+        log.line("warning", &message);
+        results.warnings.add_general(message);
+    }
+
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
+    let body = StreamReader::new(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })));
+    let tar_key = backup_key(name, &format!("{name}.tar.gz"));
+    let upload = store.upload(&tar_key, body);
+    let produce = produce(request, &resources, tx, &mut log, &mut results);
+    let (uploaded, produced) = tokio::join!(upload, produce);
+    // The upload's error says why it stopped; the producer then only saw a closed channel.
+    let uploaded = uploaded?;
+    let (items, resource_list) = produced?;
+    log.line("info", &format!("Backed up a total of {items} items"));
+
+    let mut objects = 1;
+    let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
+    store
+        .upload(
+            &list_key,
+            tokio::fs::File::from_std(resource_list.finish()?),
+        )
+        .await?;
+    objects += 1;
+    let results_key = backup_key(name, &format!("{name}-results.gz"));
+    store
+        .put(&results_key, Bytes::from(results.to_gzip()?))
+        .await?;
+    objects += 1;
+    log.line(
+        "info",
+        "Backup files written; writing velero-backup.json last",
+    );
+    let logs_key = backup_key(name, &format!("{name}-logs.gz"));
+    store
+        .upload(&logs_key, tokio::fs::File::from_std(log.finish()?))
+        .await?;
+    objects += 1;
+    Ok(Outcome {
+        items,
+        errors: results.errors.count(),
+        warnings: results.warnings.count(),
+        tarball_size: uploaded.size,
+        encryption: uploaded.encryption,
+        objects,
+    })
+}
+
+/// List every chosen resource page by page, filter, and stream the archive into `tx`.
+async fn produce(
+    request: &Request<'_>,
+    resources: &[&ResourceDesc],
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(u64, ResourceList), BackupError> {
+    let outcome = archive_into(request, resources, &tx, log, results).await;
+    if let Err(e) = &outcome {
+        // Tell the upload the body is broken, so it aborts instead of completing a
+        // truncated archive.
+        let _ = tx
+            .send(Err(io::Error::other(format!(
+                "the archive is incomplete: {e}"
+            ))))
+            .await;
+    }
+    outcome
+}
+
+async fn archive_into(
+    request: &Request<'_>,
+    resources: &[&ResourceDesc],
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(u64, ResourceList), BackupError> {
+    let plan = request.plan;
+    let selector = plan.list_selector();
+    let mut archive = ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?;
+    let mut list = ResourceList::new()?;
+    let mut items = 0u64;
+    let mut total = 0u64;
+    for resource in resources {
+        let group_resource = resource.group_resource();
+        let gvk = resource.gvk_key();
+        log.line("info", &format!("Backing up resource {group_resource:?}"));
+        let scopes = if resource.namespaced {
+            plan.namespace_scopes()
+        } else {
+            vec![None]
+        };
+        for scope in scopes {
+            let mut token: Option<String> = None;
+            loop {
+                let page = match request
+                    .source
+                    .list_page(
+                        resource,
+                        scope.as_deref(),
+                        selector.as_deref(),
+                        token.as_deref(),
+                    )
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let message = format!("listing {group_resource} failed: {e}");
+                        log.line("error", &message);
+                        results.errors.add(scope.as_deref(), message);
+                        break;
+                    }
+                };
+                total += page.items.len() as u64;
+                for item in &page.items {
+                    let name = item.metadata.name.as_deref().unwrap_or_default();
+                    let namespace = item.metadata.namespace.as_deref();
+                    let wanted = if resource.is_namespaces() {
+                        plan.wants_namespace(name)
+                    } else {
+                        namespace.is_none_or(|ns| plan.wants_namespace(ns))
+                            && plan.wants_labels(
+                                item.metadata.labels.as_ref().unwrap_or(&Default::default()),
+                            )
+                    };
+                    if !wanted {
+                        total -= 1;
+                        continue;
+                    }
+                    let json = match serde_json::to_vec(item) {
+                        Ok(json) => json,
+                        Err(e) => {
+                            let message = format!("{group_resource} {name}: cannot encode: {e}");
+                            results.errors.add(namespace, message);
+                            continue;
+                        }
+                    };
+                    let item_ref = ItemRef {
+                        group_resource: &group_resource,
+                        version: &resource.version,
+                        namespace: namespace.filter(|_| resource.namespaced),
+                        name,
+                    };
+                    archive.add_item(&item_ref, &json)?;
+                    list.add(&gvk, item_ref.namespace, name)?;
+                    items += 1;
+                    if archive.sink_mut().len() >= CHUNK {
+                        send(tx, std::mem::take(archive.sink_mut())).await?;
+                    }
+                }
+                request.progress.send_replace(Progress { items, total });
+                match page.next {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+        }
+    }
+    let rest = archive.finish()?;
+    send(tx, rest).await?;
+    Ok((items, list))
+}
+
+async fn send(tx: &mpsc::Sender<io::Result<Bytes>>, bytes: Vec<u8>) -> Result<(), BackupError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    tx.send(Ok(Bytes::from(bytes)))
+        .await
+        .map_err(|_| BackupError::UploadStopped)
+}
+
+/// Write `velero-backup.json` (the Backup object, pretty-printed, as Velero writes it) and
+/// HEAD-check it. Called last: its presence means every other object is in place.
+pub async fn write_metadata(
+    store: &ObjectStore,
+    name: &str,
+    backup_json: &serde_json::Value,
+) -> Result<Recorded, BackupError> {
+    let body = serde_json::to_vec_pretty(backup_json).map_err(io::Error::other)?;
+    Ok(store
+        .put(&backup_key(name, "velero-backup.json"), Bytes::from(body))
+        .await?)
+}
+
+/// Delete every object under `backups/<name>/`, `velero-backup.json` first so a reader never
+/// sees a backup whose files are half gone.
+pub async fn delete_objects(store: &ObjectStore, name: &str) -> Result<usize, BackupError> {
+    let mut keys = store.list(&backup_dir(name), None).await?.keys;
+    keys.sort_by_key(|k| !k.ends_with("/velero-backup.json"));
+    for key in &keys {
+        store.delete(key).await?;
+    }
+    Ok(keys.len())
+}

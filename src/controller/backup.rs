@@ -1,0 +1,510 @@
+//! The Backup controller: prepare (finalizer, location label), validate, wait for the location
+//! or for the backup ahead of it, claim exactly once, run, write the final status; then collect
+//! the backup when it expires, and delete its objects when it is deleted.
+//!
+//! Exactly once: the claim (`New` → `InProgress`) is a PUT of the status carrying the
+//! resourceVersion the decision was made on, so of two writers only one succeeds (the other
+//! gets 409 and looks again). Controllers only run on the lease holder, and a new holder first
+//! fails every backup left `InProgress` ([`super::backup_sweep`]), as Velero does at start-up.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::Context;
+use super::backup_status::{failed_validation, started, waiting};
+use crate::api::backup::STORAGE_LOCATION_LABEL;
+use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation, LocationPhase};
+use crate::backup::{self, BackupError, Plan, Progress};
+use crate::location::LocationConfig;
+use crate::storage::{KubeSecrets, ObjectStore, resolve};
+
+/// The label this controller's reconcile metrics carry.
+pub const CONTROLLER: &str = "backup";
+/// Held by every Backup until its objects are deleted from the store.
+pub const FINALIZER: &str = "veloxide.io/backup-objects";
+
+/// How backups are run; defaults follow Velero's server flags.
+#[derive(Clone, Debug)]
+pub struct BackupSettings {
+    /// `ttl` when a backup gives none (Velero `--default-backup-ttl`, 720h).
+    pub default_ttl: Duration,
+    /// Objects per list request (Velero `--client-page-size`, 500).
+    pub page_size: u32,
+    /// The longest an expired backup waits for the collector (Velero's GC runs hourly).
+    pub gc_frequency: Duration,
+    /// The location used when none is named and none is marked default.
+    pub default_location: String,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            default_ttl: Duration::from_secs(720 * 3600),
+            page_size: 500,
+            gc_frequency: Duration::from_secs(3600),
+            default_location: "default".into(),
+        }
+    }
+}
+
+/// Why a backup reconcile failed (the backup's own failures are written to its status).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("deleting the backup's objects failed: {0}")]
+    Store(#[from] BackupError),
+    #[error("{0}")]
+    Location(String),
+}
+
+impl Error {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
+            Error::Kube(_) => "KubeApi",
+            Error::Store(e) => e.label(),
+            Error::Location(_) => "LocationUnusable",
+        }
+    }
+}
+
+/// What every reconcile of one leadership term shares.
+pub(super) struct State {
+    pub ctx: Arc<Context>,
+    term: CancellationToken,
+    /// Locations with a backup running here: one at a time per location.
+    busy: Mutex<HashSet<String>>,
+    objects: Store<Backup>,
+}
+
+/// Frees a location when the backup that took it ends, however it ends.
+struct Busy<'a>(&'a State, String);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.lock().expect("busy lock").remove(&self.1);
+    }
+}
+
+/// Run the controller until `term` is cancelled (lease lost or shutdown).
+pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
+    let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let controller = Controller::new(api, watcher::Config::default());
+    let state = Arc::new(State {
+        ctx,
+        term: term.clone(),
+        busy: Mutex::default(),
+        objects: controller.store(),
+    });
+    controller
+        .graceful_shutdown_on(term.cancelled_owned())
+        .run(reconcile, error_policy, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "backup reconcile did not complete");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_backup: Arc<Backup>, error: &Error, state: Arc<State>) -> Action {
+    state
+        .ctx
+        .metrics
+        .reconcile_errors
+        .with_label_values(&[CONTROLLER, error.label()])
+        .inc();
+    tracing::warn!(error = %error, "backup reconcile failed");
+    Action::requeue(Duration::from_secs(if error.label() == "Conflict" {
+        1
+    } else {
+        5
+    }))
+}
+
+async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Error> {
+    let metrics = &state.ctx.metrics;
+    let _timer = metrics.reconcile_timer(CONTROLLER);
+    metrics
+        .backups
+        .total
+        .set(state.objects.state().len() as i64);
+    if backup.metadata.deletion_timestamp.is_some() {
+        return finalize(&backup, &state).await;
+    }
+    match backup.phase() {
+        BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => {
+            start(&backup, &state).await
+        }
+        phase if phase.is_terminal() => collect_if_expired(&backup, &state).await,
+        // InProgress here is either running in this process (reconciles of one object never
+        // overlap) or was left by another leader, which the start-up sweep already failed.
+        _ => Ok(Action::await_change()),
+    }
+}
+
+pub(super) fn api(state: &State) -> Api<Backup> {
+    Api::namespaced(state.ctx.client.clone(), &state.ctx.settings.namespace)
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let name = backup.name_any();
+    let api = api(state);
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let location_name = match backup
+        .spec
+        .storage_location
+        .as_deref()
+        .filter(|l| !l.is_empty())
+    {
+        Some(l) => l.to_owned(),
+        None => default_location(&locations, &ctx.settings.backup.default_location).await?,
+    };
+
+    // Prepare: the finalizer, Velero's location label and the resolved location name, in one
+    // write guarded by the resourceVersion; the watch brings the result back here.
+    let labelled = backup.labels().get(STORAGE_LOCATION_LABEL) == Some(&location_name);
+    if !backup.finalizers().iter().any(|f| f == FINALIZER)
+        || !labelled
+        || backup.spec.storage_location.as_deref() != Some(location_name.as_str())
+    {
+        let mut finalizers = backup.finalizers().to_vec();
+        if !finalizers.iter().any(|f| f == FINALIZER) {
+            finalizers.push(FINALIZER.to_owned());
+        }
+        let patch = json!({
+            "metadata": {
+                "resourceVersion": backup.resource_version(),
+                "finalizers": finalizers,
+                "labels": {STORAGE_LOCATION_LABEL: location_name},
+            },
+            "spec": {"storageLocation": location_name},
+        });
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        return Ok(Action::await_change());
+    }
+
+    // Validate, as Velero does before it runs anything.
+    let mut errors = Vec::new();
+    let plan = Plan::from_spec(&backup.spec)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let ttl = match backup.spec.ttl.as_ref().map(|t| t.parse()) {
+        None => ctx.settings.backup.default_ttl,
+        Some(Ok(d)) if d.is_zero() => ctx.settings.backup.default_ttl,
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
+            errors.push(format!("spec.ttl: {e}"));
+            Duration::ZERO
+        }
+    };
+    let location = locations.get_opt(&location_name).await?;
+    let mut wait = None;
+    match &location {
+        None => errors.push(format!(
+            "backup storage location {location_name:?} does not exist; create it or name an \
+             existing one in spec.storageLocation"
+        )),
+        Some(l) if !l.spec.is_read_write() => errors.push(format!(
+            "backup can't be created because backup storage location {location_name} is \
+             currently in read-only mode"
+        )),
+        Some(l) => match l.status.as_ref().and_then(|s| s.phase) {
+            Some(LocationPhase::Available) => {}
+            Some(LocationPhase::Unavailable) => errors.push(format!(
+                "backup can't be created because BackupStorageLocation {location_name} is in \
+                 Unavailable status: {}",
+                l.status
+                    .as_ref()
+                    .and_then(|s| s.message.as_deref())
+                    .unwrap_or("")
+            )),
+            // Velero fails such backups; a location created together with its first backup
+            // simply has not been checked yet, so wait for the check instead.
+            None => {
+                wait = Some((
+                    "WaitingForLocation",
+                    format!(
+                        "backup storage location {location_name} has not been validated yet; \
+                         the backup starts once it is Available"
+                    ),
+                ))
+            }
+        },
+    }
+    if !errors.is_empty() {
+        let status = failed_validation(backup.status.as_ref(), errors, &now());
+        patch_status(&api, &name, &status).await?;
+        ctx.metrics
+            .backups
+            .validation_failure_total
+            .with_label_values(&[backup.schedule()])
+            .inc();
+        let note = status
+            .validation_errors
+            .clone()
+            .unwrap_or_default()
+            .join("; ");
+        event(ctx, backup, EventType::Warning, "FailedValidation", &note).await;
+        return Ok(Action::await_change());
+    }
+    if let Some((reason, message)) = wait {
+        return wait_with(backup, state, reason, &message, Duration::from_secs(2)).await;
+    }
+
+    // One backup at a time per location.
+    if !state
+        .busy
+        .lock()
+        .expect("busy lock")
+        .insert(location_name.clone())
+    {
+        let message = format!(
+            "another backup is running against location {location_name}; this one starts when it ends"
+        );
+        return wait_with(
+            backup,
+            state,
+            "LocationBusy",
+            &message,
+            Duration::from_secs(1),
+        )
+        .await;
+    }
+    let _busy = Busy(state, location_name.clone());
+
+    // Claim: PUT the status with the resourceVersion this decision was made on.
+    let mut claimed = backup.clone();
+    claimed.status = Some(started(backup.status.as_ref(), ttl, &now()));
+    claimed.metadata.managed_fields = None;
+    let claimed = match api
+        .replace_status(&name, &PostParams::default(), &claimed)
+        .await
+    {
+        Ok(c) => c,
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            tracing::info!(backup = %name, "the backup changed before it could be claimed (another replica may have it); looking again");
+            return Ok(Action::requeue(Duration::from_millis(500)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let location = location.expect("validated above");
+    super::backup_run::execute(state, claimed, &location, plan.expect("validated above")).await
+}
+
+/// Record why the backup waits (once), and look again after `retry`.
+async fn wait_with(
+    backup: &Backup,
+    state: &State,
+    reason: &str,
+    message: &str,
+    retry: Duration,
+) -> Result<Action, Error> {
+    if let Some(status) = waiting(backup.status.as_ref(), reason, message, &now()) {
+        patch_status(&api(state), &backup.name_any(), &status).await?;
+        event(&state.ctx, backup, EventType::Normal, reason, message).await;
+    }
+    Ok(Action::requeue(retry))
+}
+
+/// The location marked default, else the server's default name (Velero's rule).
+async fn default_location(
+    locations: &Api<BackupStorageLocation>,
+    fallback: &str,
+) -> Result<String, Error> {
+    let list = locations.list(&Default::default()).await?;
+    Ok(list
+        .items
+        .iter()
+        .find(|l| l.spec.default == Some(true))
+        .map_or_else(|| fallback.to_owned(), |l| l.name_any()))
+}
+
+/// A merge patch of the whole status on the status subresource.
+pub(super) async fn patch_status(
+    api: &Api<Backup>,
+    name: &str,
+    status: &BackupStatus,
+) -> Result<Backup, kube::Error> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": status })),
+    )
+    .await
+}
+
+/// Events are best effort.
+pub(super) async fn event(
+    ctx: &Context,
+    backup: &Backup,
+    kind: EventType,
+    reason: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_: kind,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Backup".into(),
+        secondary: None,
+    };
+    super::location::publish(ctx, &event, &backup.object_ref(&())).await;
+}
+
+/// The store of a location, with its Secrets resolved (the one storage path).
+pub(super) async fn store_for(
+    ctx: &Context,
+    location: &BackupStorageLocation,
+) -> Result<ObjectStore, Error> {
+    let config = LocationConfig::from_spec(&location.spec)
+        .map_err(|e| Error::Location(e.to_string()))?
+        .config;
+    let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);
+    let resolved = resolve(&config, &source)
+        .await
+        .map_err(|e| Error::Location(e.to_string()))?;
+    ctx.stores
+        .store(&location.name_any(), &resolved)
+        .map_err(|e| Error::Location(e.to_string()))
+}
+
+/// The backup's objects leave the store before the Backup leaves the API.
+async fn finalize(backup: &Backup, state: &State) -> Result<Action, Error> {
+    if !backup.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let ctx = &state.ctx;
+    let schedule = &[backup.schedule()];
+    let name = backup.name_any();
+    // Only runs that got as far as InProgress wrote anything.
+    let wrote = !matches!(
+        backup.phase(),
+        BackupPhase::New | BackupPhase::FailedValidation
+    );
+    if wrote {
+        ctx.metrics
+            .backups
+            .deletion_attempt_total
+            .with_label_values(schedule)
+            .inc();
+        let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+        let locations: Api<BackupStorageLocation> =
+            Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+        match locations.get_opt(&location_name).await? {
+            Some(location) if location.spec.is_read_write() => {
+                let deleted = async {
+                    let store = store_for(ctx, &location).await?;
+                    store
+                        .abort_uploads(&backup::backup_dir(&name))
+                        .await
+                        .map_err(BackupError::from)?;
+                    Ok::<_, Error>(backup::delete_objects(&store, &name).await?)
+                }
+                .await;
+                match deleted {
+                    Ok(n) => {
+                        tracing::info!(backup = %name, objects = n, "deleted the backup's objects")
+                    }
+                    Err(e) => {
+                        ctx.metrics
+                            .backups
+                            .deletion_failure_total
+                            .with_label_values(schedule)
+                            .inc();
+                        event(
+                            ctx,
+                            backup,
+                            EventType::Warning,
+                            "DeleteFailed",
+                            &e.to_string(),
+                        )
+                        .await;
+                        return Err(e);
+                    }
+                }
+            }
+            other => {
+                let why = if other.is_some() {
+                    "is read-only"
+                } else {
+                    "does not exist"
+                };
+                let note = format!(
+                    "location {location_name:?} {why}: the backup's objects were left in the store"
+                );
+                event(ctx, backup, EventType::Warning, "ObjectsKept", &note).await;
+            }
+        }
+        ctx.metrics
+            .backups
+            .deletion_success_total
+            .with_label_values(schedule)
+            .inc();
+    }
+    // Guarded by the resourceVersion, so a finalizer another controller added meanwhile is
+    // never dropped (the write fails with 409 and the reconcile runs again).
+    let keep: Vec<&String> = backup
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    let patch =
+        json!({"metadata": {"resourceVersion": backup.resource_version(), "finalizers": keep}});
+    api(state)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(Action::await_change())
+}
+
+/// Delete the Backup once it expires (its finalizer then deletes the objects); otherwise
+/// look again at expiry, or after `gc_frequency` at most.
+async fn collect_if_expired(backup: &Backup, state: &State) -> Result<Action, Error> {
+    let Some(expiration) = backup.status.as_ref().and_then(|s| s.expiration.as_ref()) else {
+        return Ok(Action::await_change());
+    };
+    let left = expiration.0.duration_since(jiff::Timestamp::now());
+    if left.is_positive() {
+        let left = Duration::try_from(left).unwrap_or(state.ctx.settings.backup.gc_frequency);
+        return Ok(Action::requeue(
+            left.min(state.ctx.settings.backup.gc_frequency),
+        ));
+    }
+    let note = format!("the backup expired at {}; deleting it", expiration.0);
+    event(&state.ctx, backup, EventType::Normal, "Expired", &note).await;
+    api(state)
+        .delete(&backup.name_any(), &Default::default())
+        .await?;
+    Ok(Action::await_change())
+}
+
+impl State {
+    pub(super) fn cancelled(&self) -> &CancellationToken {
+        &self.term
+    }
+}
+
+/// Progress as the status shows it.
+pub(super) fn progress_status(p: Progress) -> serde_json::Value {
+    json!({"status": {"progress": {"totalItems": p.total, "itemsBackedUp": p.items}}})
+}

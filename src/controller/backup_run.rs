@@ -1,0 +1,197 @@
+//! Running a claimed backup: the store, progress in status while it runs, `velero-backup.json`
+//! last, then the final status, metrics and an event.
+
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Resource as _, ResourceExt};
+use tokio::sync::watch;
+
+use super::backup::{Error, State, api, event, patch_status, progress_status, store_for};
+use super::backup_status::finished;
+use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
+
+/// How often a running backup's progress is written to its status.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) async fn execute(
+    state: &State,
+    claimed: Backup,
+    location: &BackupStorageLocation,
+    plan: Plan,
+) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let schedule = claimed.schedule().to_owned();
+    let api = api(state);
+    ctx.metrics
+        .backups
+        .attempt_total
+        .with_label_values(&[&schedule])
+        .inc();
+    let note = format!("backing up to location {}", location.name_any());
+    event(ctx, &claimed, EventType::Normal, "BackupStarted", &note).await;
+    let previous = claimed.status.clone().unwrap_or_default();
+
+    let (result, store) = match store_for(ctx, location).await {
+        Err(e) => (Err(BackupError::Location(e.to_string())), None),
+        Ok(store) => {
+            let source = Source::new(ctx.client.clone(), ctx.settings.backup.page_size);
+            let (progress, mut seen) = watch::channel(Progress::default());
+            let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+            let started = previous
+                .start_timestamp
+                .as_ref()
+                .map_or(0, |t| t.0.as_second().max(0) as u64);
+            let run = backup::run(Request {
+                name: &name,
+                qualified: &qualified,
+                plan: &plan,
+                source: &source,
+                store: &store,
+                started,
+                progress,
+            });
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            let result = {
+                tokio::pin!(run);
+                loop {
+                    tokio::select! {
+                        result = &mut run => break result,
+                        _ = state.cancelled().cancelled() => {
+                            // Leadership ended or the server is stopping. Dropping the run aborts
+                            // its multipart upload; the next leader's sweep marks the backup
+                            // Failed, as Velero does after a restart.
+                            tracing::warn!(backup = %name, "stopping a running backup: this replica no longer leads");
+                            return Ok(Action::await_change());
+                        }
+                        _ = tick.tick() => {
+                            if seen.has_changed().unwrap_or(false) {
+                                let p = *seen.borrow_and_update();
+                                let patch = progress_status(p);
+                                if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                                    tracing::debug!(error = %e, "could not write progress");
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            (result, Some(store))
+        }
+    };
+
+    let now = Time::now_time();
+    let mut status = finished(&previous, &result, &now);
+    if let (Ok(outcome), Some(store)) = (&result, &store) {
+        let mut document = claimed.clone();
+        document.status = Some(status.clone());
+        document.metadata.managed_fields = None;
+        let value = serde_json::to_value(&document).expect("a Backup serializes");
+        match backup::write_metadata(store, &name, &value).await {
+            Ok(_) => {
+                if let Some(e) = status.encryption.as_mut() {
+                    e.objects = Some(outcome.objects as i64 + 1);
+                }
+            }
+            Err(e) => {
+                if let Err(clean) = backup::delete_objects(store, &name).await {
+                    tracing::warn!(backup = %name, error = %clean, "could not clean up");
+                }
+                status = finished(&previous, &Err(e), &now);
+            }
+        }
+    }
+    // The final status must land: a backup left InProgress would wait for the next leader.
+    let mut attempt = 0;
+    loop {
+        match patch_status(&api, &name, &status).await {
+            Ok(_) => break,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(backup = %name, error = %e, "writing the final status failed; retrying");
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    record(state, &claimed, &status, result.as_ref().ok()).await;
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Metrics and the closing event, as Velero records them.
+async fn record(
+    state: &State,
+    backup: &Backup,
+    status: &crate::api::BackupStatus,
+    outcome: Option<&backup::Outcome>,
+) {
+    let m = &state.ctx.metrics.backups;
+    let s = &[backup.schedule()];
+    let phase = status.phase.unwrap_or(BackupPhase::Failed);
+    match phase {
+        BackupPhase::Completed => {
+            m.success_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(1);
+            m.last_successful_timestamp
+                .with_label_values(s)
+                .set(jiff::Timestamp::now().as_second());
+        }
+        BackupPhase::PartiallyFailed => {
+            m.partial_failure_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(0);
+        }
+        _ => {
+            m.failure_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(0);
+        }
+    }
+    if let (Some(start), Some(end)) = (&status.start_timestamp, &status.completion_timestamp) {
+        let seconds = end.0.as_second() - start.0.as_second();
+        m.duration_seconds
+            .with_label_values(s)
+            .observe(seconds.max(0) as f64);
+    }
+    if let Some(o) = outcome {
+        m.tarball_size_bytes
+            .with_label_values(s)
+            .set(o.tarball_size as i64);
+        m.items_total.with_label_values(s).set(o.items as i64);
+        m.items_errors.with_label_values(s).set(o.errors as i64);
+        if o.warnings > 0 {
+            m.warning_total.with_label_values(s).inc();
+        }
+    }
+    let (kind, note) = match phase {
+        BackupPhase::Completed => (EventType::Normal, "the backup completed".to_owned()),
+        BackupPhase::PartiallyFailed => (
+            EventType::Warning,
+            format!(
+                "the backup partially failed: {} errors",
+                status.errors.unwrap_or(0)
+            ),
+        ),
+        _ => (
+            EventType::Warning,
+            status.failure_reason.clone().unwrap_or_default(),
+        ),
+    };
+    event(&state.ctx, backup, kind, phase.as_str(), &note).await;
+    let _ = backup.object_ref(&());
+}
+
+/// `Time` for now, in one place.
+trait NowTime {
+    fn now_time() -> Self;
+}
+
+impl NowTime for k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    fn now_time() -> Self {
+        Self(jiff::Timestamp::now())
+    }
+}
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -1,0 +1,83 @@
+//! What a new leader does before its backup controller starts: every backup left `InProgress`
+//! (its runner died or lost the lease) is marked `Failed` with Velero's message, and whatever
+//! it left in the store (parts of a multipart upload, side files) is removed.
+//!
+//! Velero's choice, kept over resuming: a half-written archive cannot be continued (the
+//! multipart upload's parts are gone or unknown), and re-running silently would make one
+//! Backup object stand for two different points in time.
+
+use kube::api::ListParams;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+
+use super::Context;
+use super::backup::{event, patch_status, store_for};
+use super::backup_status::orphaned;
+use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+
+/// Fail every `InProgress` backup and clean up after it; returns how many were found.
+pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
+    let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let backups = api.list(&ListParams::default()).await?;
+    let mut found = 0;
+    for backup in backups
+        .items
+        .iter()
+        .filter(|b| b.phase() == BackupPhase::InProgress)
+    {
+        found += 1;
+        let name = backup.name_any();
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now());
+        let status = orphaned(backup.status.as_ref(), &now);
+        patch_status(&api, &name, &status).await?;
+        tracing::warn!(backup = %name, "{}", super::backup_status::RESTART_MESSAGE);
+        ctx.metrics
+            .backups
+            .failure_total
+            .with_label_values(&[backup.schedule()])
+            .inc();
+        ctx.metrics
+            .backups
+            .last_status
+            .with_label_values(&[backup.schedule()])
+            .set(0);
+        event(
+            ctx,
+            backup,
+            EventType::Warning,
+            "Failed",
+            super::backup_status::RESTART_MESSAGE,
+        )
+        .await;
+        let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+        let cleaned = async {
+            let location = locations
+                .get_opt(&location_name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
+            let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
+            let aborted = store
+                .abort_uploads(&crate::backup::backup_dir(&name))
+                .await
+                .map_err(|e| e.to_string())?;
+            let deleted = crate::backup::delete_objects(&store, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((aborted, deleted))
+        }
+        .await;
+        match cleaned {
+            Ok((aborted, deleted)) => tracing::info!(
+                backup = %name, aborted_uploads = aborted, deleted_objects = deleted,
+                "cleaned up after an interrupted backup"
+            ),
+            Err(e) => {
+                tracing::warn!(backup = %name, error = %e, "could not clean up after an interrupted backup")
+            }
+        }
+    }
+    Ok(found)
+}
