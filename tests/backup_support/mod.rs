@@ -1,0 +1,268 @@
+//! Shared by the backup end-to-end tests: workloads to back up, Backups to create and wait
+//! for, and an independent S3 client (awscli from the test venv) to download and HEAD what
+//! the server wrote.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use serde_json::{Value, json};
+use veloxide::api::{Backup, BackupPhase};
+
+use super::server_support::{BUCKET, NS, World};
+
+/// The custom resource the tests back up.
+pub const WIDGETS: &str = "widgets.example.com";
+
+pub fn backups(world: &World) -> Api<Backup> {
+    Api::namespaced(world.client.clone(), NS)
+}
+
+/// Create any object from JSON through the dynamic API.
+pub async fn create(world: &World, object: Value) {
+    let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+    let kind = object["kind"].as_str().unwrap().to_owned();
+    let (group, version) = api_version
+        .split_once('/')
+        .map_or(("", api_version.as_str()), |(g, v)| (g, v));
+    let plural = match kind.as_str() {
+        "Namespace" => "namespaces".to_owned(),
+        "Widget" => "widgets".to_owned(),
+        other => format!("{}s", other.to_ascii_lowercase()),
+    };
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+        plural,
+    };
+    let obj: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+    let api: Api<DynamicObject> = match obj.metadata.namespace.as_deref() {
+        Some(ns) => Api::namespaced_with(world.client.clone(), ns, &ar),
+        None => Api::all_with(world.client.clone(), &ar),
+    };
+    api.create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {kind}: {e}"));
+}
+
+/// The widgets CRD, namespaced, served at v1 (the storage version).
+pub async fn create_widget_crd(world: &World) {
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": WIDGETS},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    Api::<CustomResourceDefinition>::all(world.client.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    // Served at once; give discovery a moment anyway.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// A namespace with `configmaps` ConfigMaps, two Secrets, a Deployment and a Widget.
+pub async fn create_workload(world: &World, ns: &str, configmaps: usize) {
+    create(world, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"team": "shop"}}})).await;
+    for i in 0..configmaps {
+        create(world, json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("settings-{i}"), "namespace": ns, "labels": {"app": "web", "index": i.to_string()}},
+            "data": {"value": format!("{ns}-{i}")}})).await;
+    }
+    for name in ["db-password", "api-token"] {
+        create(
+            world,
+            json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns}, "type": "Opaque",
+            "data": {"value": "c2VjcmV0"}}),
+        )
+        .await;
+    }
+    create(
+        world,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns, "labels": {"app": "web"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}),
+    )
+    .await;
+    create(
+        world,
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "gear", "namespace": ns}, "spec": {"teeth": 12}}),
+    )
+    .await;
+}
+
+/// Create a Backup from its spec.
+pub async fn create_backup(world: &World, name: &str, spec: Value) {
+    create_backup_labelled(world, name, spec, json!({})).await;
+}
+
+pub async fn create_backup_labelled(world: &World, name: &str, spec: Value, labels: Value) {
+    let backup: Backup = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": spec,
+    }))
+    .unwrap();
+    backups(world)
+        .create(&PostParams::default(), &backup)
+        .await
+        .unwrap();
+}
+
+/// Wait until the backup reaches `phase`; panics (with its status) on timeout or on another
+/// terminal phase.
+pub async fn wait_phase(
+    world: &World,
+    name: &str,
+    phase: BackupPhase,
+    timeout: Duration,
+) -> Backup {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let backup = backups(world).get(name).await.unwrap();
+        let now = backup.phase();
+        if now == phase {
+            return backup;
+        }
+        if (now.is_terminal() && now != phase) || Instant::now() > deadline {
+            panic!(
+                "{name}: phase {now:?}, expected {phase:?}; status: {}",
+                serde_json::to_string_pretty(&backup.status).unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Wait until `check` holds, or panic with `what`.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// awscli (from the test venv), pointed at moto with the run's CA: an S3 client that shares
+/// no code with veloxide.
+pub fn aws(world: &World, args: &[&str]) -> std::process::Output {
+    let aws = e2e::peers::venv_bin("aws");
+    let out = Command::new(aws)
+        .args(args)
+        .args(["--endpoint-url", &world.moto.url(), "--region", "us-east-1"])
+        .env("AWS_CA_BUNDLE", &world.moto.ca_file)
+        .env("AWS_ACCESS_KEY_ID", "veloxide")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-0123")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("awscli runs");
+    out
+}
+
+/// Every key under `prefix` in the bucket (awscli's list-objects-v2).
+pub fn list_keys(world: &World, prefix: &str) -> Vec<String> {
+    let out = aws(
+        world,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            BUCKET,
+            "--prefix",
+            prefix,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.is_empty() {
+        return Vec::new();
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut keys: Vec<String> = v["Contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o["Key"].as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// HEAD an object with awscli.
+pub fn head(world: &World, key: &str) -> Value {
+    let out = aws(
+        world,
+        &["s3api", "head-object", "--bucket", BUCKET, "--key", key],
+    );
+    assert!(
+        out.status.success(),
+        "HEAD {key}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Download an object's bytes with awscli.
+pub fn download(world: &World, key: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object");
+    let out = aws(
+        world,
+        &[
+            "s3",
+            "cp",
+            &format!("s3://{BUCKET}/{key}"),
+            path.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "GET {key}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(path).unwrap()
+}
+
+/// A tar.gz's entries: path → content.
+pub fn untar(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (path, data)
+        })
+        .collect()
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
