@@ -53,6 +53,26 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         );
     }
 
+    // What a user types to wait for it.
+    let wait = std::process::Command::new("kubectl")
+        .args([
+            "wait",
+            "--for=condition=Ready",
+            "bsl/default",
+            "-n",
+            "velero",
+            "--timeout=20s",
+        ])
+        .env("KUBECONFIG", &world.standin.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        wait.status.success(),
+        "kubectl wait: {}",
+        String::from_utf8_lossy(&wait.stderr)
+    );
+    assert!(String::from_utf8_lossy(&wait.stdout).contains("condition met"));
+
     // SSE-KMS with a key that exists, and one whose alias does not.
     world.moto.create_kms_key("alias/velero-backups").await;
     world
@@ -307,6 +327,15 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         &[("location", "kms"), ("result", "success")],
     )
     .unwrap();
+    // "insecure" names no CA Secret and passed its last check: it must not be re-checked.
+    let insecure_checks = |metrics: &str| {
+        sample(
+            metrics,
+            "veloxide_location_validations_total",
+            &[("location", "insecure")],
+        )
+    };
+    let insecure_before = insecure_checks(&metrics);
     let started = Instant::now();
     world
         .put_secret(
@@ -330,15 +359,34 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         .await;
     eprintln!("rotation: Unavailable {unavailable_after:?} after the Secret changed");
     // "kms" names the same Secret too; "wrong-ca" does not and was left alone.
-    let metrics = server.metrics().await;
-    assert!(
-        sample(
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = server.metrics().await;
+        let kms_checks = sample(
             &metrics,
             "veloxide_location_validations_total",
-            &[("location", "kms"), ("result", "success")]
+            &[("location", "kms"), ("result", "success")],
         )
-        .unwrap()
-            > kms_checks_before
+        .unwrap();
+        if kms_checks > kms_checks_before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kms names the rotated Secret but was not re-checked"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = server.metrics().await;
+    let wrong_checks = sample(
+        &metrics,
+        "veloxide_location_validations_total",
+        &[("location", "wrong-ca")],
+    );
+    assert_eq!(
+        wrong_checks,
+        Some(1.0),
+        "wrong-ca does not name the rotated Secret: no re-check"
     );
 
     // Deletion drops the location's series.
