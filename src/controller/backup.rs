@@ -149,7 +149,12 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
         BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => {
             start(&backup, &state).await
         }
-        phase if phase.is_terminal() => collect_if_expired(&backup, &state).await,
+        phase if phase.is_terminal() => {
+            if let Some(action) = super::backup_cleanup::retry(&backup, &state).await? {
+                return Ok(action);
+            }
+            collect_if_expired(&backup, &state).await
+        }
         // InProgress here is either running in this process (reconciles of one object never
         // overlap) or was left by another leader, which the start-up sweep already failed.
         _ => Ok(Action::await_change()),

@@ -10,6 +10,7 @@ use kube::{Resource as _, ResourceExt};
 use tokio::sync::watch;
 
 use super::backup::{Error, State, api, event, patch_status, progress_status, store_for};
+use super::backup_cleanup::{clean, mark};
 use super::backup_status::finished;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
@@ -104,6 +105,15 @@ pub(super) async fn execute(
                 status = finished(&previous, &Err(e), &now);
             }
         }
+    }
+    // Nothing of a failed backup stays in the store; if the store cannot be reached now, the
+    // condition says so and the controller retries. A backup that failed because its name is
+    // taken in the store must not touch the objects there: they are another backup's.
+    if let (Some(store), Err(e)) = (&store, &result)
+        && !matches!(e, BackupError::AlreadyExists)
+    {
+        let outcome = clean(store, &name).await.map_err(|e| e.to_string());
+        mark(&mut status, &outcome, &now);
     }
     // The final status must land: a backup left InProgress would wait for the next leader.
     let mut attempt = 0;

@@ -12,8 +12,10 @@ use kube::{Api, ResourceExt};
 
 use super::Context;
 use super::backup::{event, patch_status, store_for};
-use super::backup_status::orphaned;
+use super::backup_cleanup::{clean, mark};
+use super::backup_status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// Fail every `InProgress` backup and clean up after it; returns how many were found.
 pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
@@ -29,28 +31,6 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
     {
         found += 1;
         let name = backup.name_any();
-        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now());
-        let status = orphaned(backup.status.as_ref(), &now);
-        patch_status(&api, &name, &status).await?;
-        tracing::warn!(backup = %name, "{}", super::backup_status::RESTART_MESSAGE);
-        ctx.metrics
-            .backups
-            .failure_total
-            .with_label_values(&[backup.schedule()])
-            .inc();
-        ctx.metrics
-            .backups
-            .last_status
-            .with_label_values(&[backup.schedule()])
-            .set(0);
-        event(
-            ctx,
-            backup,
-            EventType::Warning,
-            "Failed",
-            super::backup_status::RESTART_MESSAGE,
-        )
-        .await;
         let location_name = backup.spec.storage_location.clone().unwrap_or_default();
         let cleaned = async {
             let location = locations
@@ -59,25 +39,35 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
             let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
-            let aborted = store
-                .abort_uploads(&crate::backup::backup_dir(&name))
-                .await
-                .map_err(|e| e.to_string())?;
-            let deleted = crate::backup::delete_objects(&store, &name)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((aborted, deleted))
+            clean(&store, &name).await.map_err(|e| e.to_string())
         }
         .await;
-        match cleaned {
+        match &cleaned {
             Ok((aborted, deleted)) => tracing::info!(
                 backup = %name, aborted_uploads = aborted, deleted_objects = deleted,
                 "cleaned up after an interrupted backup"
             ),
             Err(e) => {
-                tracing::warn!(backup = %name, error = %e, "could not clean up after an interrupted backup")
+                tracing::warn!(backup = %name, error = %e, "could not clean up after an interrupted backup yet")
             }
         }
+        let now = Time(jiff::Timestamp::now());
+        let mut status = orphaned(backup.status.as_ref(), &now);
+        mark(&mut status, &cleaned, &now);
+        patch_status(&api, &name, &status).await?;
+        tracing::warn!(backup = %name, "{RESTART_MESSAGE}");
+        let schedule = &[backup.schedule()];
+        ctx.metrics
+            .backups
+            .failure_total
+            .with_label_values(schedule)
+            .inc();
+        ctx.metrics
+            .backups
+            .last_status
+            .with_label_values(schedule)
+            .set(0);
+        event(ctx, backup, EventType::Warning, "Failed", RESTART_MESSAGE).await;
     }
     Ok(found)
 }

@@ -1,6 +1,7 @@
 //! The controllers: what runs on the replica holding the lease.
 
 pub mod backup;
+mod backup_cleanup;
 mod backup_run;
 mod backup_status;
 pub mod backup_sweep;

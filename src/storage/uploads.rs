@@ -27,14 +27,20 @@ impl ObjectStore {
                 let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
                     continue;
                 };
-                s3.abort_multipart_upload()
+                let result = s3
+                    .abort_multipart_upload()
                     .bucket(&self.config().bucket)
                     .key(key)
                     .upload_id(id)
                     .send()
                     .await
-                    .map_err(|e| StorageError::from_sdk("AbortMultipartUpload", key, e))?;
-                aborted += 1;
+                    .map_err(|e| StorageError::from_sdk("AbortMultipartUpload", key, e));
+                match result {
+                    Ok(_) => aborted += 1,
+                    // Aborted meanwhile (by the failed upload's own guard): already gone.
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
             }
             if page.is_truncated() != Some(true) {
                 return Ok(aborted);

@@ -3,6 +3,8 @@
 //! the server wrote.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::Command;
@@ -265,4 +267,38 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+/// A namespace with `count` ConfigMaps of `size` bytes of random base64 (barely compressible),
+/// so the archive spans several multipart parts.
+pub async fn create_big_configmaps(world: &World, ns: &str, count: usize, size: usize) {
+    use base64::Engine as _;
+    create(
+        world,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+    for i in 0..count {
+        let mut random = vec![0u8; size * 3 / 4];
+        openssl::rand::rand_bytes(&mut random).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(&random);
+        create(
+            world,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("blob-{i}"), "namespace": ns},
+            "data": {"blob": data}}),
+        )
+        .await;
+    }
+}
+
+/// The status of a backup's condition `kind`, with its reason.
+pub fn condition(backup: &Backup, kind: &str) -> Option<(String, String, String)> {
+    backup
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }

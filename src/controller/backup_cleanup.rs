@@ -1,0 +1,92 @@
+//! Nothing of a failed backup may stay in the store: no object, no multipart upload (whose
+//! parts are invisible to listings but billed). When the store is unreachable at the moment of
+//! failure, the abort cannot reach it either, so the backup carries a `StoreCleaned=False`
+//! condition and the controller retries until the store answers.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+
+use super::backup::{Error, State, api, patch_status, store_for};
+use super::backup_status::set_condition;
+use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
+use crate::backup::{self, BackupError};
+use crate::storage::ObjectStore;
+
+/// The condition recording whether a failed backup's leftovers are gone.
+pub const CLEANED: &str = "StoreCleaned";
+/// How soon a failed cleanup is tried again.
+const RETRY: Duration = Duration::from_secs(3);
+
+/// Abort the backup's multipart uploads and delete its objects.
+pub async fn clean(store: &ObjectStore, name: &str) -> Result<(usize, usize), BackupError> {
+    let aborted = store.abort_uploads(&backup::backup_dir(name)).await?;
+    let deleted = backup::delete_objects(store, name).await?;
+    Ok((aborted, deleted))
+}
+
+/// Record a cleanup's outcome on the status.
+pub fn mark(status: &mut BackupStatus, outcome: &Result<(usize, usize), String>, now: &Time) {
+    match outcome {
+        Ok((aborted, deleted)) => set_condition(
+            status,
+            CLEANED,
+            true,
+            "Cleaned",
+            &format!("aborted {aborted} multipart uploads and deleted {deleted} objects"),
+            now,
+        ),
+        Err(e) => set_condition(
+            status,
+            CLEANED,
+            false,
+            "CleanupPending",
+            &format!("the backup's leftovers could not be removed yet; retrying: {e}"),
+            now,
+        ),
+    }
+}
+
+/// Whether a failed backup still has leftovers to remove.
+pub fn pending(backup: &Backup) -> bool {
+    backup.phase() == BackupPhase::Failed
+        && backup.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == CLEANED && c.status == "False")
+        })
+}
+
+/// Retry the cleanup of a failed backup; `None` when there is nothing to retry.
+pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Action>, Error> {
+    if !pending(backup) {
+        return Ok(None);
+    }
+    let ctx = &state.ctx;
+    let name = backup.name_any();
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+    let outcome = async {
+        let location = locations
+            .get_opt(&location_name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
+        let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
+        clean(&store, &name).await.map_err(|e| e.to_string())
+    }
+    .await;
+    let mut status = backup.status.clone().unwrap_or_default();
+    let now = Time(jiff::Timestamp::now());
+    mark(&mut status, &outcome, &now);
+    if outcome.is_ok() {
+        patch_status(&api(state), &name, &status).await?;
+        tracing::info!(backup = %name, "removed a failed backup's leftovers");
+        return Ok(Some(Action::await_change()));
+    }
+    tracing::debug!(backup = %name, "cleanup still failing; retrying");
+    Ok(Some(Action::requeue(RETRY)))
+}
