@@ -513,3 +513,86 @@ impl State {
 pub(super) fn progress_status(p: Progress) -> serde_json::Value {
     json!({"status": {"progress": {"totalItems": p.total, "itemsBackedUp": p.items}}})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::mock_client;
+    use super::super::{Context, Settings};
+    use super::*;
+    use crate::metrics::Metrics;
+    use axum::http::Response;
+    use kube::client::Body;
+
+    /// Two writers decide on the same resourceVersion; the second claim gets 409 from the API
+    /// server. That replica must not run the backup: no store access, no event, no attempt.
+    #[tokio::test]
+    async fn a_conflicting_claim_runs_nothing() {
+        let (client, mut handle) = mock_client();
+        let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
+        let (objects, _writer) = kube::runtime::reflector::store::<Backup>();
+        let state = Arc::new(State {
+            ctx: ctx.clone(),
+            term: CancellationToken::new(),
+            busy: Mutex::default(),
+            objects,
+        });
+        let backup: Backup = serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": "b", "namespace": "velero", "resourceVersion": "41",
+                         "finalizers": [FINALIZER], "labels": {STORAGE_LOCATION_LABEL: "default"}},
+            "spec": {"storageLocation": "default"},
+        }))
+        .unwrap();
+        let location = json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": "default", "namespace": "velero"},
+            "spec": {"provider": "aws", "objectStorage": {"bucket": "b"}},
+            "status": {"phase": "Available"},
+        });
+        let verifier = tokio::spawn(async move {
+            let reply = |code: u16, body: serde_json::Value| {
+                Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap()
+            };
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(request.method(), "GET");
+            assert!(
+                request
+                    .uri()
+                    .path()
+                    .ends_with("/backupstoragelocations/default")
+            );
+            send.send_response(reply(200, location));
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(request.method(), "PUT");
+            assert_eq!(
+                request.uri().path(),
+                "/apis/velero.io/v1/namespaces/velero/backups/b/status"
+            );
+            let body: serde_json::Value =
+                serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap())
+                    .unwrap();
+            // The claim carries the resourceVersion it was decided on.
+            assert_eq!(body["metadata"]["resourceVersion"], "41");
+            assert_eq!(body["status"]["phase"], "InProgress");
+            send.send_response(reply(409, json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                "message": "Operation cannot be fulfilled on backups.velero.io \"b\": the object has been modified",
+            })));
+            let more =
+                tokio::time::timeout(Duration::from_millis(300), handle.next_request()).await;
+            assert!(more.is_err(), "unexpected request after the conflict");
+        });
+        let action = reconcile(Arc::new(backup), state).await.unwrap();
+        assert_eq!(action, Action::requeue(Duration::from_millis(500)));
+        verifier.await.unwrap();
+        let metrics = ctx.metrics.render();
+        assert!(
+            metrics.contains(r#"velero_backup_attempt_total{schedule=""} 0"#),
+            "{metrics}"
+        );
+    }
+}

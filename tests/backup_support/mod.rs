@@ -166,7 +166,7 @@ where
 /// no code with veloxide.
 pub fn aws(world: &World, args: &[&str]) -> std::process::Output {
     let aws = e2e::peers::venv_bin("aws");
-    let out = Command::new(aws)
+    Command::new(aws)
         .args(args)
         .args(["--endpoint-url", &world.moto.url(), "--region", "us-east-1"])
         .env("AWS_CA_BUNDLE", &world.moto.ca_file)
@@ -174,8 +174,7 @@ pub fn aws(world: &World, args: &[&str]) -> std::process::Output {
         .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-0123")
         .env_remove("AWS_PROFILE")
         .output()
-        .expect("awscli runs");
-    out
+        .expect("awscli runs")
 }
 
 /// Every key under `prefix` in the bucket (awscli's list-objects-v2).
