@@ -26,7 +26,7 @@ use super::Context;
 use super::backup_status::{failed_validation, started, waiting};
 use crate::api::backup::STORAGE_LOCATION_LABEL;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation, LocationPhase};
-use crate::backup::{self, BackupError, Plan, Progress};
+use crate::backup::{BackupError, Plan, Progress};
 use crate::location::LocationConfig;
 use crate::storage::{KubeSecrets, ObjectStore, resolve};
 
@@ -143,7 +143,7 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
         .total
         .set(state.objects.state().len() as i64);
     if backup.metadata.deletion_timestamp.is_some() {
-        return finalize(&backup, &state).await;
+        return super::backup_delete::finalize(&backup, &state).await;
     }
     match backup.phase() {
         BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => {
@@ -153,7 +153,7 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
             if let Some(action) = super::backup_cleanup::retry(&backup, &state).await? {
                 return Ok(action);
             }
-            collect_if_expired(&backup, &state).await
+            super::backup_delete::collect_if_expired(&backup, &state).await
         }
         // InProgress here is either running in this process (reconciles of one object never
         // overlap) or was left by another leader, which the start-up sweep already failed.
@@ -392,115 +392,6 @@ pub(super) async fn store_for(
     ctx.stores
         .store(&location.name_any(), &resolved)
         .map_err(|e| Error::Location(e.to_string()))
-}
-
-/// The backup's objects leave the store before the Backup leaves the API.
-async fn finalize(backup: &Backup, state: &State) -> Result<Action, Error> {
-    if !backup.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    let ctx = &state.ctx;
-    let schedule = &[backup.schedule()];
-    let name = backup.name_any();
-    // Only runs that got as far as InProgress wrote anything.
-    let wrote = !matches!(
-        backup.phase(),
-        BackupPhase::New | BackupPhase::FailedValidation
-    );
-    if wrote {
-        ctx.metrics
-            .backups
-            .deletion_attempt_total
-            .with_label_values(schedule)
-            .inc();
-        let location_name = backup.spec.storage_location.clone().unwrap_or_default();
-        let locations: Api<BackupStorageLocation> =
-            Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-        match locations.get_opt(&location_name).await? {
-            Some(location) if location.spec.is_read_write() => {
-                let deleted = async {
-                    let store = store_for(ctx, &location).await?;
-                    store
-                        .abort_uploads(&backup::backup_dir(&name))
-                        .await
-                        .map_err(BackupError::from)?;
-                    Ok::<_, Error>(backup::delete_objects(&store, &name).await?)
-                }
-                .await;
-                match deleted {
-                    Ok(n) => {
-                        tracing::info!(backup = %name, objects = n, "deleted the backup's objects")
-                    }
-                    Err(e) => {
-                        ctx.metrics
-                            .backups
-                            .deletion_failure_total
-                            .with_label_values(schedule)
-                            .inc();
-                        event(
-                            ctx,
-                            backup,
-                            EventType::Warning,
-                            "DeleteFailed",
-                            &e.to_string(),
-                        )
-                        .await;
-                        return Err(e);
-                    }
-                }
-            }
-            other => {
-                let why = if other.is_some() {
-                    "is read-only"
-                } else {
-                    "does not exist"
-                };
-                let note = format!(
-                    "location {location_name:?} {why}: the backup's objects were left in the store"
-                );
-                event(ctx, backup, EventType::Warning, "ObjectsKept", &note).await;
-            }
-        }
-        ctx.metrics
-            .backups
-            .deletion_success_total
-            .with_label_values(schedule)
-            .inc();
-    }
-    // Guarded by the resourceVersion, so a finalizer another controller added meanwhile is
-    // never dropped (the write fails with 409 and the reconcile runs again).
-    let keep: Vec<&String> = backup
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": backup.resource_version(), "finalizers": keep}});
-    api(state)
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(Action::await_change())
-}
-
-/// Delete the Backup once it expires (its finalizer then deletes the objects); otherwise
-/// look again at expiry, or after `gc_frequency` at most.
-async fn collect_if_expired(backup: &Backup, state: &State) -> Result<Action, Error> {
-    let Some(expiration) = backup.status.as_ref().and_then(|s| s.expiration.as_ref()) else {
-        return Ok(Action::await_change());
-    };
-    let left = expiration.0.duration_since(jiff::Timestamp::now());
-    if left.is_positive() {
-        let left = Duration::try_from(left).unwrap_or(state.ctx.settings.backup.gc_frequency);
-        return Ok(Action::requeue(
-            left.min(state.ctx.settings.backup.gc_frequency),
-        ));
-    }
-    let note = format!("the backup expired at {}; deleting it", expiration.0);
-    event(&state.ctx, backup, EventType::Normal, "Expired", &note).await;
-    api(state)
-        .delete(&backup.name_any(), &Default::default())
-        .await?;
-    Ok(Action::await_change())
 }
 
 impl State {

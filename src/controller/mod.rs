@@ -2,6 +2,7 @@
 
 pub mod backup;
 mod backup_cleanup;
+mod backup_delete;
 mod backup_run;
 mod backup_status;
 pub mod backup_sweep;
