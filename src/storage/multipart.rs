@@ -92,9 +92,42 @@ async fn abort(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str
     }
 }
 
+/// Part buffers handed back after their upload, so a long upload reuses the same few
+/// allocations: allocating and freeing a fresh part-sized buffer per part lets the allocator's
+/// per-thread arenas keep freed buffers around, and RSS then grows with the upload's size.
+#[derive(Clone, Default)]
+struct BufferPool(std::sync::Arc<std::sync::Mutex<Vec<BytesMut>>>);
+
+impl BufferPool {
+    fn take(&self, size: usize) -> BytesMut {
+        let reused = self.0.lock().ok().and_then(|mut v| v.pop());
+        match reused {
+            Some(mut b) if b.capacity() >= size => {
+                b.clear();
+                b
+            }
+            _ => BytesMut::with_capacity(size),
+        }
+    }
+
+    /// Take a part's memory back once nothing else refers to it.
+    fn give(&self, part: Bytes) {
+        if let Ok(mut b) = part.try_into_mut() {
+            b.clear();
+            if let Ok(mut v) = self.0.lock() {
+                v.push(b);
+            }
+        }
+    }
+}
+
 /// Read up to `size` bytes; fewer only at the end of the body.
-async fn read_part<R: AsyncRead + Unpin>(body: &mut R, size: usize) -> Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(size);
+async fn read_part<R: AsyncRead + Unpin>(
+    body: &mut R,
+    size: usize,
+    pool: &BufferPool,
+) -> Result<Bytes> {
+    let mut buf = pool.take(size);
     while buf.len() < size {
         let want = size - buf.len();
         let n = body
@@ -122,7 +155,8 @@ impl ObjectStore {
     ) -> Result<Uploaded> {
         let options = self.multipart;
         let part_size = options.part_size.max(MIN_PART_SIZE);
-        let first = read_part(&mut body, part_size).await?;
+        let pool = BufferPool::default();
+        let first = read_part(&mut body, part_size, &pool).await?;
         if first.len() < part_size {
             let size = first.len() as u64;
             let encryption = self.put(key, first).await?;
@@ -165,7 +199,9 @@ impl ObjectStore {
             armed: true,
         };
         match self
-            .send_parts(&full, &upload_id, first, &mut body, part_size, checksum)
+            .send_parts(
+                &full, &upload_id, first, &mut body, part_size, checksum, pool,
+            )
             .await
         {
             Ok((parts, size)) => {
@@ -211,6 +247,7 @@ impl ObjectStore {
         body: &mut R,
         part_size: usize,
         checksum: Option<ChecksumAlgorithm>,
+        pool: BufferPool,
     ) -> Result<(Vec<CompletedPart>, u64)> {
         let max_in_flight = self.multipart.max_in_flight.max(1);
         let mut in_flight: JoinSet<Result<CompletedPart>> = JoinSet::new();
@@ -229,17 +266,18 @@ impl ObjectStore {
                 .key(full)
                 .upload_id(upload_id)
                 .part_number(number)
-                .body(ByteStream::from(part));
+                .body(ByteStream::from(part.clone()));
             req = with_customer_key!(req, self.sse());
             if let Some(alg) = &checksum {
                 req = req.checksum_algorithm(alg.clone());
             }
             let target = format!("{full} part {number}");
+            let pool_for_part = pool.clone();
             in_flight.spawn(async move {
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| StorageError::from_sdk("UploadPart", target, e))?;
+                let sent = req.send().await;
+                // The request (and its hold on the body) is gone once send returns.
+                pool_for_part.give(part);
+                let out = sent.map_err(|e| StorageError::from_sdk("UploadPart", target, e))?;
                 Ok(CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(out.e_tag().map(str::to_owned))
@@ -254,7 +292,7 @@ impl ObjectStore {
             while in_flight.len() >= max_in_flight {
                 done.push(join_one(&mut in_flight).await?);
             }
-            let part = read_part(body, part_size).await?;
+            let part = read_part(body, part_size, &pool).await?;
             if !part.is_empty() {
                 next = Some(part);
             }
