@@ -121,6 +121,13 @@ impl BufferPool {
     }
 }
 
+/// How the rest of the body is cut and sent.
+struct Cutting {
+    part_size: usize,
+    checksum: Option<ChecksumAlgorithm>,
+    pool: BufferPool,
+}
+
 /// Read up to `size` bytes; fewer only at the end of the body.
 async fn read_part<R: AsyncRead + Unpin>(
     body: &mut R,
@@ -200,7 +207,14 @@ impl ObjectStore {
         };
         match self
             .send_parts(
-                &full, &upload_id, first, &mut body, part_size, checksum, pool,
+                (&full, &upload_id),
+                first,
+                &mut body,
+                Cutting {
+                    part_size,
+                    checksum,
+                    pool,
+                },
             )
             .await
         {
@@ -241,14 +255,16 @@ impl ObjectStore {
     /// Send every part, `first` included, keeping at most `max_in_flight` in flight.
     async fn send_parts<R: AsyncRead + Unpin + Send>(
         &self,
-        full: &str,
-        upload_id: &str,
+        (full, upload_id): (&str, &str),
         first: Bytes,
         body: &mut R,
-        part_size: usize,
-        checksum: Option<ChecksumAlgorithm>,
-        pool: BufferPool,
+        cutting: Cutting,
     ) -> Result<(Vec<CompletedPart>, u64)> {
+        let Cutting {
+            part_size,
+            checksum,
+            pool,
+        } = cutting;
         let max_in_flight = self.multipart.max_in_flight.max(1);
         let mut in_flight: JoinSet<Result<CompletedPart>> = JoinSet::new();
         let mut done: Vec<CompletedPart> = Vec::new();
