@@ -212,6 +212,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for reading its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.metrics_url))
             .await
