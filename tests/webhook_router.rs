@@ -103,6 +103,29 @@ async fn a_body_that_is_not_an_admission_review_is_a_400() {
     }
 }
 
+/// Found by `make fuzz`: a review whose kind or apiVersion is not AdmissionReview v1 was
+/// answered with that same kind echoed back; it is a bad request.
+#[tokio::test]
+async fn a_review_of_another_kind_or_version_is_a_400() {
+    let object = cases::object(&json!({"provider": "aws", "objectStorage": {"bucket": "b"}}));
+    for (api_version, kind) in [
+        ("admission.k8s.io/v1", "CdmissionReview"),
+        ("admission.k8s.io/v1beta1", "AdmissionReview"),
+        ("", ""),
+    ] {
+        let mut review = cases::review("fz", "CREATE", Some(object.clone()));
+        review["apiVersion"] = json!(api_version);
+        review["kind"] = json!(kind);
+        let (status, reason) = post(VALIDATE_BSL_PATH, serde_json::to_vec(&review).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{api_version} {kind}");
+        assert!(
+            String::from_utf8(reason)
+                .unwrap()
+                .contains("admissionReviewVersions")
+        );
+    }
+}
+
 #[tokio::test]
 async fn healthz_answers() {
     let response = router()

@@ -19,6 +19,15 @@ pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
             "the body is not an admission.k8s.io/v1 AdmissionReview: {e}"
         ))
     })?;
+    // The response echoes the request's apiVersion and kind, so anything else is refused here
+    // rather than answered with a review the API server would not recognise.
+    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
+        return Err(BadRequest(format!(
+            "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got {:?} {:?}; \
+             set admissionReviewVersions: [v1] in the ValidatingWebhookConfiguration",
+            review.types.api_version, review.types.kind
+        )));
+    }
     let request: AdmissionRequest<DynamicObject> = review
         .try_into()
         .map_err(|_| BadRequest("the AdmissionReview has no request".to_owned()))?;
