@@ -6,11 +6,16 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{Backup, BackupStorageLocation};
+use crate::api::{Backup, BackupStorageLocation, DownloadRequest, Restore};
 
 /// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![BackupStorageLocation::crd(), Backup::crd()]
+    vec![
+        BackupStorageLocation::crd(),
+        Backup::crd(),
+        Restore::crd(),
+        DownloadRequest::crd(),
+    ]
 }
 
 /// The file name each CRD is committed under in `crds/`.

@@ -10,6 +10,7 @@ pub mod controller;
 pub mod crds;
 pub mod location;
 pub mod metrics;
+pub mod restore;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

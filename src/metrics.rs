@@ -28,6 +28,8 @@ pub struct Metrics {
     pub check_duration: Histogram,
     /// Velero's `velero_backup_*` families.
     pub backups: crate::backup::metrics::BackupMetrics,
+    /// Velero's `velero_restore_*` families.
+    pub restores: crate::restore::metrics::RestoreMetrics,
 }
 
 impl Default for Metrics {
@@ -113,8 +115,10 @@ impl Metrics {
             ))
             .expect("registered once");
         let backups = crate::backup::metrics::BackupMetrics::register(&registry);
+        let restores = crate::restore::metrics::RestoreMetrics::register(&registry);
         Metrics {
             backups,
+            restores,
             registry,
             location_status,
             validations,

@@ -5,14 +5,21 @@
 
 pub mod backup;
 pub mod bsl;
+pub mod download;
 pub mod duration;
+pub mod restore;
 
 pub use backup::{Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus};
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,
 };
+pub use download::{
+    DownloadRequest, DownloadRequestPhase, DownloadRequestSpec, DownloadRequestStatus,
+    DownloadTarget, DownloadTargetKind,
+};
 pub use duration::GoDuration;
+pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
 
 /// The API group every veloxide resource lives in.
 pub const GROUP: &str = "velero.io";

@@ -87,6 +87,14 @@ struct ServerArgs {
     /// Revalidation period for locations that do not set validationFrequency.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     default_validation_frequency: Duration,
+    /// Links for SSE-C downloads go through the API server's proxy to this Service and port
+    /// (`NAME:PORT`); see docs/downloads.md.
+    #[arg(long, default_value = "veloxide:metrics")]
+    download_service: String,
+    /// An absolute URL in front of this server's HTTP port to use in SSE-C download links
+    /// instead of the API server's service proxy.
+    #[arg(long)]
+    download_url_base: Option<String>,
 }
 
 impl Cli {
@@ -137,6 +145,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     });
     let mut settings = crate::controller::Settings::new(&args.namespace);
     settings.default_validation_frequency = args.default_validation_frequency;
+    settings.download.service = args.download_service;
+    settings.download.url_base = args.download_url_base;
     let options = crate::server::ServerOptions {
         settings,
         metrics_listen: args.metrics_listen,

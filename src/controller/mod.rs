@@ -8,11 +8,16 @@ mod backup_status;
 pub mod backup_sweep;
 pub mod conditions;
 mod defaults;
+pub mod download;
 #[cfg(test)]
 mod fixtures;
 mod index;
 pub mod location;
 mod mirror;
+pub mod restore;
+mod restore_run;
+mod restore_status;
+pub mod restore_sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +70,8 @@ pub struct Settings {
     pub failure_backoff: Duration,
     /// How backups run (TTL, page size, collector period, default location).
     pub backup: backup::BackupSettings,
+    /// Where SSE-C downloads are served from.
+    pub download: download::DownloadSettings,
 }
 
 impl Settings {
@@ -74,6 +81,7 @@ impl Settings {
             default_validation_frequency: Duration::from_secs(60),
             failure_backoff: Duration::from_secs(5),
             backup: backup::BackupSettings::default(),
+            download: download::DownloadSettings::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `veloxide server`: the controllers (on the lease holder), the admission webhook and the
 //! metrics/health endpoints (on every replica), under one shutdown signal.
 
+mod download;
 mod http;
 mod leader;
 
@@ -46,7 +47,8 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
     println!("veloxide metrics listening on http://{metrics_addr}");
     tracing::info!(addr = %metrics_addr, "serving /metrics, /healthz and /readyz");
     {
-        let app = http::router(metrics.clone(), readiness.clone());
+        let app =
+            http::router(metrics.clone(), readiness.clone()).merge(download::router(ctx.clone()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             axum::serve(listener, app)
@@ -121,7 +123,23 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                             controller::backup::run(ctx.clone(), term.clone()).await;
                         }
                     };
-                    tokio::join!(controller::location::run(ctx.clone(), term.clone()), backups);
+                    // The same for restores (Velero's markInProgressCRsFailed).
+                    let restores = async {
+                        while let Err(e) = controller::restore_sweep::fail_in_progress(&ctx).await {
+                            tracing::warn!(error = %e, "the start-up sweep of restores failed; retrying");
+                            tokio::select! {
+                                _ = term.cancelled() => return,
+                                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                            }
+                        }
+                        controller::restore::run(ctx.clone(), term.clone()).await;
+                    };
+                    tokio::join!(
+                        controller::location::run(ctx.clone(), term.clone()),
+                        backups,
+                        restores,
+                        controller::download::run(ctx.clone(), term.clone()),
+                    );
                 }
             })
             .await

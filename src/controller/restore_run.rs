@@ -1,0 +1,122 @@
+//! Running a claimed restore: progress in status while it runs, then the final status,
+//! Velero's metrics and an event.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::restore::{State, Validated, api, event, patch_status};
+use super::restore_status::finished;
+use crate::api::{Restore, RestorePhase};
+use crate::restore::{self, Progress, Request, RestoreError};
+
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) async fn execute(
+    state: &State,
+    claimed: Restore,
+    validated: Validated,
+) -> Result<Action, super::restore::Error> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let schedule = claimed.schedule().to_owned();
+    let api = api(ctx);
+    ctx.metrics
+        .restores
+        .attempt_total
+        .with_label_values(&[&schedule])
+        .inc();
+    let backup_name = validated.backup.name_any();
+    let note = format!("restoring backup {backup_name}");
+    event(ctx, &claimed, EventType::Normal, "RestoreStarted", &note).await;
+    let previous = claimed.status.clone().unwrap_or_default();
+    let mut rules = validated.rules;
+    rules.restore = name.clone();
+
+    let result = match super::backup::store_for(ctx, &validated.location).await {
+        Err(e) => Err(RestoreError::Location(e.to_string())),
+        Ok(store) => {
+            let (progress, mut seen) = watch::channel(Progress::default());
+            let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+            let run = restore::run(Request {
+                name: &name,
+                qualified: &qualified,
+                backup: &backup_name,
+                plan: &validated.plan,
+                rules: &rules,
+                policy: validated.policy,
+                client: &ctx.client,
+                store: &store,
+                progress,
+            });
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    _ = state.term.cancelled() => {
+                        // The next leader's sweep marks it Failed, as Velero does after a restart.
+                        tracing::warn!(restore = %name, "stopping a running restore: this replica no longer leads");
+                        return Ok(Action::await_change());
+                    }
+                    _ = tick.tick() => {
+                        if seen.has_changed().unwrap_or(false) {
+                            let p = *seen.borrow_and_update();
+                            let patch = json!({"status": {"progress": {"totalItems": p.total, "itemsRestored": p.restored}}});
+                            if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                                tracing::debug!(error = %e, "could not write progress");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = finished(&previous, &result, &Time(jiff::Timestamp::now()));
+    let mut attempt = 0;
+    loop {
+        match patch_status(&api, &name, &status).await {
+            Ok(_) => break,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(restore = %name, error = %e, "writing the final status failed; retrying");
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let m = &ctx.metrics.restores;
+    let phase = status.phase.unwrap_or(RestorePhase::Failed);
+    let s = &[schedule.as_str()];
+    let (kind, note) = match phase {
+        RestorePhase::Completed => {
+            m.success_total.with_label_values(s).inc();
+            (EventType::Normal, "the restore completed".to_owned())
+        }
+        RestorePhase::PartiallyFailed => {
+            m.partial_failure_total.with_label_values(s).inc();
+            (
+                EventType::Warning,
+                format!(
+                    "the restore partially failed: {} errors",
+                    status.errors.unwrap_or(0)
+                ),
+            )
+        }
+        _ => {
+            m.failed_total.with_label_values(s).inc();
+            (
+                EventType::Warning,
+                status.failure_reason.clone().unwrap_or_default(),
+            )
+        }
+    };
+    event(ctx, &claimed, kind, phase.as_str(), &note).await;
+    Ok(Action::await_change())
+}

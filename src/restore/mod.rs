@@ -1,0 +1,78 @@
+//! Restores: read a backup's archive through its location (trust and SSE-C key included),
+//! spool it to disk as it streams, and create its objects in dependency order.
+//!
+//! ```text
+//! ObjectStore::get (streaming) ─▶ spool (tar.gz → one file per item) ─▶ filter (Plan)
+//!     ─▶ order (rank) ─▶ prepare (strip, map) ─▶ apply (create / skip / update)
+//!     ─▶ restores/<name>/ logs, results, resource list (the location's encryption)
+//! ```
+//! The controller (`controller::restore`) decides when a restore runs and writes its status.
+
+pub mod apply;
+pub mod metrics;
+pub mod prepare;
+mod run;
+pub mod spool;
+
+pub use apply::ExistingPolicy;
+pub use run::{Outcome, Progress, Request, run};
+
+use crate::storage::StorageError;
+
+/// The key of one of a restore's files: `restores/<name>/<file>`.
+pub fn restore_key(name: &str, file: &str) -> String {
+    format!("restores/{name}/{file}")
+}
+
+/// Why a restore failed as a whole (per-item problems are counted, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The archive could not be read from the store.
+    #[error("reading the backup archive {key} failed: {source}{hint}")]
+    Read {
+        key: String,
+        source: StorageError,
+        hint: &'static str,
+    },
+    #[error("the backup archive is not a readable tar.gz: {0}")]
+    Archive(std::io::Error),
+    #[error("writing the restore's files failed: {0}")]
+    Upload(StorageError),
+    /// The location's settings or Secrets could not be used.
+    #[error("the backup storage location cannot be used: {0}")]
+    Location(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl RestoreError {
+    /// A stable label for status conditions, events and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RestoreError::Read { source, .. } => source.reason().as_str(),
+            RestoreError::Archive(_) => "ArchiveUnreadable",
+            RestoreError::Upload(e) => e.reason().as_str(),
+            RestoreError::Location(_) => "LocationUnusable",
+            RestoreError::Io(_) => "LocalIO",
+        }
+    }
+}
+
+/// What to add to a read failure of an SSE-C object: a store refusing the read almost always
+/// means the key is not the one the backup was written with.
+pub fn sse_c_hint(sse_c: bool, error: &StorageError) -> &'static str {
+    use crate::storage::Reason;
+    if !sse_c {
+        return "";
+    }
+    match error.reason() {
+        Reason::AccessDenied
+        | Reason::SseCKeyInvalid
+        | Reason::SseCRejected
+        | Reason::StoreError => {
+            "; the location uses SSE-C: the customer key it names must be the one the backup \
+             was written with"
+        }
+        _ => "",
+    }
+}

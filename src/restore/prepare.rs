@@ -1,0 +1,349 @@
+//! What happens to a backed-up object before it is created again: the order kinds are restored
+//! in, server-set metadata removed, namespaces mapped, and the comparison with an object that
+//! already exists. Plain functions over JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// Velero's resources that are never restored (they are the cluster's, or Velero's own).
+pub const NEVER_RESTORED: &[&str] = &[
+    "nodes",
+    "events",
+    "events.events.k8s.io",
+    "backups.velero.io",
+    "restores.velero.io",
+    "resticrepositories.velero.io",
+    "csinodes.storage.k8s.io",
+    "volumeattachments.storage.k8s.io",
+    "backuprepositories.velero.io",
+];
+
+/// The labels Velero puts on every restored object.
+pub const BACKUP_NAME_LABEL: &str = "velero.io/backup-name";
+pub const RESTORE_NAME_LABEL: &str = "velero.io/restore-name";
+
+/// What must exist before what: definitions and namespaces, then what workloads mount or run
+/// as (service accounts, config maps, secrets), then access and networking, then workloads
+/// and every other built-in, then custom resources (whose CRDs came first).
+const FIRST: &[&str] = &[
+    "customresourcedefinitions.apiextensions.k8s.io",
+    "namespaces",
+    "storageclasses.storage.k8s.io",
+    "persistentvolumes",
+    "persistentvolumeclaims",
+    "serviceaccounts",
+    "configmaps",
+    "secrets",
+    "limitranges",
+    "resourcequotas",
+    "clusterroles.rbac.authorization.k8s.io",
+    "clusterrolebindings.rbac.authorization.k8s.io",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "services",
+];
+
+/// Whether a group is Kubernetes' own (core, `apps`, `*.k8s.io`) rather than a CRD's.
+fn built_in(group: &str) -> bool {
+    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// The sort key of a resource: restored in ascending order.
+pub fn rank(group_resource: &str) -> (usize, String) {
+    if let Some(i) = FIRST.iter().position(|r| *r == group_resource) {
+        return (i, String::new());
+    }
+    let group = group_resource.split_once('.').map_or("", |(_, g)| g);
+    let tier = if built_in(group) {
+        FIRST.len()
+    } else {
+        FIRST.len() + 1
+    };
+    (tier, group_resource.to_owned())
+}
+
+/// How a restore changes objects.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    pub namespace_mapping: BTreeMap<String, String>,
+    pub preserve_node_ports: bool,
+    pub backup: String,
+    pub restore: String,
+}
+
+impl Rules {
+    /// The namespace objects of `ns` (a backup namespace) are restored into.
+    pub fn target_namespace<'a>(&'a self, ns: &'a str) -> &'a str {
+        self.namespace_mapping.get(ns).map_or(ns, String::as_str)
+    }
+}
+
+/// Turn a backed-up object into one to create: server-set metadata and status go, the
+/// namespace is mapped, Velero's labels are added, and kind-specific fields the cluster
+/// assigns (a Service's cluster IP) are dropped.
+pub fn prepare(object: &mut Value, rules: &Rules) -> Result<(), String> {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let root = object
+        .as_object_mut()
+        .ok_or("the item is not a JSON object")?;
+    root.remove("status");
+    let metadata = root
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .ok_or("the item has no metadata")?;
+    reset_metadata(metadata);
+    if let Some(ns) = metadata.get("namespace").and_then(Value::as_str) {
+        let mapped = rules.target_namespace(ns).to_owned();
+        metadata.insert("namespace".into(), Value::String(mapped));
+    }
+    if kind == "Namespace"
+        && let Some(name) = metadata.get("name").and_then(Value::as_str)
+    {
+        let mapped = rules.target_namespace(name).to_owned();
+        metadata.insert("name".into(), Value::String(mapped));
+    }
+    let labels = metadata
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(
+            BACKUP_NAME_LABEL.into(),
+            Value::String(rules.backup.clone()),
+        );
+        labels.insert(
+            RESTORE_NAME_LABEL.into(),
+            Value::String(rules.restore.clone()),
+        );
+    }
+    if kind == "Service" {
+        reset_service(root, rules.preserve_node_ports);
+    }
+    Ok(())
+}
+
+/// Velero's reset: the fields the API server sets. ownerReferences go too: they name owners
+/// by uid, and a restored owner gets a new one.
+fn reset_metadata(metadata: &mut Map<String, Value>) {
+    for field in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "managedFields",
+        "selfLink",
+        "ownerReferences",
+        "generateName",
+    ] {
+        metadata.remove(field);
+    }
+}
+
+fn reset_service(root: &mut Map<String, Value>, preserve_node_ports: bool) {
+    let Some(spec) = root.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    // A headless Service keeps "None"; any address was the old cluster's.
+    if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    if !preserve_node_ports {
+        spec.remove("healthCheckNodePort");
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.remove("nodePort");
+            }
+        }
+    }
+}
+
+/// The parts of an object a restore owns: everything but status and metadata, plus labels
+/// and annotations. Two objects with equal views count as unchanged.
+pub fn view(object: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(root) = object.as_object() {
+        for (k, v) in root {
+            if !matches!(k.as_str(), "metadata" | "status") {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        let metadata = root.get("metadata").and_then(Value::as_object);
+        for field in ["labels", "annotations"] {
+            let mut map = metadata
+                .and_then(|m| m.get(field))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            map.remove(BACKUP_NAME_LABEL);
+            map.remove(RESTORE_NAME_LABEL);
+            if !map.is_empty() {
+                out.insert(field.into(), Value::Object(map));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// An RFC 7386 merge patch turning `from` into `to`; `None` when they are equal. Arrays are
+/// replaced whole, as merge patches replace them.
+pub fn merge_diff(from: &Value, to: &Value) -> Option<Value> {
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut patch = Map::new();
+            for (k, v) in b {
+                match a.get(k) {
+                    Some(old) => {
+                        if let Some(d) = merge_diff(old, v) {
+                            patch.insert(k.clone(), d);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            for k in a.keys().filter(|k| !b.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (a, b) if a == b => None,
+        (_, b) => Some(b.clone()),
+    }
+}
+
+/// The patch that makes `existing` what the backup holds, limited to what [`view`] covers.
+pub fn update_patch(existing: &Value, desired: &Value) -> Option<Value> {
+    let (from, to) = (view(existing), view(desired));
+    let mut patch = merge_diff(&from, &to)?;
+    // Labels and annotations live under metadata in the object.
+    let root = patch.as_object_mut()?;
+    let mut metadata = Map::new();
+    for field in ["labels", "annotations"] {
+        if let Some(v) = root.remove(field) {
+            metadata.insert(field.into(), v);
+        }
+    }
+    // Velero's labels are set on every restored or updated object.
+    let labels = metadata
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let (Some(labels), Some(want)) = (
+        labels.as_object_mut(),
+        desired
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object),
+    ) {
+        for key in [BACKUP_NAME_LABEL, RESTORE_NAME_LABEL] {
+            if let Some(v) = want.get(key) {
+                labels.insert(key.into(), v.clone());
+            }
+        }
+    }
+    root.insert("metadata".into(), Value::Object(metadata));
+    Some(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> Rules {
+        Rules {
+            namespace_mapping: [("app".to_owned(), "app-copy".to_owned())].into(),
+            preserve_node_ports: false,
+            backup: "b".into(),
+            restore: "r".into(),
+        }
+    }
+
+    #[test]
+    fn order_puts_dependencies_first_and_custom_resources_last() {
+        let mut resources = vec![
+            "widgets.example.com",
+            "deployments.apps",
+            "secrets",
+            "configmaps",
+            "serviceaccounts",
+            "namespaces",
+            "customresourcedefinitions.apiextensions.k8s.io",
+            "networkpolicies.networking.k8s.io",
+        ];
+        resources.sort_by_key(|r| rank(r));
+        assert_eq!(
+            resources,
+            [
+                "customresourcedefinitions.apiextensions.k8s.io",
+                "namespaces",
+                "serviceaccounts",
+                "configmaps",
+                "secrets",
+                "deployments.apps",
+                "networkpolicies.networking.k8s.io",
+                "widgets.example.com",
+            ]
+        );
+    }
+
+    #[test]
+    fn server_set_fields_go_and_namespaces_are_mapped() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "app", "uid": "u", "resourceVersion": "7",
+                         "creationTimestamp": "2026-01-01T00:00:00Z", "generation": 2,
+                         "managedFields": [{}], "labels": {"x": "1"},
+                         "ownerReferences": [{"uid": "o"}]},
+            "data": {"k": "v"}, "status": {"s": 1}});
+        prepare(&mut cm, &rules()).unwrap();
+        assert_eq!(
+            cm,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "app-copy",
+                             "labels": {"x": "1", "velero.io/backup-name": "b", "velero.io/restore-name": "r"}},
+                "data": {"k": "v"}})
+        );
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}});
+        prepare(&mut ns, &rules()).unwrap();
+        assert_eq!(ns["metadata"]["name"], "app-copy");
+        let mut other = json!({"kind": "Namespace", "metadata": {"name": "db"}});
+        prepare(&mut other, &rules()).unwrap();
+        assert_eq!(other["metadata"]["name"], "db");
+    }
+
+    #[test]
+    fn services_lose_their_addresses_unless_headless() {
+        let mut svc = json!({"kind": "Service", "metadata": {"name": "s", "namespace": "app"},
+            "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
+                     "ports": [{"port": 80, "nodePort": 30080}]}});
+        prepare(&mut svc, &rules()).unwrap();
+        assert_eq!(svc["spec"], json!({"ports": [{"port": 80}]}));
+        let mut headless = json!({"kind": "Service", "metadata": {"name": "h"},
+            "spec": {"clusterIP": "None"}});
+        prepare(&mut headless, &rules()).unwrap();
+        assert_eq!(headless["spec"]["clusterIP"], "None");
+    }
+
+    #[test]
+    fn existing_objects_compare_and_update_by_what_the_restore_owns() {
+        let desired = json!({"kind": "ConfigMap", "metadata": {"name": "a",
+            "labels": {"x": "1", "velero.io/restore-name": "r"}}, "data": {"k": "v"}});
+        let same = json!({"kind": "ConfigMap", "metadata": {"name": "a", "uid": "z",
+            "labels": {"x": "1"}}, "data": {"k": "v"}});
+        assert_eq!(view(&desired), view(&same));
+        assert_eq!(update_patch(&same, &desired), None);
+        let changed = json!({"kind": "ConfigMap", "metadata": {"name": "a",
+            "labels": {"x": "2", "extra": "y"}}, "data": {"k": "other", "added": "z"}});
+        assert_eq!(
+            update_patch(&changed, &desired).unwrap(),
+            json!({"data": {"k": "v", "added": null},
+                   "metadata": {"labels": {"x": "1", "extra": null, "velero.io/restore-name": "r"}}})
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! One restore's work: stream the archive into the spool, choose and order the items, create
+//! them, then write the log, results and resource list under `restores/<name>/`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use bytes::Bytes;
+use kube::api::{Api, PostParams};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::prepare::{NEVER_RESTORED, Rules, prepare, rank};
+use super::spool::{Item, Spool, spool};
+use super::{RestoreError, restore_key, sse_c_hint};
+use crate::backup::sidefiles::{GzSpool, Results};
+use crate::backup::{Plan, ResourceDesc, Source, backup_key};
+use crate::location::Encryption;
+use crate::storage::ObjectStore;
+
+/// What a restore needs.
+pub struct Request<'a> {
+    /// The restore's name (its files go under `restores/<name>/`).
+    pub name: &'a str,
+    /// `namespace/name`, for the log.
+    pub qualified: &'a str,
+    pub backup: &'a str,
+    pub plan: &'a Plan,
+    pub rules: &'a Rules,
+    pub policy: ExistingPolicy,
+    pub client: &'a kube::Client,
+    pub store: &'a ObjectStore,
+    pub progress: watch::Sender<Progress>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub total: u64,
+    pub restored: u64,
+}
+
+/// What a finished restore did.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub total: u64,
+    pub restored: u64,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+/// Velero's text log with the restore's name on every line.
+struct RestoreLog {
+    spool: GzSpool,
+    restore: String,
+}
+
+impl RestoreLog {
+    fn line(&mut self, level: &str, message: &str) {
+        let time = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
+        let msg = serde_json::to_string(message).expect("a string serializes");
+        let line = format!(
+            "time=\"{time}\" level={level} msg={msg} restore={}\n",
+            self.restore
+        );
+        let _ = self.spool.write(line.as_bytes());
+    }
+}
+
+/// Run the restore. The log and results are written even when the restore fails as a whole,
+/// so `veloxide restore logs` can say why.
+pub async fn run(request: Request<'_>) -> Result<Outcome, RestoreError> {
+    let mut log = RestoreLog {
+        spool: GzSpool::new()?,
+        restore: request.qualified.to_owned(),
+    };
+    let mut results = Results::default();
+    let mut list: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    log.line(
+        "info",
+        &format!("Starting restore of backup {}", request.backup),
+    );
+    let outcome = restore_items(&request, &mut log, &mut results, &mut list).await;
+    match &outcome {
+        Ok(o) => log.line(
+            "info",
+            &format!(
+                "Restored {} of {} items ({} errors, {} warnings)",
+                o.restored, o.total, o.errors, o.warnings
+            ),
+        ),
+        Err(e) => {
+            log.line("error", &format!("The restore failed: {e}"));
+            results.errors.add_general(e.to_string());
+        }
+    }
+    let written = write_files(&request, log, &results, &list).await;
+    let outcome = outcome?;
+    written.map_err(RestoreError::Upload)?;
+    Ok(outcome)
+}
+
+async fn restore_items(
+    request: &Request<'_>,
+    log: &mut RestoreLog,
+    results: &mut Results,
+    list: &mut BTreeMap<String, Vec<String>>,
+) -> Result<Outcome, RestoreError> {
+    let backup = request.backup;
+    let key = backup_key(backup, &format!("{backup}.tar.gz"));
+    let sse_c = matches!(request.store.config().encryption, Encryption::SseC(_));
+    let read_error = |source| RestoreError::Read {
+        key: key.clone(),
+        hint: sse_c_hint(sse_c, &source),
+        source,
+    };
+    let body = request.store.get(&key).await.map_err(read_error)?;
+    let spooled = spool(body.into_async_read())
+        .await
+        .map_err(RestoreError::Archive)?;
+    log.line(
+        "info",
+        &format!(
+            "Read {} items from the archive (format {})",
+            spooled.items.len(),
+            spooled.format_version.as_deref().unwrap_or("unknown")
+        ),
+    );
+    let chosen = choose(request, &spooled, log, results).await;
+    let total = chosen.len() as u64;
+    let mut outcome = Outcome {
+        total,
+        ..Default::default()
+    };
+    request
+        .progress
+        .send_replace(Progress { total, restored: 0 });
+    let mut namespaces_ready: HashSet<String> = HashSet::new();
+    for item in chosen {
+        let target_ns = item
+            .namespace
+            .as_deref()
+            .map(|ns| request.rules.target_namespace(ns).to_owned());
+        let what = match &target_ns {
+            Some(ns) => format!("{} {ns}/{}", item.group_resource, item.name),
+            None => format!("{} {}", item.group_resource, item.name),
+        };
+        let (gvk, applied) = restore_one(request, item, &mut namespaces_ready).await;
+        let entry = match &target_ns {
+            Some(ns) => format!("{ns}/{}({})", item.name, applied.word()),
+            None => format!("{}({})", item.name, applied.word()),
+        };
+        list.entry(gvk).or_default().push(entry);
+        match &applied {
+            Applied::Created | Applied::Updated => {
+                outcome.restored += 1;
+                log.line("info", &format!("{} {what}", capitalized(applied.word())));
+            }
+            Applied::Unchanged => {
+                outcome.restored += 1;
+                log.line(
+                    "info",
+                    &format!("Skipped {what}: it already exists and is unchanged from the backup"),
+                );
+            }
+            Applied::ExistsDifferent => {
+                let message = format!(
+                    "could not restore, {what} already exists. Warning: the in-cluster version is \
+                     different than the backed-up version"
+                );
+                log.line("warning", &message);
+                results.warnings.add(target_ns.as_deref(), message);
+            }
+            Applied::Failed(reason) => {
+                let message = format!("error restoring {what}: {reason}");
+                log.line("error", &message);
+                results.errors.add(target_ns.as_deref(), message);
+            }
+        }
+        request.progress.send_replace(Progress {
+            total,
+            restored: outcome.restored,
+        });
+    }
+    outcome.errors = results.errors.count();
+    outcome.warnings = results.warnings.count();
+    Ok(outcome)
+}
+
+/// The items the restore's filters take, in the order they are created.
+async fn choose<'s>(
+    request: &Request<'_>,
+    spooled: &'s Spool,
+    log: &mut RestoreLog,
+    results: &mut Results,
+) -> Vec<&'s Item> {
+    // Resources as the archive holds them, with short names from the cluster where it knows
+    // the resource, so filters name resources the way they do for backups.
+    let live = Source::new(request.client.clone(), 500)
+        .discover()
+        .await
+        .unwrap_or_default();
+    let mut descs: Vec<ResourceDesc> = Vec::new();
+    for item in &spooled.items {
+        if descs
+            .iter()
+            .any(|d| d.group_resource() == item.group_resource)
+        {
+            continue;
+        }
+        let (plural, group) = item
+            .group_resource
+            .split_once('.')
+            .unwrap_or((item.group_resource.as_str(), ""));
+        let known = live
+            .iter()
+            .find(|d| d.group_resource() == item.group_resource);
+        descs.push(ResourceDesc {
+            group: group.into(),
+            version: known.map_or_else(String::new, |d| d.version.clone()),
+            plural: plural.into(),
+            singular: known.map_or_else(
+                || plural.trim_end_matches('s').into(),
+                |d| d.singular.clone(),
+            ),
+            kind: known.map_or_else(String::new, |d| d.kind.clone()),
+            short_names: known.map_or_else(Vec::new, |d| d.short_names.clone()),
+            namespaced: item.namespace.is_some(),
+        });
+    }
+    let (resources, unresolved) = request.plan.resources(&descs);
+    for name in unresolved {
+        let message = format!("resource {name:?} named in the restore is not in the backup");
+        log.line("warning", &message);
+        results.warnings.add_general(message);
+    }
+    let wanted: HashSet<String> = resources.iter().map(|r| r.group_resource()).collect();
+    let mut chosen: Vec<&Item> = spooled
+        .items
+        .iter()
+        .filter(|i| wanted.contains(&i.group_resource))
+        .filter(|i| !NEVER_RESTORED.contains(&i.group_resource.as_str()))
+        .filter(|i| match &i.namespace {
+            Some(ns) => request.plan.wants_namespace(ns),
+            None if i.group_resource == "namespaces" => request.plan.wants_namespace(&i.name),
+            None => true,
+        })
+        .collect();
+    chosen.sort_by(|a, b| {
+        (rank(&a.group_resource), &a.namespace, &a.name).cmp(&(
+            rank(&b.group_resource),
+            &b.namespace,
+            &b.name,
+        ))
+    });
+    chosen
+}
+
+/// Restore one item; returns its resource-list key and what happened.
+async fn restore_one(
+    request: &Request<'_>,
+    item: &Item,
+    namespaces_ready: &mut HashSet<String>,
+) -> (String, Applied) {
+    let fallback_key = item.group_resource.clone();
+    let mut object: Value =
+        match item.read().map_err(|e| e.to_string()).and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| format!("the item is not JSON: {e}"))
+        }) {
+            Ok(o) => o,
+            Err(e) => return (fallback_key, Applied::Failed(e)),
+        };
+    let gvk = format!(
+        "{}/{}",
+        object["apiVersion"].as_str().unwrap_or_default(),
+        object["kind"].as_str().unwrap_or_default()
+    );
+    let labels = object
+        .pointer("/metadata/labels")
+        .and_then(|l| serde_json::from_value::<BTreeMap<String, String>>(l.clone()).ok())
+        .unwrap_or_default();
+    if !request.plan.wants_labels(&labels) {
+        return (gvk, Applied::Unchanged);
+    }
+    if let Err(e) = prepare(&mut object, request.rules) {
+        return (gvk, Applied::Failed(e));
+    }
+    let resource = match api_resource(&object, &item.group_resource) {
+        Ok(r) => r,
+        Err(e) => return (gvk, Applied::Failed(e)),
+    };
+    if let Some(ns) = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        && !namespaces_ready.contains(ns)
+    {
+        if let Err(e) = ensure_namespace(request, ns).await {
+            return (gvk, Applied::Failed(e));
+        }
+        namespaces_ready.insert(ns.to_owned());
+    }
+    let applied = apply(request.client, &resource, &object, request.policy).await;
+    (gvk, applied)
+}
+
+/// A namespaced item's namespace must exist: the backup may not hold the Namespace object
+/// (a resource filter left it out), and a mapped namespace is new. Velero creates it too.
+async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(request.client.clone());
+    match api.get_opt(ns).await {
+        Ok(Some(existing)) => {
+            if existing.status.and_then(|s| s.phase).as_deref() == Some("Terminating") {
+                return Err(format!(
+                    "namespace {ns} is being deleted; restore after it is gone"
+                ));
+            }
+            Ok(())
+        }
+        Ok(None) => {
+            let namespace: Namespace = serde_json::from_value(json!({
+                "metadata": {"name": ns, "labels": {
+                    super::prepare::BACKUP_NAME_LABEL: request.rules.backup,
+                    super::prepare::RESTORE_NAME_LABEL: request.rules.restore,
+                }}
+            }))
+            .expect("a namespace decodes");
+            match api.create(&PostParams::default(), &namespace).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+                Err(e) => Err(format!("cannot create namespace {ns}: {e}")),
+            }
+        }
+        Err(e) => Err(format!("cannot read namespace {ns}: {e}")),
+    }
+}
+
+/// The log, results and resource list, under `restores/<name>/` with the location's
+/// encryption (each HEAD-checked by the store layer).
+async fn write_files(
+    request: &Request<'_>,
+    log: RestoreLog,
+    results: &Results,
+    list: &BTreeMap<String, Vec<String>>,
+) -> Result<(), crate::storage::StorageError> {
+    let name = request.name;
+    let io = |e: std::io::Error| crate::storage::StorageError::Body(e.to_string());
+    let list_bytes = crate::backup::sidefiles::gzip(
+        &serde_json::to_vec(list).expect("a map of strings serializes"),
+    )
+    .map_err(io)?;
+    request
+        .store
+        .put(
+            &restore_key(name, &format!("restore-{name}-resource-list.json.gz")),
+            Bytes::from(list_bytes),
+        )
+        .await?;
+    request
+        .store
+        .put(
+            &restore_key(name, &format!("restore-{name}-results.gz")),
+            Bytes::from(results.to_gzip().map_err(io)?),
+        )
+        .await?;
+    let file = log.spool.finish().map_err(io)?;
+    request
+        .store
+        .upload(
+            &restore_key(name, &format!("restore-{name}-logs.gz")),
+            tokio::fs::File::from_std(file),
+        )
+        .await?;
+    Ok(())
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
