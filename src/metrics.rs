@@ -214,3 +214,51 @@ impl Metrics {
         self.check_duration.observe(elapsed.as_secs_f64());
     }
 }
+
+/// Exports a [`crate::storage::StorageStats`] at scrape time.
+struct StorageCollector {
+    stats: std::sync::Arc<crate::storage::StorageStats>,
+    clients: prometheus::IntCounter,
+    connections: prometheus::IntCounter,
+}
+
+impl prometheus::core::Collector for StorageCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        let mut descs = self.clients.desc();
+        descs.extend(self.connections.desc());
+        descs
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        // Counters only go up; catch them up to the stats.
+        let catch_up = |counter: &prometheus::IntCounter, value: u64| {
+            counter.inc_by(value.saturating_sub(counter.get()));
+        };
+        catch_up(&self.clients, self.stats.clients_built());
+        catch_up(&self.connections, self.stats.connections_opened());
+        let mut families = self.clients.collect();
+        families.extend(self.connections.collect());
+        families
+    }
+}
+
+impl Metrics {
+    /// Export what the storage layer built and opened.
+    pub fn register_storage(&self, stats: std::sync::Arc<crate::storage::StorageStats>) {
+        let collector = StorageCollector {
+            stats,
+            clients: prometheus::IntCounter::new(
+                "veloxide_storage_clients_built_total",
+                "S3/KMS client sets built (one per distinct endpoint, trust and credentials)",
+            )
+            .expect("valid metric"),
+            connections: prometheus::IntCounter::new(
+                "veloxide_storage_connections_opened_total",
+                "Connections opened to object stores (each a TLS handshake for https stores)",
+            )
+            .expect("valid metric"),
+        };
+        // A second registration (tests building two servers in one process) is harmless.
+        let _ = self.registry.register(Box::new(collector));
+    }
+}

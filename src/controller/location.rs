@@ -110,7 +110,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let locations: Api<BackupStorageLocation> = Api::namespaced(ctx.client.clone(), &namespace);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let mapper_ctx = ctx.clone();
+    let config =
+        kube::runtime::controller::Config::default().concurrency(ctx.settings.location_concurrency);
     Controller::new(locations, watcher::Config::default())
+        .with_config(config)
         .watches(
             secrets,
             watcher::Config::default(),

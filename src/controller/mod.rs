@@ -68,6 +68,8 @@ pub struct Settings {
     pub default_validation_frequency: Duration,
     /// The first retry after a failed check; it doubles up to the validation frequency.
     pub failure_backoff: Duration,
+    /// Location checks run at once at most (each is a few requests to a store).
+    pub location_concurrency: u16,
     /// How backups run (TTL, page size, collector period, default location).
     pub backup: backup::BackupSettings,
     /// Where SSE-C downloads are served from.
@@ -80,6 +82,7 @@ impl Settings {
             namespace: namespace.into(),
             default_validation_frequency: Duration::from_secs(60),
             failure_backoff: Duration::from_secs(5),
+            location_concurrency: 16,
             backup: backup::BackupSettings::default(),
             download: download::DownloadSettings::default(),
         }

@@ -40,6 +40,7 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
         metrics.clone(),
         Some(options.lease.identity.clone()),
     );
+    metrics.register_storage(ctx.stores.stats());
     let mut tasks = tokio::task::JoinSet::new();
 
     let listener = tokio::net::TcpListener::bind(options.metrics_listen).await?;

@@ -1,6 +1,7 @@
-//! Clients cached per location and rebuilt when anything they were built from changes
-//! (endpoint, trust, credentials: see [`Fingerprint`]). Building a client is cheap but not
-//! free, and a cached one keeps its connection pool warm.
+//! Clients cached by what they are built from (endpoint, trust, credentials: see
+//! [`Fingerprint`]) and shared by every location with the same fingerprint, so a thousand
+//! locations on one store share one connection pool. A location whose Secrets change gets a
+//! new fingerprint, hence new clients; clients no location uses any more are dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,17 +10,43 @@ use super::ObjectStore;
 use super::client::{Clients, Fingerprint};
 use super::error::Result;
 use super::secrets::Resolved;
+use super::stats::StorageStats;
 
-/// Clients by location (e.g. `namespace/name`).
+#[derive(Default)]
+struct Entries {
+    clients: HashMap<Fingerprint, Arc<Clients>>,
+    /// Which fingerprint each location (e.g. `namespace/name`) last used.
+    locations: HashMap<String, Fingerprint>,
+}
+
+impl Entries {
+    /// Drop clients that no location refers to.
+    fn collect_unused(&mut self) {
+        let used: std::collections::HashSet<Fingerprint> =
+            self.locations.values().copied().collect();
+        self.clients
+            .retain(|fingerprint, _| used.contains(fingerprint));
+    }
+}
+
+/// The cache, and counts of what it built and opened.
 #[derive(Default)]
 pub struct StoreCache {
-    entries: Mutex<HashMap<String, Arc<Clients>>>,
+    entries: Mutex<Entries>,
+    stats: Arc<StorageStats>,
 }
 
 impl std::fmt::Debug for StoreCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
-        f.debug_struct("StoreCache").field("locations", &n).finish()
+        let (locations, clients) = self
+            .entries
+            .lock()
+            .map(|e| (e.locations.len(), e.clients.len()))
+            .unwrap_or((0, 0));
+        f.debug_struct("StoreCache")
+            .field("locations", &locations)
+            .field("clients", &clients)
+            .finish()
     }
 }
 
@@ -28,36 +55,49 @@ impl StoreCache {
         Self::default()
     }
 
-    /// The store of `location`, reusing its clients when the fingerprint is unchanged.
+    /// What this cache built and the connections its clients opened.
+    pub fn stats(&self) -> Arc<StorageStats> {
+        self.stats.clone()
+    }
+
+    /// The store of `location`, reusing clients built for the same fingerprint.
     pub fn store(&self, location: &str, resolved: &Resolved) -> Result<ObjectStore> {
         let fingerprint = Fingerprint::of(resolved);
-        let cached = self
-            .entries
-            .lock()
-            .expect("cache lock is never poisoned: no code panics while holding it")
-            .get(location)
-            .filter(|c| c.fingerprint == fingerprint)
-            .cloned();
+        let cached = {
+            let mut entries = self.entries.lock().expect("cache lock is never poisoned");
+            let previous = entries.locations.insert(location.to_owned(), fingerprint);
+            if previous.is_some_and(|p| p != fingerprint) {
+                entries.collect_unused();
+            }
+            entries.clients.get(&fingerprint).cloned()
+        };
         let clients = match cached {
             Some(clients) => clients,
             None => {
-                let clients = Clients::build(resolved)?;
+                // Built outside the lock: building loads certificates and is not instant.
+                let clients = Clients::build_counted(resolved, &self.stats)?;
                 tracing::debug!(location, "built object-store clients");
                 self.entries
                     .lock()
                     .expect("cache lock is never poisoned")
-                    .insert(location.to_owned(), clients.clone());
-                clients
+                    .clients
+                    .entry(fingerprint)
+                    .or_insert(clients)
+                    .clone()
             }
         };
         ObjectStore::new(clients, resolved)
     }
 
-    /// Forget a location (when it is deleted).
+    /// Forget a location (when it is deleted), and its clients if nobody else uses them.
     pub fn remove(&self, location: &str) {
-        self.entries
-            .lock()
-            .expect("cache lock is never poisoned")
-            .remove(location);
+        let mut entries = self.entries.lock().expect("cache lock is never poisoned");
+        entries.locations.remove(location);
+        entries.collect_unused();
+    }
+
+    /// How many distinct client sets are cached.
+    pub fn clients_cached(&self) -> usize {
+        self.entries.lock().map(|e| e.clients.len()).unwrap_or(0)
     }
 }

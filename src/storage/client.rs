@@ -15,6 +15,7 @@ use openssl::sha::Sha256;
 use super::credentials;
 use super::error::{Result, StorageError};
 use super::secrets::Resolved;
+use super::stats::StorageStats;
 use super::tls::{self, CONNECT_TIMEOUT, TlsOptions};
 use crate::location::{Checksum, LocationConfig};
 
@@ -97,6 +98,12 @@ impl std::fmt::Debug for Clients {
 impl Clients {
     /// Build the clients of a resolved location.
     pub fn build(resolved: &Resolved) -> Result<Arc<Clients>> {
+        Self::build_counted(resolved, &Default::default())
+    }
+
+    /// [`Clients::build`], recording the build and the connections it opens in `stats`.
+    pub fn build_counted(resolved: &Resolved, stats: &Arc<StorageStats>) -> Result<Arc<Clients>> {
+        stats.client_built();
         let config = &resolved.config;
         let tls = tls::connector(
             &resolved.secrets,
@@ -104,7 +111,7 @@ impl Clients {
                 insecure_skip_tls_verify: config.trust.insecure_skip_tls_verify,
             },
         )?;
-        let http = tls::http_client(tls.clone());
+        let http = tls::http_client(tls.clone(), stats.clone());
         let credentials = credentials::provider(config, &resolved.secrets, http.clone());
         let s3_url = config.endpoint.s3_url.as_ref().map(endpoint_text);
         let s3 = s3_client(config, &http, &credentials, s3_url.as_deref());

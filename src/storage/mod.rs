@@ -20,6 +20,7 @@ mod ops;
 mod reason;
 mod secrets;
 mod sse;
+mod stats;
 mod tls;
 mod uploads;
 
@@ -38,6 +39,7 @@ pub use secrets::{
     StaticSecrets, client_identity, inspect_ca, resolve,
 };
 pub use sse::{Recorded, Sse};
+pub use stats::StorageStats;
 
 use crate::location::{Checksum, LocationConfig};
 

@@ -63,14 +63,21 @@ pub fn connector(
 
 /// The SDK HTTP client over that connector. Plain `http://` endpoints still work (tests and
 /// in-cluster stores without TLS), since the connector only wraps `https://` connections.
-pub fn http_client(tls: TlsConnector) -> SharedHttpClient {
+/// Every connection it opens is counted in `stats`.
+pub(crate) fn http_client(
+    tls: TlsConnector,
+    stats: std::sync::Arc<super::stats::StorageStats>,
+) -> SharedHttpClient {
     let mut http = hyper::client::HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     http.set_nodelay(true);
     let https = hyper_tls::HttpsConnector::from((http, tokio_native_tls::TlsConnector::from(tls)));
     #[allow(deprecated)] // the hyper 0.14 client is the SDK's only route to a native-tls connector
-    let client = HyperClientBuilder::new().build(https);
+    let client = HyperClientBuilder::new().build(super::stats::Counting {
+        inner: https,
+        stats,
+    });
     client
 }
 
