@@ -1,6 +1,10 @@
 //! The `veloxide` command line: thin wrappers over the library.
 
+mod backup;
+mod fetch;
 mod location;
+mod restore;
+mod trust;
 mod verify;
 
 use std::net::SocketAddr;
@@ -40,6 +44,12 @@ enum Command {
     /// Work with BackupStorageLocations.
     #[command(name = "backup-location", subcommand)]
     BackupLocation(location::LocationCommand),
+    /// Work with backups: describe, download, logs.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Work with restores: create, describe, logs.
+    #[command(subcommand)]
+    Restore(restore::RestoreCommand),
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +120,8 @@ impl Cli {
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
             Command::Server(args) => run_server(args).await.map(|()| ExitCode::SUCCESS),
             Command::BackupLocation(command) => command.run().await,
+            Command::Backup(command) => command.run().await,
+            Command::Restore(command) => command.run().await,
         };
         outcome.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -164,6 +164,16 @@ async fn route(app: &Arc<App>, req: &Req, segs: &[&str]) -> Result<Response, Api
             openapi::group_version(&app.store().registry, &rest.join("/"))
                 .map(|v| json_response(200, &v))
         }
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "services",
+            svc,
+            "proxy",
+            rest @ ..,
+        ] => super::proxy::forward(app, req, ns, svc, rest).await,
         ["api", "v1", rest @ ..] => resource(app, req, "", "v1", rest).await,
         ["apis", g, v, rest @ ..] => resource(app, req, g, v, rest).await,
         _ => Err(ApiError::page_not_found()),

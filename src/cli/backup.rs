@@ -1,0 +1,239 @@
+//! `veloxide backup describe|download|logs NAME`, as Velero's commands behave.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use kube::Api;
+
+use super::fetch::{Cluster, DownloadArgs, download, resolve_trust};
+use crate::api::{Backup, DownloadTargetKind};
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Show a backup's status, results and (with --details) its resource list.
+    Describe {
+        #[command(flatten)]
+        common: Common,
+        /// Also list every resource the backup holds.
+        #[arg(long)]
+        details: bool,
+    },
+    /// Download a backup's archive (`NAME-data.tar.gz` unless -o is given).
+    Download {
+        #[command(flatten)]
+        common: Common,
+        /// Where to write the archive.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Overwrite the file when it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a backup's log.
+    Logs {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// What every command here takes.
+#[derive(Args, Debug)]
+pub struct Common {
+    pub name: String,
+    /// The namespace veloxide (and the backup) lives in.
+    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    pub namespace: String,
+    #[command(flatten)]
+    pub download: DownloadArgs,
+}
+
+impl BackupCommand {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            BackupCommand::Describe { common, details } => describe(common, details).await,
+            BackupCommand::Download {
+                common,
+                output,
+                force,
+            } => {
+                let path =
+                    output.unwrap_or_else(|| PathBuf::from(format!("{}-data.tar.gz", common.name)));
+                if path.exists() && !force {
+                    bail!(
+                        "file {} already exists; use --force to overwrite it",
+                        path.display()
+                    );
+                }
+                let (cluster, backup) = get(&common).await?;
+                let trust =
+                    resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
+                let mut file = std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                let kind = DownloadTargetKind::BackupContents;
+                if let Err(e) = download(
+                    &cluster,
+                    kind,
+                    &common.name,
+                    &trust,
+                    &common.download,
+                    &mut file,
+                )
+                .await
+                {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+                println!(
+                    "Backup {} has been successfully downloaded to {}",
+                    common.name,
+                    path.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            BackupCommand::Logs { common } => {
+                let (cluster, backup) = get(&common).await?;
+                let trust =
+                    resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
+                let kind = DownloadTargetKind::BackupLog;
+                let mut out = std::io::stdout().lock();
+                download(
+                    &cluster,
+                    kind,
+                    &common.name,
+                    &trust,
+                    &common.download,
+                    &mut out,
+                )
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+fn location_of(backup: &Backup) -> String {
+    backup.spec.storage_location.clone().unwrap_or_default()
+}
+
+async fn get(common: &Common) -> anyhow::Result<(Cluster, Backup)> {
+    let cluster = Cluster::connect(&common.namespace).await?;
+    let api: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let backup = api.get_opt(&common.name).await?.with_context(|| {
+        format!(
+            "backup {:?} not found in namespace {}",
+            common.name, common.namespace
+        )
+    })?;
+    Ok((cluster, backup))
+}
+
+async fn describe(common: Common, details: bool) -> anyhow::Result<ExitCode> {
+    let (cluster, backup) = get(&common).await?;
+    let status = backup.status.clone().unwrap_or_default();
+    println!("Name:         {}", common.name);
+    println!("Namespace:    {}", common.namespace);
+    println!("Phase:        {}", backup.phase().as_str());
+    if let Some(errors) = &status.validation_errors {
+        println!("Validation errors:");
+        for e in errors {
+            println!("  {e}");
+        }
+    }
+    if let Some(reason) = &status.failure_reason {
+        println!("Failure reason: {reason}");
+    }
+    println!("Errors:       {}", status.errors.unwrap_or(0));
+    println!("Warnings:     {}", status.warnings.unwrap_or(0));
+    println!();
+    println!("Storage Location: {}", location_of(&backup));
+    if let Some(e) = &status.encryption {
+        println!(
+            "Encryption:       {}{}",
+            e.mode.as_deref().unwrap_or("unknown"),
+            if e.verified == Some(true) {
+                " (verified by HEAD)"
+            } else {
+                ""
+            }
+        );
+    }
+    let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+        t.as_ref().map_or("<n/a>".to_owned(), |t| t.0.to_string())
+    };
+    println!("Started:    {}", time(&status.start_timestamp));
+    println!("Completed:  {}", time(&status.completion_timestamp));
+    println!("Expiration: {}", time(&status.expiration));
+    if let Some(p) = &status.progress {
+        println!(
+            "Total items to be backed up:  {}",
+            p.total_items.unwrap_or(0)
+        );
+        println!(
+            "Items backed up:              {}",
+            p.items_backed_up.unwrap_or(0)
+        );
+    }
+    if !backup.phase().is_terminal() || status.start_timestamp.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let trust = resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
+    println!();
+    print_file(
+        &cluster,
+        DownloadTargetKind::BackupResults,
+        &common,
+        &trust,
+        "Results",
+    )
+    .await;
+    if details {
+        print_file(
+            &cluster,
+            DownloadTargetKind::BackupResourceList,
+            &common,
+            &trust,
+            "Resource List",
+        )
+        .await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Download a JSON side file and print it under `title`; a failure is printed, not fatal
+/// (Velero's describe does the same).
+pub(super) async fn print_file(
+    cluster: &Cluster,
+    kind: DownloadTargetKind,
+    common: &Common,
+    trust: &super::trust::Trust,
+    title: &str,
+) {
+    let mut bytes = Vec::new();
+    match download(
+        cluster,
+        kind,
+        &common.name,
+        trust,
+        &common.download,
+        &mut bytes,
+    )
+    .await
+    {
+        Ok(()) => {
+            let text = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| serde_norway::to_string(&v).ok())
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            println!("{title}:");
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
+        Err(e) => println!(
+            "{title}:\n  <error getting {}: {e:#}>",
+            title.to_lowercase()
+        ),
+    }
+}
