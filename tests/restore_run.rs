@@ -1,0 +1,262 @@
+//! `veloxide server` restores a backup it wrote to moto over HTTPS (the location trusts moto's
+//! CA through caCertRef): into a mapped namespace with every object equal to the original
+//! (ConfigMap and Secret data byte for byte), in dependency order, with existingResourcePolicy
+//! `none` leaving a changed object alone and `update` putting it back; `restore create --wait`,
+//! `restore logs`, `restore describe` from the CLI; the files under `restores/<name>/`; Velero's
+//! restore metrics.
+
+mod backup_support;
+mod restore_support;
+mod server_support;
+
+use std::time::Duration;
+
+use backup_support::*;
+use kube::api::{Patch, PatchParams};
+use restore_support::*;
+use serde_json::{Value, json};
+use server_support::{Server, World, sample};
+use veloxide::api::{BackupPhase, RestorePhase};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_round_trip_order_and_existing_resource_policy() {
+    let world = World::start().await;
+    create_widget_crd(&world).await;
+    create_workload(&world, "shop", 3).await;
+    // A Secret whose data is every byte value: compared byte for byte after the restore.
+    let all_bytes: Vec<u8> = (0..=255).collect();
+    create(
+        &world,
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "binary", "namespace": "shop"}, "type": "Opaque",
+        "data": {"bytes": base64_of(&all_bytes)}}),
+    )
+    .await;
+    create(
+        &world,
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "web", "namespace": "shop"}}),
+    )
+    .await;
+    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    server.wait_ready().await;
+    world.create_location("plain", json!({}), json!({})).await;
+    world
+        .wait_ready_reason("plain", "Available", Duration::from_secs(30))
+        .await;
+    create_backup(
+        &world,
+        "b1",
+        json!({"includedNamespaces": ["shop"], "storageLocation": "plain"}),
+    )
+    .await;
+    wait_phase(
+        &world,
+        "b1",
+        BackupPhase::Completed,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // Restore into a mapped namespace with the CLI, waiting for it.
+    let before = world.standin.requests().await.unwrap().len();
+    let out = cli(
+        &world,
+        &[
+            "restore",
+            "create",
+            "r1",
+            "--from-backup",
+            "b1",
+            "--namespace-mappings",
+            "shop:shop-copy",
+            "--wait",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("Restore completed with status: Completed"),
+        "{}",
+        stdout(&out)
+    );
+    let r1 = restores(&world).get("r1").await.unwrap();
+    let status = r1.status.clone().unwrap();
+    assert_eq!(status.errors, None, "{status:?}");
+    let progress = status.progress.unwrap();
+    assert_eq!(progress.total_items, progress.items_restored);
+
+    // Every object equal to its original, data byte for byte.
+    for (api_version, plural, name) in [
+        ("v1", "configmaps", "settings-0"),
+        ("v1", "configmaps", "settings-2"),
+        ("v1", "secrets", "db-password"),
+        ("v1", "secrets", "binary"),
+        ("v1", "serviceaccounts", "web"),
+        ("apps/v1", "deployments", "web"),
+        ("example.com/v1", "widgets", "gear"),
+    ] {
+        let original = get(&world, api_version, plural, "shop", name)
+            .await
+            .unwrap();
+        let copy = get(&world, api_version, plural, "shop-copy", name)
+            .await
+            .unwrap_or_else(|| panic!("{plural}/{name} was not restored"));
+        assert_eq!(comparable(&copy), comparable(&original), "{plural}/{name}");
+        assert_ne!(copy["metadata"]["uid"], original["metadata"]["uid"]);
+        assert_eq!(copy["metadata"]["labels"]["velero.io/restore-name"], "r1");
+    }
+    let secret = get(&world, "v1", "secrets", "shop-copy", "binary")
+        .await
+        .unwrap();
+    assert_eq!(secret["data"]["bytes"], base64_of(&all_bytes));
+    let namespace = get_cluster(&world, "shop-copy").await;
+    assert_eq!(namespace["metadata"]["labels"]["team"], "shop");
+
+    // Dependency order, from the API server's own request log.
+    let log = world.standin.requests().await.unwrap().split_off(before);
+    let first_create = |path_end: &str| {
+        log.iter()
+            .position(|r| r["method"] == "POST" && r["path"].as_str().unwrap().ends_with(path_end))
+            .unwrap_or_else(|| panic!("no create of {path_end}"))
+    };
+    let order = [
+        first_create("/api/v1/namespaces"),
+        first_create("/shop-copy/serviceaccounts"),
+        first_create("/shop-copy/configmaps"),
+        first_create("/shop-copy/secrets"),
+        first_create("/shop-copy/deployments"),
+        first_create("/shop-copy/widgets"),
+    ];
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "creation order {order:?}"
+    );
+
+    // The restore's files, in Velero's layout, and its log through the CLI (caCertRef trust).
+    let keys = list_keys(&world, "plain/restores/r1/");
+    assert_eq!(
+        keys,
+        [
+            "restore-r1-logs.gz",
+            "restore-r1-resource-list.json.gz",
+            "restore-r1-results.gz"
+        ]
+        .map(|f| format!("plain/restores/r1/{f}"))
+    );
+    let list: Value = serde_json::from_slice(&gunzip(&download(
+        &world,
+        "plain/restores/r1/restore-r1-resource-list.json.gz",
+    )))
+    .unwrap();
+    assert!(
+        list["v1/ConfigMap"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("shop-copy/settings-0(created)")),
+        "{list}"
+    );
+    let logs = cli(&world, &["restore", "logs", "r1"]).await;
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    assert!(
+        stdout(&logs).contains("Created configmaps shop-copy/settings-0"),
+        "{}",
+        stdout(&logs)
+    );
+    assert!(
+        stdout(&logs).contains("restore=velero/r1"),
+        "{}",
+        stdout(&logs)
+    );
+    let describe = cli(&world, &["restore", "describe", "r1", "--details"]).await;
+    assert!(describe.status.success(), "{}", stderr(&describe));
+    assert!(
+        stdout(&describe).contains("Phase:        Completed"),
+        "{}",
+        stdout(&describe)
+    );
+    assert!(
+        stdout(&describe).contains("shop-copy/web(created)"),
+        "{}",
+        stdout(&describe)
+    );
+
+    // A changed object: `none` leaves it and warns, `update` puts the backup's data back.
+    let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+        world.client.clone(),
+        "shop-copy",
+    );
+    cms.patch(
+        "settings-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"value": "changed", "extra": "x"}})),
+    )
+    .await
+    .unwrap();
+    let mapping = json!({"shop": "shop-copy"});
+    create_restore(
+        &world,
+        "r-none",
+        json!({"backupName": "b1", "namespaceMapping": mapping}),
+    )
+    .await;
+    let none = wait_restore(&world, "r-none", RestorePhase::Completed).await;
+    assert_eq!(none.status.unwrap().warnings, Some(1));
+    let cm = get(&world, "v1", "configmaps", "shop-copy", "settings-0")
+        .await
+        .unwrap();
+    assert_eq!(cm["data"]["value"], "changed");
+    create_restore(
+        &world,
+        "r-update",
+        json!({"backupName": "b1", "namespaceMapping": mapping,
+        "existingResourcePolicy": "update"}),
+    )
+    .await;
+    let update = wait_restore(&world, "r-update", RestorePhase::Completed).await;
+    assert_eq!(update.status.unwrap().warnings, None);
+    let cm = get(&world, "v1", "configmaps", "shop-copy", "settings-0")
+        .await
+        .unwrap();
+    assert_eq!(cm["data"], json!({"value": "shop-0"}));
+    assert_eq!(
+        cm["metadata"]["labels"]["velero.io/restore-name"],
+        "r-update"
+    );
+
+    // Validation: an unknown policy and a missing backup.
+    create_restore(
+        &world,
+        "r-bad",
+        json!({"backupName": "nope", "existingResourcePolicy": "replace"}),
+    )
+    .await;
+    let bad = wait_restore(&world, "r-bad", RestorePhase::FailedValidation).await;
+    let errors = bad.status.unwrap().validation_errors.unwrap();
+    assert!(
+        errors.iter().any(|e| e.contains("existingResourcePolicy")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("\"nope\" does not exist")),
+        "{errors:?}"
+    );
+
+    let metrics = server.metrics().await;
+    let s = |m: &str| sample(&metrics, m, &[("schedule", "")]).unwrap_or(-1.0);
+    assert_eq!(s("velero_restore_attempt_total"), 3.0, "{metrics}");
+    assert_eq!(s("velero_restore_success_total"), 3.0);
+    assert_eq!(s("velero_restore_validation_failed_total"), 1.0);
+    assert_eq!(s("velero_restore_failed_total"), 0.0);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+async fn get_cluster(world: &World, name: &str) -> Value {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(world.client.clone());
+    serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+}

@@ -1,0 +1,119 @@
+//! Shared by the restore and download end-to-end tests: Restores to create and wait for, the
+//! `veloxide` CLI run as a user runs it (KUBECONFIG at the stand-in), and object comparison.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use serde_json::{Value, json};
+use veloxide::api::{Restore, RestorePhase};
+
+use super::server_support::{NS, World};
+
+pub fn restores(world: &World) -> Api<Restore> {
+    Api::namespaced(world.client.clone(), NS)
+}
+
+pub async fn create_restore(world: &World, name: &str, spec: Value) {
+    let restore: Restore = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "Restore",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }))
+    .unwrap();
+    restores(world)
+        .create(&PostParams::default(), &restore)
+        .await
+        .unwrap();
+}
+
+/// Wait until the restore reaches a terminal phase and check it is `phase`.
+pub async fn wait_restore(world: &World, name: &str, phase: RestorePhase) -> Restore {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let restore = restores(world).get(name).await.unwrap();
+        let now = restore.phase();
+        if now.is_terminal() || Instant::now() > deadline {
+            assert_eq!(
+                now,
+                phase,
+                "{name}: status {}",
+                serde_json::to_string_pretty(&restore.status).unwrap()
+            );
+            return restore;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Run `veloxide ARGS` against the stand-in; the CLI blocks, so it runs off the runtime.
+pub async fn cli(world: &World, args: &[&str]) -> Output {
+    let kubeconfig = world.standin.kubeconfig.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_veloxide"))
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("VELERO_NAMESPACE")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("veloxide runs")
+    })
+    .await
+    .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// An object through the dynamic API (`None` when missing).
+pub async fn get(
+    world: &World,
+    api_version: &str,
+    plural: &str,
+    ns: &str,
+    name: &str,
+) -> Option<Value> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: String::new(),
+        plural: plural.into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(world.client.clone(), ns, &ar);
+    api.get_opt(name)
+        .await
+        .unwrap()
+        .map(|o| serde_json::to_value(o).unwrap())
+}
+
+/// What a restore must reproduce: the object without server-set fields, Velero's restore
+/// labels, or its namespace.
+pub fn comparable(object: &Value) -> Value {
+    let mut o = object.clone();
+    let root = o.as_object_mut().unwrap();
+    root.remove("status");
+    let mut meta = root.remove("metadata").unwrap();
+    let labels = meta
+        .get_mut("labels")
+        .and_then(Value::as_object_mut)
+        .map(|l| {
+            l.remove("velero.io/backup-name");
+            l.remove("velero.io/restore-name");
+            l.clone()
+        })
+        .unwrap_or_default();
+    root.insert(
+        "metadata".into(),
+        json!({"name": meta["name"], "labels": labels, "annotations": meta.get("annotations")}),
+    );
+    o
+}
