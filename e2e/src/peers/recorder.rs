@@ -158,7 +158,11 @@ async fn forward(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     });
     let md5 = headers.get(MD5).cloned();
     let method = parts.method.as_str();
-    let object_read = (method == "GET" || method == "HEAD") && !target.contains('?');
+    // An object read has no query, or only the `x-id=GetObject` the AWS SDKs add; anything
+    // else (`?uploads`, `?list-type=2`, ...) is not a read of one object.
+    let query = parts.uri.query().unwrap_or("");
+    let object_read = (method == "GET" || method == "HEAD")
+        && query.split('&').all(|p| p.is_empty() || p.starts_with("x-id="));
     match inner.mode {
         SseCMode::Reject if headers.contains_key(ALG) || headers.contains_key(KEY) => {
             return error(
