@@ -162,7 +162,9 @@ async fn forward(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     // else (`?uploads`, `?list-type=2`, ...) is not a read of one object.
     let query = parts.uri.query().unwrap_or("");
     let object_read = (method == "GET" || method == "HEAD")
-        && query.split('&').all(|p| p.is_empty() || p.starts_with("x-id="));
+        && query
+            .split('&')
+            .all(|p| p.is_empty() || p.starts_with("x-id="));
     match inner.mode {
         SseCMode::Reject if headers.contains_key(ALG) || headers.contains_key(KEY) => {
             return error(
