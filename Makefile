@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage fuzz e2e-cluster clean
+.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup fuzz e2e-cluster clean
 
 all: build
 
@@ -47,6 +47,20 @@ demo:
 ## bench-webhook: admission throughput and latency against the transport's ceiling
 bench-webhook:
 	$(CARGO) bench --bench webhook
+
+## bench-locations: 1,000 locations on one store: time to all Available, peak RSS, clients and handshakes
+bench-locations: test-tools
+	$(CARGO) build --release -p e2e --bin kube-standin
+	$(CARGO) bench --bench locations
+
+## bench-storage: a 1 GiB multipart upload next to `aws s3 cp` of the same bytes
+bench-storage: test-tools
+	$(CARGO) bench --bench storage
+
+## bench-backup: backups of 10k and 50k ConfigMaps (peak RSS and items/s)
+bench-backup: test-tools
+	$(CARGO) build --release -p e2e --bin kube-standin
+	$(CARGO) bench --bench backup
 
 ## fuzz: a bounded fuzz run over admission decoding and validation (FUZZ_SECONDS, default 60)
 fuzz:
