@@ -73,11 +73,15 @@ pub(crate) fn http_client(
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     http.set_nodelay(true);
     let https = hyper_tls::HttpsConnector::from((http, tokio_native_tls::TlsConnector::from(tls)));
+    // Queue body chunks instead of flattening them: TLS streams do not do vectored writes,
+    // so hyper would otherwise copy each multipart part (8 MiB) into a per-connection buffer
+    // that stays allocated in the pool, roughly doubling memory per part in flight.
+    let mut hyper_builder = hyper::Client::builder();
+    hyper_builder.http1_writev(true);
     #[allow(deprecated)] // the hyper 0.14 client is the SDK's only route to a native-tls connector
-    let client = HyperClientBuilder::new().build(super::stats::Counting {
-        inner: https,
-        stats,
-    });
+    let client = HyperClientBuilder::new()
+        .hyper_builder(hyper_builder)
+        .build(https);
     client
 }
 
