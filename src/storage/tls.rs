@@ -81,7 +81,10 @@ pub(crate) fn http_client(
     #[allow(deprecated)] // the hyper 0.14 client is the SDK's only route to a native-tls connector
     let client = HyperClientBuilder::new()
         .hyper_builder(hyper_builder)
-        .build(https);
+        .build(super::stats::Counting {
+            inner: https,
+            stats,
+        });
     client
 }
 
