@@ -7,7 +7,6 @@
 //!
 //! Each size gets a fresh stand-in, moto and server, so each peak (VmHWM) is that run's own.
 
-#[allow(dead_code)]
 #[path = "../tests/server_support/mod.rs"]
 mod server_support;
 

@@ -6,7 +6,6 @@
 //!
 //! Settings: BENCH_LOCATIONS (default 1000).
 
-#[allow(dead_code)]
 #[path = "../tests/server_support/mod.rs"]
 mod server_support;
 

@@ -106,7 +106,9 @@ async fn verify_passes_in_each_mode_and_never_prints_secret_material() {
         backend_ca: &moto.pki.ca,
     });
     let mut outputs = Vec::new();
-    let cases: Vec<(String, Vec<(&str, &str)>, bool)> = vec![
+    // (endpoint, config entries, whether the client certificate is presented)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, bool);
+    let cases: Vec<Case> = vec![
         (moto.url(), vec![], false),
         (moto.url(), vec![("serverSideEncryption", "AES256")], false),
         (

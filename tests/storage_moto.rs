@@ -48,7 +48,9 @@ async fn every_server_side_mode_is_applied_and_confirmed_single_and_multipart() 
     moto.create_bucket(&bucket).await;
     moto.create_kms_key("alias/velero-modes").await;
     let secrets = secrets(&moto.pki.ca.cert_pem());
-    let modes: [(&str, Vec<(&str, &str)>, Option<&str>); 4] = [
+    // (mode, config entries, the encryption the store must record)
+    type Mode<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>);
+    let modes: [Mode; 4] = [
         ("none", vec![], None),
         (
             "sse-s3",
