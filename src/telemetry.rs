@@ -13,6 +13,13 @@ const DEFAULT_FILTER: &str =
 pub fn init(json: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // Whatever RUST_LOG says: at trace the request signer logs the canonical request, SSE-C
+    // key header included. Secret material never reaches a log.
+    let filter = filter.add_directive(
+        crate::storage::SECRET_SAFE_LOG_DIRECTIVES
+            .parse()
+            .expect("a valid directive"),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -177,3 +177,36 @@ fn base64_encode(text: String) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// Parsed bundles are cached by content, but expiry is judged against the time of each call.
+#[test]
+fn a_cached_bundle_is_judged_at_each_call_time() {
+    use common::certs::{DAY, Spec, issue};
+    let soon = issue(
+        &Spec {
+            not_after: 10 * DAY,
+            ..Spec::ca("cached-soon-root")
+        },
+        None,
+    );
+    let pem = soon.cert_pem();
+    let now = jiff::Timestamp::now();
+    let today = veloxide::location::inspect_pem("caCert", pem.as_bytes(), now).unwrap();
+    assert!(
+        today
+            .warnings
+            .iter()
+            .any(|w| w.contains("expiring within 30 days")),
+        "{:?}",
+        today.warnings
+    );
+    let earlier = now - jiff::SignedDuration::from_hours(24 * 60);
+    let then = veloxide::location::inspect_pem("caCert", pem.as_bytes(), earlier).unwrap();
+    assert!(then.warnings.is_empty(), "{:?}", then.warnings);
+    let later = now + jiff::SignedDuration::from_hours(24 * 11);
+    let expired = veloxide::location::inspect_pem("caCert", pem.as_bytes(), later).unwrap_err();
+    assert!(
+        expired.contains("every certificate in it has expired"),
+        "{expired}"
+    );
+}

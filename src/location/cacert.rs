@@ -65,6 +65,35 @@ pub fn inspect_base64(field: &str, text: &str, now: Timestamp) -> Result<Inspect
 /// Inspect a PEM bundle. `field` names where it came from, for messages about the bundle's
 /// content (the caller prefixes the field path to the returned error itself).
 pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspected, String> {
+    let bundle = parse_cached(bytes)?;
+    judge(field, bundle, now)
+}
+
+/// Parsed bundles by content digest. Admission sees the same bundle again and again (every
+/// `kubectl apply` of an unchanged manifest, every GitOps sync), and parsing X.509 is the
+/// bulk of a review's cost; what depends on the time is judged afresh on every call.
+static PARSED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], Result<CaBundle, String>>>,
+> = std::sync::LazyLock::new(Default::default);
+const PARSED_CAPACITY: usize = 256;
+
+fn parse_cached(bytes: &[u8]) -> Result<CaBundle, String> {
+    let digest = openssl::sha::sha256(bytes);
+    if let Some(hit) = PARSED.lock().ok().and_then(|m| m.get(&digest).cloned()) {
+        return hit;
+    }
+    let parsed = parse_bundle(bytes);
+    if let Ok(mut cache) = PARSED.lock() {
+        if cache.len() >= PARSED_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(digest, parsed.clone());
+    }
+    parsed
+}
+
+/// Everything about a bundle that does not depend on the time.
+fn parse_bundle(bytes: &[u8]) -> Result<CaBundle, String> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         if X509Certificate::from_der(bytes).is_ok() {
             return Err("holds a DER-encoded certificate, not PEM; convert it with \
@@ -81,7 +110,6 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
         return Err(no_pem_block_message(text));
     }
     let blocks = scan_blocks(text)?;
-    let mut warnings = Vec::new();
     let mut certificates = Vec::new();
     let mut pem = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
@@ -104,6 +132,17 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
         pem.extend_from_slice(&reencode(&der));
         certificates.push(info);
     }
+    if certificates.is_empty() {
+        // "-----BEGIN" only inside a line, never as a block of its own.
+        return Err(no_pem_block_message(text));
+    }
+    Ok(CaBundle { pem, certificates })
+}
+
+/// Expiry and CA checks against `now`.
+fn judge(field: &str, bundle: CaBundle, now: Timestamp) -> Result<Inspected, String> {
+    let certificates = &bundle.certificates;
+    let mut warnings = Vec::new();
     let now_s = now.as_second();
     let expired: Vec<&CertificateInfo> = certificates
         .iter()
@@ -138,10 +177,7 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
             cert.subject
         ));
     }
-    Ok(Inspected {
-        bundle: CaBundle { pem, certificates },
-        warnings,
-    })
+    Ok(Inspected { bundle, warnings })
 }
 
 fn no_pem_block_message(text: &str) -> String {

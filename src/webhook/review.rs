@@ -3,7 +3,7 @@
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 
-use crate::api::BackupStorageLocation;
+use crate::api::BackupStorageLocationSpec;
 use crate::location::LocationConfig;
 
 /// A body that is not an AdmissionReview at all: answered with HTTP 400 and this reason.
@@ -53,20 +53,27 @@ fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     let Some(object) = &request.object else {
         return invalid(response, "the request carries no object to validate");
     };
-    let location: BackupStorageLocation = match serde_json::to_value(object)
-        .map_err(|e| e.to_string())
-        .and_then(|value| serde_path_to_error::deserialize(value).map_err(|e| e.to_string()))
-    {
-        Ok(location) => location,
-        Err(e) => {
+    // Only the spec is validated; read it straight from the object, without re-encoding it.
+    let spec: BackupStorageLocationSpec = match object.data.get("spec") {
+        None => {
             return deny(
                 response,
-                format!("the BackupStorageLocation could not be read: {e}"),
+                "the BackupStorageLocation could not be read: spec: missing field".into(),
                 Vec::new(),
             );
         }
+        Some(spec) => match serde_path_to_error::deserialize(spec) {
+            Ok(spec) => spec,
+            Err(e) => {
+                return deny(
+                    response,
+                    format!("the BackupStorageLocation could not be read: spec.{e}"),
+                    Vec::new(),
+                );
+            }
+        },
     };
-    match LocationConfig::from_spec(&location.spec) {
+    match LocationConfig::from_spec(&spec) {
         Ok(parsed) => with_warnings(response, parsed.warnings),
         Err(rejected) => {
             let message = rejected.to_string();
