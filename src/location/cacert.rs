@@ -72,9 +72,9 @@ pub fn inspect_pem(field: &str, bytes: &[u8], now: Timestamp) -> Result<Inspecte
 /// Parsed bundles by content digest. Admission sees the same bundle again and again (every
 /// `kubectl apply` of an unchanged manifest, every GitOps sync), and parsing X.509 is the
 /// bulk of a review's cost; what depends on the time is judged afresh on every call.
-static PARSED: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<[u8; 32], Result<CaBundle, String>>>,
-> = std::sync::LazyLock::new(Default::default);
+type ParsedCache = std::collections::HashMap<[u8; 32], Result<CaBundle, String>>;
+static PARSED: std::sync::LazyLock<std::sync::Mutex<ParsedCache>> =
+    std::sync::LazyLock::new(Default::default);
 const PARSED_CAPACITY: usize = 256;
 
 fn parse_cached(bytes: &[u8]) -> Result<CaBundle, String> {
