@@ -1,4 +1,7 @@
-//! `veloxide backup describe|download|logs NAME`, as Velero's commands behave.
+//! `veloxide backup create|get|describe|download|logs`, as Velero's commands behave.
+
+mod create;
+mod get;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +15,10 @@ use crate::api::{Backup, DownloadTargetKind};
 
 #[derive(Subcommand, Debug)]
 pub enum BackupCommand {
+    /// Create a backup (Velero's flags); with --wait, wait for it to finish.
+    Create(create::CreateArgs),
+    /// List backups, or show the named ones, as a table, YAML or JSON.
+    Get(get::GetArgs),
     /// Show a backup's status, results and (with --details) its resource list.
     Describe {
         #[command(flatten)]
@@ -52,6 +59,8 @@ pub struct Common {
 impl BackupCommand {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
+            BackupCommand::Create(args) => create::create(args).await,
+            BackupCommand::Get(args) => get::get(args).await,
             BackupCommand::Describe { common, details } => describe(common, details).await,
             BackupCommand::Download {
                 common,

@@ -1,0 +1,347 @@
+//! `veloxide backup create NAME`, with Velero's flags and `--wait`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+
+use super::super::fetch::Cluster;
+use super::get::OutputFormat;
+use crate::api::{Backup, BackupPhase};
+
+/// Velero's default retention when `--ttl` is not given.
+const DEFAULT_TTL: &str = "720h0m0s";
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The backup's name.
+    pub name: String,
+    /// The namespace veloxide (and the backup) lives in.
+    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    pub namespace: String,
+    /// Namespaces to include in the backup (comma-separated; `*` for all).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub include_namespaces: Vec<String>,
+    /// Namespaces to exclude from the backup.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_namespaces: Vec<String>,
+    /// Resources to include, as resource.group (e.g. storageclasses.storage.k8s.io; `*` for all).
+    #[arg(long, value_delimiter = ',')]
+    pub include_resources: Vec<String>,
+    /// Resources to exclude, as resource.group.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_resources: Vec<String>,
+    /// Include cluster-scoped resources (`--include-cluster-resources` alone means true);
+    /// unset includes them only when every namespace is backed up.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = false)]
+    pub include_cluster_resources: Option<bool>,
+    /// Only back up resources matching this label selector (`app=web,tier in (a,b)`).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Labels to put on the backup itself (`k=v,k2=v2`).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// The location to store the backup in (default: the default location).
+    #[arg(long)]
+    pub storage_location: Option<String>,
+    /// How long before the backup is deleted (Go duration).
+    #[arg(long, default_value = DEFAULT_TTL, value_parser = go_duration)]
+    pub ttl: String,
+    /// Wait for the backup to finish. Unlike Velero, which exits 0 whatever the outcome,
+    /// veloxide exits non-zero unless the backup Completed.
+    #[arg(short = 'w', long)]
+    pub wait: bool,
+    /// Print the Backup (yaml or json) instead of creating it.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let backup = build(&args)?;
+    if let Some(format) = args.output {
+        print!("{}", format.render(&[backup])?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cluster = Cluster::connect(&args.namespace).await?;
+    let api: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let name = &args.name;
+    match api.create(&PostParams::default(), &backup).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => bail!(
+            "backup {name:?} already exists in namespace {}; choose another name, or delete the \
+             old one first (kubectl -n {} delete backup {name})",
+            args.namespace,
+            args.namespace
+        ),
+        Err(e) => return Err(e).context("cannot create the backup"),
+    }
+    println!("Backup request {name:?} submitted successfully.");
+    if !args.wait {
+        println!(
+            "Run `veloxide backup describe {name}` or `veloxide backup logs {name}` for more details."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Waiting for backup to complete. You may safely press ctrl-c to stop waiting - your backup will continue in the background."
+    );
+    let backup = wait_terminal(&api, name).await?;
+    let phase = backup.phase();
+    println!();
+    println!(
+        "Backup completed with status: {}. You may check for more information using the commands `veloxide backup describe {name}` and `veloxide backup logs {name}`.",
+        phase.as_str()
+    );
+    let status = backup.status.unwrap_or_default();
+    for e in status.validation_errors.iter().flatten() {
+        println!("Validation error: {e}");
+    }
+    if let Some(reason) = &status.failure_reason {
+        println!("Failure reason: {reason}");
+    }
+    Ok(if phase == BackupPhase::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Poll until the backup reaches a terminal phase, printing a dot a second as Velero does.
+async fn wait_terminal(api: &Api<Backup>, name: &str) -> anyhow::Result<Backup> {
+    let mut ticks = 0u32;
+    loop {
+        let backup = api
+            .get_opt(name)
+            .await?
+            .with_context(|| format!("backup {name:?} was deleted while waiting for it"))?;
+        if backup.phase().is_terminal() {
+            return Ok(backup);
+        }
+        ticks += 1;
+        if ticks % 4 == 0 {
+            print!(".");
+            let _ = std::io::stdout().flush();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The Backup the flags describe, as Velero's `BuildBackup` makes it.
+pub fn build(args: &CreateArgs) -> anyhow::Result<Backup> {
+    fn list(v: &[String]) -> Option<Vec<&String>> {
+        let items: Vec<&String> = v.iter().filter(|s| !s.trim().is_empty()).collect();
+        (!items.is_empty()).then_some(items)
+    }
+    let selector = args.selector.as_deref().map(parse_selector).transpose()?;
+    let labels = args
+        .labels
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => bail!("--labels: {l:?} is not KEY=VALUE"),
+        })
+        .collect::<anyhow::Result<BTreeMap<String, String>>>()?;
+    let backup = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": args.name, "namespace": args.namespace,
+                     "labels": (!labels.is_empty()).then_some(labels)},
+        "spec": {
+            "includedNamespaces": list(&args.include_namespaces),
+            "excludedNamespaces": list(&args.exclude_namespaces),
+            "includedResources": list(&args.include_resources),
+            "excludedResources": list(&args.exclude_resources),
+            "includeClusterResources": args.include_cluster_resources,
+            "labelSelector": selector,
+            "storageLocation": args.storage_location.as_deref().filter(|l| !l.is_empty()),
+            "ttl": args.ttl,
+        },
+    }))?;
+    Ok(backup)
+}
+
+/// Check a `--ttl` and write it as Go's `time.Duration.String()` would (`24h0m0s`).
+fn go_duration(text: &str) -> Result<String, String> {
+    let d = crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())?;
+    let secs = d.as_secs();
+    let frac = d.subsec_nanos();
+    if secs == 0 && frac == 0 {
+        return Ok("0s".into());
+    }
+    let seconds = if frac == 0 {
+        format!("{}", secs % 60)
+    } else {
+        let f = format!("{}.{frac:09}", secs % 60);
+        f.trim_end_matches('0').to_owned()
+    };
+    Ok(match (secs / 3600, secs / 60 % 60) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    })
+}
+
+/// Parse a label selector as `kubectl -l` and Velero's `--selector` read it: `k=v`, `k==v`,
+/// `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k` and `!k`, joined by commas.
+pub fn parse_selector(text: &str) -> anyhow::Result<LabelSelector> {
+    let mut match_labels = BTreeMap::new();
+    let mut expressions = Vec::new();
+    let requirement =
+        |key: &str, operator: &str, values: Option<Vec<String>>| LabelSelectorRequirement {
+            key: key.to_owned(),
+            operator: operator.to_owned(),
+            values,
+        };
+    for term in split_terms(text) {
+        let term = term.trim();
+        if term.is_empty() {
+            bail!("--selector {text:?}: empty term");
+        }
+        let bad = || anyhow::anyhow!("--selector {text:?}: cannot read {term:?}");
+        if let Some((key, rest)) = term.split_once(" notin ").or(term.split_once(" in ")) {
+            let operator = if term.contains(" notin ") {
+                "NotIn"
+            } else {
+                "In"
+            };
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(bad)?;
+            let values = inner.split(',').map(|v| v.trim().to_owned()).collect();
+            expressions.push(requirement(key.trim(), operator, Some(values)));
+        } else if let Some((key, value)) = term.split_once("!=") {
+            let values = Some(vec![value.trim().to_owned()]);
+            expressions.push(requirement(key.trim(), "NotIn", values));
+        } else if let Some((key, value)) = term.split_once("==").or(term.split_once('=')) {
+            match_labels.insert(key.trim().to_owned(), value.trim().to_owned());
+        } else if let Some(key) = term.strip_prefix('!') {
+            expressions.push(requirement(key.trim(), "DoesNotExist", None));
+        } else if term.contains(char::is_whitespace) || term.contains(['(', ')']) {
+            return Err(bad());
+        } else {
+            expressions.push(requirement(term, "Exists", None));
+        }
+    }
+    Ok(LabelSelector {
+        match_labels: (!match_labels.is_empty()).then_some(match_labels),
+        match_expressions: (!expressions.is_empty()).then_some(expressions),
+    })
+}
+
+/// Split on commas outside parentheses.
+fn split_terms(text: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&text[start..]);
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: CreateArgs,
+    }
+
+    fn args(line: &[&str]) -> CreateArgs {
+        let mut argv = vec!["create"];
+        argv.extend_from_slice(line);
+        Wrapper::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn flags_become_velero_spec_fields() {
+        let a = args(&[
+            "nightly",
+            "--include-namespaces",
+            "app-a,app-b",
+            "--exclude-resources=secrets",
+            "--include-cluster-resources",
+            "--selector",
+            "app=web,tier in (a, b),!legacy",
+            "--storage-location",
+            "kms",
+            "--ttl",
+            "24h",
+            "--labels",
+            "team=shop",
+        ]);
+        let backup = serde_json::to_value(build(&a).unwrap()).unwrap();
+        assert_eq!(
+            backup["spec"],
+            json!({
+                "includedNamespaces": ["app-a", "app-b"],
+                "excludedResources": ["secrets"],
+                "includeClusterResources": true,
+                "labelSelector": {
+                    "matchLabels": {"app": "web"},
+                    "matchExpressions": [
+                        {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                        {"key": "legacy", "operator": "DoesNotExist"},
+                    ],
+                },
+                "storageLocation": "kms",
+                "ttl": "24h0m0s",
+            })
+        );
+        assert_eq!(backup["metadata"]["labels"], json!({"team": "shop"}));
+    }
+
+    #[test]
+    fn defaults_are_velero_defaults() {
+        let backup = serde_json::to_value(build(&args(&["b1"])).unwrap()).unwrap();
+        assert_eq!(
+            backup["spec"],
+            json!({"includedNamespaces": ["*"], "ttl": "720h0m0s"})
+        );
+        let a = args(&["b1", "--include-cluster-resources=false"]);
+        assert_eq!(a.include_cluster_resources, Some(false));
+    }
+
+    #[test]
+    fn ttl_is_written_as_go_writes_it() {
+        for (given, written) in [
+            ("720h", "720h0m0s"),
+            ("90m", "1h30m0s"),
+            ("45s", "45s"),
+            ("1.5s", "1.5s"),
+            ("0", "0s"),
+            ("2m", "2m0s"),
+        ] {
+            assert_eq!(go_duration(given).unwrap(), written, "{given}");
+        }
+        assert!(go_duration("30d").is_err());
+    }
+
+    #[test]
+    fn bad_selectors_and_labels_are_refused() {
+        for s in ["a,,b", "tier in a,b", "a b"] {
+            assert!(parse_selector(s).is_err(), "{s:?}");
+        }
+        assert!(build(&args(&["b1", "--labels", "novalue"])).is_err());
+    }
+}
