@@ -117,3 +117,55 @@ pub fn comparable(object: &Value) -> Value {
     );
     o
 }
+
+/// Every object of each `(apiVersion, plural)` in namespace `ns`, keyed `plural/name`: what a
+/// round trip must bring back, listed rather than named so nothing is left out.
+pub async fn snapshot_namespace(
+    world: &World,
+    ns: &str,
+    resources: &[(&str, &str)],
+) -> std::collections::BTreeMap<String, Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for (api_version, plural) in resources {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let ar = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: (*api_version).into(),
+            kind: String::new(),
+            plural: (*plural).into(),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(world.client.clone(), ns, &ar);
+        for o in api.list(&Default::default()).await.unwrap().items {
+            let name = o.metadata.name.clone().unwrap();
+            out.insert(format!("{plural}/{name}"), serde_json::to_value(o).unwrap());
+        }
+    }
+    out
+}
+
+/// Delete namespace `ns` and wait until it, and so everything in it, is gone.
+pub async fn delete_namespace(world: &World, ns: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(world.client.clone());
+    api.delete(ns, &Default::default()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.get_opt(ns).await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "namespace {ns} was never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Decode a base64 field (Secret `data`, ConfigMap `binaryData`) to its bytes.
+pub fn bytes_of(field: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(
+            field
+                .as_str()
+                .unwrap_or_else(|| panic!("not base64 text: {field}")),
+        )
+        .unwrap()
+}
