@@ -1,5 +1,5 @@
 //! `make bench-backup`: back up N ConfigMaps of 1 KiB from the API stand-in into moto over
-//! HTTPS with `veloxide server`, for N = 10,000 and 50,000 (`VX_BENCH_SIZES`, comma-separated),
+//! HTTPS with `veloxide server`, for N = 10,000 and 100,000 (`VX_BENCH_SIZES`, comma-separated),
 //! and print duration, items/s and the server's peak RSS for each, next to a baseline doing
 //! the same work with standard tools on the same machine: `kubectl get configmaps -o json`,
 //! `tar czf`, `aws s3 cp`. The ratio of peak RSS between sizes shows whether memory grows
@@ -171,7 +171,7 @@ fn baseline(world: &World) -> Figures {
 #[tokio::main]
 async fn main() {
     let sizes: Vec<usize> = std::env::var("VX_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,50000".into())
+        .unwrap_or_else(|_| "10000,100000".into())
         .split(',')
         .map(|s| s.trim().parse().expect("VX_BENCH_SIZES: numbers"))
         .collect();

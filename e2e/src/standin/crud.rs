@@ -111,30 +111,42 @@ pub fn matching(app: &App, req: &Req, t: &Target) -> Result<(u64, Vec<Value>), A
 }
 
 fn list(app: &Arc<App>, req: &Req, t: &Target) -> Result<Response, ApiError> {
-    let (mut rv, mut items) = matching(app, req, t)?;
+    let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or_default())?;
+    let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or_default())?;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let store = app.store();
+    let mut rv = store.current_rv();
+    let mut after = None;
     if let Some(token) = req.q("continue").filter(|c| !c.is_empty()) {
         let bad = || ApiError::bad_request("continue key is not valid");
         let raw: Value =
             serde_json::from_slice(&b64.decode(token).map_err(|_| bad())?).map_err(|_| bad())?;
-        let after = (
+        after = Some((
             raw["ns"].as_str().unwrap_or_default().to_string(),
             raw["name"].as_str().unwrap_or_default().to_string(),
-        );
+        ));
         rv = raw["rv"].as_u64().ok_or_else(bad)?;
-        items.retain(|o| ident(o) > after);
     }
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if let Some(limit) = req
+    let limit = req
         .q("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
-        && items.len() > limit
-    {
-        let rest = items.split_off(limit);
-        let (ns, name) = ident(items.last().expect("limit > 0"));
+        .unwrap_or(usize::MAX);
+    // Resume after the continue key and clone only the page; the rest is only counted.
+    let mut matches = store
+        .after(&t.info.key(), after)
+        .filter(|o| {
+            t.namespace.is_none() || o["metadata"]["namespace"].as_str() == t.namespace.as_deref()
+        })
+        .filter(|o| labels.matches(o) && fields.matches(o));
+    let items: Vec<Value> = matches.by_ref().take(limit).cloned().collect();
+    let remaining = matches.count();
+    drop(store);
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if remaining > 0 {
+        let (ns, name) = ident(items.last().expect("a full page before the remainder"));
         meta["continue"] = json!(b64.encode(json!({"ns": ns, "name": name, "rv": rv}).to_string()));
-        meta["remainingItemCount"] = json!(rest.len());
+        meta["remainingItemCount"] = json!(remaining);
     }
     let items: Vec<Value> = items
         .iter()

@@ -88,6 +88,21 @@ impl Store {
         self.objects.get(key).into_iter().flat_map(|m| m.values())
     }
 
+    /// Objects of a type after `after` (exclusive) in (namespace, name) order: where a paged
+    /// list resumes, without walking the pages already served.
+    pub fn after<'a>(
+        &'a self,
+        key: &str,
+        after: Option<(String, String)>,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        self.objects
+            .get(key)
+            .into_iter()
+            .flat_map(move |m| m.range((start.clone(), Unbounded)).map(|(_, v)| v))
+    }
+
     /// Every type's objects in one namespace, for namespace deletion.
     pub fn in_namespace(&self, ns: &str) -> Vec<(String, String)> {
         let mut out = vec![];
