@@ -2,7 +2,9 @@
 //! and paged lists, so no more than one page of objects is in memory at a time.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList};
 use kube::core::TypeMeta;
 
 use super::filter::ResourceDesc;
@@ -78,7 +80,7 @@ impl Source {
         if let Some(s) = selector {
             params = params.labels(s);
         }
-        let list = api.list(&params).await?;
+        let list = list_with_retry(&api, &params).await?;
         let next = list.metadata.continue_.filter(|c| !c.is_empty());
         let types = TypeMeta {
             api_version: ar.api_version.clone(),
@@ -94,6 +96,33 @@ impl Source {
             })
             .collect();
         Ok(Page { items, next })
+    }
+}
+
+/// Pauses before each retry of a list the API server answered with 429, 503 or 504: a
+/// resource that stays unavailable costs a backup under two seconds, then counts as an item
+/// error (the backup ends PartiallyFailed) instead of stalling it.
+const RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+];
+
+async fn list_with_retry(
+    api: &Api<DynamicObject>,
+    params: &ListParams,
+) -> Result<ObjectList<DynamicObject>, kube::Error> {
+    let mut pauses = RETRY_PAUSES.iter();
+    loop {
+        match api.list(params).await {
+            Err(kube::Error::Api(status)) if matches!(status.code, 429 | 503 | 504) => {
+                match pauses.next() {
+                    Some(pause) => tokio::time::sleep(*pause).await,
+                    None => return Err(kube::Error::Api(status)),
+                }
+            }
+            other => return other,
+        }
     }
 }
 

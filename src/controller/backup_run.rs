@@ -40,7 +40,7 @@ pub(super) async fn execute(
     let (result, store) = match store_for(ctx, location).await {
         Err(e) => (Err(BackupError::Location(e.to_string())), None),
         Ok(store) => {
-            let source = Source::new(ctx.client.clone(), ctx.settings.backup.page_size);
+            let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size);
             let (progress, mut seen) = watch::channel(Progress::default());
             let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
             let started = previous

@@ -92,6 +92,10 @@ impl Settings {
 /// Shared by every reconcile: clients, caches, metrics.
 pub struct Context {
     pub client: Client,
+    /// The client backups and restores read the cluster with: `client` unless
+    /// [`Context::with_reader`] gave another (the server's has no built-in retry of 503s, see
+    /// `backup::collect`).
+    pub reader: Client,
     pub settings: Settings,
     pub metrics: Metrics,
     pub stores: StoreCache,
@@ -115,6 +119,7 @@ impl Context {
             },
         );
         Arc::new(Context {
+            reader: client.clone(),
             client,
             settings,
             metrics,
@@ -123,5 +128,19 @@ impl Context {
             recorder,
             validations: location::ValidationLog::default(),
         })
+    }
+
+    /// The same context reading the cluster for backups and restores through `reader`.
+    pub fn with_reader(
+        client: Client,
+        reader: Client,
+        settings: Settings,
+        metrics: Metrics,
+        instance: Option<String>,
+    ) -> Arc<Self> {
+        let mut ctx = Arc::into_inner(Context::new(client, settings, metrics, instance))
+            .expect("a new context has one owner");
+        ctx.reader = reader;
+        Arc::new(ctx)
     }
 }

@@ -31,11 +31,20 @@ pub struct ServerOptions {
 
 /// Run until `shutdown` fires; every task stops on that one signal and in-flight work ends.
 pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let client = kube::Client::try_default().await?;
+    let config = kube::Config::infer().await?;
+    let client = kube::Client::try_from(config.clone())?;
+    // kube retries 429/503/504 up to 15 times with backoff growing to minutes: right for
+    // controllers, wrong for a backup reading a resource whose aggregated API is down (each
+    // namespace would wait minutes). Backups and restores read through a client without it and
+    // retry briefly themselves (backup::collect).
+    let mut reader_config = config;
+    reader_config.default_retry = false;
+    let reader = kube::Client::try_from(reader_config)?;
     let metrics = Metrics::new();
     let readiness = Readiness::default();
-    let ctx = Context::new(
+    let ctx = Context::with_reader(
         client.clone(),
+        reader,
         options.settings.clone(),
         metrics.clone(),
         Some(options.lease.identity.clone()),

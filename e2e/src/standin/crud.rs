@@ -115,6 +115,9 @@ fn list(app: &Arc<App>, req: &Req, t: &Target) -> Result<Response, ApiError> {
     let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or_default())?;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let store = app.store();
+    if let Some(fault) = list_fault(&store, &t.info) {
+        return Err(fault);
+    }
     let mut rv = store.current_rv();
     let mut after = None;
     if let Some(token) = req.q("continue").filter(|c| !c.is_empty()) {
@@ -162,6 +165,31 @@ fn list(app: &Arc<App>, req: &Req, t: &Target) -> Result<Response, ApiError> {
         200,
         &json!({"apiVersion": t.info.api_version(&t.version), "kind": format!("{}List", t.info.kind),
                 "metadata": meta, "items": items}),
+    ))
+}
+
+/// The annotation on a CustomResourceDefinition that makes every list of its resource fail
+/// with 503, as lists of an aggregated API whose backing server is down fail on a real
+/// cluster (`metrics.k8s.io` is the usual one). A test hook: it lets e2e tests see how the
+/// operator handles a resource it discovered but cannot read.
+pub const LIST_FAULT_ANNOTATION: &str = "standin.e2e.veloxide.dev/list-unavailable";
+
+fn list_fault(store: &super::store::Store, info: &ResourceInfo) -> Option<ApiError> {
+    if info.builtin {
+        return None;
+    }
+    let crd = store.get(
+        "apiextensions.k8s.io/customresourcedefinitions",
+        "",
+        &info.qualified_plural(),
+    )?;
+    crd["metadata"]["annotations"][LIST_FAULT_ANNOTATION]
+        .as_str()
+        .filter(|v| *v == "true")?;
+    Some(ApiError::new(
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request",
     ))
 }
 

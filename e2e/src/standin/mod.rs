@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
+pub use crud::LIST_FAULT_ANNOTATION;
 pub use handle::StandIn;
 
 /// The Kubernetes version the stand-in reports. kubectl's dispatcher picks its client by it.

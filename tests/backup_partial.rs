@@ -1,0 +1,100 @@
+//! A resource the server discovers but cannot list (an aggregated API whose backing server
+//! is down, the usual cause on real clusters) makes a backup PartiallyFailed, not Failed:
+//! every other item is backed up, the error is counted in the status, named in the results
+//! file and the log, the backup is complete and restorable (`velero-backup.json` written),
+//! and Velero's partial-failure metric counts it.
+
+mod backup_support;
+mod server_support;
+
+use std::time::Duration;
+
+use backup_support::*;
+use e2e::standin::LIST_FAULT_ANNOTATION;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+use server_support::{Server, World, sample};
+use veloxide::api::BackupPhase;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlistable_resource_gives_partially_failed_with_counts() {
+    let world = World::start().await;
+    create_widget_crd(&world).await;
+    create_workload(&world, "shop", 2).await;
+    // From now on every list of widgets answers 503 ServiceUnavailable.
+    Api::<CustomResourceDefinition>::all(world.client.clone())
+        .patch(
+            WIDGETS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {LIST_FAULT_ANNOTATION: "true"}}})),
+        )
+        .await
+        .unwrap();
+    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    server.wait_ready().await;
+    world.create_location("default", json!({}), json!({})).await;
+    world
+        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .await;
+
+    create_backup(&world, "partial", json!({"includedNamespaces": ["shop"]})).await;
+    let backup = wait_phase(
+        &world,
+        "partial",
+        BackupPhase::PartiallyFailed,
+        Duration::from_secs(60),
+    )
+    .await;
+    let status = backup.status.clone().unwrap();
+    assert_eq!(status.errors, Some(1), "{status:?}");
+    // The namespace, two ConfigMaps, two Secrets and the Deployment: all but the widget.
+    let progress = status.progress.clone().unwrap();
+    assert_eq!(progress.items_backed_up, Some(6), "{progress:?}");
+    assert!(status.completion_timestamp.is_some());
+
+    let dir = "default/backups/partial/";
+    let keys = list_keys(&world, dir);
+    assert!(
+        keys.contains(&format!("{dir}velero-backup.json")),
+        "a partially failed backup is complete and restorable: {keys:?}"
+    );
+    let entries = untar(&download(&world, &format!("{dir}partial.tar.gz")));
+    assert!(entries.contains_key("resources/configmaps/namespaces/shop/settings-1.json"));
+    assert!(entries.contains_key("resources/deployments.apps/namespaces/shop/web.json"));
+    assert!(
+        !entries.keys().any(|k| k.contains("widgets.example.com")),
+        "nothing of the unlistable resource: {:?}",
+        entries.keys().collect::<Vec<_>>()
+    );
+
+    let results: Value = serde_json::from_slice(&gunzip(&download(
+        &world,
+        &format!("{dir}partial-results.gz"),
+    )))
+    .unwrap();
+    let errors = results["errors"]["namespaces"]["shop"].to_string();
+    assert!(
+        errors.contains("widgets.example.com") && errors.contains("unable to handle"),
+        "the results name the resource and the API's answer: {results}"
+    );
+    let log =
+        String::from_utf8(gunzip(&download(&world, &format!("{dir}partial-logs.gz")))).unwrap();
+    assert!(
+        log.contains("level=error") && log.contains("widgets.example.com"),
+        "{log}"
+    );
+
+    let metrics = server.metrics().await;
+    let s = [("schedule", "")];
+    assert_eq!(
+        sample(&metrics, "velero_backup_partial_failure_total", &s),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "velero_backup_failure_total", &s),
+        Some(0.0)
+    );
+}
