@@ -2,6 +2,7 @@
 
 mod backup;
 mod fetch;
+mod install;
 mod location;
 mod restore;
 mod trust;
@@ -50,6 +51,8 @@ enum Command {
     /// Work with restores: create, describe, logs.
     #[command(subcommand)]
     Restore(restore::RestoreCommand),
+    /// Install veloxide into the cluster (or print what it would apply), as `velero install`.
+    Install(install::InstallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +125,7 @@ impl Cli {
             Command::BackupLocation(command) => command.run().await,
             Command::Backup(command) => command.run().await,
             Command::Restore(command) => command.run().await,
+            Command::Install(args) => args.run().await,
         };
         outcome.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");

@@ -1,0 +1,326 @@
+//! `veloxide install`: what `velero install` does for Velero, for veloxide. Every input is
+//! checked before anything is sent (the location by the same parser the webhook uses, the
+//! CA bundle by the same inspection), then the objects are applied with server-side apply in
+//! dependency order, or printed with `--dry-run`.
+
+mod certs;
+mod manifests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::{conditions, wait::await_condition};
+use serde_json::{Value, json};
+
+use crate::api::BackupStorageLocation;
+use crate::location::{self, LocationConfig};
+use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, NAME, Plan};
+
+/// The one field manager every object is applied with.
+pub const FIELD_MANAGER: &str = "veloxide-install";
+const DEFAULT_IMAGE: &str = concat!("ghcr.io/veloxide/veloxide:", env!("CARGO_PKG_VERSION"));
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// The object-store provider: `aws` (any S3-compatible store).
+    #[arg(long)]
+    provider: String,
+    /// The bucket backups are written to.
+    #[arg(long)]
+    bucket: String,
+    /// A path inside the bucket to write under.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// The location's `config` (`region=us-east-1,s3Url=https://...,kmsKeyId=alias/k`).
+    #[arg(
+        long = "backup-location-config",
+        visible_alias = "config",
+        value_delimiter = ','
+    )]
+    config: Vec<String>,
+    /// Credentials in the AWS shared-credentials format, stored in the Secret
+    /// `cloud-credentials` (key `cloud`) that the location names.
+    #[arg(long)]
+    secret_file: PathBuf,
+    /// A PEM bundle to trust for the store.
+    #[arg(
+        long,
+        long_help = "A PEM bundle to trust for the store. It is stored in the Secret \
+                     storage-ca-cert (key ca-bundle.crt) and the location points at it with \
+                     objectStorage.caCertRef, the recommended way: rotate the CA by updating the \
+                     Secret. (Velero's install inlines the bundle as objectStorage.caCert \
+                     instead, which veloxide accepts but warns about.)"
+    )]
+    cacert: Option<PathBuf>,
+    /// The namespace to install into.
+    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    namespace: String,
+    /// The server's image.
+    #[arg(long, default_value = DEFAULT_IMAGE)]
+    image: String,
+    /// Print the objects instead of applying them (secret material included, in the Secrets).
+    #[arg(long)]
+    dry_run: bool,
+    /// The format of --dry-run's output.
+    #[arg(short = 'o', long, value_enum, requires = "dry_run")]
+    output: Option<Format>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+impl InstallArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let (location, credentials, ca_bundle) = self.checked_inputs()?;
+        let names = certs::dns_names(NAME, &self.namespace);
+        let mut plan = Plan {
+            namespace: self.namespace.clone(),
+            image: self.image.clone(),
+            credentials,
+            ca_bundle,
+            location,
+            webhook: certs::generate(&names).context("cannot make the webhook's certificate")?,
+        };
+        if self.dry_run {
+            print!("{}", render(&manifests::objects(&plan), self.output)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let client = kube::Client::try_default()
+            .await
+            .context("cannot reach the cluster (set KUBECONFIG)")?;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
+        if let Some(existing) = secrets.get_opt(manifests::WEBHOOK_SECRET).await? {
+            let data: BTreeMap<String, Vec<u8>> = existing
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
+            plan.webhook = certs::reuse_or_generate(Some(&data), &names)
+                .context("cannot make the webhook's certificate")?;
+        }
+        apply(&client, &manifests::objects(&plan)).await?;
+        println!(
+            "veloxide is installed! Use 'kubectl logs deployment/{NAME} -n {}' to view the status.",
+            self.namespace
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Read and check every input; nothing is sent anywhere before this passes.
+    fn checked_inputs(&self) -> anyhow::Result<(BackupStorageLocation, Vec<u8>, Option<Vec<u8>>)> {
+        let credentials = read("--secret-file", &self.secret_file)?;
+        check_credentials(&self.secret_file, &credentials)?;
+        let ca_bundle = match &self.cacert {
+            None => None,
+            Some(path) => {
+                let bytes = read("--cacert", path)?;
+                let inspected = location::inspect_pem("--cacert", &bytes, jiff::Timestamp::now())
+                    .map_err(|m| anyhow::anyhow!("--cacert {}: {m}", path.display()))?;
+                for w in inspected.warnings {
+                    eprintln!("Warning: {w}");
+                }
+                Some(bytes)
+            }
+        };
+        let config = parse_config(&self.config)?;
+        let location: BackupStorageLocation = serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": manifests::LOCATION, "namespace": self.namespace},
+            "spec": {
+                "provider": self.provider,
+                "default": true,
+                "objectStorage": {
+                    "bucket": self.bucket,
+                    "prefix": self.prefix.as_deref().filter(|p| !p.is_empty()),
+                    "caCertRef": ca_bundle.as_ref().map(|_| json!({"name": CA_SECRET, "key": CA_KEY})),
+                },
+                "credential": {"name": CREDENTIALS_SECRET, "key": CREDENTIALS_KEY},
+                "config": (!config.is_empty()).then_some(config),
+            },
+        }))?;
+        match LocationConfig::from_spec(&location.spec) {
+            Ok(parsed) => {
+                for w in parsed.warnings {
+                    eprintln!("Warning: {w}");
+                }
+            }
+            Err(rejected) => {
+                bail!("the backup location would be refused, so nothing was installed: {rejected}")
+            }
+        }
+        Ok((location, credentials, ca_bundle))
+    }
+}
+
+fn read(flag: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {flag} {}", path.display()))
+}
+
+/// A light check that the file is in the shared-credentials format; the content is never
+/// echoed, not even in part.
+fn check_credentials(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let text = std::str::from_utf8(bytes).ok();
+    let has_profile = text.is_some_and(|t| {
+        t.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with('[') && l.ends_with(']') && l.len() > 2
+        })
+    });
+    if !has_profile {
+        bail!(
+            "--secret-file {}: is not in the AWS shared-credentials format (a [default] line \
+             followed by aws_access_key_id=... and aws_secret_access_key=...)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// `k=v,k2=v2` (Velero's `--backup-location-config`); values may hold `=` (tagging).
+fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => bail!("--backup-location-config: {p:?} is not KEY=VALUE"),
+        })
+        .collect()
+}
+
+fn render(objects: &[Value], format: Option<Format>) -> anyhow::Result<String> {
+    Ok(match format.unwrap_or(Format::Yaml) {
+        Format::Yaml => {
+            let mut out = String::new();
+            for o in objects {
+                out.push_str("---\n");
+                out.push_str(&serde_norway::to_string(o)?);
+            }
+            out
+        }
+        Format::Json => {
+            let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+            format!("{}\n", serde_json::to_string_pretty(&list)?)
+        }
+    })
+}
+
+/// The API resource of each kind install makes, and whether it is namespaced.
+fn resource_of(object: &Value) -> anyhow::Result<(ApiResource, bool)> {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let (plural, namespaced) = match kind {
+        "Namespace" => ("namespaces", false),
+        "CustomResourceDefinition" => ("customresourcedefinitions", false),
+        "ClusterRole" => ("clusterroles", false),
+        "ClusterRoleBinding" => ("clusterrolebindings", false),
+        "ValidatingWebhookConfiguration" => ("validatingwebhookconfigurations", false),
+        "ServiceAccount" => ("serviceaccounts", true),
+        "Role" => ("roles", true),
+        "RoleBinding" => ("rolebindings", true),
+        "Secret" => ("secrets", true),
+        "Service" => ("services", true),
+        "Deployment" => ("deployments", true),
+        "BackupStorageLocation" => ("backupstoragelocations", true),
+        other => bail!("install does not know the kind {other}"),
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    Ok((resource, namespaced))
+}
+
+/// Server-side apply each object in order; wait for the CRDs to be Established before
+/// anything that follows them.
+async fn apply(client: &kube::Client, objects: &[Value]) -> anyhow::Result<()> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut pending_crds = Vec::new();
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        if kind != "CustomResourceDefinition" && !pending_crds.is_empty() {
+            wait_established(client, &pending_crds).await?;
+            pending_crds.clear();
+        }
+        let (resource, namespaced) = resource_of(object)?;
+        let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+            Some(ns) if namespaced => Api::namespaced_with(client.clone(), ns, &resource),
+            _ => Api::all_with(client.clone(), &resource),
+        };
+        match api.patch(name, &params, &Patch::Apply(object)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.message.contains("failed calling webhook") => bail!(
+                "{kind}/{name}: cannot apply: {}\n(the webhook installed earlier checks \
+                 locations: is the server running? kubectl -n {} rollout status deployment/{NAME})",
+                s.message,
+                object["metadata"]["namespace"].as_str().unwrap_or_default()
+            ),
+            Err(kube::Error::Api(s)) => bail!("{kind}/{name}: cannot apply: {}", s.message),
+            Err(e) => bail!("{kind}/{name}: cannot apply: {e}"),
+        }
+        println!("{kind}/{name}: applied");
+        if kind == "CustomResourceDefinition" {
+            pending_crds.push(name.to_owned());
+        }
+    }
+    Ok(())
+}
+
+async fn wait_established(client: &kube::Client, names: &[String]) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in names {
+        let established = await_condition(api.clone(), name, conditions::is_crd_established());
+        tokio::time::timeout(Duration::from_secs(60), established)
+            .await
+            .with_context(|| format!("CustomResourceDefinition/{name} not Established in 60s"))?
+            .with_context(|| format!("waiting for CustomResourceDefinition/{name}"))?;
+    }
+    println!("CustomResourceDefinitions: Established");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_pairs_keep_equals_in_values() {
+        let got = parse_config(&["region=us-east-1".into(), "tagging=a=1&b=2".into()]).unwrap();
+        assert_eq!(got["tagging"], "a=1&b=2");
+        assert!(parse_config(&["novalue".into()]).is_err());
+    }
+
+    #[test]
+    fn credentials_are_checked_without_echoing_them() {
+        let path = Path::new("creds");
+        assert!(check_credentials(path, b"[default]\naws_access_key_id=x\n").is_ok());
+        let e = check_credentials(path, b"aws_secret_access_key=TOPSECRET").unwrap_err();
+        assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+    }
+
+    #[test]
+    fn json_output_is_a_list() {
+        let objects = vec![json!({"kind": "Namespace"})];
+        let v: Value =
+            serde_json::from_str(&render(&objects, Some(Format::Json)).unwrap()).unwrap();
+        assert_eq!(v["kind"], "List");
+        assert_eq!(render(&objects, None).unwrap(), "---\nkind: Namespace\n");
+    }
+}
