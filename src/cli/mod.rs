@@ -45,7 +45,7 @@ enum Command {
     /// Work with BackupStorageLocations.
     #[command(name = "backup-location", subcommand)]
     BackupLocation(location::LocationCommand),
-    /// Work with backups: describe, download, logs.
+    /// Work with backups: create, get, describe, download, logs.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
     /// Work with restores: create, describe, logs.
