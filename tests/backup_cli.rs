@@ -2,7 +2,8 @@
 //! API stand-in and moto: `create --wait` returns once the archive is in the bucket (listed
 //! with awscli, which shares no code with veloxide), `get` shows Velero's table with the
 //! phase, an existing name is refused by name, and a backup to a missing location ends
-//! FailedValidation with a non-zero exit.
+//! FailedValidation with a non-zero exit. `describe --details` shows the status, the recorded
+//! encryption, the results and the resource list read from the store.
 
 mod backup_support;
 mod server_support;
@@ -122,6 +123,36 @@ async fn create_waits_get_lists_and_failures_exit_non_zero() {
         text(&out).contains("\"missing-one\" not found"),
         "{}",
         text(&out)
+    );
+
+    // describe --details: the status, the recorded encryption, and the results and resource
+    // list fetched from the store (through a DownloadRequest the server answers, over the
+    // location's own CA: no --cacert given).
+    let out = veloxide(&world, &["backup", "describe", "shop-1", "--details"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let items = backup
+        .status
+        .as_ref()
+        .and_then(|s| s.progress.as_ref())
+        .and_then(|p| p.items_backed_up)
+        .unwrap();
+    for line in [
+        "Phase:        Completed".to_string(),
+        "Storage Location: default".to_string(),
+        "Encryption:       None (verified by HEAD)".to_string(),
+        format!("Items backed up:              {items}"),
+        "Results:".to_string(),
+        "Resource List:".to_string(),
+        "- shop/settings-0".to_string(),
+        "- shop/web".to_string(),
+    ] {
+        assert!(said.contains(&line), "describe lacks {line:?}:\n{said}");
+    }
+    assert!(!said.contains("<error getting"), "{said}");
+    assert!(
+        !said.contains("secrets"),
+        "excluded resources are not in the list: {said}"
     );
 
     // The same name again: a clear error naming it, and the first backup untouched.
