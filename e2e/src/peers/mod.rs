@@ -8,6 +8,7 @@
 
 pub mod certs;
 pub mod haproxy;
+pub mod localstack;
 pub mod moto;
 pub mod process;
 pub mod recorder;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use certs::{Issued, Pki};
 pub use haproxy::{Haproxy, HaproxyOptions};
+pub use localstack::LocalStack;
 pub use moto::Moto;
 pub use recorder::{Recorded, Recorder, SseCMode};
 
