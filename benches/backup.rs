@@ -26,13 +26,20 @@ const NS: &str = "bench";
 struct Figures {
     seconds: f64,
     peak_rss_kib: u64,
+    /// veloxide only: RSS before the backup started, and the archive's size.
+    idle_rss_kib: u64,
+    archive_bytes: f64,
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -68,6 +75,7 @@ async fn veloxide(world: &World, count: usize) -> Figures {
     world
         .wait_ready_reason("default", "Available", Duration::from_secs(60))
         .await;
+    let idle_rss_kib = proc_status_kib(server.pid(), "VmRSS:");
     let backups: Api<Backup> = Api::namespaced(world.client.clone(), server_support::NS);
     let backup: Backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
@@ -96,9 +104,18 @@ async fn veloxide(world: &World, count: usize) -> Figures {
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+    let seconds = started.elapsed().as_secs_f64();
+    let archive_bytes = server_support::sample(
+        &server.metrics().await,
+        "velero_backup_tarball_size_bytes",
+        &[("schedule", "")],
+    )
+    .unwrap_or(0.0);
     Figures {
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         peak_rss_kib: vm_hwm_kib(server.pid()),
+        idle_rss_kib,
+        archive_bytes,
     }
 }
 
@@ -165,6 +182,8 @@ fn baseline(world: &World) -> Figures {
     Figures {
         seconds: s1 + s2 + s3,
         peak_rss_kib: m1.max(m2).max(m3),
+        idle_rss_kib: 0,
+        archive_bytes: 0.0,
     }
 }
 
@@ -195,6 +214,11 @@ async fn main() {
             count as f64 / base.seconds,
             base.peak_rss_kib / 1024,
             base.seconds / vx.seconds,
+        );
+        println!(
+            "          veloxide: RSS before the backup {} MiB, archive {:.1} MiB",
+            vx.idle_rss_kib / 1024,
+            vx.archive_bytes / 1048576.0
         );
         peaks.push((count, vx.peak_rss_kib));
     }

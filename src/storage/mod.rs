@@ -31,7 +31,7 @@ pub use check::{CheckReport, Outcome, Step, StepName};
 pub use client::{Clients, Fingerprint};
 pub use error::{Result, StorageError};
 pub use kube::KubeSecrets;
-pub use multipart::{MultipartOptions, Uploaded};
+pub use multipart::{MIN_PART_SIZE, MultipartOptions, Uploaded};
 pub use ops::{Listing, ObjectInfo};
 pub use reason::Reason;
 pub use secrets::{
