@@ -217,4 +217,3 @@ impl NowTime for k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
 }
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
