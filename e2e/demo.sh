@@ -147,7 +147,9 @@ show aws s3 ls --recursive s3://velero-backups/backups/shop-1/
 
 say "The backup's log, fetched over the private CA with no --cacert (the CLI uses the location's caCertRef)"
 printf '$ veloxide backup logs shop-1 | head -5\n'
-"$bin/veloxide" backup logs shop-1 2>&1 | head -5 | sed 's/^/  /'
+# Fetch the whole log first: cutting the pipe with head would end the CLI with EPIPE.
+backup_log=$("$bin/veloxide" backup logs shop-1 2>&1)
+printf '%s\n' "$backup_log" | sed -n '1,5s/^/  /p'
 
 say "Lose the namespace, then restore it"
 show kubectl delete namespace shop --wait=true

@@ -38,5 +38,5 @@ fi
 if command -v systemctl >/dev/null 2>&1; then
     systemctl stop haproxy >/dev/null 2>&1 || true
 fi
-haproxy -v | head -1
+haproxy -v | sed -n 1p   # sed reads it all: head would end haproxy with SIGPIPE (pipefail)
 echo "s3 peers ready: $venv (moto $moto_version, awscli $awscli_version), $(command -v haproxy)"
