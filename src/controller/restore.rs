@@ -1,5 +1,6 @@
-//! The Restore controller: validate (a source backup that finished, a location, filters and
-//! policy veloxide can honour), claim exactly once, run, write the final status.
+//! The Restore controller: hold the restore with Velero's finalizer, validate (a source backup
+//! that finished, a location, filters and policy veloxide can honour), claim exactly once, run,
+//! write the final status; delete its files when it is deleted (`restore_delete.rs`).
 //!
 //! Exactly once, as for backups: the claim (`New` → `InProgress`) is a PUT of the status with
 //! the resourceVersion the decision was made on; a new leader first fails every restore left
@@ -13,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -29,7 +30,15 @@ use crate::backup::Plan;
 use crate::restore::ExistingPolicy;
 use crate::restore::prepare::Rules;
 
+// Declared here rather than in `controller/mod.rs`: the deletion half of this controller,
+// reaching its private `State`.
+#[path = "restore_delete.rs"]
+mod delete;
+
 pub const CONTROLLER: &str = "restore";
+/// Held by every Restore until its files under `restores/<name>/` are deleted. Velero's name
+/// (≥ 1.14), so a Restore written by either server is released by either.
+pub const FINALIZER: &str = "restores.velero.io/external-resources-finalizer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -88,7 +97,11 @@ fn error_policy(_restore: Arc<Restore>, error: &Error, state: Arc<State>) -> Act
         .with_label_values(&[CONTROLLER, error.label()])
         .inc();
     tracing::warn!(error = %error, "restore reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(Duration::from_secs(if error.label() == "Conflict" {
+        1
+    } else {
+        5
+    }))
 }
 
 async fn reconcile(restore: Arc<Restore>, state: Arc<State>) -> Result<Action, Error> {
@@ -98,12 +111,41 @@ async fn reconcile(restore: Arc<Restore>, state: Arc<State>) -> Result<Action, E
         .restores
         .total
         .set(state.objects.state().len() as i64);
-    if restore.metadata.deletion_timestamp.is_some()
-        || restore.phase() != crate::api::RestorePhase::New
-    {
+    if restore.metadata.deletion_timestamp.is_some() {
+        return delete::finalize(&restore, &state).await;
+    }
+    // Every restore, whatever its phase (Velero does the same, so restores made before the
+    // finalizer existed get it too); the watch brings the result back here.
+    if !restore.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut finalizers = restore.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_owned());
+        let patch = json!({"metadata": {
+            "resourceVersion": restore.resource_version(),
+            "finalizers": finalizers,
+        }});
+        api(&state.ctx)
+            .patch(
+                &restore.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await?;
+        return Ok(Action::await_change());
+    }
+    if restore.phase() != crate::api::RestorePhase::New {
         return Ok(Action::await_change());
     }
     start(&restore, &state).await
+}
+
+impl State {
+    /// Whether the watch has seen `restore` marked for deletion (while it runs, its reconcile
+    /// is busy, so this is how the run learns of it).
+    pub(super) fn being_deleted(&self, restore: &Restore) -> bool {
+        self.objects
+            .get(&ObjectRef::from_obj(restore))
+            .is_some_and(|r| r.metadata.deletion_timestamp.is_some())
+    }
 }
 
 pub(super) fn api(ctx: &Context) -> Api<Restore> {

@@ -1,5 +1,6 @@
 //! Running a claimed restore: progress in status while it runs, then the final status,
-//! Velero's metrics and an event.
+//! Velero's metrics and an event. A restore deleted while it runs is stopped and ends
+//! `Failed`; its finalizer then runs.
 
 use std::time::Duration;
 
@@ -66,6 +67,13 @@ pub(super) async fn execute(
                         return Ok(Action::await_change());
                     }
                     _ = tick.tick() => {
+                        // Deleted while it runs: stop (dropping the run aborts its uploads and
+                        // removes its spool) rather than create objects nobody waits for; the
+                        // finalizer then deletes whatever files it wrote.
+                        if state.being_deleted(&claimed) {
+                            tracing::info!(restore = %name, "the restore is being deleted; stopping it");
+                            break Err(RestoreError::Deleted);
+                        }
                         if seen.has_changed().unwrap_or(false) {
                             let p = *seen.borrow_and_update();
                             let patch = json!({"status": {"progress": {"totalItems": p.total, "itemsRestored": p.restored}}});

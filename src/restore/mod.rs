@@ -17,11 +17,33 @@ pub mod spool;
 pub use apply::ExistingPolicy;
 pub use run::{Outcome, Progress, Request, run};
 
-use crate::storage::StorageError;
+use crate::storage::{ObjectStore, StorageError};
+
+/// Where a restore's files live, relative to the location's prefix. The trailing slash is what
+/// keeps `r1` from reaching `r10`'s files.
+pub fn restore_dir(name: &str) -> String {
+    format!("restores/{name}/")
+}
 
 /// The key of one of a restore's files: `restores/<name>/<file>`.
 pub fn restore_key(name: &str, file: &str) -> String {
-    format!("restores/{name}/{file}")
+    format!("{}{file}", restore_dir(name))
+}
+
+/// Delete restore `name`'s files: abort its unfinished uploads (a restore stopped mid-upload
+/// leaves one), then delete every key under `restores/<name>/` and nothing else. Returns how
+/// many objects were deleted.
+pub async fn delete_files(store: &ObjectStore, name: &str) -> Result<usize, StorageError> {
+    let dir = restore_dir(name);
+    store.abort_uploads(&dir).await?;
+    let keys = store.list(&dir, None).await?.keys;
+    // S3 only lists keys under the prefix; checked anyway, since a key outside it must never be
+    // deleted whatever a store (or a proxy in front of it) answers.
+    let mine: Vec<&String> = keys.iter().filter(|k| k.starts_with(&dir)).collect();
+    for key in &mine {
+        store.delete(key).await?;
+    }
+    Ok(mine.len())
 }
 
 /// Why a restore failed as a whole (per-item problems are counted, not errors).
@@ -43,6 +65,12 @@ pub enum RestoreError {
     Location(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The Restore was deleted while it ran; the run was dropped where it stood.
+    #[error(
+        "the Restore was deleted while it ran: it was stopped, and the objects it had already \
+         created stay"
+    )]
+    Deleted,
 }
 
 impl RestoreError {
@@ -54,6 +82,7 @@ impl RestoreError {
             RestoreError::Upload(e) => e.reason().as_str(),
             RestoreError::Location(_) => "LocationUnusable",
             RestoreError::Io(_) => "LocalIO",
+            RestoreError::Deleted => "Deleted",
         }
     }
 }
@@ -74,5 +103,17 @@ pub fn sse_c_hint(sse_c: bool, error: &StorageError) -> &'static str {
              was written with"
         }
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_dir_never_covers_a_longer_name() {
+        assert_eq!(restore_dir("r1"), "restores/r1/");
+        assert!(!restore_key("r10", "restore-r10-logs.gz").starts_with(&restore_dir("r1")));
+        assert!(restore_key("r1", "restore-r1-logs.gz").starts_with(&restore_dir("r1")));
     }
 }

@@ -1,0 +1,220 @@
+//! A Restore's end: deleting it deletes its files under `restores/<name>/` in the location of
+//! the backup it restored, through the one storage path (the location's trust and Secrets), as
+//! Velero ≥ 1.14 does behind the same finalizer.
+//!
+//! A Restore must never be stuck undeletable. When its files cannot be located (the backup or
+//! its location is gone, or the location cannot be used) they are left, with a Warning event.
+//! When the store fails, the deletion is retried with backoff until [`GIVE_UP_AFTER`] past the
+//! `deletionTimestamp`, then left the same way. (Velero retries forever.)
+
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::{Error, FINALIZER, State, api, event};
+use crate::api::{Backup, BackupStorageLocation, Restore, RestorePhase};
+use crate::controller::Context;
+use crate::restore::{delete_files, restore_dir};
+
+/// How long after its deletion a Restore waits for an unreachable store.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What one attempt at deleting the files came to.
+#[derive(Debug, PartialEq)]
+enum Attempt {
+    Deleted {
+        location: String,
+        objects: usize,
+    },
+    /// The restore never got as far as writing files.
+    NothingWritten,
+    /// Where the files are cannot be known, or the location cannot be used.
+    Unlocatable(String),
+    /// The location is known and usable, but the store failed.
+    StoreFailed(String),
+}
+
+/// What to do after an attempt.
+#[derive(Debug, PartialEq)]
+enum Next {
+    /// Remove the finalizer, after a Warning event with this note when the files stay.
+    Release(Option<String>),
+    /// Try again after this long.
+    Retry(Duration),
+}
+
+/// The decision, as a plain function of the attempt and of the time since the deletion. The
+/// wait grows with that time (half of it, from 1s to [`MAX_BACKOFF`]), so no counter is kept.
+fn next(attempt: &Attempt, name: &str, since_deletion: Duration) -> Next {
+    let dir = restore_dir(name);
+    match attempt {
+        Attempt::Deleted { .. } | Attempt::NothingWritten => Next::Release(None),
+        Attempt::Unlocatable(why) => Next::Release(Some(format!(
+            "the restore's files could not be located and were left in the store ({dir}): {why}"
+        ))),
+        Attempt::StoreFailed(why) if since_deletion >= GIVE_UP_AFTER => {
+            Next::Release(Some(format!(
+                "the restore's files could not be deleted within {}s of its deletion and were \
+                 left in the store ({dir}): {why}",
+                GIVE_UP_AFTER.as_secs()
+            )))
+        }
+        Attempt::StoreFailed(_) => {
+            let wait = (since_deletion / 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+            Next::Retry(wait.min(GIVE_UP_AFTER - since_deletion))
+        }
+    }
+}
+
+/// The restore's files leave the store before the Restore leaves the API.
+pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action, Error> {
+    if !restore.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let ctx = &state.ctx;
+    let name = restore.name_any();
+    let attempt = attempt(ctx, restore).await?;
+    let since_deletion = restore
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .and_then(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t.0)).ok())
+        .unwrap_or_default();
+    match next(&attempt, &name, since_deletion) {
+        Next::Retry(wait) => {
+            let Attempt::StoreFailed(why) = &attempt else {
+                unreachable!("only a store failure is retried")
+            };
+            let note = format!(
+                "deleting the restore's files failed; retrying in {}s: {why}",
+                wait.as_secs()
+            );
+            event(ctx, restore, EventType::Warning, "DeleteFailed", &note).await;
+            return Ok(Action::requeue(wait));
+        }
+        Next::Release(Some(note)) => {
+            tracing::warn!(restore = %name, "{note}");
+            event(ctx, restore, EventType::Warning, "FilesLeft", &note).await;
+        }
+        Next::Release(None) => {
+            if let Attempt::Deleted { location, objects } = &attempt {
+                tracing::info!(restore = %name, %location, objects, "deleted the restore's files");
+            }
+        }
+    }
+    // Guarded by the resourceVersion, so a finalizer another controller added meanwhile is
+    // never dropped (the write fails with 409 and the reconcile runs again).
+    let keep: Vec<&String> = restore
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    let patch =
+        json!({"metadata": {"resourceVersion": restore.resource_version(), "finalizers": keep}});
+    api(ctx)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(Action::await_change())
+}
+
+/// Find the files through the restore's backup and its location, and delete them. The outer
+/// error is the API failing (retried by the error policy); the store's failures are an
+/// [`Attempt`].
+async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
+    // Only runs that got as far as InProgress wrote anything.
+    if matches!(
+        restore.phase(),
+        RestorePhase::New | RestorePhase::FailedValidation
+    ) {
+        return Ok(Attempt::NothingWritten);
+    }
+    let backup_name = &restore.spec.backup_name;
+    if backup_name.is_empty() {
+        return Ok(Attempt::Unlocatable("the restore names no backup".into()));
+    }
+    let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let Some(backup) = backups.get_opt(backup_name).await? else {
+        return Ok(Attempt::Unlocatable(format!(
+            "its backup {backup_name:?} no longer exists, so neither does the record of its \
+             location"
+        )));
+    };
+    let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let Some(location) = locations.get_opt(&location_name).await? else {
+        return Ok(Attempt::Unlocatable(format!(
+            "location {location_name:?} of backup {backup_name:?} no longer exists"
+        )));
+    };
+    let store = match crate::controller::backup::store_for(ctx, &location).await {
+        Ok(store) => store,
+        Err(e) => {
+            return Ok(Attempt::Unlocatable(format!(
+                "location {location_name:?} cannot be used: {e}"
+            )));
+        }
+    };
+    Ok(match delete_files(&store, &restore.name_any()).await {
+        Ok(objects) => Attempt::Deleted {
+            location: location_name,
+            objects,
+        },
+        Err(e) => Attempt::StoreFailed(format!("location {location_name:?}: {e}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn found_or_never_written_files_release_quietly() {
+        let deleted = Attempt::Deleted {
+            location: "default".into(),
+            objects: 3,
+        };
+        assert_eq!(next(&deleted, "r1", SECOND), Next::Release(None));
+        assert_eq!(
+            next(&Attempt::NothingWritten, "r1", SECOND),
+            Next::Release(None)
+        );
+    }
+
+    #[test]
+    fn unlocatable_files_are_left_at_once_with_a_warning() {
+        let gone = Attempt::Unlocatable("its backup \"b\" no longer exists".into());
+        let Next::Release(Some(note)) = next(&gone, "r1", Duration::ZERO) else {
+            panic!("not released with a note")
+        };
+        assert!(note.contains("could not be located"), "{note}");
+        assert!(note.contains("restores/r1/"), "{note}");
+        assert!(note.contains("\"b\" no longer exists"), "{note}");
+    }
+
+    #[test]
+    fn a_failing_store_is_retried_with_growing_waits_then_left() {
+        let down = Attempt::StoreFailed("EndpointUnreachable".into());
+        let waits: Vec<Next> = [0, 4, 20, 120, 290]
+            .into_iter()
+            .map(|s| next(&down, "r1", Duration::from_secs(s)))
+            .collect();
+        assert_eq!(
+            waits,
+            [1, 2, 10, 30, 10].map(|s| Next::Retry(Duration::from_secs(s)))
+        );
+        let Next::Release(Some(note)) = next(&down, "r1", GIVE_UP_AFTER) else {
+            panic!("not given up at the deadline")
+        };
+        assert!(note.contains("within 300s"), "{note}");
+        assert!(note.contains("EndpointUnreachable"), "{note}");
+    }
+}
