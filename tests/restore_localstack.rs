@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use backup_support::*;
 use e2e::peers::LocalStack;
-use k8s_openapi::api::core::v1::{Namespace, Service};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
 use reqwest::Method;
 use restore_support::*;
 use serde_json::json;
-use server_support::{BUCKET, NS, Server, World};
+use server_support::{BUCKET, Server, World, expose_server};
 use veloxide::api::{BackupPhase, RestorePhase};
 
 const RESOURCES: [(&str, &str); 4] = [
@@ -230,30 +230,4 @@ async fn assert_enforced(store: &LocalStack, keys: &[String], key: &[u8]) {
         let right = store.object(Method::GET, BUCKET, object, Some(key)).await;
         assert_eq!(right.0, 200, "GET {object} with the key");
     }
-}
-
-/// What the chart's Service is to a real API server: the way to the server's HTTP port, which
-/// SSE-C downloads are streamed through.
-async fn expose_server(world: &World, server: &Server) {
-    let port: u16 = server
-        .metrics_url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "veloxide", "namespace": NS},
-        "spec": {"clusterIP": "127.0.0.1", "ports": [{"name": "metrics", "port": 8085, "targetPort": port}]}
-    }))
-    .unwrap();
-    Api::<Service>::namespaced(world.client.clone(), NS)
-        .create(&PostParams::default(), &service)
-        .await
-        .unwrap();
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -225,11 +225,6 @@ async fn assert_encrypted(world: &World, keys: &[String], expected: &Expected) {
     }
 }
 
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 async fn get_namespace(world: &World, name: &str) -> Option<Value> {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> =
         kube::Api::all(world.client.clone());

@@ -250,11 +250,6 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
     assert_eq!(s("velero_restore_failed_total"), 0.0);
 }
 
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 async fn get_cluster(world: &World, name: &str) -> Value {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> =
         kube::Api::all(world.client.clone());

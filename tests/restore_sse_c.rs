@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use backup_support::*;
 use e2e::peers::{Recorder, SseCMode};
-use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use restore_support::*;
 use serde_json::json;
@@ -38,23 +37,7 @@ async fn sse_c_restore_and_downloads_with_and_without_the_key() {
     create_workload_cm(&world, "vault").await;
     let server = Server::start(&world.standin.kubeconfig, "server-a");
     server.wait_ready().await;
-    // What the chart's Service is to a real API server: the way to the server's HTTP port.
-    let port: u16 = server
-        .metrics_url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "veloxide", "namespace": NS},
-        "spec": {"clusterIP": "127.0.0.1", "ports": [{"name": "metrics", "port": 8085, "targetPort": port}]}
-    }))
-    .unwrap();
-    Api::<Service>::namespaced(world.client.clone(), NS)
-        .create(&PostParams::default(), &service)
-        .await
-        .unwrap();
+    server_support::expose_server(&world, &server).await;
     world
         .create_location(
             "ssec",

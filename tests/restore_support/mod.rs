@@ -169,3 +169,9 @@ pub fn bytes_of(field: &Value) -> Vec<u8> {
         )
         .unwrap()
 }
+
+/// Standard base64, as Kubernetes writes `data` and `binaryData`.
+pub fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

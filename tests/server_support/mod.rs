@@ -280,3 +280,24 @@ pub fn sample(metrics: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f6
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// What the chart's Service is to a real API server: the way to a server's HTTP port, which
+/// SSE-C downloads are streamed through (the stand-in's service proxy forwards to clusterIP).
+pub async fn expose_server(world: &World, server: &Server) {
+    let port: u16 = server
+        .metrics_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": {"name": "veloxide", "namespace": NS},
+        "spec": {"clusterIP": "127.0.0.1", "ports": [{"name": "metrics", "port": 8085, "targetPort": port}]}
+    }))
+    .unwrap();
+    Api::namespaced(world.client.clone(), NS)
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+}
