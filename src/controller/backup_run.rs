@@ -16,14 +16,14 @@ use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
 use crate::storage::{MIN_PART_SIZE, MultipartOptions};
 
-/// How a backup's archive is uploaded: S3's smallest parts, two in flight. The archive is
-/// produced at the pace of the API server's lists and gzip (a few MB/s), so more parallel
-/// parts would only hold more memory: this keeps the upload's buffers under 15 MiB, the
-/// difference between a small and a very large backup's peak RSS. 10,000 parts of 5 MiB
-/// still allow a 48 GiB archive.
+/// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
+/// at most one 5 MiB part however large the cluster (the archive's producer keeps going into
+/// its 2 MiB channel while a part is sent). Parallel parts would buy nothing: the archive is
+/// produced at the pace of the API server's lists and gzip (a few MB/s here), while a part
+/// takes tens of milliseconds to send. 10,000 parts of 5 MiB still allow a 48 GiB archive.
 const BACKUP_UPLOAD: MultipartOptions = MultipartOptions {
     part_size: MIN_PART_SIZE,
-    max_in_flight: 2,
+    max_in_flight: 1,
 };
 
 /// How often a running backup's progress is written to its status.
