@@ -284,10 +284,7 @@ pub async fn write_metadata(
 /// Delete every object under `backups/<name>/`, `velero-backup.json` first so a reader never
 /// sees a backup whose files are half gone.
 pub async fn delete_objects(store: &ObjectStore, name: &str) -> Result<usize, BackupError> {
-    let mut keys = store.list(&backup_dir(name), None).await?.keys;
-    keys.sort_by_key(|k| !k.ends_with("/velero-backup.json"));
-    for key in &keys {
-        store.delete(key).await?;
-    }
-    Ok(keys.len())
+    Ok(store
+        .delete_dir(&backup_dir(name), Some("velero-backup.json"))
+        .await?)
 }

@@ -30,20 +30,11 @@ pub fn restore_key(name: &str, file: &str) -> String {
     format!("{}{file}", restore_dir(name))
 }
 
-/// Delete restore `name`'s files: abort its unfinished uploads (a restore stopped mid-upload
-/// leaves one), then delete every key under `restores/<name>/` and nothing else. Returns how
-/// many objects were deleted.
+/// Delete restore `name`'s files: its unfinished uploads (a restore stopped mid-upload leaves
+/// one) and every key under `restores/<name>/`, nothing else. Returns how many objects were
+/// deleted.
 pub async fn delete_files(store: &ObjectStore, name: &str) -> Result<usize, StorageError> {
-    let dir = restore_dir(name);
-    store.abort_uploads(&dir).await?;
-    let keys = store.list(&dir, None).await?.keys;
-    // S3 only lists keys under the prefix; checked anyway, since a key outside it must never be
-    // deleted whatever a store (or a proxy in front of it) answers.
-    let mine: Vec<&String> = keys.iter().filter(|k| k.starts_with(&dir)).collect();
-    for key in &mine {
-        store.delete(key).await?;
-    }
-    Ok(mine.len())
+    store.delete_dir(&restore_dir(name), None).await
 }
 
 /// Why a restore failed as a whole (per-item problems are counted, not errors).
