@@ -15,7 +15,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use server_support::{Server, World, sample};
+use server_support::{World, sample};
 use veloxide::api::BackupPhase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,12 +32,7 @@ async fn an_unlistable_resource_gives_partially_failed_with_counts() {
         )
         .await
         .unwrap();
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
-    server.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
-    world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
-        .await;
+    let server = serve_plain_location(&world, "default").await;
 
     create_backup(&world, "partial", json!({"includedNamespaces": ["shop"]})).await;
     let backup = wait_phase(

@@ -272,12 +272,7 @@ async fn filters_choose_what_is_backed_up() {
     let world = World::start().await;
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
-    server.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
-    world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
-        .await;
+    let server = serve_plain_location(&world, "default").await;
 
     // No storageLocation: the default name; a schedule's backup.
     create_backup_labelled(

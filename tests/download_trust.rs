@@ -16,7 +16,7 @@ use e2e::peers::Pki;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use restore_support::*;
 use serde_json::{Value, json};
-use server_support::{NS, Server, World};
+use server_support::{NS, World};
 use veloxide::api::{BackupPhase, DownloadRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,12 +24,7 @@ async fn presigned_links_expire_and_the_cli_trusts_in_velero_s_order() {
     let world = World::start().await;
     create_widget_crd(&world).await;
     create_workload(&world, "app", 1).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
-    server.wait_ready().await;
-    world.create_location("plain", json!({}), json!({})).await;
-    world
-        .wait_ready_reason("plain", "Available", Duration::from_secs(30))
-        .await;
+    let server = serve_plain_location(&world, "plain").await;
     create_backup(
         &world,
         "b1",

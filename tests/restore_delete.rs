@@ -46,12 +46,7 @@ async fn deleting_a_restore_deletes_its_files_and_only_those() {
     let world = World::start().await;
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
-    server.wait_ready().await;
-    world.create_location("plain", json!({}), json!({})).await;
-    world
-        .wait_ready_reason("plain", "Available", Duration::from_secs(30))
-        .await;
+    let _server = serve_plain_location(&world, "plain").await;
     create_backup(
         &world,
         "b1",

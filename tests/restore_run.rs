@@ -15,7 +15,7 @@ use backup_support::*;
 use kube::api::{Patch, PatchParams};
 use restore_support::*;
 use serde_json::{Value, json};
-use server_support::{Server, World, sample};
+use server_support::{World, sample};
 use veloxide::api::{BackupPhase, RestorePhase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,12 +38,7 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         "metadata": {"name": "web", "namespace": "shop"}}),
     )
     .await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
-    server.wait_ready().await;
-    world.create_location("plain", json!({}), json!({})).await;
-    world
-        .wait_ready_reason("plain", "Available", Duration::from_secs(30))
-        .await;
+    let server = serve_plain_location(&world, "plain").await;
     create_backup(
         &world,
         "b1",

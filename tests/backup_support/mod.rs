@@ -15,7 +15,7 @@ use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use serde_json::{Value, json};
 use veloxide::api::{Backup, BackupPhase};
 
-use super::server_support::{BUCKET, NS, World};
+use super::server_support::{BUCKET, NS, Server, World};
 
 /// The custom resource the tests back up.
 pub const WIDGETS: &str = "widgets.example.com";
@@ -300,4 +300,16 @@ pub fn condition(backup: &Backup, kind: &str) -> Option<(String, String, String)
         .iter()
         .find(|c| c.type_ == kind)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// `veloxide server` ("server-a") running, with location `name` (no encryption, the world's
+/// CA) Available.
+pub async fn serve_plain_location(world: &World, name: &str) -> Server {
+    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    server.wait_ready().await;
+    world.create_location(name, json!({}), json!({})).await;
+    world
+        .wait_ready_reason(name, "Available", Duration::from_secs(30))
+        .await;
+    server
 }
