@@ -5,12 +5,11 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 use crate::api::BackupStorageLocation;
+use crate::location::{CaSource, LocationConfig};
+use crate::storage::{KubeSecrets, SecretError, resolve_ca};
 
 /// Where the extra trusted certificates came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,8 +72,9 @@ pub fn choose(
     }
 }
 
-/// The bundle the location names: `caCertRef` (a Secret in `namespace`) over `caCert`.
-/// `Ok(None)` when the location does not exist or names none (Velero's rule).
+/// The bundle the location names: `caCertRef` (a Secret in `namespace`) over `caCert`, read
+/// through the one location parser and Secret resolution the server uses. `Ok(None)` when the
+/// location does not exist or names none (Velero's rule).
 pub async fn location_bundle(
     client: &kube::Client,
     namespace: &str,
@@ -91,33 +91,21 @@ pub async fn location_bundle(
     else {
         return Ok(None);
     };
-    let storage = &bsl.spec.object_storage;
-    if let Some(r) = &storage.ca_cert_ref {
-        let name = r.name.clone().unwrap_or_default();
-        let key = r.key.clone().unwrap_or_default();
-        if key.is_empty() {
-            return Err("caCertRef key is empty".into());
-        }
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-        let secret = secrets
-            .get_opt(&name)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!("certificate secret {name} not found in namespace {namespace}")
-            })?;
-        let pem = secret
-            .data
-            .and_then(|d| d.get(&key).map(|v| v.0.clone()))
-            .ok_or_else(|| format!("key {key} not found in secret {name}"))?;
-        return Ok(Some((Source::CaCertRef, pem)));
-    }
-    match storage.ca_cert.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(text) => STANDARD
-            .decode(text.trim())
-            .map(|pem| Some((Source::CaCert, pem)))
-            .map_err(|e| format!("spec.objectStorage.caCert is not base64: {e}")),
-        None => Ok(None),
+    let config = LocationConfig::from_spec(&bsl.spec)
+        .map_err(|rejected| rejected.to_string())?
+        .config;
+    let source = match &config.trust.ca {
+        CaSource::System => return Ok(None),
+        CaSource::Inline(_) => Source::CaCert,
+        CaSource::Secret(_) => Source::CaCertRef,
+    };
+    match resolve_ca(&config, &KubeSecrets::new(client.clone(), namespace)).await {
+        Ok((pem, _warnings)) => Ok(pem.map(|pem| (source, pem))),
+        // Velero's wording for the common case.
+        Err(SecretError::NotFound { name, .. }) => Err(format!(
+            "certificate secret {name} not found in namespace {namespace}"
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 

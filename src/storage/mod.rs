@@ -36,7 +36,7 @@ pub use ops::{Listing, ObjectInfo};
 pub use reason::Reason;
 pub use secrets::{
     ClientIdentity, CustomerKey, Redacted, Resolved, SecretError, SecretMaterial, SecretSource,
-    StaticSecrets, client_identity, inspect_ca, resolve,
+    StaticSecrets, client_identity, inspect_ca, resolve, resolve_ca,
 };
 pub use sse::{Recorded, Sse};
 pub use stats::StorageStats;

@@ -154,24 +154,32 @@ pub struct Resolved {
     pub warnings: Vec<String>,
 }
 
+/// The location's CA bundle (PEM), from `caCertRef` or the inline `caCert`, checked; `None`
+/// when it names none (system roots only). Also the bundle's warnings.
+pub async fn resolve_ca(
+    config: &LocationConfig,
+    source: &impl SecretSource,
+) -> Result<(Option<Vec<u8>>, Vec<String>), SecretError> {
+    match &config.trust.ca {
+        CaSource::System => Ok((None, Vec::new())),
+        CaSource::Inline(bundle) => Ok((Some(bundle.pem.clone()), Vec::new())),
+        CaSource::Secret(r) => {
+            let bytes = fetch(source, r, "spec.objectStorage.caCertRef").await?;
+            let field = format!("Secret {:?} key {:?}", r.name, r.key);
+            let (bundle, warnings) = inspect_ca(&field, &bytes)?;
+            Ok((Some(bundle.pem), warnings))
+        }
+    }
+}
+
 /// Fetch every Secret the location names and check what they hold.
 pub async fn resolve(
     config: &LocationConfig,
     source: &impl SecretSource,
 ) -> Result<Resolved, SecretError> {
-    let mut warnings = Vec::new();
     let mut secrets = SecretMaterial::default();
-    match &config.trust.ca {
-        CaSource::System => {}
-        CaSource::Inline(bundle) => secrets.ca_pem = Some(bundle.pem.clone()),
-        CaSource::Secret(r) => {
-            let bytes = fetch(source, r, "spec.objectStorage.caCertRef").await?;
-            let field = format!("Secret {:?} key {:?}", r.name, r.key);
-            let inspected = inspect_ca(&field, &bytes)?;
-            warnings.extend(inspected.1);
-            secrets.ca_pem = Some(inspected.0.pem);
-        }
-    }
+    let (ca_pem, warnings) = resolve_ca(config, source).await?;
+    secrets.ca_pem = ca_pem;
     if let Some(name) = &config.trust.client_cert_secret {
         let field = "spec.objectStorage.clientCertRef";
         let cert = fetch(source, &key_ref(name, TLS_CERT_KEY), field).await?;
