@@ -67,12 +67,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
 }
 
 fn error_policy(_r: Arc<DownloadRequest>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics
-        .reconcile_errors
-        .with_label_values(&[CONTROLLER, "KubeApi"])
-        .inc();
-    tracing::warn!(error = %error, "download request reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    ctx.failed_reconcile(CONTROLLER, "KubeApi", error, Duration::from_secs(5))
 }
 
 async fn reconcile(request: Arc<DownloadRequest>, ctx: Arc<Context>) -> Result<Action, Error> {

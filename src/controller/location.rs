@@ -138,15 +138,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
 
 /// Wait, then retry; count the failure by its label.
 fn error_policy(_location: Arc<BackupStorageLocation>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics
-        .reconcile_errors
-        .with_label_values(&[CONTROLLER, error.label()])
-        .inc();
-    tracing::warn!(error = %error, "location reconcile failed");
-    match error.label() {
-        "Conflict" => Action::requeue(Duration::from_millis(500)),
-        _ => Action::requeue(Duration::from_secs(5)),
-    }
+    ctx.failed_reconcile(CONTROLLER, error.label(), error, Duration::from_millis(500))
 }
 
 /// Check one location if it is due, and write what was found.

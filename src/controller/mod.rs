@@ -130,6 +130,27 @@ impl Context {
         })
     }
 
+    /// What every controller's error policy does: count the error by `label`, log it, and try
+    /// again soon (a write conflict sooner: the watch already brings the newer object).
+    pub fn failed_reconcile(
+        &self,
+        controller: &str,
+        label: &str,
+        error: &dyn std::fmt::Display,
+        conflict_retry: Duration,
+    ) -> kube::runtime::controller::Action {
+        self.metrics
+            .reconcile_errors
+            .with_label_values(&[controller, label])
+            .inc();
+        tracing::warn!(controller, error = %error, "reconcile failed");
+        kube::runtime::controller::Action::requeue(if label == "Conflict" {
+            conflict_retry
+        } else {
+            Duration::from_secs(5)
+        })
+    }
+
     /// The same context reading the cluster for backups and restores through `reader`.
     pub fn with_reader(
         client: Client,

@@ -92,16 +92,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
 fn error_policy(_restore: Arc<Restore>, error: &Error, state: Arc<State>) -> Action {
     state
         .ctx
-        .metrics
-        .reconcile_errors
-        .with_label_values(&[CONTROLLER, error.label()])
-        .inc();
-    tracing::warn!(error = %error, "restore reconcile failed");
-    Action::requeue(Duration::from_secs(if error.label() == "Conflict" {
-        1
-    } else {
-        5
-    }))
+        .failed_reconcile(CONTROLLER, error.label(), error, Duration::from_secs(1))
 }
 
 async fn reconcile(restore: Arc<Restore>, state: Arc<State>) -> Result<Action, Error> {
