@@ -19,7 +19,7 @@ use server_support::{NS, Server, World};
 fn veloxide(world: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .args(args)
-        .env("KUBECONFIG", &world.standin.kubeconfig)
+        .env("KUBECONFIG", &world.cluster.kubeconfig)
         .env_remove("VELERO_NAMESPACE")
         .output()
         .expect("veloxide runs")
@@ -39,7 +39,7 @@ async fn create_waits_get_lists_and_failures_exit_non_zero() {
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
     create_workload(&world, "other", 1).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-cli");
+    let server = Server::start(&world.server_kubeconfig, "server-cli");
     server.wait_ready().await;
     world.create_location("default", json!({}), json!({})).await;
     world

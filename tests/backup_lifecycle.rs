@@ -29,7 +29,7 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
         .create_location("default", json!({"s3Url": proxy.url()}), json!({}))
         .await;
     create_backup(&world, "early", json!({"includedNamespaces": ["shop"]})).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     eventually(
         "the backup waits for its location",
         Duration::from_secs(20),
@@ -116,8 +116,8 @@ async fn two_replicas_run_each_backup_exactly_once() {
     let world = World::start().await;
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 3).await;
-    let a = Server::start(&world.standin.kubeconfig, "server-a");
-    let b = Server::start(&world.standin.kubeconfig, "server-b");
+    let a = Server::start(&world.server_kubeconfig, "server-a");
+    let b = Server::start(&world.server_kubeconfig, "server-b");
     world.create_location("default", json!({}), json!({})).await;
     world
         .wait_ready_reason("default", "Available", Duration::from_secs(30))

@@ -23,7 +23,7 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         create_workload(&world, ns, n).await;
     }
     world.moto.create_kms_key("alias/velero-backups").await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world.create_location("plain", json!({}), json!({})).await;
     world
@@ -131,10 +131,14 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     .unwrap();
     assert_eq!(
         list["v1/ConfigMap"],
+        // kube-root-ca.crt: kube-controller-manager's root-ca-cert-publisher puts one in
+        // every namespace, and a backup of a namespace takes it too (as Velero's does).
         json!([
+            "app-a/kube-root-ca.crt",
             "app-a/settings-0",
             "app-a/settings-1",
             "app-a/settings-2",
+            "app-b/kube-root-ca.crt",
             "app-b/settings-0",
             "app-b/settings-1"
         ])

@@ -119,7 +119,7 @@ async fn round_trip(world: &World, expected: Expected) {
         ]
     );
 
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
         .create_location("vault", expected.location_config.clone(), json!({}))
