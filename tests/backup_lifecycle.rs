@@ -86,7 +86,7 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
     create_backup(
         &world,
         "brief",
-        json!({"includedNamespaces": ["shop"], "ttl": "3s"}),
+        json!({"includedNamespaces": ["shop"], "ttl": "10s"}),
     )
     .await;
     let brief = wait_phase(&world, "brief", BackupPhase::Completed, WAIT).await;

@@ -77,9 +77,10 @@ async fn an_unlistable_resource_gives_partially_failed_with_counts() {
     .await;
     let status = backup.status.clone().unwrap();
     assert_eq!(status.errors, Some(1), "{status:?}");
-    // The namespace, two ConfigMaps, two Secrets and the Deployment: all but the widget.
+    // The namespace, two ConfigMaps, two Secrets and the Deployment, and the kube-root-ca.crt
+    // ConfigMap and default ServiceAccount kube-controller-manager made: all but the widgets.
     let progress = status.progress.clone().unwrap();
-    assert_eq!(progress.items_backed_up, Some(6), "{progress:?}");
+    assert_eq!(progress.items_backed_up, Some(8), "{progress:?}");
     assert!(status.completion_timestamp.is_some());
 
     let dir = "default/backups/partial/";

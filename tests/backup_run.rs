@@ -176,8 +176,9 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     // Status: Velero's fields, progress, the location label, and what the store confirmed.
     let status = none.status.as_ref().unwrap();
     // app-a: 3 ConfigMaps, 2 Secrets, a Deployment, a Widget; app-b: 2 + 2 + 1 + 1; and the
-    // two Namespace objects.
-    let items = 7 + 6 + 2;
+    // two Namespace objects; and in each namespace what kube-controller-manager puts there
+    // (the kube-root-ca.crt ConfigMap and the default ServiceAccount).
+    let items = 7 + 6 + 2 + 2 * 2;
     assert_eq!(
         status.progress.as_ref().unwrap().items_backed_up,
         Some(items)

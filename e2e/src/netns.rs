@@ -95,6 +95,9 @@ impl Drop for Exposed {
 /// Points the Service `namespace/service`'s Endpoints at `exposed`, under the Service's port
 /// `port_name`: what a pod behind the Service is to the API server, which reaches webhooks and
 /// proxies through Endpoints (control-plane.sh runs it with `--enable-aggregator-routing`).
+/// The service proxy only forwards to addresses that belong to a Pod of the namespace, so a Pod
+/// (`<service>-e2e-route`, never scheduled: there is no kubelet) is made with the exposed
+/// address as its status IP, and the endpoint names it.
 pub async fn route_service(
     client: &kube::Client,
     namespace: &str,
@@ -102,20 +105,47 @@ pub async fn route_service(
     port_name: &str,
     exposed: &Exposed,
 ) -> anyhow::Result<()> {
-    use k8s_openapi::api::core::v1::Endpoints;
+    use k8s_openapi::api::core::v1::{Endpoints, Pod};
     use kube::api::{Api, Patch, PatchParams};
+    let ip = exposed.addr.ip().to_string();
+    let pod_name = format!("{service}-e2e-route");
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": namespace},
+        "spec": {"automountServiceAccountToken": false,
+                 "containers": [{"name": "route", "image": "e2e.invalid/route:none"}]}
+    });
+    let apply = PatchParams::apply("e2e").force();
+    // The ServiceAccount admission plugin refuses pods until kube-controller-manager has made
+    // the namespace's default ServiceAccount: retry for a few seconds.
+    let mut tries = 0;
+    loop {
+        match pods.patch(&pod_name, &apply, &Patch::Apply(&pod)).await {
+            Ok(_) => break,
+            Err(_) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e).context("creating the route's Pod"),
+        }
+    }
+    let status = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": namespace},
+        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+    });
+    pods.patch_status(&pod_name, &apply, &Patch::Apply(&status))
+        .await
+        .context("setting the route Pod's IP")?;
     let endpoints = serde_json::json!({
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": service, "namespace": namespace},
-        "subsets": [{"addresses": [{"ip": exposed.addr.ip().to_string()}],
+        "subsets": [{"addresses": [{"ip": ip, "targetRef": {"kind": "Pod", "name": pod_name, "namespace": namespace}}],
                      "ports": [{"name": port_name, "port": exposed.addr.port()}]}]
     });
     Api::<Endpoints>::namespaced(client.clone(), namespace)
-        .patch(
-            service,
-            &PatchParams::apply("e2e").force(),
-            &Patch::Apply(&endpoints),
-        )
+        .patch(service, &apply, &Patch::Apply(&endpoints))
         .await
         .with_context(|| format!("routing Service {namespace}/{service}"))?;
     Ok(())

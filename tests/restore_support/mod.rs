@@ -11,6 +11,10 @@ use veloxide::api::{Restore, RestorePhase};
 
 use super::server_support::{NS, World};
 
+/// What kube-controller-manager puts in every new namespace (by `snapshot_namespace` id).
+pub const MADE_BY_THE_CLUSTER: [&str; 2] =
+    ["configmaps/kube-root-ca.crt", "serviceaccounts/default"];
+
 pub fn restores(world: &World) -> Api<Restore> {
     Api::namespaced(world.client.clone(), NS)
 }
