@@ -35,7 +35,13 @@ pub struct World {
 }
 
 impl World {
+    /// With the chart's RBAC at `rbac.secretsScope=cluster` (see below).
     pub async fn start() -> World {
+        World::start_with_rbac(&["rbac.secretsScope=cluster"]).await
+    }
+
+    /// With the chart's RBAC rendered with these `--set` values.
+    pub async fn start_with_rbac(chart_values: &[&str]) -> World {
         let moto = Moto::start();
         moto.create_bucket(BUCKET).await;
         let cluster = Cluster::start().expect("the control plane starts");
@@ -47,10 +53,10 @@ impl World {
             .create(&PostParams::default(), &ns)
             .await
             .unwrap();
-        // The chart's rules with `rbac.secretsScope=cluster` (backups read every group, Secrets
-        // included, as a Velero install does): these tests back up Secrets and custom resources
-        // in other namespaces. The default scope is checked by tests/rbac.rs.
-        let rbac = e2e::manifests::chart_rbac(NS, &["rbac.secretsScope=cluster"]).unwrap();
+        // Most tests use `rbac.secretsScope=cluster` (backups read every group, Secrets included,
+        // as a Velero install does): they back up Secrets and custom resources in other
+        // namespaces. tests/backup_secrets_scope.rs runs the chart's default.
+        let rbac = e2e::manifests::chart_rbac(NS, chart_values).unwrap();
         e2e::manifests::apply(&client, &rbac).await.unwrap();
         let server_kubeconfig = cluster
             .kubeconfig_for_service_account(NS, "veloxide")
@@ -197,6 +203,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(kubeconfig: &Path, identity: &str) -> Server {
+        Server::start_with(kubeconfig, identity, &[])
+    }
+
+    /// With extra `veloxide server` flags.
+    pub fn start_with(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
             .args([
                 "server",
@@ -206,6 +217,7 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(["--identity", identity, "--lease-duration", "3s"])
+            .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,veloxide=debug")
             .stdout(Stdio::piped())
