@@ -70,4 +70,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
-	rm -rf .work
+	chmod -R u+w .work 2>/dev/null; rm -rf .work
