@@ -1,5 +1,5 @@
 //! `veloxide backup create` and `backup get`, the real binary against `veloxide server`, the
-//! API stand-in and moto: `create --wait` returns once the archive is in the bucket (listed
+//! real control plane and moto: `create --wait` returns once the archive is in the bucket (listed
 //! with awscli, which shares no code with veloxide), `get` shows Velero's table with the
 //! phase, an existing name is refused by name, and a backup to a missing location ends
 //! FailedValidation with a non-zero exit. `describe --details` shows the status, the recorded
@@ -15,7 +15,7 @@ use backup_support::{backups, create_widget_crd, create_workload, list_keys};
 use serde_json::{Value, json};
 use server_support::{NS, Server, World};
 
-/// Runs the `veloxide` binary against the world's stand-in.
+/// Runs the `veloxide` binary against the world's control plane.
 fn veloxide(world: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .args(args)

@@ -1,4 +1,4 @@
-//! `veloxide server` backs up namespaces of the API stand-in into moto over HTTPS under each
+//! `veloxide server` backs up namespaces of a real kube-apiserver into moto over HTTPS under each
 //! encryption mode: the backup completes, the archive downloaded with an independent client
 //! (awscli) has Velero's layout and the objects' content, every object's encryption is what
 //! a HEAD from awscli reports and what the status records, and Velero's metrics count it.
