@@ -95,6 +95,12 @@ impl Drop for Exposed {
 /// Points the Service `namespace/service`'s Endpoints at `exposed`, under the Service's port
 /// `port_name`: what a pod behind the Service is to the API server, which reaches webhooks and
 /// proxies through Endpoints (control-plane.sh runs it with `--enable-aggregator-routing`).
+///
+/// kube-apiserver 1.34 resolves a Service through its EndpointSlices. For a Service without a
+/// selector kube-controller-manager mirrors the Endpoints into one; for a Service with a selector
+/// (the chart's, `veloxide install`'s) it keeps its own slice of the (absent) pods and mirrors
+/// nothing, so an EndpointSlice of our own (managed by `e2e`, which the controller leaves alone)
+/// is written as well.
 pub async fn route_service(
     client: &kube::Client,
     namespace: &str,
@@ -118,5 +124,25 @@ pub async fn route_service(
         )
         .await
         .with_context(|| format!("routing Service {namespace}/{service}"))?;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let slice_name = format!("{service}-e2e");
+    let slice = serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": slice_name, "namespace": namespace, "labels": {
+            "kubernetes.io/service-name": service,
+            "endpointslice.kubernetes.io/managed-by": "e2e"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [exposed.addr.ip().to_string()],
+                       "conditions": {"ready": true}}],
+        "ports": [{"name": port_name, "port": exposed.addr.port(), "protocol": "TCP"}]
+    });
+    Api::<EndpointSlice>::namespaced(client.clone(), namespace)
+        .patch(
+            &slice_name,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(&slice),
+        )
+        .await
+        .with_context(|| format!("routing Service {namespace}/{service} (EndpointSlice)"))?;
     Ok(())
 }
