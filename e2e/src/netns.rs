@@ -98,6 +98,12 @@ impl Drop for Exposed {
 /// The service proxy only forwards to addresses that belong to a Pod of the namespace, so a Pod
 /// (`<service>-e2e-route`, never scheduled: there is no kubelet) is made with the exposed
 /// address as its status IP, and the endpoint names it.
+///
+/// Webhook calls resolve a Service through its EndpointSlices. For a Service without a
+/// selector kube-controller-manager mirrors the Endpoints into one; for a Service with a selector
+/// (the chart's, `veloxide install`'s) it keeps its own slice of the (absent) pods and mirrors
+/// nothing, so an EndpointSlice of our own (managed by `e2e`, which the controller leaves alone)
+/// is written as well.
 pub async fn route_service(
     client: &kube::Client,
     namespace: &str,
@@ -106,6 +112,7 @@ pub async fn route_service(
     exposed: &Exposed,
 ) -> anyhow::Result<()> {
     use k8s_openapi::api::core::v1::{Endpoints, Pod};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
     use kube::api::{Api, Patch, PatchParams};
     let ip = exposed.addr.ip().to_string();
     let pod_name = format!("{service}-e2e-route");
@@ -148,5 +155,20 @@ pub async fn route_service(
         .patch(service, &apply, &Patch::Apply(&endpoints))
         .await
         .with_context(|| format!("routing Service {namespace}/{service}"))?;
+    let slice_name = format!("{service}-e2e");
+    let slice = serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": slice_name, "namespace": namespace, "labels": {
+            "kubernetes.io/service-name": service,
+            "endpointslice.kubernetes.io/managed-by": "e2e"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": true},
+                       "targetRef": {"kind": "Pod", "name": pod_name, "namespace": namespace}}],
+        "ports": [{"name": port_name, "port": exposed.addr.port(), "protocol": "TCP"}]
+    });
+    Api::<EndpointSlice>::namespaced(client.clone(), namespace)
+        .patch(&slice_name, &apply, &Patch::Apply(&slice))
+        .await
+        .with_context(|| format!("routing Service {namespace}/{service} (EndpointSlice)"))?;
     Ok(())
 }
