@@ -24,6 +24,9 @@ const AS: &str = "system:serviceaccount:velero:veloxide";
 /// with the default chart, the chart with `rbac.secretsScope=cluster`, and `veloxide install`.
 type Row = (&'static str, &'static str, &'static str, bool, bool, bool);
 
+/// A configuration: its name, its YAML, and the table's column for it.
+type Config = (&'static str, String, fn(&Row) -> bool);
+
 const TABLE: &[Row] = &[
     (
         "get",
@@ -335,7 +338,7 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
         "veloxide install --dry-run: {}",
         String::from_utf8_lossy(&install.stderr)
     );
-    let configs: Vec<(&str, String, fn(&Row) -> bool)> = vec![
+    let configs: Vec<Config> = vec![
         (
             "the chart's default values",
             e2e::manifests::chart_rbac(NS, &[]).unwrap(),
