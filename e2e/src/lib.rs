@@ -5,7 +5,6 @@ pub mod cluster;
 pub mod manifests;
 pub mod netns;
 pub mod peers;
-pub mod standin;
 
 /// A random hex string of `bytes` bytes (names of namespaces and scratch directories).
 pub fn random_hex(bytes: usize) -> String {

@@ -1,8 +1,6 @@
 //! Helpers shared by the e2e scenarios: one real control plane per test binary
 //! ([`cluster`], `e2e::cluster::Cluster::shared`, or the cluster named by
-//! `VELOXIDE_E2E_KUBECONFIG`) with a namespace per test, and kubectl/Helm runners. The API
-//! stand-in helpers remain for the scenarios not yet moved (kube_rs.rs, watch.rs,
-//! service_proxy.rs).
+//! `VELOXIDE_E2E_KUBECONFIG`) with a namespace per test, and kubectl/Helm runners.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -10,7 +8,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use e2e::cluster::Cluster;
-use e2e::standin::StandIn;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
@@ -42,27 +39,6 @@ impl Kube for Cluster {
     fn dir(&self) -> &Path {
         Cluster::dir(self)
     }
-}
-
-impl Kube for StandIn {
-    fn kubeconfig(&self) -> &Path {
-        &self.kubeconfig
-    }
-    fn dir(&self) -> &Path {
-        StandIn::dir(self)
-    }
-}
-
-pub fn standin() -> StandIn {
-    standin_with(&[])
-}
-
-pub fn standin_with(webhook_endpoints: &[String]) -> StandIn {
-    StandIn::start_with(
-        Path::new(env!("CARGO_BIN_EXE_kube-standin")),
-        webhook_endpoints,
-    )
-    .expect("kube-standin starts")
 }
 
 /// A fresh namespace named `PREFIX-RANDOM`, so runs against a shared cluster do not collide.
