@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::peers::Moto;
@@ -23,7 +24,8 @@ pub const BUCKET: &str = "velero-backups";
 
 /// The stand-in with veloxide's CRDs and the `velero` namespace, and moto with a bucket.
 pub struct World {
-    pub moto: Moto,
+    /// Shared by the worlds of a disaster-recovery test (two clusters, one bucket).
+    pub moto: Arc<Moto>,
     pub standin: StandIn,
     pub client: Client,
 }
@@ -32,8 +34,17 @@ impl World {
     pub async fn start() -> World {
         let moto = Moto::start();
         moto.create_bucket(BUCKET).await;
-        let standin =
-            StandIn::start().expect("kube-standin starts (built by `cargo test --workspace`)");
+        World::with_store(Arc::new(moto)).await
+    }
+
+    /// A second cluster (its own API server) whose locations reach the same bucket as
+    /// `other`'s: a disaster-recovery site.
+    pub async fn start_sharing(other: &World) -> World {
+        World::with_store(other.moto.clone()).await
+    }
+
+    async fn with_store(moto: Arc<Moto>) -> World {
+        let standin = api_server();
         let client = standin.client().await.unwrap();
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in veloxide::crds::all() {
@@ -172,6 +183,11 @@ impl World {
     }
 }
 
+/// A fresh Kubernetes API server for one cluster of a test.
+fn api_server() -> StandIn {
+    StandIn::start().expect("kube-standin starts (built by `cargo test --workspace`)")
+}
+
 /// A `veloxide server` process against the stand-in. Dropping it kills it.
 pub struct Server {
     child: Child,
@@ -181,6 +197,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(kubeconfig: &Path, identity: &str) -> Server {
+        Server::start_with(kubeconfig, identity, &[])
+    }
+
+    /// The same with more `veloxide server` flags.
+    pub fn start_with(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
             .args([
                 "server",
@@ -190,6 +211,7 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(["--identity", identity, "--lease-duration", "3s"])
+            .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,veloxide=debug")
             .stdout(Stdio::piped())
