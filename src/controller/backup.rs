@@ -366,9 +366,20 @@ pub(super) async fn patch_status(
     api.patch_status(
         name,
         &PatchParams::default(),
-        &Patch::Merge(&json!({ "status": status })),
+        &Patch::Merge(&status_patch(status)),
     )
     .await
+}
+
+/// The merge patch writing `status`. A record of files the status no longer has (a run that
+/// turned out to own nothing) is removed explicitly: left out, a merge patch would keep it, and
+/// a later deletion would delete another backup's files through it.
+fn status_patch(status: &BackupStatus) -> serde_json::Value {
+    let mut patch = json!({ "status": status });
+    if status.written_to.is_none() {
+        patch["status"]["writtenTo"] = serde_json::Value::Null;
+    }
+    patch
 }
 
 /// Events are best effort.
@@ -418,6 +429,18 @@ mod tests {
     use crate::metrics::Metrics;
     use axum::http::Response;
     use kube::client::Body;
+
+    /// A run that finds its name taken ends FailedValidation, and the merge patch of that
+    /// status removes the record of files made at the claim.
+    #[test]
+    fn a_status_without_files_removes_the_record() {
+        let status = BackupStatus::default();
+        assert_eq!(
+            status_patch(&status)["status"]["writtenTo"],
+            serde_json::Value::Null
+        );
+        assert!(status_patch(&status)["status"].get("writtenTo").is_some());
+    }
 
     /// Two writers decide on the same resourceVersion; the second claim gets 409 from the API
     /// server. That replica must not run the backup: no store access, no event, no attempt.
