@@ -60,7 +60,10 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
     // A DeleteBackupRequest deletes its objects, then the Backup.
     let requests: Api<DeleteBackupRequest> = Api::namespaced(world.client.clone(), NS);
     requests
-        .create(&PostParams::default(), &DeleteBackupRequest::for_backup(&done))
+        .create(
+            &PostParams::default(),
+            &DeleteBackupRequest::for_backup(&done),
+        )
         .await
         .unwrap();
     eventually("the Backup is gone", WAIT, || async {
