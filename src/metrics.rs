@@ -30,6 +30,8 @@ pub struct Metrics {
     pub backups: crate::backup::metrics::BackupMetrics,
     /// Velero's `velero_restore_*` families.
     pub restores: crate::restore::metrics::RestoreMetrics,
+    /// The backup sync's `veloxide_backup_sync_*` families.
+    pub sync: crate::backup::metrics::SyncMetrics,
 }
 
 impl Default for Metrics {
@@ -116,7 +118,9 @@ impl Metrics {
             .expect("registered once");
         let backups = crate::backup::metrics::BackupMetrics::register(&registry);
         let restores = crate::restore::metrics::RestoreMetrics::register(&registry);
+        let sync = crate::backup::metrics::SyncMetrics::register(&registry);
         Metrics {
+            sync,
             backups,
             restores,
             registry,
@@ -180,6 +184,7 @@ impl Metrics {
         ] {
             let _ = gauge.remove_label_values(&[name]);
         }
+        self.sync.forget(name);
         // The counter carries result and reason labels too: find every series of `name`.
         use prometheus::core::Collector as _;
         for family in self.validations.collect() {

@@ -1,6 +1,6 @@
 //! A backup's life around the run: it waits for a location that has not been validated yet
 //! (Velero would fail it), runs exactly once with two replicas, and its objects leave the
-//! store when it is deleted or expires.
+//! store when a DeleteBackupRequest asks for it or it expires.
 
 mod backup_support;
 mod server_support;
@@ -10,10 +10,10 @@ use std::time::Duration;
 use backup_support::proxy::Proxy;
 use backup_support::*;
 use kube::ResourceExt as _;
-use kube::api::DeleteParams;
+use kube::api::{Api, PostParams};
 use serde_json::json;
-use server_support::{Server, World, sample};
-use veloxide::api::BackupPhase;
+use server_support::{NS, Server, World, sample};
+use veloxide::api::{BackupPhase, DeleteBackupRequest};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -52,16 +52,18 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
     );
     proxy.resume();
     let done = wait_phase(&world, "early", BackupPhase::Completed, WAIT).await;
-    assert!(
-        done.finalizers()
-            .contains(&"veloxide.io/backup-objects".to_owned())
-    );
+    // No finalizer: deleting the object is not a request to delete data.
+    assert!(done.finalizers().is_empty(), "{:?}", done.finalizers());
     let keys = list_keys(&world, "default/backups/early/");
     assert_eq!(keys.len(), 5, "{keys:?}");
 
-    // Deleting the Backup deletes its objects first.
-    backups(&world)
-        .delete("early", &DeleteParams::default())
+    // A DeleteBackupRequest deletes its objects, then the Backup.
+    let requests: Api<DeleteBackupRequest> = Api::namespaced(world.client.clone(), NS);
+    requests
+        .create(
+            &PostParams::default(),
+            &DeleteBackupRequest::for_backup(&done),
+        )
         .await
         .unwrap();
     eventually("the Backup is gone", WAIT, || async {
@@ -82,7 +84,7 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
         Some(1.0)
     );
 
-    // A short TTL: the collector deletes the Backup and its objects once it expires. (20 s:
+    // A short TTL: at expiry a DeleteBackupRequest deletes the Backup and its objects. (20 s:
     // with 3 s a loaded machine sometimes expired it before the files were listed below.)
     create_backup(
         &world,

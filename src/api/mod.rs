@@ -5,14 +5,23 @@
 
 pub mod backup;
 pub mod bsl;
+pub mod delete;
 pub mod download;
 pub mod duration;
+pub mod label;
 pub mod restore;
 
-pub use backup::{Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus};
+pub use backup::{
+    Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
+    BackupWrittenTo,
+};
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,
+};
+pub use delete::{
+    DeleteBackupRequest, DeleteBackupRequestPhase, DeleteBackupRequestSpec,
+    DeleteBackupRequestStatus,
 };
 pub use download::{
     DownloadRequest, DownloadRequestPhase, DownloadRequestSpec, DownloadRequestStatus,

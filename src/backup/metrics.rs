@@ -157,6 +157,78 @@ impl BackupMetrics {
     }
 }
 
+/// The backup sync's families. Velero exports none for its sync, so these are veloxide's own.
+#[derive(Clone)]
+pub struct SyncMetrics {
+    /// Passes over a location, by `result`: `success` (listed, every file looked at),
+    /// `failure` (the location could not be listed).
+    pub passes: IntCounterVec,
+    /// Backups found in the location at the last pass.
+    pub found: IntGaugeVec,
+    /// Backup objects created from the location's files.
+    pub created: IntCounterVec,
+    /// Backup objects deleted because their files are gone from the location.
+    pub orphans_deleted: IntCounterVec,
+    /// `velero-backup.json` files that could not be used, by `reason`.
+    pub bad_metadata: IntCounterVec,
+}
+
+impl SyncMetrics {
+    pub fn register(registry: &Registry) -> SyncMetrics {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
+            c
+        };
+        let found = IntGaugeVec::new(
+            Opts::new(
+                "veloxide_backup_sync_backups_found",
+                "Backups (folders with a velero-backup.json) found in the location at the last sync",
+            ),
+            &["location"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(found.clone()))
+            .expect("registered once");
+        SyncMetrics {
+            passes: counter(
+                "veloxide_backup_sync_total",
+                "Backup sync passes over a location, by result (success or failure)",
+                &["location", "result"],
+            ),
+            found,
+            created: counter(
+                "veloxide_backup_sync_created_total",
+                "Backup objects created from a location's files by the sync",
+                &["location"],
+            ),
+            orphans_deleted: counter(
+                "veloxide_backup_sync_orphans_deleted_total",
+                "Backup objects deleted by the sync because their files are gone (no data is deleted)",
+                &["location"],
+            ),
+            bad_metadata: counter(
+                "veloxide_backup_sync_bad_metadata_total",
+                "velero-backup.json files the sync could not use, by reason",
+                &["location", "reason"],
+            ),
+        }
+    }
+
+    /// Drop a deleted location's series.
+    pub fn forget(&self, location: &str) {
+        let _ = self.found.remove_label_values(&[location]);
+        for result in ["success", "failure"] {
+            let _ = self.passes.remove_label_values(&[location, result]);
+        }
+        let _ = self.created.remove_label_values(&[location]);
+        let _ = self.orphans_deleted.remove_label_values(&[location]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `veloxide backup create|get|describe|download|logs`, as Velero's commands behave.
 
 mod create;
+mod delete;
 mod get;
 
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub enum BackupCommand {
     Create(create::CreateArgs),
     /// List backups, or show the named ones, as a table, YAML or JSON.
     Get(get::GetArgs),
+    /// Ask for backups to be deleted: their files, their restores, then the objects.
+    Delete(delete::DeleteArgs),
     /// Show a backup's status, results and (with --details) its resource list.
     Describe {
         #[command(flatten)]
@@ -61,6 +64,7 @@ impl BackupCommand {
         match self {
             BackupCommand::Create(args) => create::create(args).await,
             BackupCommand::Get(args) => get::get(args).await,
+            BackupCommand::Delete(args) => delete::delete(args).await,
             BackupCommand::Describe { common, details } => describe(common, details).await,
             BackupCommand::Download {
                 common,

@@ -100,6 +100,9 @@ struct ServerArgs {
     /// Revalidation period for locations that do not set validationFrequency.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     default_validation_frequency: Duration,
+    /// How often backups are synced from locations that set no backupSyncPeriod (0: never).
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    backup_sync_period: Duration,
     /// Links for SSE-C downloads go through the API server's proxy to this Service and port
     /// (`NAME:PORT`); see docs/downloads.md.
     #[arg(long, default_value = "veloxide:metrics")]
@@ -173,6 +176,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     });
     let mut settings = crate::controller::Settings::new(&args.namespace);
     settings.default_validation_frequency = args.default_validation_frequency;
+    settings.backup_sync_period = args.backup_sync_period;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {

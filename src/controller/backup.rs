@@ -1,6 +1,10 @@
-//! The Backup controller: prepare (finalizer, location label), validate, wait for the location
-//! or for the backup ahead of it, claim exactly once, run, write the final status; then collect
-//! the backup when it expires, and delete its objects when it is deleted.
+//! The Backup controller: prepare (location label), validate, wait for the location or for the
+//! backup ahead of it, claim exactly once, run, write the final status; then ask for the
+//! backup's deletion (a DeleteBackupRequest) when it expires.
+//!
+//! Deleting a Backup object deletes no data: the bucket is the source of truth, and backup sync
+//! brings the object back while its files exist. Only a DeleteBackupRequest deletes files
+//! (`controller::deletion`).
 //!
 //! Exactly once: the claim (`New` → `InProgress`) is a PUT of the status carrying the
 //! resourceVersion the decision was made on, so of two writers only one succeeds (the other
@@ -24,16 +28,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::Context;
 use super::backup_status::{failed_validation, started, waiting};
-use crate::api::backup::STORAGE_LOCATION_LABEL;
-use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation, LocationPhase};
+use crate::api::backup::{STORAGE_LOCATION_LABEL, SYNCED_ANNOTATION};
+use crate::api::label::valid_name;
+use crate::api::{
+    Backup, BackupPhase, BackupStatus, BackupStorageLocation, BackupWrittenTo, LocationPhase,
+};
 use crate::backup::{BackupError, Plan, Progress};
-use crate::location::LocationConfig;
-use crate::storage::{KubeSecrets, ObjectStore, resolve};
+use crate::storage::ObjectStore;
 
 /// The label this controller's reconcile metrics carry.
 pub const CONTROLLER: &str = "backup";
-/// Held by every Backup until its objects are deleted from the store.
-pub const FINALIZER: &str = "veloxide.io/backup-objects";
+/// The finalizer older veloxide versions put on every Backup, which deleted `backups/<name>/`
+/// when the object was deleted (even when the files were another cluster's). It is removed
+/// from any Backup that still carries it, without deleting anything.
+pub const LEGACY_FINALIZER: &str = "veloxide.io/backup-objects";
 
 /// How backups are run; defaults follow Velero's server flags.
 #[derive(Clone, Debug)]
@@ -136,8 +144,16 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
         .backups
         .total
         .set(state.objects.state().len() as i64);
+    if backup.finalizers().iter().any(|f| f == LEGACY_FINALIZER) {
+        return super::backup_delete::release_legacy_finalizer(&backup, &state).await;
+    }
     if backup.metadata.deletion_timestamp.is_some() {
-        return super::backup_delete::finalize(&backup, &state).await;
+        return Ok(Action::await_change());
+    }
+    // A Backup the sync created from a location's files is a record of a backup made
+    // elsewhere: never run, even in the moment before the sync writes its status.
+    if backup.phase() == BackupPhase::New && is_synced(&backup) {
+        return Ok(Action::await_change());
     }
     match backup.phase() {
         BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => {
@@ -153,6 +169,11 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
         // overlap) or was left by another leader, which the start-up sweep already failed.
         _ => Ok(Action::await_change()),
     }
+}
+
+/// Whether the sync created this Backup from files found in a location.
+fn is_synced(backup: &Backup) -> bool {
+    backup.annotations().contains_key(SYNCED_ANNOTATION)
 }
 
 pub(super) fn api(state: &State) -> Api<Backup> {
@@ -179,22 +200,16 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
         None => default_location(&locations, &ctx.settings.backup.default_location).await?,
     };
 
-    // Prepare: the finalizer, Velero's location label and the resolved location name, in one
-    // write guarded by the resourceVersion; the watch brings the result back here.
-    let labelled = backup.labels().get(STORAGE_LOCATION_LABEL) == Some(&location_name);
-    if !backup.finalizers().iter().any(|f| f == FINALIZER)
-        || !labelled
-        || backup.spec.storage_location.as_deref() != Some(location_name.as_str())
-    {
-        let mut finalizers = backup.finalizers().to_vec();
-        if !finalizers.iter().any(|f| f == FINALIZER) {
-            finalizers.push(FINALIZER.to_owned());
-        }
+    // Prepare: Velero's location label and the resolved location name, in one write guarded by
+    // the resourceVersion; the watch brings the result back here. No finalizer: deleting the
+    // object deletes no data.
+    let label = valid_name(&location_name);
+    let labelled = backup.labels().get(STORAGE_LOCATION_LABEL) == Some(&label);
+    if !labelled || backup.spec.storage_location.as_deref() != Some(location_name.as_str()) {
         let patch = json!({
             "metadata": {
                 "resourceVersion": backup.resource_version(),
-                "finalizers": finalizers,
-                "labels": {STORAGE_LOCATION_LABEL: location_name},
+                "labels": {STORAGE_LOCATION_LABEL: label},
             },
             "spec": {"storageLocation": location_name},
         });
@@ -293,8 +308,15 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     let _busy = Busy(state, location_name.clone());
 
     // Claim: PUT the status with the resourceVersion this decision was made on.
+    let location = location.expect("validated above");
     let mut claimed = backup.clone();
-    claimed.status = Some(started(backup.status.as_ref(), ttl, &now()));
+    let mut status = started(backup.status.as_ref(), ttl, &now());
+    // Where its files go, recorded before the first byte is written: deletion goes there.
+    status.written_to = Some(BackupWrittenTo::of(
+        &location_name,
+        &location.spec.object_storage,
+    ));
+    claimed.status = Some(status);
     claimed.metadata.managed_fields = None;
     let claimed = match api
         .replace_status(&name, &PostParams::default(), &claimed)
@@ -307,7 +329,6 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
         }
         Err(e) => return Err(e.into()),
     };
-    let location = location.expect("validated above");
     super::backup_run::execute(state, claimed, &location, plan.expect("validated above")).await
 }
 
@@ -348,9 +369,20 @@ pub(super) async fn patch_status(
     api.patch_status(
         name,
         &PatchParams::default(),
-        &Patch::Merge(&json!({ "status": status })),
+        &Patch::Merge(&status_patch(status)),
     )
     .await
+}
+
+/// The merge patch writing `status`. A record of files the status no longer has (a run that
+/// turned out to own nothing) is removed explicitly: left out, a merge patch would keep it, and
+/// a later deletion would delete another backup's files through it.
+fn status_patch(status: &BackupStatus) -> serde_json::Value {
+    let mut patch = json!({ "status": status });
+    if status.written_to.is_none() {
+        patch["status"]["writtenTo"] = serde_json::Value::Null;
+    }
+    patch
 }
 
 /// Events are best effort.
@@ -376,16 +408,9 @@ pub(super) async fn store_for(
     ctx: &Context,
     location: &BackupStorageLocation,
 ) -> Result<ObjectStore, Error> {
-    let config = LocationConfig::from_spec(&location.spec)
-        .map_err(|e| Error::Location(e.to_string()))?
-        .config;
-    let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);
-    let resolved = resolve(&config, &source)
+    super::location_store(ctx, location)
         .await
-        .map_err(|e| Error::Location(e.to_string()))?;
-    ctx.stores
-        .store(&location.name_any(), &resolved)
-        .map_err(|e| Error::Location(e.to_string()))
+        .map_err(Error::Location)
 }
 
 impl State {
@@ -408,6 +433,18 @@ mod tests {
     use axum::http::Response;
     use kube::client::Body;
 
+    /// A run that finds its name taken ends FailedValidation, and the merge patch of that
+    /// status removes the record of files made at the claim.
+    #[test]
+    fn a_status_without_files_removes_the_record() {
+        let status = BackupStatus::default();
+        assert_eq!(
+            status_patch(&status)["status"]["writtenTo"],
+            serde_json::Value::Null
+        );
+        assert!(status_patch(&status)["status"].get("writtenTo").is_some());
+    }
+
     /// Two writers decide on the same resourceVersion; the second claim gets 409 from the API
     /// server. That replica must not run the backup: no store access, no event, no attempt.
     #[tokio::test]
@@ -424,7 +461,7 @@ mod tests {
         let backup: Backup = serde_json::from_value(json!({
             "apiVersion": "velero.io/v1", "kind": "Backup",
             "metadata": {"name": "b", "namespace": "velero", "resourceVersion": "41",
-                         "finalizers": [FINALIZER], "labels": {STORAGE_LOCATION_LABEL: "default"}},
+                         "labels": {STORAGE_LOCATION_LABEL: "default"}},
             "spec": {"storageLocation": "default"},
         }))
         .unwrap();

@@ -68,7 +68,7 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     let name = backup.name_any();
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+    let location_name = backup.files_location().unwrap_or_default().to_owned();
     let outcome = async {
         let location = locations
             .get_opt(&location_name)

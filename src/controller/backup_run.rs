@@ -167,6 +167,9 @@ async fn record(
             m.partial_failure_total.with_label_values(s).inc();
             m.last_status.with_label_values(s).set(0);
         }
+        BackupPhase::FailedValidation => {
+            m.validation_failure_total.with_label_values(s).inc();
+        }
         _ => {
             m.failure_total.with_label_values(s).inc();
             m.last_status.with_label_values(s).set(0);
@@ -196,6 +199,14 @@ async fn record(
                 "the backup partially failed: {} errors",
                 status.errors.unwrap_or(0)
             ),
+        ),
+        BackupPhase::FailedValidation => (
+            EventType::Warning,
+            status
+                .validation_errors
+                .clone()
+                .unwrap_or_default()
+                .join("; "),
         ),
         _ => (
             EventType::Warning,

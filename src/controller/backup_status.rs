@@ -167,6 +167,22 @@ pub fn finished(
                 now,
             );
         }
+        // Velero's validation error: the name is taken in the store, so this run wrote
+        // nothing and owns nothing there (the files are another backup's, perhaps another
+        // cluster's). FailedValidation with no recorded files: no deletion ever touches them.
+        Err(BackupError::AlreadyExists) => {
+            status = failed_validation(
+                Some(&status),
+                vec![format!(
+                    "{}: a backup of this name is in the location already (made by another \
+                     cluster sharing the bucket, or synced from it); choose another name",
+                    BackupError::AlreadyExists
+                )],
+                now,
+            );
+            status.written_to = None;
+            status.progress = None;
+        }
         Err(e) => {
             status.phase = Some(BackupPhase::Failed);
             status.failure_reason = Some(e.to_string());
@@ -266,6 +282,21 @@ mod tests {
         let failed = finished(&running, &Err(BackupError::UploadStopped), &at(30));
         assert_eq!(failed.phase, Some(BackupPhase::Failed));
         assert_eq!(failed.conditions[0].reason, "UploadStopped");
+        // A name taken in the store: FailedValidation, and no record of files to delete.
+        let mut claimed = running.clone();
+        claimed.written_to = Some(crate::api::BackupWrittenTo {
+            location: "default".into(),
+            bucket: "b".into(),
+            prefix: String::new(),
+        });
+        let taken = finished(&claimed, &Err(BackupError::AlreadyExists), &at(30));
+        assert_eq!(taken.phase, Some(BackupPhase::FailedValidation));
+        assert_eq!(taken.written_to, None);
+        assert!(
+            taken.validation_errors.as_ref().unwrap()[0]
+                .starts_with("backup already exists in object storage")
+        );
+        assert_eq!(taken.conditions[0].reason, "FailedValidation");
     }
 
     #[test]

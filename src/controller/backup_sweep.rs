@@ -31,7 +31,7 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
     {
         found += 1;
         let name = backup.name_any();
-        let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+        let location_name = backup.files_location().unwrap_or_default().to_owned();
         let cleaned = async {
             let location = locations
                 .get_opt(&location_name)

@@ -8,6 +8,7 @@ mod backup_status;
 pub mod backup_sweep;
 pub mod conditions;
 mod defaults;
+pub mod deletion;
 pub mod download;
 #[cfg(test)]
 mod fixtures;
@@ -18,15 +19,18 @@ pub mod restore;
 mod restore_run;
 mod restore_status;
 pub mod restore_sweep;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt as _};
 
+use crate::api::BackupStorageLocation;
+use crate::location::LocationConfig;
 use crate::metrics::Metrics;
-use crate::storage::StoreCache;
+use crate::storage::{KubeSecrets, ObjectStore, StoreCache, resolve};
 
 pub use defaults::default_winner;
 pub use index::SecretIndex;
@@ -74,6 +78,9 @@ pub struct Settings {
     pub backup: backup::BackupSettings,
     /// Where SSE-C downloads are served from.
     pub download: download::DownloadSettings,
+    /// How often locations are synced when they set no `backupSyncPeriod` (Velero's
+    /// `--backup-sync-period`, 1m; zero disables the sync).
+    pub backup_sync_period: Duration,
 }
 
 impl Settings {
@@ -85,6 +92,7 @@ impl Settings {
             location_concurrency: 16,
             backup: backup::BackupSettings::default(),
             download: download::DownloadSettings::default(),
+            backup_sync_period: Duration::from_secs(60),
         }
     }
 }
@@ -163,5 +171,42 @@ impl Context {
             .expect("a new context has one owner");
         ctx.reader = reader;
         Arc::new(ctx)
+    }
+}
+
+/// The store of a location, with its Secrets resolved (the one storage path). The error is a
+/// message for a status or an event (it carries no secret material).
+pub async fn location_store(
+    ctx: &Context,
+    location: &BackupStorageLocation,
+) -> Result<ObjectStore, String> {
+    let config = LocationConfig::from_spec(&location.spec)
+        .map_err(|e| e.to_string())?
+        .config;
+    let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);
+    let resolved = resolve(&config, &source).await.map_err(|e| e.to_string())?;
+    ctx.stores
+        .store(&location.name_any(), &resolved)
+        .map_err(|e| e.to_string())
+}
+
+/// Record an event about `object`; best effort (a failure is logged, never returned).
+pub async fn publish_event<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    object: &K,
+    kind: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_: kind,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "could not record an event");
     }
 }

@@ -145,7 +145,8 @@ async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
              location"
         )));
     };
-    let location_name = backup.spec.storage_location.clone().unwrap_or_default();
+    // Where the backup was written, not a location named in its spec later.
+    let location_name = backup.files_location().unwrap_or_default().to_owned();
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let Some(location) = locations.get_opt(&location_name).await? else {

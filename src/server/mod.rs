@@ -149,6 +149,8 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                         backups,
                         restores,
                         controller::download::run(ctx.clone(), term.clone()),
+                        controller::deletion::run(ctx.clone(), term.clone()),
+                        controller::sync::run(ctx.clone(), term.clone()),
                     );
                 }
             })

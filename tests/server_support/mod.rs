@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::cluster::Cluster;
@@ -25,7 +26,8 @@ pub const BUCKET: &str = "velero-backups";
 /// A control plane with veloxide's CRDs, the `velero` namespace and the chart's RBAC, and moto
 /// with a bucket.
 pub struct World {
-    pub moto: Moto,
+    /// Shared by the worlds of a disaster-recovery test (two clusters, one bucket).
+    pub moto: Arc<Moto>,
     pub cluster: Cluster,
     /// An admin client (what a user with kubectl does).
     pub client: Client,
@@ -44,6 +46,16 @@ impl World {
     pub async fn start_with_rbac(chart_values: &[&str]) -> World {
         let moto = Moto::start();
         moto.create_bucket(BUCKET).await;
+        World::with_store(Arc::new(moto), chart_values).await
+    }
+
+    /// A second cluster (its own control plane) whose locations reach the same bucket as
+    /// `other`'s: a disaster-recovery site.
+    pub async fn start_sharing(other: &World) -> World {
+        World::with_store(other.moto.clone(), &["rbac.secretsScope=cluster"]).await
+    }
+
+    async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {
         let cluster = Cluster::start().expect("the control plane starts");
         let client = cluster.client().await.unwrap();
         install_crds(&client).await;
@@ -194,7 +206,7 @@ impl World {
     }
 }
 
-/// A `veloxide server` process against the stand-in. Dropping it kills it.
+/// A `veloxide server` process against the control plane. Dropping it kills it.
 pub struct Server {
     child: Child,
     pub metrics_url: String,

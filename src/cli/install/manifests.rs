@@ -127,6 +127,7 @@ fn rbac(ns: &str) -> Vec<Value> {
         "backups",
         "restores",
         "downloadrequests",
+        "deletebackuprequests",
     ]
     .iter()
     .flat_map(|r| {

@@ -1,0 +1,243 @@
+//! One pass over one location: list its backup folders, create a Backup for each stored backup
+//! missing here, delete the objects of those whose files are gone, record `lastSyncedTime`.
+//! Nothing in the store is written or deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+use super::plan::{decode, orphans, prepare};
+use super::state::{METADATA_LIMIT, Skip, Summary};
+use crate::api::backup::SYNCED_ANNOTATION;
+use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use crate::backup::backup_key;
+use crate::controller::{Context, location_store, publish_event};
+use crate::storage::ObjectStore;
+
+/// Sync `location`; the error says why it could not be listed at all.
+pub async fn sync_location(
+    ctx: &Context,
+    location: &BackupStorageLocation,
+) -> Result<Summary, String> {
+    let name = location.name_any();
+    let ns = &ctx.settings.namespace;
+    let store = location_store(ctx, location).await?;
+    let listing = store
+        .list("backups/", Some("/"))
+        .await
+        .map_err(|e| format!("listing backups/ failed: {e}"))?;
+    let in_store: BTreeSet<String> = listing
+        .prefixes
+        .iter()
+        .filter_map(|p| p.strip_prefix("backups/")?.strip_suffix('/'))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(str::to_owned)
+        .collect();
+    let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), ns);
+    let here = backups
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("listing Backups failed: {e}"))?
+        .items;
+    let by_name: BTreeMap<String, &Backup> = here.iter().map(|b| (b.name_any(), b)).collect();
+    let mut summary = Summary {
+        found: in_store.len(),
+        ..Summary::default()
+    };
+    for folder in &in_store {
+        let existing = by_name.get(folder.as_str());
+        // An object the sync created whose status never landed is finished now; any other
+        // object of that name is left alone (it is this cluster's, or already synced).
+        let repair = match existing {
+            None => None,
+            Some(b)
+                if b.phase() == BackupPhase::New
+                    && b.annotations().contains_key(SYNCED_ANNOTATION) =>
+            {
+                Some(*b)
+            }
+            Some(_) => continue,
+        };
+        let outcome = async {
+            let bytes = read_metadata(&store, folder).await?;
+            let Some(bytes) = bytes else { return Ok(None) };
+            let stored = decode(&bytes)?;
+            let now = jiff::Timestamp::now();
+            prepare(stored, folder, location, ns, now).map(Some)
+        }
+        .await;
+        match outcome {
+            Ok(None) => {
+                tracing::debug!(location = %name, backup = %folder, "no velero-backup.json; not a backup (yet)")
+            }
+            Ok(Some(prepared)) => match create(ctx, &backups, prepared, repair).await {
+                Ok(true) => summary.created += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    summary.bad += 1;
+                    bad(ctx, location, folder, "CreateFailed", &e).await;
+                }
+            },
+            Err(Skip::Phase(phase)) => {
+                summary.skipped += 1;
+                tracing::debug!(location = %name, backup = %folder, phase, "not synced: its phase is not a finished one");
+            }
+            Err(Skip::Bad(reason, message)) => {
+                summary.bad += 1;
+                bad(ctx, location, folder, reason, &message).await;
+            }
+        }
+    }
+    for orphan in orphans(&here, &name, &in_store) {
+        let backup = orphan.name_any();
+        match backups.delete(&backup, &Default::default()).await {
+            Ok(_) => {
+                summary.orphans_deleted += 1;
+                tracing::info!(location = %name, %backup, "deleted a Backup object whose files are gone from the location (no data deleted)");
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => {
+                tracing::warn!(location = %name, %backup, error = %e, "could not delete an orphaned Backup object")
+            }
+        }
+    }
+    let patch = json!({"status": {"lastSyncedTime": Time(jiff::Timestamp::now())}});
+    Api::<BackupStorageLocation>::namespaced(ctx.client.clone(), ns)
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| format!("recording lastSyncedTime failed: {e}"))?;
+    Ok(summary)
+}
+
+/// The folder's `velero-backup.json`, read to at most [`METADATA_LIMIT`] bytes; `None` when
+/// there is none.
+async fn read_metadata(store: &ObjectStore, folder: &str) -> Result<Option<Vec<u8>>, Skip> {
+    let key = backup_key(folder, "velero-backup.json");
+    let info = store
+        .head(&key)
+        .await
+        .map_err(|e| Skip::Bad("ReadFailed", format!("HEAD {key}: {e}")))?;
+    let Some(info) = info else { return Ok(None) };
+    let too_large = || {
+        Skip::Bad(
+            "TooLarge",
+            format!("{key} is larger than {METADATA_LIMIT} bytes; no Backup is that large"),
+        )
+    };
+    if info.size > METADATA_LIMIT {
+        return Err(too_large());
+    }
+    let body = store
+        .get(&key)
+        .await
+        .map_err(|e| Skip::Bad("ReadFailed", format!("GET {key}: {e}")))?;
+    let mut bytes = Vec::new();
+    body.into_async_read()
+        .take(METADATA_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| Skip::Bad("ReadFailed", format!("reading {key}: {e}")))?;
+    if bytes.len() as u64 > METADATA_LIMIT {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
+/// Create the Backup (or take the one a previous pass created), then write its status: the
+/// status subresource drops status on create, and the object never runs meanwhile (it carries
+/// [`SYNCED_ANNOTATION`]). Returns whether an object was created.
+async fn create(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    mut prepared: Backup,
+    existing: Option<&Backup>,
+) -> Result<bool, String> {
+    let status = prepared.status.take();
+    let (object, created) = match existing {
+        Some(b) => (b.clone(), false),
+        None => {
+            prepared.metadata.owner_references = confirmed_owners(ctx, &prepared).await;
+            match backups.create(&PostParams::default(), &prepared).await {
+                Ok(b) => (b, true),
+                // Made here meanwhile (a backup of this name started): not ours to touch.
+                Err(kube::Error::Api(e)) if e.code == 409 => return Ok(false),
+                Err(e) => return Err(format!("creating the Backup failed: {e}")),
+            }
+        }
+    };
+    let mut with_status = object.clone();
+    with_status.status = status;
+    with_status.metadata.managed_fields = None;
+    // Fenced on the object just read: if anything changed it, the next pass looks again.
+    backups
+        .replace_status(&object.name_any(), &PostParams::default(), &with_status)
+        .await
+        .map_err(|e| format!("writing the synced Backup's status failed: {e}"))?;
+    tracing::info!(backup = %object.name_any(), "synced a backup from its location");
+    Ok(created)
+}
+
+/// Schedule owner references whose Schedule exists here with the same uid; every other is
+/// dropped (kept, the garbage collector would delete the Backup for want of its owner).
+async fn confirmed_owners(
+    ctx: &Context,
+    backup: &Backup,
+) -> Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>> {
+    let refs = backup.metadata.owner_references.clone()?;
+    let schedules: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        &ctx.settings.namespace,
+        &ApiResource {
+            group: "velero.io".into(),
+            version: "v1".into(),
+            api_version: "velero.io/v1".into(),
+            kind: "Schedule".into(),
+            plural: "schedules".into(),
+        },
+    );
+    let mut kept = Vec::new();
+    for r in refs {
+        match schedules.get_opt(&r.name).await {
+            Ok(Some(s)) if s.uid().as_deref() == Some(r.uid.as_str()) => kept.push(r),
+            Ok(_) => {
+                tracing::info!(backup = %backup.name_any(), schedule = %r.name, "dropped an owner reference to a schedule that does not exist here")
+            }
+            Err(e) => {
+                tracing::info!(backup = %backup.name_any(), schedule = %r.name, error = %e, "dropped an owner reference to a schedule that could not be confirmed")
+            }
+        }
+    }
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// One unusable file: a metric and a Warning event on the location; the pass goes on.
+async fn bad(
+    ctx: &Context,
+    location: &BackupStorageLocation,
+    folder: &str,
+    reason: &str,
+    message: &str,
+) {
+    let name = location.name_any();
+    ctx.metrics
+        .sync
+        .bad_metadata
+        .with_label_values(&[&name, reason])
+        .inc();
+    tracing::warn!(location = %name, backup = %folder, reason, "{message}");
+    let note = format!("backup {folder} was not synced: {message}");
+    publish_event(
+        ctx,
+        location,
+        EventType::Warning,
+        "BackupNotSynced",
+        "Sync",
+        &note,
+    )
+    .await;
+}
