@@ -8,8 +8,12 @@ pub mod bsl;
 pub mod download;
 pub mod duration;
 pub mod restore;
+pub mod schedule;
 
-pub use backup::{Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus};
+pub use backup::{
+    Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
+    BackupTemplateMetadata,
+};
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,
@@ -20,6 +24,7 @@ pub use download::{
 };
 pub use duration::GoDuration;
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
+pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};
 
 /// The API group every veloxide resource lives in.
 pub const GROUP: &str = "velero.io";
