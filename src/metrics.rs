@@ -30,6 +30,8 @@ pub struct Metrics {
     pub backups: crate::backup::metrics::BackupMetrics,
     /// Velero's `velero_restore_*` families.
     pub restores: crate::restore::metrics::RestoreMetrics,
+    /// When each schedule runs next, and its interval.
+    pub schedules: crate::schedule::metrics::ScheduleMetrics,
 }
 
 impl Default for Metrics {
@@ -116,7 +118,9 @@ impl Metrics {
             .expect("registered once");
         let backups = crate::backup::metrics::BackupMetrics::register(&registry);
         let restores = crate::restore::metrics::RestoreMetrics::register(&registry);
+        let schedules = crate::schedule::metrics::ScheduleMetrics::register(&registry);
         Metrics {
+            schedules,
             backups,
             restores,
             registry,
