@@ -18,6 +18,7 @@ pub mod restore;
 mod restore_run;
 mod restore_status;
 pub mod restore_sweep;
+pub mod schedule;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -149,6 +149,7 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                         backups,
                         restores,
                         controller::download::run(ctx.clone(), term.clone()),
+                        controller::schedule::run(ctx.clone(), term.clone()),
                     );
                 }
             })
