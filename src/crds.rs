@@ -6,7 +6,9 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{Backup, BackupStorageLocation, DownloadRequest, Restore, Schedule};
+use crate::api::{
+    Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore, Schedule,
+};
 
 /// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -16,6 +18,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         Restore::crd(),
         DownloadRequest::crd(),
         Schedule::crd(),
+        DeleteBackupRequest::crd(),
     ]
 }
 

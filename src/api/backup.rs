@@ -215,6 +215,35 @@ pub struct BackupEncryption {
     pub objects: Option<i64>,
 }
 
+/// veloxide extension: the location a backup's files were written to, and the bucket and
+/// prefix it pointed at then (a location edited to point elsewhere is not used to delete them).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupWrittenTo {
+    /// The BackupStorageLocation's name.
+    pub location: String,
+    pub bucket: String,
+    /// The prefix inside the bucket, without leading or trailing `/` (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+}
+
+impl BackupWrittenTo {
+    /// What a location points at now, in the form it is recorded in.
+    pub fn of(location: &str, storage: &super::ObjectStorageLocation) -> Self {
+        BackupWrittenTo {
+            location: location.to_owned(),
+            bucket: storage.bucket.clone(),
+            prefix: storage
+                .prefix
+                .as_deref()
+                .unwrap_or("")
+                .trim_matches('/')
+                .to_owned(),
+        }
+    }
+}
+
 /// What happened to the backup.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -254,6 +283,11 @@ pub struct BackupStatus {
     /// veloxide extension: the encryption the store confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BackupEncryption>,
+    /// veloxide extension: where the backup's files are (set when it starts running, or by the
+    /// sync for a backup found in a location). A DeleteBackupRequest deletes through this, never
+    /// through a `spec.storageLocation` edited later; a backup without it wrote nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_to: Option<BackupWrittenTo>,
     /// veloxide extension: standard conditions (`Ready`, and why a backup waits).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -267,6 +301,17 @@ impl Backup {
             .as_ref()
             .and_then(|s| s.phase)
             .unwrap_or(BackupPhase::New)
+    }
+
+    /// The location the backup's files are in: the one recorded when it ran, else (a Backup
+    /// from an older veloxide or from Velero) `spec.storageLocation`.
+    pub fn files_location(&self) -> Option<&str> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.written_to.as_ref())
+            .map(|w| w.location.as_str())
+            .or(self.spec.storage_location.as_deref())
+            .filter(|l| !l.is_empty())
     }
 
     /// Velero's `schedule` metric label: the `velero.io/schedule-name` label, or "".
@@ -283,6 +328,9 @@ impl Backup {
 pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
 /// The label naming a backup's location, as Velero sets it.
 pub const STORAGE_LOCATION_LABEL: &str = "velero.io/storage-location";
+/// veloxide's annotation on a Backup the sync created from a location's files, naming that
+/// location; such a Backup is never run.
+pub const SYNCED_ANNOTATION: &str = "veloxide.io/synced-from";
 /// The archive format Velero writes, and veloxide with it.
 pub const FORMAT_VERSION: &str = "1.1.0";
 

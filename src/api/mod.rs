@@ -5,18 +5,24 @@
 
 pub mod backup;
 pub mod bsl;
+pub mod delete;
 pub mod download;
 pub mod duration;
+pub mod label;
 pub mod restore;
 pub mod schedule;
 
 pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
-    BackupTemplateMetadata,
+    BackupTemplateMetadata, BackupWrittenTo,
 };
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,
+};
+pub use delete::{
+    DeleteBackupRequest, DeleteBackupRequestPhase, DeleteBackupRequestSpec,
+    DeleteBackupRequestStatus,
 };
 pub use download::{
     DownloadRequest, DownloadRequestPhase, DownloadRequestSpec, DownloadRequestStatus,

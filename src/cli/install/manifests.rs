@@ -128,6 +128,7 @@ fn rbac(ns: &str) -> Vec<Value> {
         "restores",
         "downloadrequests",
         "schedules",
+        "deletebackuprequests",
     ]
     .iter()
     .flat_map(|r| {
