@@ -11,8 +11,7 @@
 //! the schedule or one of its backups changes.
 
 mod fire;
-// Retention needs the DeleteBackupRequest type from the disaster-recovery branch.
-// mod prune;
+mod prune;
 pub mod state;
 mod status;
 
@@ -89,9 +88,9 @@ async fn reconcile(schedule: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action,
     }
     let backups = of_schedule(&ctx, &name).await?;
     // 3. Retention, paused or not (it only concerns backups already made).
-    // if let Some(policy) = &schedule.spec.retention {
-    //     prune::prune(&schedule, policy, &cron, &backups, &ctx).await?;
-    // }
+    if let Some(policy) = &schedule.spec.retention {
+        prune::prune(&schedule, policy, &cron, &backups, &ctx).await?;
+    }
     // 4. A paused schedule makes nothing.
     if schedule.spec.paused {
         return status::paused(&schedule, &ctx).await;
