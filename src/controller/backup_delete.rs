@@ -114,6 +114,10 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
             left.min(state.ctx.settings.backup.gc_frequency),
         ));
     }
+    // A schedule's retention keeps its newest Completed backup(s) past their TTL.
+    if super::kept_by_retention(&state.ctx, backup).await? {
+        return Ok(Action::requeue(state.ctx.settings.backup.gc_frequency));
+    }
     let note = format!("the backup expired at {}; deleting it", expiration.0);
     event(&state.ctx, backup, EventType::Normal, "Expired", &note).await;
     api(state)

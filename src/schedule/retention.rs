@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::api::{BackupPhase, Retention};
+use crate::api::{Backup, BackupPhase, Retention};
 
 /// One backup as retention sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +107,43 @@ pub fn protected(policy: &Retention, backups: &[Candidate]) -> Vec<String> {
                 .unwrap_or(DEFAULT_KEEP_LAST_SUCCESSFUL) as usize,
         )
         .map(|b| b.name.clone())
+        .collect()
+}
+
+/// The time a backup stands for: the cron time in its name when it is the schedule's
+/// `<schedule>-<yyyymmddhhmmss>` (which survives backup sync into a new cluster), else when it
+/// started, else when its object was created.
+pub fn time_of(schedule: &str, backup: &Backup) -> Timestamp {
+    let name = backup.metadata.name.as_deref().unwrap_or_default();
+    let from_name = name
+        .strip_prefix(schedule)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .filter(|s| s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", s).ok())
+        .and_then(|dt| dt.to_zoned(TimeZone::UTC).ok())
+        .map(|z| z.timestamp());
+    from_name
+        .or_else(|| {
+            backup
+                .status
+                .as_ref()
+                .and_then(|s| s.start_timestamp.as_ref())
+                .map(|t| t.0)
+        })
+        .or_else(|| backup.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The candidates of `schedule` among `backups` (by Velero's label).
+pub fn candidates(schedule: &str, backups: &[Backup]) -> Vec<Candidate> {
+    backups
+        .iter()
+        .filter(|b| b.schedule() == schedule)
+        .map(|b| Candidate {
+            name: b.metadata.name.clone().unwrap_or_default(),
+            time: time_of(schedule, b),
+            phase: b.phase(),
+        })
         .collect()
 }
 
@@ -300,6 +337,34 @@ mod tests {
             .get("Europe/Berlin")
             .unwrap();
         assert_eq!(expired(&p, &berlin, &list), Vec::<String>::new());
+    }
+
+    /// A backup's time is the tick in its name, so backups synced into a new cluster (created
+    /// all at once) keep their place; only this schedule's backups are candidates.
+    #[test]
+    fn candidates_are_this_schedules_by_their_tick() {
+        let list: Vec<Backup> = serde_json::from_value(serde_json::json!([
+            {"metadata": {"name": "s-20261201030000", "creationTimestamp": "2026-12-09T00:00:00Z",
+                          "labels": {"velero.io/schedule-name": "s"}},
+             "spec": {}, "status": {"phase": "Completed"}},
+            {"metadata": {"name": "s-other-20261201030000", "creationTimestamp": "2026-12-09T00:00:00Z",
+                          "labels": {"velero.io/schedule-name": "s-other"}}, "spec": {}},
+            {"metadata": {"name": "manual", "creationTimestamp": "2026-12-09T00:00:00Z"}, "spec": {}},
+            {"metadata": {"name": "s-by-hand", "creationTimestamp": "2026-12-09T00:00:00Z",
+                          "labels": {"velero.io/schedule-name": "s"}},
+             "spec": {}, "status": {"startTimestamp": "2026-12-05T00:00:00Z"}},
+        ]))
+        .unwrap();
+        let got = candidates("s", &list);
+        assert_eq!(
+            got.iter()
+                .map(|c| (c.name.as_str(), c.time.to_string()))
+                .collect::<Vec<_>>(),
+            [
+                ("s-20261201030000", "2026-12-01T03:00:00Z".to_owned()),
+                ("s-by-hand", "2026-12-05T00:00:00Z".to_owned()),
+            ]
+        );
     }
 
     #[test]

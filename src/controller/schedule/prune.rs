@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use jiff::Timestamp;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
@@ -16,7 +15,7 @@ use crate::api::{
 };
 use crate::controller::{Context, Error};
 use crate::schedule::Cron;
-use crate::schedule::retention::{Candidate, expired};
+use crate::schedule::retention::{candidates, expired};
 
 pub(super) async fn prune(
     schedule: &Schedule,
@@ -27,14 +26,7 @@ pub(super) async fn prune(
 ) -> Result<(), Error> {
     let name = schedule.name_any();
     let own: Vec<&Backup> = backups.iter().filter(|b| b.schedule() == name).collect();
-    let candidates: Vec<Candidate> = own
-        .iter()
-        .map(|b| Candidate {
-            name: b.name_any(),
-            time: time_of(&name, b),
-            phase: b.phase(),
-        })
-        .collect();
+    let candidates = candidates(&name, backups);
     let doomed = expired(policy, cron.zone(), &candidates);
     if doomed.is_empty() {
         return Ok(());
@@ -75,28 +67,4 @@ pub(super) async fn prune(
         .await;
     }
     Ok(())
-}
-
-/// The time a backup stands for: the cron time in its name when it is this schedule's
-/// `<schedule>-<yyyymmddhhmmss>` (which survives backup sync into a new cluster), else when it
-/// started, else when its object was created.
-fn time_of(schedule: &str, backup: &Backup) -> Timestamp {
-    let from_name = backup
-        .name_any()
-        .strip_prefix(schedule)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .filter(|s| s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", s).ok())
-        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp());
-    from_name
-        .or_else(|| {
-            backup
-                .status
-                .as_ref()
-                .and_then(|s| s.start_timestamp.as_ref())
-                .map(|t| t.0)
-        })
-        .or_else(|| backup.metadata.creation_timestamp.as_ref().map(|t| t.0))
-        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
