@@ -178,3 +178,48 @@ async fn a_schedule_not_due_sleeps_until_its_next_run() {
     let text = format!("{action:?}");
     assert!(text.contains("3599") || text.contains("3600"), "{text}");
 }
+
+/// keepLastSuccessful holds against TTL: the collector asks `kept_by_retention`, which keeps
+/// the newest Completed backup of a schedule with retention and no other.
+#[tokio::test]
+async fn the_newest_completed_backup_of_a_schedule_with_retention_is_kept_past_its_ttl() {
+    use crate::controller::fixtures::{Expect, serve};
+    let backup = |name: &str| {
+        json!({"apiVersion": "velero.io/v1", "kind": "Backup",
+               "metadata": {"name": name, "namespace": "velero",
+                            "labels": {"velero.io/schedule-name": "s"}},
+               "spec": {}, "status": {"phase": "Completed"}})
+    };
+    let mut schedule = schedule("2026-11-01T00:00:00Z");
+    schedule["spec"]["retention"] = json!({"keepDaily": 7});
+    let list = json!({"apiVersion": "velero.io/v1", "kind": "BackupList", "metadata": {},
+                      "items": [backup("s-20261201030000"), backup("s-20261202030000")]});
+    for (name, kept) in [("s-20261202030000", true), ("s-20261201030000", false)] {
+        let (client, handle) = mock_client();
+        let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
+        let server = tokio::spawn(serve(
+            handle,
+            vec![
+                Expect {
+                    method: "GET",
+                    path: "/apis/velero.io/v1/namespaces/velero/schedules/s",
+                    body: |_| {},
+                    reply: Some(schedule.clone()),
+                },
+                Expect {
+                    method: "GET",
+                    path: "/apis/velero.io/v1/namespaces/velero/backups",
+                    body: |_| {},
+                    reply: Some(list.clone()),
+                },
+            ],
+        ));
+        let b: crate::api::Backup = serde_json::from_value(backup(name)).unwrap();
+        let got = crate::controller::kept_by_retention(&ctx, &b)
+            .await
+            .unwrap();
+        assert_eq!(got, kept, "{name}");
+        drop(ctx);
+        server.await.unwrap();
+    }
+}
