@@ -165,8 +165,19 @@ show "$bin/veloxide" restore create shop-1-restore --from-backup shop-1 --wait
 show kubectl get configmap,secret -n shop
 show kubectl -n shop get configmap storefront -o 'jsonpath=greeting={.data.greeting}{"\n"}'
 
+say "A schedule: refused at apply time with a zone that does not exist, then making its first backups"
+show kubectl apply -f e2e/demo/30-schedule-bad-zone.yaml
+show "$bin/veloxide" schedule create shop-every-5s --schedule "@every 5s" --include-namespaces shop --keep-last 2
+for _ in $(seq 1 150); do
+  [ "$(kubectl -n velero get backups -l velero.io/schedule-name=shop-every-5s -o 'jsonpath={range .items[*]}{.status.phase}{"\n"}{end}' | grep -c Completed)" -ge 2 ] && break
+  sleep 0.2
+done
+show kubectl -n velero get backups -l velero.io/schedule-name=shop-every-5s
+show "$bin/veloxide" schedule get
+show "$bin/veloxide" schedule pause shop-every-5s
+
 say "What Prometheus scrapes"
-curl -s "$metrics_url/metrics" | grep -E '^(velero_backup_location_status_gauge|veloxide_location_(validations_total|ca_certificate_expiry|insecure)|velero_backup_(success_total|last_successful_timestamp|tarball_size_bytes|items_total)|velero_restore_success_total|veloxide_storage_)' | sed 's/^/  /'
+curl -s "$metrics_url/metrics" | grep -E '^(velero_backup_location_status_gauge|veloxide_location_(validations_total|ca_certificate_expiry|insecure)|velero_backup_(success_total|last_successful_timestamp|tarball_size_bytes|items_total)|veloxide_schedule_next_run|velero_restore_success_total|veloxide_storage_)' | sed 's/^/  /'
 
 say "The same admission checks offline, for CI pipelines: veloxide backup-location validate"
 show "$bin/veloxide" backup-location validate -f "$work/03-typo.yaml"

@@ -6,7 +6,9 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore};
+use crate::api::{
+    Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore, Schedule,
+};
 
 /// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -15,6 +17,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         Backup::crd(),
         Restore::crd(),
         DownloadRequest::crd(),
+        Schedule::crd(),
         DeleteBackupRequest::crd(),
     ]
 }

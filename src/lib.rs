@@ -11,6 +11,7 @@ pub mod crds;
 pub mod location;
 pub mod metrics;
 pub mod restore;
+pub mod schedule;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub restores: crate::restore::metrics::RestoreMetrics,
     /// The backup sync's `veloxide_backup_sync_*` families.
     pub sync: crate::backup::metrics::SyncMetrics,
+    /// When each schedule runs next, and its interval.
+    pub schedules: crate::schedule::metrics::ScheduleMetrics,
 }
 
 impl Default for Metrics {
@@ -119,8 +121,10 @@ impl Metrics {
         let backups = crate::backup::metrics::BackupMetrics::register(&registry);
         let restores = crate::restore::metrics::RestoreMetrics::register(&registry);
         let sync = crate::backup::metrics::SyncMetrics::register(&registry);
+        let schedules = crate::schedule::metrics::ScheduleMetrics::register(&registry);
         Metrics {
             sync,
+            schedules,
             backups,
             restores,
             registry,

@@ -492,7 +492,16 @@ fn check_workload(name: &str, objects: &[Value]) {
         assert_eq!(ports, ["metrics", "webhook"]);
         let vwc = one(objects, "ValidatingWebhookConfiguration");
         let hook = &vwc["webhooks"][0];
-        assert_eq!(vwc["webhooks"].as_array().unwrap().len(), 1);
+        assert_eq!(vwc["webhooks"].as_array().unwrap().len(), 2);
+        // The second entry sends Schedules to the same server, on their own path.
+        let schedules = &vwc["webhooks"][1];
+        assert_eq!(schedules["name"], "schedule.veloxide.velero.io");
+        assert_eq!(schedules["rules"][0]["resources"], json!(["schedules"]));
+        assert_eq!(
+            schedules["clientConfig"]["service"]["path"],
+            "/validate-velero-io-v1-schedule"
+        );
+        assert_eq!(schedules["failurePolicy"], hook["failurePolicy"]);
         assert_eq!(hook["failurePolicy"], "Fail");
         assert_eq!(hook["sideEffects"], "None");
         assert_eq!(hook["timeoutSeconds"], 5);

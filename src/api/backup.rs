@@ -50,6 +50,10 @@ use super::GoDuration;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
+    /// Labels for the backups a Schedule makes from this spec (Velero's `template.metadata`;
+    /// ignored on a Backup itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BackupTemplateMetadata>,
     /// Namespaces to include (`*` or empty means all; shell-style `*` wildcards allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
@@ -120,6 +124,13 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub hooks: Option<serde_json::Value>,
+}
+
+/// Velero's `Metadata` of a backup template: the labels a scheduled backup gets.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct BackupTemplateMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// Velero's phases, in the order a backup moves through them.

@@ -10,10 +10,11 @@ pub mod download;
 pub mod duration;
 pub mod label;
 pub mod restore;
+pub mod schedule;
 
 pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
-    BackupWrittenTo,
+    BackupTemplateMetadata, BackupWrittenTo,
 };
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
@@ -29,6 +30,7 @@ pub use download::{
 };
 pub use duration::GoDuration;
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
+pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};
 
 /// The API group every veloxide resource lives in.
 pub const GROUP: &str = "velero.io";

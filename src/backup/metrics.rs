@@ -155,6 +155,34 @@ impl BackupMetrics {
         }
         self.last_status.with_label_values(s).set(1);
     }
+
+    /// Velero's `RemoveSchedule`: a deleted schedule's series go with it.
+    pub fn remove_schedule(&self, schedule: &str) {
+        let s = &[schedule];
+        for c in [
+            &self.attempt_total,
+            &self.success_total,
+            &self.partial_failure_total,
+            &self.failure_total,
+            &self.validation_failure_total,
+            &self.deletion_attempt_total,
+            &self.deletion_success_total,
+            &self.deletion_failure_total,
+            &self.warning_total,
+        ] {
+            let _ = c.remove_label_values(s);
+        }
+        for g in [
+            &self.tarball_size_bytes,
+            &self.items_total,
+            &self.items_errors,
+            &self.last_successful_timestamp,
+            &self.last_status,
+        ] {
+            let _ = g.remove_label_values(s);
+        }
+        let _ = self.duration_seconds.remove_label_values(s);
+    }
 }
 
 /// The backup sync's families. Velero exports none for its sync, so these are veloxide's own.

@@ -1,6 +1,6 @@
 //! `veloxide backup create|get|describe|download|logs`, as Velero's commands behave.
 
-mod create;
+pub(super) mod create;
 mod delete;
 mod get;
 

@@ -5,6 +5,7 @@ mod fetch;
 mod install;
 mod location;
 mod restore;
+mod schedule;
 mod trust;
 mod verify;
 
@@ -51,6 +52,9 @@ enum Command {
     /// Work with restores: create, describe, logs.
     #[command(subcommand)]
     Restore(restore::RestoreCommand),
+    /// Work with schedules: create, get, describe, pause, unpause, delete.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Install veloxide into the cluster (or print what it would apply), as `velero install`.
     Install(install::InstallArgs),
 }
@@ -140,6 +144,7 @@ impl Cli {
             Command::BackupLocation(command) => command.run().await,
             Command::Backup(command) => command.run().await,
             Command::Restore(command) => command.run().await,
+            Command::Schedule(command) => command.run().await,
             Command::Install(args) => args.run().await,
         };
         outcome.unwrap_or_else(|e| {

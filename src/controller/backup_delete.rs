@@ -96,6 +96,10 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
         let left = Duration::try_from(left).unwrap_or(gc_frequency);
         return Ok(Action::requeue(left.min(gc_frequency)));
     }
+    // A schedule's retention keeps its newest Completed backup(s) past their TTL.
+    if super::kept_by_retention(ctx, backup).await? {
+        return Ok(Action::requeue(gc_frequency));
+    }
     let name = backup.name_any();
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);

@@ -19,6 +19,7 @@ pub mod restore;
 mod restore_run;
 mod restore_status;
 pub mod restore_sweep;
+pub mod schedule;
 pub mod sync;
 
 use std::sync::Arc;
@@ -209,4 +210,40 @@ pub async fn publish_event<K: Resource<DynamicType = ()>>(
     if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "could not record an event");
     }
+}
+
+/// Whether `backup` is one of the newest `keepLastSuccessful` Completed backups of a schedule
+/// with `spec.retention`: such a backup is never expired, by retention or by its TTL.
+pub async fn kept_by_retention(
+    ctx: &Context,
+    backup: &crate::api::Backup,
+) -> Result<bool, kube::Error> {
+    use crate::api::{Backup, BackupPhase, Schedule};
+    let schedule = backup.schedule();
+    if schedule.is_empty() || backup.phase() != BackupPhase::Completed {
+        return Ok(false);
+    }
+    let schedules: kube::Api<Schedule> =
+        kube::Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let Some(policy) = schedules
+        .get_opt(schedule)
+        .await?
+        .and_then(|s| s.spec.retention)
+    else {
+        return Ok(false);
+    };
+    let backups: kube::Api<Backup> =
+        kube::Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let list = backups
+        .list(&kube::api::ListParams::default().labels(&format!(
+            "{}={schedule}",
+            crate::api::backup::SCHEDULE_LABEL
+        )))
+        .await?
+        .items;
+    let candidates = crate::schedule::retention::candidates(schedule, &list);
+    let name = backup.metadata.name.as_deref().unwrap_or_default();
+    Ok(crate::schedule::retention::protected(&policy, &candidates)
+        .iter()
+        .any(|n| n == name))
 }

@@ -151,6 +151,7 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                         controller::download::run(ctx.clone(), term.clone()),
                         controller::deletion::run(ctx.clone(), term.clone()),
                         controller::sync::run(ctx.clone(), term.clone()),
+                        controller::schedule::run(ctx.clone(), term.clone()),
                     );
                 }
             })

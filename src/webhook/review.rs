@@ -14,6 +14,14 @@ pub struct BadRequest(pub String);
 /// Answer one admission request. Rule failures and undecodable objects are answered inside an
 /// AdmissionReview (HTTP 200); only a body that is not an AdmissionReview is a [`BadRequest`].
 pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
+    answer(body, respond)
+}
+
+/// Decode the review in `body`, let `respond` decide, encode the answer.
+pub(super) fn answer(
+    body: &[u8],
+    respond: impl FnOnce(&AdmissionRequest<DynamicObject>) -> AdmissionResponse,
+) -> Result<Vec<u8>, BadRequest> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
         BadRequest(format!(
             "the body is not an admission.k8s.io/v1 AdmissionReview: {e}"
@@ -82,14 +90,21 @@ fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     }
 }
 
-fn deny(response: AdmissionResponse, message: String, warnings: Vec<String>) -> AdmissionResponse {
+pub(super) fn deny(
+    response: AdmissionResponse,
+    message: String,
+    warnings: Vec<String>,
+) -> AdmissionResponse {
     let mut response = with_warnings(response.deny(message), warnings);
     response.result.code = 403;
     response.result.reason = "Forbidden".into();
     response
 }
 
-fn invalid(response: AdmissionResponse, message: impl Into<String>) -> AdmissionResponse {
+pub(super) fn invalid(
+    response: AdmissionResponse,
+    message: impl Into<String>,
+) -> AdmissionResponse {
     let mut response = response.deny(message.into());
     response.result.code = 400;
     response.result.reason = "Invalid".into();

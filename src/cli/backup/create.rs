@@ -61,10 +61,17 @@ pub struct CreateArgs {
     /// Print the Backup (yaml or json) instead of creating it.
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
+    /// Back up what this schedule's template says, with its labels (other filters are
+    /// ignored, as Velero).
+    #[arg(long)]
+    pub from_schedule: Option<String>,
 }
 
 pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let backup = build(&args)?;
+    let backup = match &args.from_schedule {
+        Some(schedule) => from_schedule(&args, schedule).await?,
+        None => build(&args)?,
+    };
     if let Some(format) = args.output {
         print!("{}", format.render(&[backup])?);
         return Ok(ExitCode::SUCCESS);
@@ -111,6 +118,22 @@ pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The schedule's Backup (`schedule::backup_for`), named NAME.
+async fn from_schedule(args: &CreateArgs, schedule: &str) -> anyhow::Result<Backup> {
+    let cluster = Cluster::connect(&args.namespace).await?;
+    let api: Api<crate::api::Schedule> = Api::namespaced(cluster.client, &args.namespace);
+    let schedule = api.get_opt(schedule).await?.with_context(|| {
+        format!(
+            "schedule {schedule:?} not found in namespace {}",
+            args.namespace
+        )
+    })?;
+    let mut backup = crate::schedule::backup_for(&schedule, jiff::Timestamp::now());
+    backup.metadata.name = Some(args.name.clone());
+    backup.metadata.owner_references = None;
+    Ok(backup)
 }
 
 /// Poll until the backup reaches a terminal phase, printing a dot a second as Velero does.
@@ -168,7 +191,7 @@ pub fn build(args: &CreateArgs) -> anyhow::Result<Backup> {
 }
 
 /// Check a `--ttl` and write it as Go's `time.Duration.String()` would (`24h0m0s`).
-fn go_duration(text: &str) -> Result<String, String> {
+pub(crate) fn go_duration(text: &str) -> Result<String, String> {
     let d = crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())?;
     let secs = d.as_secs();
     let frac = d.subsec_nanos();

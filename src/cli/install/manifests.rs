@@ -127,6 +127,7 @@ fn rbac(ns: &str) -> Vec<Value> {
         "backups",
         "restores",
         "downloadrequests",
+        "schedules",
         "deletebackuprequests",
     ]
     .iter()
@@ -308,6 +309,21 @@ fn webhook(ns: &str, ca_cert: &[u8]) -> Value {
             "rules": [{"apiGroups": ["velero.io"], "apiVersions": ["v1"],
                        "operations": ["CREATE", "UPDATE"],
                        "resources": ["backupstoragelocations"], "scope": "Namespaced"}],
+        }, {
+            "name": "schedule.veloxide.velero.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5,
+            "matchPolicy": "Equivalent",
+            "clientConfig": {
+                "service": {"name": NAME, "namespace": ns,
+                            "path": "/validate-velero-io-v1-schedule", "port": 443},
+                "caBundle": STANDARD.encode(ca_cert),
+            },
+            "rules": [{"apiGroups": ["velero.io"], "apiVersions": ["v1"],
+                       "operations": ["CREATE", "UPDATE"],
+                       "resources": ["schedules"], "scope": "Namespaced"}],
         }],
     })
 }

@@ -1,0 +1,404 @@
+//! `veloxide schedule get` (Velero's table plus NEXT RUN) and `schedule describe`.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use jiff::Timestamp;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+use super::super::fetch::Cluster;
+use crate::api::Schedule;
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// Schedules to show (default: all in the namespace).
+    pub names: Vec<String>,
+    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    pub namespace: String,
+    /// Only schedules whose labels match this selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// Schedules to describe (default: all in the namespace).
+    pub names: Vec<String>,
+    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    pub namespace: String,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Yaml,
+    Json,
+}
+
+impl OutputFormat {
+    /// One schedule prints as itself, several as a `ScheduleList`.
+    pub fn render(self, schedules: &[Schedule]) -> anyhow::Result<String> {
+        let value = match schedules {
+            [one] => serde_json::to_value(one)?,
+            many => json!({"apiVersion": "velero.io/v1", "kind": "ScheduleList", "items": many}),
+        };
+        Ok(match self {
+            OutputFormat::Table => table(schedules, Timestamp::now()),
+            OutputFormat::Yaml => serde_norway::to_string(&value)?,
+            OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
+        })
+    }
+}
+
+async fn fetch(
+    namespace: &str,
+    names: &[String],
+    selector: Option<&str>,
+) -> anyhow::Result<Vec<Schedule>> {
+    let cluster = Cluster::connect(namespace).await?;
+    let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    if names.is_empty() {
+        let mut params = ListParams::default();
+        if let Some(s) = selector {
+            params = params.labels(s);
+        }
+        let mut list = api
+            .list(&params)
+            .await
+            .context("cannot list schedules")?
+            .items;
+        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        return Ok(list);
+    }
+    let mut out = Vec::new();
+    for name in names {
+        out.push(
+            api.get_opt(name)
+                .await?
+                .with_context(|| format!("schedule {name:?} not found in namespace {namespace}"))?,
+        );
+    }
+    Ok(out)
+}
+
+pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
+    let schedules = fetch(&args.namespace, &args.names, args.selector.as_deref()).await?;
+    if schedules.is_empty() && args.output == OutputFormat::Table {
+        eprintln!("No schedules found in namespace {}.", args.namespace);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", args.output.render(&schedules)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn describe(args: DescribeArgs) -> anyhow::Result<ExitCode> {
+    let schedules = fetch(&args.namespace, &args.names, args.selector.as_deref()).await?;
+    let now = Timestamp::now();
+    let texts: Vec<String> = schedules.iter().map(|s| describe_one(s, now)).collect();
+    print!("{}", texts.join("\n\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Velero's `schedule get` columns, plus NEXT RUN.
+pub fn table(schedules: &[Schedule], now: Timestamp) -> String {
+    let mut rows = vec![
+        [
+            "NAME",
+            "STATUS",
+            "CREATED",
+            "SCHEDULE",
+            "BACKUP TTL",
+            "LAST BACKUP",
+            "NEXT RUN",
+            "SELECTOR",
+            "PAUSED",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for s in schedules {
+        let status = s.status.clone().unwrap_or_default();
+        rows.push(vec![
+            s.metadata.name.clone().unwrap_or_default(),
+            status.phase.map_or("New", |p| p.as_str()).to_owned(),
+            s.metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or("<nil>".into(), |t| local_time(t.0)),
+            s.spec.schedule.clone(),
+            s.spec
+                .template
+                .ttl
+                .as_ref()
+                .map_or("0s".into(), |t| t.0.clone()),
+            status
+                .last_backup
+                .as_ref()
+                .map_or("n/a".into(), |t| relative(t.0, now)),
+            next_run(s, now),
+            selector(s),
+            s.spec.paused.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<width$}   "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn next_run(s: &Schedule, now: Timestamp) -> String {
+    if s.spec.paused {
+        return "paused".into();
+    }
+    match s.status.as_ref().and_then(|st| st.next_run.as_ref()) {
+        Some(t) => format!("{} ({})", utc(t.0), relative(t.0, now)),
+        None => "n/a".into(),
+    }
+}
+
+fn selector(s: &Schedule) -> String {
+    let Some(sel) = &s.spec.template.label_selector else {
+        return "<none>".into();
+    };
+    let mut terms: Vec<String> = sel
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        terms.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    if terms.is_empty() {
+        "<none>".into()
+    } else {
+        terms.join(",")
+    }
+}
+
+fn local_time(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S %z %Z")
+        .to_string()
+}
+
+fn utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `in 5m`, `3h ago`, as kubectl's short durations.
+fn relative(when: Timestamp, now: Timestamp) -> String {
+    let secs = when.as_second() - now.as_second();
+    let short = |s: i64| match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    };
+    if secs >= 0 {
+        format!("in {}", short(secs))
+    } else {
+        format!("{} ago", short(-secs))
+    }
+}
+
+/// Velero's describe layout, with the next run and retention added.
+pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
+    let mut out = String::new();
+    let map = |m: &Option<std::collections::BTreeMap<String, String>>| match m {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n              "),
+        _ => "<none>".into(),
+    };
+    let status = s.status.clone().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Name:         {}",
+        s.metadata.name.as_deref().unwrap_or("")
+    );
+    let _ = writeln!(
+        out,
+        "Namespace:    {}",
+        s.metadata.namespace.as_deref().unwrap_or("")
+    );
+    let _ = writeln!(out, "Labels:       {}", map(&s.metadata.labels));
+    let annotations = s.metadata.annotations.clone().map(|mut a| {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        a
+    });
+    let _ = writeln!(out, "Annotations:  {}", map(&annotations));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Phase:  {}",
+        status.phase.map_or("New", |p| p.as_str())
+    );
+    for e in status.validation_errors.iter().flatten() {
+        let _ = writeln!(out, "  Validation error:  {e}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Paused:  {}", s.spec.paused);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Schedule:  {}", s.spec.schedule);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Next Run:  {}", next_run(s, now));
+    let _ = writeln!(
+        out,
+        "Last Backup:  {}",
+        status
+            .last_backup
+            .as_ref()
+            .map_or("<never>".into(), |t| utc(t.0))
+    );
+    if let Some(t) = &status.last_skipped {
+        let _ = writeln!(out, "Last Skipped:  {}", utc(t.0));
+    }
+    let _ = writeln!(out);
+    match &s.spec.retention {
+        None => {
+            let _ = writeln!(out, "Retention:  <none> (backups expire by their TTL)");
+        }
+        Some(r) => {
+            let _ = writeln!(out, "Retention:");
+            for (label, value) in [
+                ("Keep Last", r.keep_last),
+                ("Keep Hourly", r.keep_hourly),
+                ("Keep Daily", r.keep_daily),
+                ("Keep Weekly", r.keep_weekly),
+                ("Keep Monthly", r.keep_monthly),
+                ("Keep Yearly", r.keep_yearly),
+            ] {
+                if let Some(v) = value {
+                    let _ = writeln!(out, "  {label}:  {v}");
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  Keep Last Successful:  {}",
+                r.keep_last_successful
+                    .unwrap_or(crate::schedule::retention::DEFAULT_KEEP_LAST_SUCCESSFUL)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let t = &s.spec.template;
+    let list = |v: &Option<Vec<String>>, empty: &str| match v {
+        Some(v) if !v.is_empty() => v.join(", "),
+        _ => empty.to_owned(),
+    };
+    let _ = writeln!(out, "Backup Template:");
+    let _ = writeln!(out, "  Namespaces:");
+    let _ = writeln!(out, "    Included:  {}", list(&t.included_namespaces, "*"));
+    let _ = writeln!(
+        out,
+        "    Excluded:  {}",
+        list(&t.excluded_namespaces, "<none>")
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Resources:");
+    let _ = writeln!(
+        out,
+        "    Included:        {}",
+        list(&t.included_resources, "*")
+    );
+    let _ = writeln!(
+        out,
+        "    Excluded:        {}",
+        list(&t.excluded_resources, "<none>")
+    );
+    let _ = writeln!(
+        out,
+        "    Cluster-scoped:  {}",
+        match t.include_cluster_resources {
+            Some(true) => "included",
+            Some(false) => "excluded",
+            None => "auto",
+        }
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Label selector:  {}", selector(s));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  Storage Location:  {}",
+        t.storage_location.as_deref().unwrap_or("")
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  TTL:  {}",
+        t.ttl.as_ref().map_or("0s".into(), |t| t.0.clone())
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_the_next_run() {
+        let s: Schedule = serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "Schedule",
+            "metadata": {"name": "nightly", "namespace": "velero",
+                         "creationTimestamp": "2026-11-01T00:00:00Z"},
+            "spec": {"schedule": "0 3 * * *", "template": {"ttl": "720h0m0s",
+                     "labelSelector": {"matchLabels": {"app": "web"}}}},
+            "status": {"phase": "Enabled", "lastBackup": "2026-12-01T03:00:00Z",
+                       "nextRun": "2026-12-02T03:00:00Z"},
+        }))
+        .unwrap();
+        let now: Timestamp = "2026-12-01T05:00:00Z".parse().unwrap();
+        let text = table(std::slice::from_ref(&s), now);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("NAME      STATUS    CREATED"),
+            "{text}"
+        );
+        assert!(lines[0].contains("LAST BACKUP   NEXT RUN"), "{text}");
+        for cell in [
+            "nightly",
+            "Enabled",
+            "0 3 * * *",
+            "720h0m0s",
+            "2h ago",
+            "2026-12-02 03:00:00 UTC (in 22h)",
+            "app=web",
+            "false",
+        ] {
+            assert!(lines[1].contains(cell), "{cell:?} missing: {text}");
+        }
+        let described = describe_one(&s, now);
+        assert!(
+            described.contains("Next Run:  2026-12-02 03:00:00 UTC (in 22h)"),
+            "{described}"
+        );
+        assert!(described.contains("Retention:  <none>"), "{described}");
+    }
+}

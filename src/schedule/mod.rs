@@ -1,0 +1,73 @@
+//! Schedules: the cron grammar, when a schedule is due and what it creates, and which of its
+//! backups retention keeps. Plain functions over plain data; `controller::schedule` carries
+//! them out and the webhook refuses what `validate` refuses.
+
+pub mod cron;
+pub mod due;
+pub mod metrics;
+pub mod retention;
+
+pub use cron::{Cron, CronError};
+pub use due::{Due, backup_for, backup_name, base, decide};
+
+use crate::api::ScheduleSpec;
+use crate::backup::Plan;
+
+/// Check a Schedule's spec the way admission and the controller both do: the cron expression,
+/// and the template by the Backup rules (named `spec.template.<field>`). Returns the parsed
+/// cron, or every problem found.
+pub fn validate(spec: &ScheduleSpec) -> Result<Cron, Vec<String>> {
+    let mut errors = Vec::new();
+    let cron = Cron::parse(&spec.schedule)
+        .map_err(|e| errors.push(format!("spec.schedule: {e}")))
+        .ok();
+    if let Err(template) = Plan::from_spec(&spec.template) {
+        errors.extend(template.into_iter().map(|e| match e.strip_prefix("spec.") {
+            Some(rest) => format!("spec.template.{rest}"),
+            None => format!("spec.template: {e}"),
+        }));
+    }
+    if let Some(ttl) = &spec.template.ttl {
+        if let Err(e) = ttl.parse() {
+            errors.push(format!("spec.template.ttl: {e}"));
+        }
+    }
+    match cron {
+        Some(cron) if errors.is_empty() => Ok(cron),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(value: serde_json::Value) -> ScheduleSpec {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_field() {
+        let errors = validate(&spec(serde_json::json!({
+            "schedule": "0 25 * * *",
+            "template": {"ttl": "3 days", "hooks": {"resources": [{"name": "h"}]},
+                         "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Nope"}]}},
+        })))
+        .unwrap_err();
+        let text = errors.join("\n");
+        for want in [
+            "spec.schedule: hour field \"25\"",
+            "spec.template.hooks:",
+            "spec.template.ttl: \"3 days\" is not a duration",
+            "spec.template.labelSelector",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        assert!(
+            validate(&spec(
+                serde_json::json!({"schedule": "@every 10s", "template": {}})
+            ))
+            .is_ok()
+        );
+    }
+}

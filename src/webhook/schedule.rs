@@ -1,0 +1,132 @@
+//! Admission for Schedules: the same `schedule::validate` the controller runs, so a cron the
+//! parser refuses, an unknown zone or a template the Backup rules refuse is denied at
+//! `kubectl apply` with the message the status would carry.
+
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+
+use super::review::{BadRequest, answer, deny, invalid};
+use crate::api::ScheduleSpec;
+
+/// Answer one Schedule admission request (see [`super::review`] for the HTTP contract).
+pub fn review_schedule(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
+    answer(body, respond)
+}
+
+fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    let response = AdmissionResponse::from(request);
+    if matches!(request.operation, Operation::Delete | Operation::Connect) {
+        return response;
+    }
+    if request.kind.group != "velero.io" || request.kind.kind != "Schedule" {
+        return invalid(
+            response,
+            format!(
+                "this endpoint validates velero.io Schedules, not {}/{}; check the rules of the \
+                 ValidatingWebhookConfiguration",
+                request.kind.group, request.kind.kind
+            ),
+        );
+    }
+    let Some(object) = &request.object else {
+        return invalid(response, "the request carries no object to validate");
+    };
+    let spec: ScheduleSpec = match object.data.get("spec") {
+        None => {
+            return deny(
+                response,
+                "the Schedule could not be read: spec: missing field; give spec.schedule and spec.template".into(),
+                Vec::new(),
+            );
+        }
+        Some(spec) => match serde_path_to_error::deserialize(spec) {
+            Ok(spec) => spec,
+            Err(e) => {
+                return deny(
+                    response,
+                    format!("the Schedule could not be read: spec.{e}"),
+                    Vec::new(),
+                );
+            }
+        },
+    };
+    match crate::schedule::validate(&spec) {
+        Ok(_) => response,
+        Err(errors) => deny(response, errors.join("; "), Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn review(object: Value, operation: &str) -> Value {
+        let body = json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-1",
+                "kind": {"group": "velero.io", "version": "v1", "kind": "Schedule"},
+                "resource": {"group": "velero.io", "version": "v1", "resource": "schedules"},
+                "operation": operation, "name": "nightly", "namespace": "velero",
+                "userInfo": {"username": "admin"},
+                "object": object,
+            },
+        });
+        serde_json::from_slice(&review_schedule(&serde_json::to_vec(&body).unwrap()).unwrap())
+            .unwrap()
+    }
+
+    fn schedule(spec: Value) -> Value {
+        json!({"apiVersion": "velero.io/v1", "kind": "Schedule",
+               "metadata": {"name": "nightly", "namespace": "velero"}, "spec": spec})
+    }
+
+    #[test]
+    fn table() {
+        let cases = [
+            (
+                json!({"schedule": "CRON_TZ=Europe/Berlin 0 3 * * *", "template": {}}),
+                None,
+            ),
+            (
+                json!({"schedule": "@every 10s", "template": {"ttl": "24h"}}),
+                None,
+            ),
+            (
+                json!({"schedule": "0 3 * *", "template": {}}),
+                Some("spec.schedule: expected exactly 5 fields"),
+            ),
+            (
+                json!({"schedule": "CRON_TZ=Mars/Olympus 0 3 * * *", "template": {}}),
+                Some("spec.schedule: unknown time zone \"Mars/Olympus\""),
+            ),
+            (
+                json!({"schedule": "@daily", "template": {"ttl": "a week"}}),
+                Some("spec.template.ttl: \"a week\" is not a duration"),
+            ),
+            (
+                json!({"schedule": "@daily", "template": {"includedNamespaces": "app"}}),
+                Some("the Schedule could not be read: spec.template.includedNamespaces"),
+            ),
+            (json!({"template": {}}), Some("missing field `schedule`")),
+        ];
+        for (spec, want) in cases {
+            let answer = review(schedule(spec.clone()), "CREATE");
+            let response = &answer["response"];
+            assert_eq!(response["uid"], "u-1");
+            match want {
+                None => assert_eq!(response["allowed"], true, "{spec}: {response}"),
+                Some(text) => {
+                    assert_eq!(response["allowed"], false, "{spec}");
+                    assert_eq!(response["status"]["code"], 403);
+                    let message = response["status"]["message"].as_str().unwrap();
+                    assert!(message.contains(text), "{spec}: {message:?} lacks {text:?}");
+                }
+            }
+        }
+        // Deleting a schedule is never refused.
+        let answer = review(schedule(json!({"schedule": "nope"})), "DELETE");
+        assert_eq!(answer["response"]["allowed"], true);
+    }
+}
