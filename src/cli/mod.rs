@@ -256,7 +256,7 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {
-        settings.backup.secrets_namespace = Some(args.namespace.clone());
+        settings.backup.secrets_namespace = Some(namespace.clone());
     }
     let options = crate::server::ServerOptions {
         kube: globals.kube_config().await?,
