@@ -145,6 +145,23 @@ async fn restores_listed_and_deleted_as_velero_does() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing).contains("restore \"nope\" not found in namespace velero"));
 
+    // Flag values that do not parse are usage errors wherever they are found.
+    for bad in [
+        &[
+            "restore",
+            "create",
+            "--from-backup",
+            "b",
+            "--namespace-mappings",
+            "nocolon",
+        ][..],
+        &["backup", "create", "b", "--labels", "novalue"],
+        &["backup", "create", "b", "--selector", "a in (x"],
+    ] {
+        let out = veloxide(&world, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+
     // Refusals: no way chosen, or no --confirm without a terminal (both usage, exit 2).
     let out = veloxide(&world, &["restore", "delete"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

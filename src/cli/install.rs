@@ -20,6 +20,7 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::{conditions, wait::await_condition};
 use serde_json::{Value, json};
 
+use super::UsageError;
 use crate::api::BackupStorageLocation;
 use crate::location::{self, LocationConfig};
 use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, NAME, Plan};
@@ -194,7 +195,9 @@ fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .filter(|p| !p.trim().is_empty())
         .map(|p| match p.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
-            _ => bail!("--backup-location-config: {p:?} is not KEY=VALUE"),
+            _ => {
+                Err(UsageError(format!("--backup-location-config: {p:?} is not KEY=VALUE")).into())
+            }
         })
         .collect()
 }

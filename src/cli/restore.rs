@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use kube::Api;
 use kube::api::PostParams;
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::backup::{Common, DescribeArgs, print_file};
 use super::fetch::{download, resolve_trust};
 use super::progress::{Display, Snapshot};
-use super::{Cluster, Globals};
+use super::{Cluster, Globals, UsageError};
 use crate::api::{Backup, DownloadTargetKind, Restore, RestorePhase};
 
 #[derive(Subcommand, Debug)]
@@ -94,7 +94,9 @@ fn mappings(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .iter()
         .map(|p| match p.split_once(':') {
             Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_owned(), b.to_owned())),
-            _ => bail!("--namespace-mappings: {p:?} is not SOURCE:TARGET"),
+            _ => {
+                Err(UsageError(format!("--namespace-mappings: {p:?} is not SOURCE:TARGET")).into())
+            }
         })
         .collect()
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::super::output::OutputFormat;
 use super::super::progress::{Display, Snapshot};
-use super::super::{Cluster, Globals};
+use super::super::{Cluster, Globals, UsageError};
 use crate::api::{Backup, BackupPhase};
 
 /// Velero's default retention when `--ttl` is not given.
@@ -141,7 +141,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
         .filter(|l| !l.is_empty())
         .map(|l| match l.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => bail!("--labels: {l:?} is not KEY=VALUE"),
+            _ => Err(UsageError(format!("--labels: {l:?} is not KEY=VALUE")).into()),
         })
         .collect::<anyhow::Result<BTreeMap<String, String>>>()?;
     let backup = serde_json::from_value(json!({
