@@ -192,6 +192,10 @@ pub struct BackupProgress {
     pub total_items: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_backed_up: Option<i64>,
+    /// veloxide extension: archive bytes handed to the store so far (while running, at most
+    /// one upload part ahead of what the store has acknowledged; when done, the archive's size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_uploaded: Option<i64>,
 }
 
 /// veloxide extension: the encryption the store confirmed for the backup's objects.

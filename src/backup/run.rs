@@ -40,6 +40,8 @@ pub struct Request<'a> {
 pub struct Progress {
     pub items: u64,
     pub total: u64,
+    /// Archive bytes the upload has taken (at most one part ahead of what the store has).
+    pub bytes: u64,
 }
 
 /// What a finished backup wrote.
@@ -100,8 +102,13 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
     }
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
+    let progress = &request.progress;
     let body = StreamReader::new(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
+        let chunk = rx.recv().await?;
+        if let Ok(bytes) = &chunk {
+            progress.send_modify(|p| p.bytes += bytes.len() as u64);
+        }
+        Some((chunk, rx))
     })));
     let tar_key = backup_key(name, &format!("{name}.tar.gz"));
     let upload = store.upload(&tar_key, body);
@@ -265,7 +272,10 @@ async fn archive_into(
                         send(tx, std::mem::take(archive.sink_mut())).await?;
                     }
                 }
-                request.progress.send_replace(Progress { items, total });
+                request.progress.send_modify(|p| {
+                    p.items = items;
+                    p.total = total;
+                });
                 match page.next {
                     Some(next) => token = Some(next),
                     None => break,

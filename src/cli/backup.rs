@@ -1,8 +1,10 @@
 //! `veloxide backup create|get|describe|download|logs`, as Velero's commands behave.
 
 pub(super) mod create;
-mod delete;
-mod get;
+pub(super) mod delete;
+pub(super) mod get;
+
+pub(super) use create::parse_selector;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +13,9 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use kube::Api;
 
-use super::fetch::{Cluster, DownloadArgs, download, resolve_trust};
+use super::fetch::{DownloadArgs, download, resolve_trust};
+use super::progress::Snapshot;
+use super::{Cluster, Globals};
 use crate::api::{Backup, DownloadTargetKind};
 
 #[derive(Subcommand, Debug)]
@@ -22,14 +26,9 @@ pub enum BackupCommand {
     Get(get::GetArgs),
     /// Ask for backups to be deleted: their files, their restores, then the objects.
     Delete(delete::DeleteArgs),
-    /// Show a backup's status, results and (with --details) its resource list.
-    Describe {
-        #[command(flatten)]
-        common: Common,
-        /// Also list every resource the backup holds.
-        #[arg(long)]
-        details: bool,
-    },
+    /// Show a backup's status, progress while it runs, results and (with --details) its
+    /// resource list.
+    Describe(DescribeArgs),
     /// Download a backup's archive (`NAME-data.tar.gz` unless -o is given).
     Download {
         #[command(flatten)]
@@ -48,24 +47,30 @@ pub enum BackupCommand {
     },
 }
 
-/// What every command here takes.
+/// What every command here that reads one backup takes.
 #[derive(Args, Debug)]
 pub struct Common {
     pub name: String,
-    /// The namespace veloxide (and the backup) lives in.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    pub namespace: String,
     #[command(flatten)]
     pub download: DownloadArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Also list every resource the backup (or restore) holds.
+    #[arg(long)]
+    pub details: bool,
+}
+
 impl BackupCommand {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         match self {
-            BackupCommand::Create(args) => create::create(args).await,
-            BackupCommand::Get(args) => get::get(args).await,
-            BackupCommand::Delete(args) => delete::delete(args).await,
-            BackupCommand::Describe { common, details } => describe(common, details).await,
+            BackupCommand::Create(args) => create::create(args, globals).await,
+            BackupCommand::Get(args) => get::get(args, globals).await,
+            BackupCommand::Delete(args) => delete::delete(args, globals).await,
+            BackupCommand::Describe(args) => describe(args, globals).await,
             BackupCommand::Download {
                 common,
                 output,
@@ -79,7 +84,7 @@ impl BackupCommand {
                         path.display()
                     );
                 }
-                let (cluster, backup) = get(&common).await?;
+                let (cluster, backup) = get(&common, globals).await?;
                 let trust =
                     resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
                 let mut file = std::fs::File::create(&path)
@@ -106,7 +111,7 @@ impl BackupCommand {
                 Ok(ExitCode::SUCCESS)
             }
             BackupCommand::Logs { common } => {
-                let (cluster, backup) = get(&common).await?;
+                let (cluster, backup) = get(&common, globals).await?;
                 let trust =
                     resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
                 let kind = DownloadTargetKind::BackupLog;
@@ -130,23 +135,24 @@ fn location_of(backup: &Backup) -> String {
     backup.spec.storage_location.clone().unwrap_or_default()
 }
 
-async fn get(common: &Common) -> anyhow::Result<(Cluster, Backup)> {
-    let cluster = Cluster::connect(&common.namespace).await?;
-    let api: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+async fn get(common: &Common, globals: &Globals) -> anyhow::Result<(Cluster, Backup)> {
+    let cluster = Cluster::connect(globals).await?;
+    let api: Api<Backup> = cluster.api();
     let backup = api.get_opt(&common.name).await?.with_context(|| {
         format!(
             "backup {:?} not found in namespace {}",
-            common.name, common.namespace
+            common.name, cluster.namespace
         )
     })?;
     Ok((cluster, backup))
 }
 
-async fn describe(common: Common, details: bool) -> anyhow::Result<ExitCode> {
-    let (cluster, backup) = get(&common).await?;
+async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let DescribeArgs { common, details } = args;
+    let (cluster, backup) = get(&common, globals).await?;
     let status = backup.status.clone().unwrap_or_default();
     println!("Name:         {}", common.name);
-    println!("Namespace:    {}", common.namespace);
+    println!("Namespace:    {}", cluster.namespace);
     println!("Phase:        {}", backup.phase().as_str());
     if let Some(errors) = &status.validation_errors {
         println!("Validation errors:");
@@ -188,7 +194,14 @@ async fn describe(common: Common, details: bool) -> anyhow::Result<ExitCode> {
             p.items_backed_up.unwrap_or(0)
         );
     }
-    if !backup.phase().is_terminal() || status.start_timestamp.is_none() {
+    if !backup.phase().is_terminal() {
+        if status.start_timestamp.is_some() {
+            let now = jiff::Timestamp::now();
+            println!("Progress:     {}", Snapshot::of_backup(&backup, now).line());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if status.start_timestamp.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
     let trust = resolve_trust(&cluster, &location_of(&backup), &common.download).await?;

@@ -16,6 +16,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
+use super::Cluster;
 use super::trust::{self, Trust};
 use crate::api::{DownloadRequest, DownloadTargetKind};
 
@@ -31,24 +32,6 @@ pub struct DownloadArgs {
     /// How long to wait for the server to process the download request.
     #[arg(long, default_value = "1m", value_parser = super::parse_duration)]
     pub timeout: Duration,
-}
-
-/// Where the CLI works: the cluster and the server's namespace.
-pub struct Cluster {
-    pub client: kube::Client,
-    pub namespace: String,
-}
-
-impl Cluster {
-    pub async fn connect(namespace: &str) -> anyhow::Result<Cluster> {
-        let client = kube::Client::try_default()
-            .await
-            .context("cannot reach the cluster (set KUBECONFIG)")?;
-        Ok(Cluster {
-            client,
-            namespace: namespace.to_owned(),
-        })
-    }
 }
 
 /// Work out what to trust for a download from `location`, printing Velero's warnings.

@@ -20,6 +20,7 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::{conditions, wait::await_condition};
 use serde_json::{Value, json};
 
+use super::UsageError;
 use crate::api::BackupStorageLocation;
 use crate::location::{self, LocationConfig};
 use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, NAME, Plan};
@@ -60,9 +61,6 @@ pub struct InstallArgs {
                      instead, which veloxide accepts but warns about.)"
     )]
     cacert: Option<PathBuf>,
-    /// The namespace to install into.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    namespace: String,
     /// The server's image.
     #[arg(long, default_value = DEFAULT_IMAGE)]
     image: String,
@@ -81,11 +79,12 @@ enum Format {
 }
 
 impl InstallArgs {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let (location, credentials, ca_bundle) = self.checked_inputs()?;
-        let names = certs::dns_names(NAME, &self.namespace);
+    pub async fn run(self, globals: &super::Globals) -> anyhow::Result<ExitCode> {
+        let namespace = globals.namespace();
+        let (location, credentials, ca_bundle) = self.checked_inputs(&namespace)?;
+        let names = certs::dns_names(NAME, &namespace);
         let mut plan = Plan {
-            namespace: self.namespace.clone(),
+            namespace: namespace.clone(),
             image: self.image.clone(),
             credentials,
             ca_bundle,
@@ -96,10 +95,8 @@ impl InstallArgs {
             print!("{}", render(&manifests::objects(&plan), self.output)?);
             return Ok(ExitCode::SUCCESS);
         }
-        let client = kube::Client::try_default()
-            .await
-            .context("cannot reach the cluster (set KUBECONFIG)")?;
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
+        let client = super::Cluster::connect(globals).await?.client;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         if let Some(existing) = secrets.get_opt(manifests::WEBHOOK_SECRET).await? {
             let data: BTreeMap<String, Vec<u8>> = existing
                 .data
@@ -113,13 +110,16 @@ impl InstallArgs {
         apply(&client, &manifests::objects(&plan)).await?;
         println!(
             "veloxide is installed! Use 'kubectl logs deployment/{NAME} -n {}' to view the status.",
-            self.namespace
+            namespace
         );
         Ok(ExitCode::SUCCESS)
     }
 
     /// Read and check every input; nothing is sent anywhere before this passes.
-    fn checked_inputs(&self) -> anyhow::Result<(BackupStorageLocation, Vec<u8>, Option<Vec<u8>>)> {
+    fn checked_inputs(
+        &self,
+        namespace: &str,
+    ) -> anyhow::Result<(BackupStorageLocation, Vec<u8>, Option<Vec<u8>>)> {
         let credentials = read("--secret-file", &self.secret_file)?;
         check_credentials(&self.secret_file, &credentials)?;
         let ca_bundle = match &self.cacert {
@@ -137,7 +137,7 @@ impl InstallArgs {
         let config = parse_config(&self.config)?;
         let location: BackupStorageLocation = serde_json::from_value(json!({
             "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
-            "metadata": {"name": manifests::LOCATION, "namespace": self.namespace},
+            "metadata": {"name": manifests::LOCATION, "namespace": namespace},
             "spec": {
                 "provider": self.provider,
                 "default": true,
@@ -195,7 +195,9 @@ fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .filter(|p| !p.trim().is_empty())
         .map(|p| match p.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
-            _ => bail!("--backup-location-config: {p:?} is not KEY=VALUE"),
+            _ => {
+                Err(UsageError(format!("--backup-location-config: {p:?} is not KEY=VALUE")).into())
+            }
         })
         .collect()
 }
@@ -216,6 +218,38 @@ fn render(objects: &[Value], format: Option<Format>) -> anyhow::Result<String> {
         }
     })
 }
+
+/// Every object `veloxide install` makes in `namespace` (with the optional CA Secret), in the
+/// order it applies them: the same list the install uses, built from placeholder inputs, so
+/// uninstall removes exactly what install makes.
+pub(super) fn installed_objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
+    let location: BackupStorageLocation = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+        "metadata": {"name": manifests::LOCATION, "namespace": namespace},
+        "spec": {"provider": "aws", "objectStorage": {"bucket": "placeholder"}},
+    }))?;
+    let plan = Plan {
+        namespace: namespace.to_owned(),
+        image: DEFAULT_IMAGE.to_owned(),
+        credentials: Vec::new(),
+        ca_bundle: Some(Vec::new()),
+        location,
+        webhook: certs::generate(&certs::dns_names(NAME, namespace))?,
+    };
+    Ok(manifests::objects(&plan))
+}
+
+/// The dynamic API for an object install makes.
+pub(super) fn api_for(client: &kube::Client, object: &Value) -> anyhow::Result<Api<DynamicObject>> {
+    let (resource, namespaced) = resource_of(object)?;
+    Ok(match object["metadata"]["namespace"].as_str() {
+        Some(ns) if namespaced => Api::namespaced_with(client.clone(), ns, &resource),
+        _ => Api::all_with(client.clone(), &resource),
+    })
+}
+
+/// The label install puts on everything it makes.
+pub(super) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "veloxide-install");
 
 /// The API resource of each kind install makes, and whether it is namespaced.
 fn resource_of(object: &Value) -> anyhow::Result<(ApiResource, bool)> {

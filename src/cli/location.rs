@@ -1,4 +1,8 @@
-//! `veloxide backup-location ...`
+//! `veloxide backup-location get|create|set|delete|validate|verify`.
+
+pub(super) mod create;
+pub(super) mod delete;
+pub(super) mod get;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,11 +11,22 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
+use super::Globals;
 use crate::api::BackupStorageLocation;
 use crate::location::LocationConfig;
 
 #[derive(Subcommand, Debug)]
 pub enum LocationCommand {
+    /// List locations, or show the named ones, as a table, YAML or JSON.
+    Get(get::GetArgs),
+    /// Create a location (Velero's flags), checked first by the same rules as the admission
+    /// webhook; --cacert goes into a Secret the location names with caCertRef.
+    Create(create::CreateArgs),
+    /// Change a location's default flag, CA bundle or credential, checked first by the same
+    /// rules as the admission webhook.
+    Set(create::SetArgs),
+    /// Delete locations. Backups made to them, and everything in the bucket, stay.
+    Delete(delete::DeleteArgs),
     /// Check locations in a YAML file against the admission rules, offline, or by asking a
     /// running webhook. Exits non-zero when any location is refused.
     Validate {
@@ -32,14 +47,18 @@ pub enum LocationCommand {
 }
 
 impl LocationCommand {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         match self {
+            LocationCommand::Get(args) => get::get(args, globals).await,
+            LocationCommand::Create(args) => create::create(args, globals).await,
+            LocationCommand::Set(args) => create::set(args, globals).await,
+            LocationCommand::Delete(args) => delete::delete(args, globals).await,
             LocationCommand::Validate {
                 file,
                 webhook,
                 cacert,
             } => validate(file, webhook, cacert).await,
-            LocationCommand::Verify(args) => super::verify::run(args).await,
+            LocationCommand::Verify(args) => super::verify::run(args, globals).await,
         }
     }
 }

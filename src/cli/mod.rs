@@ -1,13 +1,26 @@
 //! The `veloxide` command line: thin wrappers over the library.
+//!
+//! Adding a command: a variant in [`Command`] and an arm in [`Command::run`]; a verb-first
+//! alias (`veloxide get schedules`) is one line in `verbs.rs`. Subcommands take no
+//! `-n/--namespace`, `--kubeconfig` or `--context` of their own: those are [`Globals`], handed
+//! to every `run`, and `Cluster::connect(globals)` gives the client and namespace.
 
 mod backup;
+mod cluster;
+mod completion;
 mod fetch;
 mod install;
 mod location;
+mod output;
+mod progress;
 mod restore;
 mod schedule;
+mod select;
 mod trust;
+mod uninstall;
+mod verbs;
 mod verify;
+mod version;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,22 +30,71 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+pub use cluster::{Cluster, Globals};
+
 use crate::webhook::{self, ServeOptions, tls::CertFiles};
+
+/// Exit statuses, the same for every command.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  done (with --wait: the backup or restore Completed)
+  1  failed, or with --wait: the backup or restore ended Failed, PartiallyFailed or
+     FailedValidation
+  2  usage: an unknown command or flag, a bad flag value, a missing --confirm";
+
+/// A mistake on the command line found after parsing: exit status 2, as clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// A Kubernetes backup operator for S3-compatible storage behind private CAs, speaking
 /// Velero's velero.io/v1 API.
+///
+/// As with Velero and kubectl, `veloxide get backups` is `veloxide backup get`, and so on for
+/// describe, create and delete.
 #[derive(Parser, Debug)]
-#[command(name = "veloxide", version, about)]
+#[command(name = "veloxide", version, about, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true, env = "VELOXIDE_LOG_JSON")]
     log_json: bool,
+    #[command(flatten)]
+    globals: Globals,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Work with backups: create, get, describe, download, logs.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Work with restores: create, get, describe, logs, delete.
+    #[command(subcommand)]
+    Restore(restore::RestoreCommand),
+    /// Work with BackupStorageLocations: get, create, set, delete, validate, verify.
+    #[command(name = "backup-location", visible_alias = "bsl", subcommand)]
+    BackupLocation(location::LocationCommand),
+    /// List backups, restores or backup locations (`veloxide get backups` = `backup get`).
+    #[command(subcommand)]
+    Get(verbs::Get),
+    /// Describe a backup or restore (`veloxide describe backup NAME` = `backup describe NAME`).
+    #[command(subcommand)]
+    Describe(verbs::Describe),
+    /// Create a backup, restore or backup location (`veloxide create backup NAME`).
+    #[command(subcommand)]
+    Create(verbs::Create),
+    /// Delete restores or backup locations (`veloxide delete restore NAME`).
+    #[command(subcommand)]
+    Delete(verbs::Delete),
+    /// Install veloxide into the cluster (or print what it would apply), as `velero install`.
+    Install(install::InstallArgs),
+    /// Remove what `veloxide install` created; never touches the object store.
+    Uninstall(uninstall::UninstallArgs),
+    /// Print the client's version and, when the cluster is reachable, the server's.
+    Version(version::VersionArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completion(completion::CompletionArgs),
     /// Print every CustomResourceDefinition as multi-document YAML.
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -43,20 +105,9 @@ enum Command {
     Server(ServerArgs),
     /// Serve the BackupStorageLocation admission webhook alone.
     Webhook(WebhookArgs),
-    /// Work with BackupStorageLocations.
-    #[command(name = "backup-location", subcommand)]
-    BackupLocation(location::LocationCommand),
-    /// Work with backups: create, get, describe, download, logs.
-    #[command(subcommand)]
-    Backup(backup::BackupCommand),
-    /// Work with restores: create, describe, logs.
-    #[command(subcommand)]
-    Restore(restore::RestoreCommand),
     /// Work with schedules: create, get, describe, pause, unpause, delete.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
-    /// Install veloxide into the cluster (or print what it would apply), as `velero install`.
-    Install(install::InstallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -77,9 +128,6 @@ struct WebhookArgs {
 
 #[derive(Args, Debug)]
 struct ServerArgs {
-    /// The namespace whose locations, backups and Secrets the server manages.
-    #[arg(long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    namespace: String,
     /// Plain-HTTP address for /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8085")]
     metrics_listen: SocketAddr,
@@ -133,24 +181,55 @@ impl Cli {
     /// Run the chosen command and map the outcome to an exit status.
     pub async fn run(self) -> ExitCode {
         crate::telemetry::init(self.log_json);
-        let outcome = match self.command {
+        let outcome = self.command.run(&self.globals).await;
+        outcome.unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        })
+    }
+}
+
+impl Command {
+    /// What a command line parsed to, verb-first forms mapped (for the alias tests).
+    #[cfg(test)]
+    fn noun_first_debug(self) -> String {
+        let command = match self {
+            Command::Get(c) => c.noun_first(),
+            Command::Describe(c) => c.noun_first(),
+            Command::Create(c) => c.noun_first(),
+            Command::Delete(c) => c.noun_first(),
+            other => other,
+        };
+        format!("{command:?}")
+    }
+
+    async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        match self {
+            Command::Backup(command) => command.run(globals).await,
+            Command::Restore(command) => command.run(globals).await,
+            Command::BackupLocation(command) => command.run(globals).await,
+            Command::Install(args) => args.run(globals).await,
+            Command::Uninstall(args) => args.run(globals).await,
+            Command::Version(args) => args.run(globals).await,
+            Command::Completion(args) => args.run(),
             Command::Crds { dir: None } => {
                 print!("{}", crate::crds::render_all());
                 Ok(ExitCode::SUCCESS)
             }
             Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
-            Command::Server(args) => run_server(args).await.map(|()| ExitCode::SUCCESS),
-            Command::BackupLocation(command) => command.run().await,
-            Command::Backup(command) => command.run().await,
-            Command::Restore(command) => command.run().await,
-            Command::Schedule(command) => command.run().await,
-            Command::Install(args) => args.run().await,
-        };
-        outcome.unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        })
+            Command::Server(args) => run_server(args, globals).await.map(|()| ExitCode::SUCCESS),
+            // The verb-first forms run the noun-first command they stand for.
+            Command::Schedule(command) => command.run(globals).await,
+            Command::Get(c) => Box::pin(c.noun_first().run(globals)).await,
+            Command::Describe(c) => Box::pin(c.noun_first().run(globals)).await,
+            Command::Create(c) => Box::pin(c.noun_first().run(globals)).await,
+            Command::Delete(c) => Box::pin(c.noun_first().run(globals)).await,
+        }
     }
 }
 
@@ -164,7 +243,8 @@ fn write_crds(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
+    let namespace = globals.namespace();
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let webhook = match (args.tls_cert_file, args.tls_key_file) {
@@ -179,21 +259,22 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     });
-    let mut settings = crate::controller::Settings::new(&args.namespace);
+    let mut settings = crate::controller::Settings::new(&namespace);
     settings.default_validation_frequency = args.default_validation_frequency;
     settings.backup_sync_period = args.backup_sync_period;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {
-        settings.backup.secrets_namespace = Some(args.namespace.clone());
+        settings.backup.secrets_namespace = Some(namespace.clone());
     }
     let options = crate::server::ServerOptions {
+        kube: globals.kube_config().await?,
         settings,
         metrics_listen: args.metrics_listen,
         webhook,
         lease: crate::server::LeaseSettings {
             name: args.lease_name,
-            namespace: args.namespace,
+            namespace,
             identity,
             duration: args.lease_duration,
             grace: (args.lease_duration / 3).max(Duration::from_secs(1)),

@@ -1,45 +1,46 @@
-//! `veloxide restore create|describe|logs`, as Velero's commands behave.
+//! `veloxide restore create|get|describe|logs|delete`, as Velero's commands behave.
+
+pub(super) mod delete;
+pub(super) mod get;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use super::backup::{Common, print_file};
-use super::fetch::{Cluster, download, resolve_trust};
+use super::backup::{Common, DescribeArgs, print_file};
+use super::fetch::{download, resolve_trust};
+use super::progress::{Display, Snapshot};
+use super::{Cluster, Globals, UsageError};
 use crate::api::{Backup, DownloadTargetKind, Restore, RestorePhase};
 
 #[derive(Subcommand, Debug)]
 pub enum RestoreCommand {
-    /// Create a restore from a backup.
+    /// Create a restore from a backup; with --wait, wait for it to finish.
     Create(CreateArgs),
-    /// Show a restore's status, results and (with --details) what it did to each object.
-    Describe {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long)]
-        details: bool,
-    },
+    /// List restores, or show the named ones, as a table, YAML or JSON.
+    Get(get::GetArgs),
+    /// Show a restore's status, progress while it runs, results and (with --details) what it
+    /// did to each object.
+    Describe(DescribeArgs),
     /// Print a restore's log.
-    Logs {
-        #[command(flatten)]
-        common: Common,
-    },
+    Logs(Common),
+    /// Delete restores (with their files under restores/NAME/ in the store, nothing else).
+    Delete(delete::DeleteArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     /// The restore's name (default: BACKUP-YYYYMMDDHHMMSS).
     pub name: Option<String>,
+    /// The backup to restore from.
     #[arg(long)]
     pub from_backup: String,
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    pub namespace: String,
     /// Namespaces to restore (comma-separated; `*` for all).
     #[arg(long, value_delimiter = ',')]
     pub include_namespaces: Vec<String>,
@@ -55,18 +56,20 @@ pub struct CreateArgs {
     /// `none` (leave existing objects) or `update` (make them match the backup).
     #[arg(long)]
     pub existing_resource_policy: Option<String>,
-    /// Wait for the restore to finish; exits non-zero unless it Completed.
+    /// Wait for the restore to finish, showing its progress; then exit 1 unless it Completed.
     #[arg(short = 'w', long)]
     pub wait: bool,
 }
 
 impl RestoreCommand {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         match self {
-            RestoreCommand::Create(args) => create(args).await,
-            RestoreCommand::Describe { common, details } => describe(common, details).await,
-            RestoreCommand::Logs { common } => {
-                let (cluster, _, location) = get(&common).await?;
+            RestoreCommand::Create(args) => create(args, globals).await,
+            RestoreCommand::Get(args) => get::get(args, globals).await,
+            RestoreCommand::Describe(args) => describe(args, globals).await,
+            RestoreCommand::Delete(args) => delete::delete(args, globals).await,
+            RestoreCommand::Logs(common) => {
+                let (cluster, _, location) = get(&common, globals).await?;
                 let trust = resolve_trust(&cluster, &location, &common.download).await?;
                 let mut out = std::io::stdout().lock();
                 let kind = DownloadTargetKind::RestoreLog;
@@ -91,13 +94,15 @@ fn mappings(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .iter()
         .map(|p| match p.split_once(':') {
             Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_owned(), b.to_owned())),
-            _ => bail!("--namespace-mappings: {p:?} is not SOURCE:TARGET"),
+            _ => {
+                Err(UsageError(format!("--namespace-mappings: {p:?} is not SOURCE:TARGET")).into())
+            }
         })
         .collect()
 }
 
-async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let cluster = Cluster::connect(&args.namespace).await?;
+async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let cluster = Cluster::connect(globals).await?;
     let name = args.name.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
@@ -108,7 +113,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let restore: Restore = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Restore",
-        "metadata": {"name": name, "namespace": args.namespace},
+        "metadata": {"name": name, "namespace": cluster.namespace},
         "spec": {
             "backupName": args.from_backup,
             "includedNamespaces": list(&args.include_namespaces),
@@ -133,10 +138,13 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Waiting for restore to complete. You may safely press ctrl-c to stop waiting - your restore will continue in the background."
     );
+    let mut display = Display::new();
     loop {
-        let phase = api.get(&name).await?.phase();
+        let restore = api.get(&name).await?;
+        let snapshot = Snapshot::of_restore(&restore, jiff::Timestamp::now());
+        let phase = restore.phase();
         if phase.is_terminal() {
-            println!();
+            display.finish(&snapshot);
             println!(
                 "Restore completed with status: {}. You may check for more information using the commands `veloxide restore describe {name}` and `veloxide restore logs {name}`.",
                 phase.as_str()
@@ -147,21 +155,19 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             });
         }
-        print!(".");
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        display.update(&snapshot);
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 /// The restore, and the location of its backup (where its files are).
-async fn get(common: &Common) -> anyhow::Result<(Cluster, Restore, String)> {
-    let cluster = Cluster::connect(&common.namespace).await?;
-    let api: Api<Restore> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+async fn get(common: &Common, globals: &Globals) -> anyhow::Result<(Cluster, Restore, String)> {
+    let cluster = Cluster::connect(globals).await?;
+    let api: Api<Restore> = cluster.api();
     let restore = api.get_opt(&common.name).await?.with_context(|| {
         format!(
             "restore {:?} not found in namespace {}",
-            common.name, common.namespace
+            common.name, cluster.namespace
         )
     })?;
     // Velero's rule: a restore whose backup is gone has no location to take a CA from.
@@ -176,11 +182,12 @@ async fn get(common: &Common) -> anyhow::Result<(Cluster, Restore, String)> {
     Ok((cluster, restore, location))
 }
 
-async fn describe(common: Common, details: bool) -> anyhow::Result<ExitCode> {
-    let (cluster, restore, location) = get(&common).await?;
+async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let DescribeArgs { common, details } = args;
+    let (cluster, restore, location) = get(&common, globals).await?;
     let status = restore.status.clone().unwrap_or_default();
     println!("Name:         {}", common.name);
-    println!("Namespace:    {}", common.namespace);
+    println!("Namespace:    {}", cluster.namespace);
     println!("Phase:        {}", restore.phase().as_str());
     if let Some(p) = &status.progress {
         println!(
@@ -216,7 +223,17 @@ async fn describe(common: Common, details: bool) -> anyhow::Result<ExitCode> {
             .as_deref()
             .unwrap_or("<none>")
     );
-    if !restore.phase().is_terminal() || status.start_timestamp.is_none() {
+    if !restore.phase().is_terminal() {
+        if status.start_timestamp.is_some() {
+            let now = jiff::Timestamp::now();
+            println!(
+                "Progress:     {}",
+                Snapshot::of_restore(&restore, now).line()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if status.start_timestamp.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
     let trust = resolve_trust(&cluster, &location, &common.download).await?;

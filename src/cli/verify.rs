@@ -22,9 +22,6 @@ use crate::storage::{
 pub struct VerifyArgs {
     /// The location's name, read from the cluster (KUBECONFIG) unless -f is given.
     pub name: Option<String>,
-    /// The namespace of the location and its Secrets, in the cluster.
-    #[arg(short = 'n', long, default_value = "velero")]
-    pub namespace: String,
     /// YAML holding the BackupStorageLocation and, optionally, the Secrets it names.
     #[arg(short = 'f', long = "filename")]
     pub file: Option<PathBuf>,
@@ -39,7 +36,7 @@ pub struct VerifyArgs {
     pub credentials_file: Option<PathBuf>,
 }
 
-pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: VerifyArgs, globals: &super::Globals) -> anyhow::Result<ExitCode> {
     let (label, location, report) = match &args.file {
         Some(file) => {
             let (location, secrets) = read_file(file, args.name.as_deref())?;
@@ -51,18 +48,17 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             let Some(name) = &args.name else {
                 bail!("name a location (veloxide backup-location verify NAME) or give -f FILE");
             };
-            let client = kube::Client::try_default()
+            let cluster = super::Cluster::connect(globals)
                 .await
-                .context("cannot reach the cluster (set KUBECONFIG, or use -f FILE)")?;
-            let api: kube::Api<BackupStorageLocation> =
-                kube::Api::namespaced(client.clone(), &args.namespace);
+                .context("use -f FILE to verify a location without a cluster")?;
+            let api: kube::Api<BackupStorageLocation> = cluster.api();
             let location = api.get(name).await.with_context(|| {
                 format!(
                     "cannot read BackupStorageLocation {}/{name}",
-                    args.namespace
+                    cluster.namespace
                 )
             })?;
-            let secrets = KubeSecrets::new(client, &args.namespace);
+            let secrets = KubeSecrets::new(cluster.client.clone(), &cluster.namespace);
             let label = label_of(&location);
             let report = verify(&location, &secrets, &args).await?;
             (label, location, report)

@@ -421,7 +421,7 @@ impl State {
 
 /// Progress as the status shows it.
 pub(super) fn progress_status(p: Progress) -> serde_json::Value {
-    json!({"status": {"progress": {"totalItems": p.total, "itemsBackedUp": p.items}}})
+    json!({"status": {"progress": {"totalItems": p.total, "itemsBackedUp": p.items, "bytesUploaded": p.bytes}}})
 }
 
 #[cfg(test)]

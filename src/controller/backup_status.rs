@@ -129,6 +129,7 @@ pub fn finished(
             status.progress = Some(BackupProgress {
                 total_items: Some(outcome.items as i64),
                 items_backed_up: Some(outcome.items as i64),
+                bytes_uploaded: Some(outcome.tarball_size as i64),
             });
             let recorded = &outcome.encryption;
             let mode = recorded_mode(recorded);

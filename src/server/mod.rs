@@ -22,6 +22,8 @@ pub use leader::LeaseSettings;
 /// Everything `veloxide server` is configured with.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
+    /// The API server and credentials (from `--kubeconfig`/`--context`, else inferred).
+    pub kube: kube::Config,
     pub settings: Settings,
     pub metrics_listen: SocketAddr,
     /// The admission webhook, when a certificate is given.
@@ -31,7 +33,7 @@ pub struct ServerOptions {
 
 /// Run until `shutdown` fires; every task stops on that one signal and in-flight work ends.
 pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let config = kube::Config::infer().await?;
+    let config = options.kube.clone();
     let client = kube::Client::try_from(config.clone())?;
     // kube retries 429/503/504 up to 15 times with backoff growing to minutes: right for
     // controllers, wrong for a backup reading a resource whose aggregated API is down (each

@@ -1,7 +1,6 @@
 //! `veloxide backup create NAME`, with Velero's flags and `--wait`.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,8 +11,9 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use super::super::fetch::Cluster;
-use super::get::OutputFormat;
+use super::super::output::OutputFormat;
+use super::super::progress::{Display, Snapshot};
+use super::super::{Cluster, Globals, UsageError};
 use crate::api::{Backup, BackupPhase};
 
 /// Velero's default retention when `--ttl` is not given.
@@ -23,9 +23,6 @@ const DEFAULT_TTL: &str = "720h0m0s";
 pub struct CreateArgs {
     /// The backup's name.
     pub name: String,
-    /// The namespace veloxide (and the backup) lives in.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    pub namespace: String,
     /// Namespaces to include in the backup (comma-separated; `*` for all).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub include_namespaces: Vec<String>,
@@ -43,7 +40,7 @@ pub struct CreateArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = false)]
     pub include_cluster_resources: Option<bool>,
     /// Only back up resources matching this label selector (`app=web,tier in (a,b)`).
-    #[arg(short = 'l', long)]
+    #[arg(short = 'l', long, value_parser = super::super::output::selector_arg)]
     pub selector: Option<String>,
     /// Labels to put on the backup itself (`k=v,k2=v2`).
     #[arg(long, value_delimiter = ',')]
@@ -54,8 +51,9 @@ pub struct CreateArgs {
     /// How long before the backup is deleted (Go duration).
     #[arg(long, default_value = DEFAULT_TTL, value_parser = go_duration)]
     pub ttl: String,
-    /// Wait for the backup to finish. Unlike Velero, which exits 0 whatever the outcome,
-    /// veloxide exits non-zero unless the backup Completed.
+    /// Wait for the backup to finish, showing its progress (items done of expected, items/s,
+    /// bytes uploaded, elapsed). Unlike Velero, which exits 0 whatever the outcome, veloxide
+    /// then exits 1 unless the backup Completed.
     #[arg(short = 'w', long)]
     pub wait: bool,
     /// Print the Backup (yaml or json) instead of creating it.
@@ -67,25 +65,25 @@ pub struct CreateArgs {
     pub from_schedule: Option<String>,
 }
 
-pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let backup = match &args.from_schedule {
-        Some(schedule) => from_schedule(&args, schedule).await?,
-        None => build(&args)?,
+        Some(schedule) => from_schedule(&args, schedule, globals).await?,
+        None => build(&args, &globals.namespace())?,
     };
     if let Some(format) = args.output {
-        print!("{}", format.render(&[backup])?);
+        print!("{}", super::get::render(format, &[backup])?);
         return Ok(ExitCode::SUCCESS);
     }
-    let cluster = Cluster::connect(&args.namespace).await?;
-    let api: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let cluster = Cluster::connect(globals).await?;
+    let api: Api<Backup> = cluster.api();
     let name = &args.name;
     match api.create(&PostParams::default(), &backup).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 => bail!(
             "backup {name:?} already exists in namespace {}; choose another name, or delete the \
              old one first (kubectl -n {} delete backup {name})",
-            args.namespace,
-            args.namespace
+            cluster.namespace,
+            cluster.namespace
         ),
         Err(e) => return Err(e).context("cannot create the backup"),
     }
@@ -101,7 +99,6 @@ pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     );
     let backup = wait_terminal(&api, name).await?;
     let phase = backup.phase();
-    println!();
     println!(
         "Backup completed with status: {}. You may check for more information using the commands `veloxide backup describe {name}` and `veloxide backup logs {name}`.",
         phase.as_str()
@@ -121,13 +118,17 @@ pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The schedule's Backup (`schedule::backup_for`), named NAME.
-async fn from_schedule(args: &CreateArgs, schedule: &str) -> anyhow::Result<Backup> {
-    let cluster = Cluster::connect(&args.namespace).await?;
-    let api: Api<crate::api::Schedule> = Api::namespaced(cluster.client, &args.namespace);
+async fn from_schedule(
+    args: &CreateArgs,
+    schedule: &str,
+    globals: &Globals,
+) -> anyhow::Result<Backup> {
+    let cluster = Cluster::connect(globals).await?;
+    let api: Api<crate::api::Schedule> = Api::namespaced(cluster.client, &cluster.namespace);
     let schedule = api.get_opt(schedule).await?.with_context(|| {
         format!(
             "schedule {schedule:?} not found in namespace {}",
-            args.namespace
+            cluster.namespace
         )
     })?;
     let mut backup = crate::schedule::backup_for(&schedule, jiff::Timestamp::now());
@@ -136,28 +137,26 @@ async fn from_schedule(args: &CreateArgs, schedule: &str) -> anyhow::Result<Back
     Ok(backup)
 }
 
-/// Poll until the backup reaches a terminal phase, printing a dot a second as Velero does.
+/// Poll until the backup reaches a terminal phase, showing its progress.
 async fn wait_terminal(api: &Api<Backup>, name: &str) -> anyhow::Result<Backup> {
-    let mut ticks = 0u32;
+    let mut display = Display::new();
     loop {
         let backup = api
             .get_opt(name)
             .await?
             .with_context(|| format!("backup {name:?} was deleted while waiting for it"))?;
+        let snapshot = Snapshot::of_backup(&backup, jiff::Timestamp::now());
         if backup.phase().is_terminal() {
+            display.finish(&snapshot);
             return Ok(backup);
         }
-        ticks += 1;
-        if ticks % 4 == 0 {
-            print!(".");
-            let _ = std::io::stdout().flush();
-        }
+        display.update(&snapshot);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 /// The Backup the flags describe, as Velero's `BuildBackup` makes it.
-pub fn build(args: &CreateArgs) -> anyhow::Result<Backup> {
+pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
     fn list(v: &[String]) -> Option<Vec<&String>> {
         let items: Vec<&String> = v.iter().filter(|s| !s.trim().is_empty()).collect();
         (!items.is_empty()).then_some(items)
@@ -169,12 +168,12 @@ pub fn build(args: &CreateArgs) -> anyhow::Result<Backup> {
         .filter(|l| !l.is_empty())
         .map(|l| match l.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => bail!("--labels: {l:?} is not KEY=VALUE"),
+            _ => Err(UsageError(format!("--labels: {l:?} is not KEY=VALUE")).into()),
         })
         .collect::<anyhow::Result<BTreeMap<String, String>>>()?;
     let backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
-        "metadata": {"name": args.name, "namespace": args.namespace,
+        "metadata": {"name": args.name, "namespace": namespace,
                      "labels": (!labels.is_empty()).then_some(labels)},
         "spec": {
             "includedNamespaces": list(&args.include_namespaces),
@@ -313,7 +312,7 @@ mod tests {
             "--labels",
             "team=shop",
         ]);
-        let backup = serde_json::to_value(build(&a).unwrap()).unwrap();
+        let backup = serde_json::to_value(build(&a, "velero").unwrap()).unwrap();
         assert_eq!(
             backup["spec"],
             json!({
@@ -336,7 +335,7 @@ mod tests {
 
     #[test]
     fn defaults_are_velero_defaults() {
-        let backup = serde_json::to_value(build(&args(&["b1"])).unwrap()).unwrap();
+        let backup = serde_json::to_value(build(&args(&["b1"]), "velero").unwrap()).unwrap();
         assert_eq!(
             backup["spec"],
             json!({"includedNamespaces": ["*"], "ttl": "720h0m0s"})
@@ -365,6 +364,6 @@ mod tests {
         for s in ["a,,b", "tier in a,b", "a b"] {
             assert!(parse_selector(s).is_err(), "{s:?}");
         }
-        assert!(build(&args(&["b1", "--labels", "novalue"])).is_err());
+        assert!(build(&args(&["b1", "--labels", "novalue"]), "velero").is_err());
     }
 }

@@ -10,15 +10,15 @@ use clap::Args;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
-use super::super::fetch::Cluster;
 use crate::api::{Backup, DeleteBackupRequest};
+use crate::cli::cluster::{Cluster, Globals};
 
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
     /// Backups to delete.
     pub names: Vec<String>,
-    /// The namespace veloxide (and the backups) live in.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    /// The namespace veloxide (and the backups) live in: the global `-n`, set by `run`.
+    #[arg(skip)]
     pub namespace: String,
     /// Delete the backups whose labels match this selector.
     #[arg(short = 'l', long)]
@@ -43,13 +43,14 @@ fn check(args: &DeleteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
+pub async fn delete(mut args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    args.namespace = globals.namespace();
     check(&args)?;
     if !args.confirm && !confirmed(&args)? {
         println!("Cancelled.");
         return Ok(ExitCode::SUCCESS);
     }
-    let cluster = Cluster::connect(&args.namespace).await?;
+    let cluster = Cluster::connect(globals).await?;
     let backups: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let mut failed = false;
     let targets = if args.names.is_empty() {

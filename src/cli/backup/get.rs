@@ -3,60 +3,49 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::Api;
 use kube::api::ListParams;
-use serde_json::json;
 
-use super::super::fetch::Cluster;
+use super::super::output::{
+    ListArgs, OutputFormat, format_selector, from_now, go_time, table as layout,
+};
+use super::super::{Cluster, Globals};
 use crate::api::Backup;
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
     /// Backups to show (default: all in the namespace).
     pub names: Vec<String>,
-    /// The namespace veloxide (and the backups) live in.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    pub namespace: String,
-    /// Only backups whose labels match this selector.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub list: ListArgs,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Yaml,
-    Json,
+/// Velero's `backup get` columns.
+pub const COLUMNS: [&str; 8] = [
+    "NAME",
+    "STATUS",
+    "ERRORS",
+    "WARNINGS",
+    "CREATED",
+    "EXPIRES",
+    "STORAGE LOCATION",
+    "SELECTOR",
+];
+
+/// Backups as Velero prints them: the table, or the objects.
+pub fn render(format: OutputFormat, backups: &[Backup]) -> anyhow::Result<String> {
+    format.render("BackupList", backups, |b| table(b, Timestamp::now()))
 }
 
-impl OutputFormat {
-    /// One backup prints as itself, several as a `BackupList` (Velero's printer does the same).
-    pub fn render(self, backups: &[Backup]) -> anyhow::Result<String> {
-        let value = match backups {
-            [one] => serde_json::to_value(one)?,
-            many => json!({"apiVersion": "velero.io/v1", "kind": "BackupList", "items": many}),
-        };
-        Ok(match self {
-            OutputFormat::Table => table(backups, Timestamp::now()),
-            OutputFormat::Yaml => serde_norway::to_string(&value)?,
-            OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
-        })
-    }
-}
-
-pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
-    let cluster = Cluster::connect(&args.namespace).await?;
-    let api: Api<Backup> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let cluster = Cluster::connect(globals).await?;
+    let api: Api<Backup> = cluster.api();
     let mut backups = Vec::new();
     if args.names.is_empty() {
         let mut params = ListParams::default();
-        if let Some(s) = &args.selector {
+        if let Some(s) = &args.list.selector {
             params = params.labels(s);
         }
         backups = api
@@ -67,17 +56,20 @@ pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     } else {
         for name in &args.names {
             let backup = api.get_opt(name).await?.with_context(|| {
-                format!("backup {name:?} not found in namespace {}", args.namespace)
+                format!(
+                    "backup {name:?} not found in namespace {}",
+                    cluster.namespace
+                )
             })?;
             backups.push(backup);
         }
     }
     sort(&mut backups);
-    if backups.is_empty() && args.output == OutputFormat::Table {
-        eprintln!("No backups found in namespace {}.", args.namespace);
+    if backups.is_empty() && args.list.output == OutputFormat::Table {
+        eprintln!("No backups found in namespace {}.", cluster.namespace);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", args.output.render(&backups)?);
+    print!("{}", render(args.list.output, &backups)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -103,124 +95,47 @@ fn sort(backups: &mut [Backup]) {
     });
 }
 
-/// Velero's `backup get` table: columns padded with three spaces, as kubectl prints them.
+/// Velero's `backup get` table.
 pub fn table(backups: &[Backup], now: Timestamp) -> String {
-    let mut rows = vec![
-        [
-            "NAME",
-            "STATUS",
-            "ERRORS",
-            "WARNINGS",
-            "CREATED",
-            "EXPIRES",
-            "STORAGE LOCATION",
-            "SELECTOR",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    for b in backups {
-        let status = b.status.clone().unwrap_or_default();
-        let phase = if b.metadata.deletion_timestamp.is_some() {
-            "Deleting"
-        } else {
-            b.phase().as_str()
-        };
-        let created = status
-            .start_timestamp
-            .as_ref()
-            .map_or("<nil>".to_owned(), |t| go_time(t.0));
-        let expiration = status.expiration.as_ref().map(|t| t.0).or_else(|| {
-            let ttl = b.spec.ttl.as_ref()?.parse().ok().filter(|d| !d.is_zero())?;
-            let created = b.metadata.creation_timestamp.as_ref()?.0;
-            created
-                .checked_add(jiff::SignedDuration::try_from(ttl).ok()?)
-                .ok()
-        });
-        rows.push(vec![
-            b.metadata.name.clone().unwrap_or_default(),
-            phase.to_owned(),
-            status.errors.unwrap_or(0).to_string(),
-            status.warnings.unwrap_or(0).to_string(),
-            created,
-            expiration.map_or("n/a".to_owned(), |e| from_now(e, now)),
-            b.spec.storage_location.clone().unwrap_or_default(),
-            format_selector(b.spec.label_selector.as_ref()),
-        ]);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<width$}   "));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// A time as Go's `time.Time.String()` prints it, in the local zone.
-fn go_time(t: Timestamp) -> String {
-    let zoned = t.to_zoned(jiff::tz::TimeZone::system());
-    zoned.strftime("%Y-%m-%d %H:%M:%S %z %Z").to_string()
-}
-
-/// `29d`, `5h`, or `3m ago`, as Velero's `humanReadableTimeFromNow`.
-fn from_now(when: Timestamp, now: Timestamp) -> String {
-    let secs = when.as_second() - now.as_second();
-    if secs >= 0 {
-        short_duration(secs)
-    } else {
-        format!("{} ago", short_duration(-secs))
-    }
-}
-
-/// Kubernetes' `ShortHumanDuration`.
-fn short_duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s if s < 86_400 * 365 => format!("{}d", s / 86_400),
-        s => format!("{}y", s / (86_400 * 365)),
-    }
-}
-
-/// `metav1.FormatLabelSelector`: `app=web,tier in (a,b)`, or `<none>`.
-pub fn format_selector(selector: Option<&LabelSelector>) -> String {
-    let Some(s) = selector else {
-        return "<none>".into();
-    };
-    let mut terms: Vec<String> = s
-        .match_labels
+    let rows = backups
         .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|b| {
+            let status = b.status.clone().unwrap_or_default();
+            let phase = if b.metadata.deletion_timestamp.is_some() {
+                "Deleting"
+            } else {
+                b.phase().as_str()
+            };
+            let created = status
+                .start_timestamp
+                .as_ref()
+                .map_or("<nil>".to_owned(), |t| go_time(t.0));
+            let expiration = status.expiration.as_ref().map(|t| t.0).or_else(|| {
+                let ttl = b.spec.ttl.as_ref()?.parse().ok().filter(|d| !d.is_zero())?;
+                let created = b.metadata.creation_timestamp.as_ref()?.0;
+                created
+                    .checked_add(jiff::SignedDuration::try_from(ttl).ok()?)
+                    .ok()
+            });
+            vec![
+                b.metadata.name.clone().unwrap_or_default(),
+                phase.to_owned(),
+                status.errors.unwrap_or(0).to_string(),
+                status.warnings.unwrap_or(0).to_string(),
+                created,
+                expiration.map_or("n/a".to_owned(), |e| from_now(e, now)),
+                b.spec.storage_location.clone().unwrap_or_default(),
+                format_selector(b.spec.label_selector.as_ref()),
+            ]
+        })
         .collect();
-    for e in s.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        terms.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            "DoesNotExist" => format!("!{}", e.key),
-            other => format!("{} {other} ({values})", e.key),
-        });
-    }
-    if terms.is_empty() {
-        "<none>".into()
-    } else {
-        terms.join(",")
-    }
+    layout(&COLUMNS, rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn backup(v: serde_json::Value) -> Backup {
         serde_json::from_value(v).unwrap()
@@ -306,11 +221,11 @@ mod tests {
         let b = backup(json!({"apiVersion": "velero.io/v1", "kind": "Backup",
                               "metadata": {"name": "one"}, "spec": {}}));
         let one: serde_json::Value =
-            serde_json::from_str(&OutputFormat::Json.render(std::slice::from_ref(&b)).unwrap())
+            serde_json::from_str(&render(OutputFormat::Json, std::slice::from_ref(&b)).unwrap())
                 .unwrap();
         assert_eq!(one["kind"], "Backup");
         let two: serde_json::Value =
-            serde_norway::from_str(&OutputFormat::Yaml.render(&[b.clone(), b]).unwrap()).unwrap();
+            serde_norway::from_str(&render(OutputFormat::Yaml, &[b.clone(), b]).unwrap()).unwrap();
         assert_eq!(two["kind"], "BackupList");
         assert_eq!(two["items"].as_array().unwrap().len(), 2);
     }

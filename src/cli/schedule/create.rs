@@ -9,16 +9,16 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::super::backup::create::{CreateArgs as BackupArgs, build, go_duration};
-use super::super::fetch::Cluster;
 use super::get::OutputFormat;
 use crate::api::{Retention, Schedule, ScheduleSpec};
+use crate::cli::cluster::{Cluster, Globals};
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     /// The schedule's name (its backups are NAME-<UTC yyyymmddhhmmss>).
     pub name: String,
-    /// The namespace veloxide (and the schedule) lives in.
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    /// The namespace veloxide (and the schedule) lives in: the global `-n`, set by `run`.
+    #[arg(skip)]
     pub namespace: String,
     /// When to back up: 5-field cron ("0 3 * * *"), a descriptor ("@daily"), "@every 6h",
     /// optionally prefixed "CRON_TZ=Europe/Berlin ".
@@ -94,13 +94,13 @@ pub struct TemplateArgs {
     pub ttl: String,
 }
 
-pub async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let schedule = build_schedule(&args)?;
     if let Some(format) = args.output {
         print!("{}", format.render(&[schedule])?);
         return Ok(ExitCode::SUCCESS);
     }
-    let cluster = Cluster::connect(&args.namespace).await?;
+    let cluster = Cluster::connect(globals).await?;
     let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let name = &args.name;
     match api.create(&PostParams::default(), &schedule).await {
@@ -124,22 +124,24 @@ pub fn build_schedule(args: &CreateArgs) -> anyhow::Result<Schedule> {
     // Refuse a bad cron here, with the same message admission gives.
     crate::schedule::Cron::parse(&args.schedule).map_err(|e| anyhow::anyhow!("--schedule: {e}"))?;
     let t = &args.template;
-    let backup = build(&BackupArgs {
-        name: args.name.clone(),
-        namespace: args.namespace.clone(),
-        include_namespaces: t.include_namespaces.clone(),
-        exclude_namespaces: t.exclude_namespaces.clone(),
-        include_resources: t.include_resources.clone(),
-        exclude_resources: t.exclude_resources.clone(),
-        include_cluster_resources: t.include_cluster_resources,
-        selector: t.selector.clone(),
-        labels: t.labels.clone(),
-        storage_location: t.storage_location.clone(),
-        ttl: t.ttl.clone(),
-        wait: false,
-        output: None,
-        from_schedule: None,
-    })?;
+    let backup = build(
+        &BackupArgs {
+            name: args.name.clone(),
+            include_namespaces: t.include_namespaces.clone(),
+            exclude_namespaces: t.exclude_namespaces.clone(),
+            include_resources: t.include_resources.clone(),
+            exclude_resources: t.exclude_resources.clone(),
+            include_cluster_resources: t.include_cluster_resources,
+            selector: t.selector.clone(),
+            labels: t.labels.clone(),
+            storage_location: t.storage_location.clone(),
+            ttl: t.ttl.clone(),
+            wait: false,
+            output: None,
+            from_schedule: None,
+        },
+        &args.namespace,
+    )?;
     let r = &args.retention;
     let retention = Retention {
         keep_last: r.keep_last,

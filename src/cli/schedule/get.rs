@@ -10,14 +10,14 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::json;
 
-use super::super::fetch::Cluster;
 use crate::api::Schedule;
+use crate::cli::cluster::{Cluster, Globals};
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
     /// Schedules to show (default: all in the namespace).
     pub names: Vec<String>,
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    #[arg(skip)]
     pub namespace: String,
     /// Only schedules whose labels match this selector.
     #[arg(short = 'l', long)]
@@ -30,7 +30,7 @@ pub struct GetArgs {
 pub struct DescribeArgs {
     /// Schedules to describe (default: all in the namespace).
     pub names: Vec<String>,
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    #[arg(skip)]
     pub namespace: String,
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
@@ -59,11 +59,12 @@ impl OutputFormat {
 }
 
 async fn fetch(
-    namespace: &str,
+    globals: &Globals,
     names: &[String],
     selector: Option<&str>,
 ) -> anyhow::Result<Vec<Schedule>> {
-    let cluster = Cluster::connect(namespace).await?;
+    let namespace = &globals.namespace();
+    let cluster = Cluster::connect(globals).await?;
     let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     if names.is_empty() {
         let mut params = ListParams::default();
@@ -89,8 +90,8 @@ async fn fetch(
     Ok(out)
 }
 
-pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
-    let schedules = fetch(&args.namespace, &args.names, args.selector.as_deref()).await?;
+pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let schedules = fetch(globals, &args.names, args.selector.as_deref()).await?;
     if schedules.is_empty() && args.output == OutputFormat::Table {
         eprintln!("No schedules found in namespace {}.", args.namespace);
         return Ok(ExitCode::SUCCESS);
@@ -99,8 +100,8 @@ pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn describe(args: DescribeArgs) -> anyhow::Result<ExitCode> {
-    let schedules = fetch(&args.namespace, &args.names, args.selector.as_deref()).await?;
+pub async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let schedules = fetch(globals, &args.names, args.selector.as_deref()).await?;
     let now = Timestamp::now();
     let texts: Vec<String> = schedules.iter().map(|s| describe_one(s, now)).collect();
     print!("{}", texts.join("\n\n"));

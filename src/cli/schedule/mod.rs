@@ -1,13 +1,15 @@
 //! `veloxide schedule create|get|describe|pause|unpause|delete`, as Velero's commands behave,
 //! plus the next run time Velero never shows.
 
-mod create;
-mod get;
-mod select;
+pub(super) mod create;
+pub(super) mod get;
+pub(super) mod select;
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+use super::Globals;
 
 #[derive(Subcommand, Debug)]
 pub enum ScheduleCommand {
@@ -26,16 +28,34 @@ pub enum ScheduleCommand {
 }
 
 impl ScheduleCommand {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    /// Runs the command in the global `-n` namespace (each command's `namespace` is set here).
+    pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
+        let namespace = globals.namespace();
         match self {
-            ScheduleCommand::Create(args) => create::create(*args).await,
-            ScheduleCommand::Get(args) => get::get(args).await,
-            ScheduleCommand::Describe(args) => get::describe(args).await,
-            ScheduleCommand::Pause(args) => select::pause(args.select, true, None).await,
-            ScheduleCommand::Unpause(args) => {
-                select::pause(args.select, false, args.skip_immediately).await
+            ScheduleCommand::Create(mut args) => {
+                args.namespace = namespace;
+                create::create(*args, globals).await
             }
-            ScheduleCommand::Delete(args) => select::delete(args).await,
+            ScheduleCommand::Get(mut args) => {
+                args.namespace = namespace;
+                get::get(args, globals).await
+            }
+            ScheduleCommand::Describe(mut args) => {
+                args.namespace = namespace;
+                get::describe(args, globals).await
+            }
+            ScheduleCommand::Pause(mut args) => {
+                args.select.namespace = namespace;
+                select::pause(args.select, true, None, globals).await
+            }
+            ScheduleCommand::Unpause(mut args) => {
+                args.select.namespace = namespace;
+                select::pause(args.select, false, args.skip_immediately, globals).await
+            }
+            ScheduleCommand::Delete(mut args) => {
+                args.select.namespace = namespace;
+                select::delete(args, globals).await
+            }
         }
     }
 }

@@ -9,14 +9,14 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::super::fetch::Cluster;
 use crate::api::Schedule;
+use crate::cli::cluster::{Cluster, Globals};
 
 /// Which schedules a command acts on: names, a selector, or all (exactly one).
 #[derive(Args, Debug)]
 pub struct Select {
     pub names: Vec<String>,
-    #[arg(short = 'n', long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    #[arg(skip)]
     pub namespace: String,
     /// Schedules whose labels match this selector.
     #[arg(short = 'l', long)]
@@ -50,7 +50,10 @@ pub struct DeleteArgs {
     pub confirm: bool,
 }
 
-async fn resolve(select: &Select) -> anyhow::Result<(Api<Schedule>, Vec<Schedule>)> {
+async fn resolve(
+    select: &Select,
+    globals: &Globals,
+) -> anyhow::Result<(Api<Schedule>, Vec<Schedule>)> {
     let given = [
         !select.names.is_empty(),
         select.selector.is_some(),
@@ -59,7 +62,7 @@ async fn resolve(select: &Select) -> anyhow::Result<(Api<Schedule>, Vec<Schedule
     if given.iter().filter(|g| **g).count() != 1 {
         bail!("name the schedules, or give --selector or --all (exactly one of them)");
     }
-    let cluster = Cluster::connect(&select.namespace).await?;
+    let cluster = Cluster::connect(globals).await?;
     let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let schedules = if !select.names.is_empty() {
         let mut out = Vec::new();
@@ -89,8 +92,9 @@ pub async fn pause(
     select: Select,
     paused: bool,
     skip_immediately: Option<bool>,
+    globals: &Globals,
 ) -> anyhow::Result<ExitCode> {
-    let (api, schedules) = resolve(&select).await?;
+    let (api, schedules) = resolve(&select, globals).await?;
     let word = if paused { "paused" } else { "unpaused" };
     if schedules.is_empty() {
         println!("No schedules found.");
@@ -117,8 +121,8 @@ pub async fn pause(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
-    let (api, schedules) = resolve(&args.select).await?;
+pub async fn delete(args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let (api, schedules) = resolve(&args.select, globals).await?;
     if schedules.is_empty() {
         println!("No schedules found.");
         return Ok(ExitCode::SUCCESS);

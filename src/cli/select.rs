@@ -1,0 +1,124 @@
+//! What Velero's `delete` commands share: `NAME... | --selector S | --all`, and `--confirm`
+//! (asked on a terminal when not given).
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use clap::Args;
+
+use super::UsageError;
+use super::output::selector_arg;
+
+/// Which objects a command acts on: names, a selector, or all of them (exactly one).
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
+    /// The objects to act on, by name.
+    pub names: Vec<String>,
+    /// Act on every object in the namespace.
+    #[arg(long)]
+    pub all: bool,
+    /// Act on every object whose labels match this selector.
+    #[arg(short = 'l', long, value_parser = selector_arg)]
+    pub selector: Option<String>,
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long)]
+    pub confirm: bool,
+}
+
+/// What [`SelectArgs`] chose, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    Names(Vec<String>),
+    /// A label selector; `""` selects everything (`--all`).
+    Selector(String),
+}
+
+impl SelectArgs {
+    /// Velero's rule: exactly one of names, `--all` and `--selector`. `kind` is the singular
+    /// noun (`restore`) for the message.
+    pub fn selection(&self, kind: &str) -> Result<Selection, UsageError> {
+        let given = [!self.names.is_empty(), self.all, self.selector.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(UsageError(format!(
+                "you must specify exactly one of: specific {kind} name(s), the --all flag, or \
+                 the --selector flag"
+            )));
+        }
+        Ok(if !self.names.is_empty() {
+            Selection::Names(self.names.clone())
+        } else {
+            Selection::Selector(self.selector.clone().unwrap_or_default())
+        })
+    }
+}
+
+/// `--confirm`, or a yes from the terminal. Without a terminal to ask on, a usage error: a
+/// script must say `--confirm`, it is never taken as a yes.
+pub fn confirmed(confirm: bool, prompt: &str) -> anyhow::Result<bool> {
+    if confirm {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(format!(
+            "{prompt}: refusing without --confirm, as standard input is not a terminal to ask on"
+        ))
+        .into());
+    }
+    println!("{prompt}");
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    // Bounded: a terminal that keeps sending nonsense is asked at most ten times.
+    for _ in 0..10 {
+        print!("Are you sure you want to continue (Y/N)? ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(false);
+        }
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(names: &[&str], all: bool, selector: Option<&str>) -> SelectArgs {
+        SelectArgs {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            all,
+            selector: selector.map(str::to_owned),
+            confirm: false,
+        }
+    }
+
+    #[test]
+    fn exactly_one_way_to_choose() {
+        assert_eq!(
+            args(&["a", "b"], false, None).selection("restore").unwrap(),
+            Selection::Names(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            args(&[], true, None).selection("restore").unwrap(),
+            Selection::Selector(String::new())
+        );
+        assert_eq!(
+            args(&[], false, Some("app=x"))
+                .selection("restore")
+                .unwrap(),
+            Selection::Selector("app=x".into())
+        );
+        for bad in [
+            args(&[], false, None),
+            args(&["a"], true, None),
+            args(&[], true, Some("a=b")),
+        ] {
+            let e = bad.selection("restore").unwrap_err();
+            assert!(e.0.contains("specific restore name(s)"), "{e}");
+        }
+    }
+}
