@@ -1,11 +1,11 @@
-//! `make bench-backup`: back up N ConfigMaps of 1 KiB from the API stand-in into moto over
+//! `make bench-backup`: back up N ConfigMaps of 1 KiB from a real kube-apiserver into moto over
 //! HTTPS with `veloxide server`, for N = 10,000 and 100,000 (`VX_BENCH_SIZES`, comma-separated),
 //! and print duration, items/s and the server's peak RSS for each, next to a baseline doing
 //! the same work with standard tools on the same machine: `kubectl get configmaps -o json`,
 //! `tar czf`, `aws s3 cp`. The ratio of peak RSS between sizes shows whether memory grows
 //! with the cluster (it should not: lists are paged and the archive is streamed).
 //!
-//! Each size gets a fresh stand-in, moto and server, so each peak (VmHWM) is that run's own.
+//! Each size gets a fresh control plane, moto and server, so each peak (VmHWM) is that run's own.
 
 #[path = "../tests/server_support/mod.rs"]
 mod server_support;
@@ -69,7 +69,7 @@ async fn populate(world: &World, count: usize) {
 }
 
 async fn veloxide(world: &World, count: usize) -> Figures {
-    let server = Server::start(&world.standin.kubeconfig, "bench");
+    let server = Server::start(&world.server_kubeconfig, "bench");
     server.wait_ready().await;
     world.create_location("default", json!({}), json!({})).await;
     world
@@ -160,7 +160,7 @@ fn baseline(world: &World) -> Figures {
             json.display()
         ),
     ])
-    .env("KUBECONFIG", &world.standin.kubeconfig);
+    .env("KUBECONFIG", &world.cluster.kubeconfig);
     let (s1, m1) = timed(get);
     let archive = dir.path().join("baseline.tar.gz");
     let mut tar = Command::new("tar");

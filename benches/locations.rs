@@ -1,5 +1,5 @@
 //! `make bench-locations`: many BackupStorageLocations on one store (moto over HTTPS behind a
-//! private CA), checked by one `veloxide server` (release build) against the API stand-in.
+//! private CA), checked by one `veloxide server` (release build) against a real kube-apiserver.
 //! Prints the time until every location is Available, the server's peak RSS, and how many S3
 //! client sets and connections (TLS handshakes) it made, next to the same run with a single
 //! location (the baseline), with the ratios.
@@ -39,7 +39,7 @@ fn peak_rss_mib(pid: u32) -> f64 {
 
 async fn run(count: usize) -> Run {
     let world = World::start().await;
-    let server = Server::start(&world.standin.kubeconfig, "bench");
+    let server = Server::start(&world.server_kubeconfig, "bench");
     server.wait_ready().await;
     let started = Instant::now();
     stream::iter(0..count)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: veloxide doing its main job, through the real kubectl, on local stand-ins:
-# kube-standin (e2e/) as the API server, moto over HTTPS behind a private CA as the object
-# store, and `veloxide server` (controllers, admission webhook, metrics) as the operator.
+# `make demo`: veloxide doing its main job, through the real kubectl, on a local control plane:
+# kube-apiserver, etcd and kube-controller-manager (e2e/tools/control-plane.sh, built from Go
+# modules on first use), moto over HTTPS behind a private CA as the object store, and
+# `veloxide server` (controllers, admission webhook, metrics) as the operator, running with the
+# identity and RBAC rules the Helm chart grants.
 #   1. misconfigured locations refused at `kubectl apply` with messages that say what to fix;
 #   2. a location becoming Available (TLS to a private CA, credentials, bucket, SSE round trip);
 #   3. a bad CA rotation making it Unavailable with a clear reason, then a fix bringing it back;
@@ -15,6 +17,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  bash e2e/tools/control-plane.sh down "$work/cluster" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,14 +45,15 @@ ca() { # ca NAME: a CA certificate and key in $work/NAME.{crt,key}
 }
 
 if [ -n "${KUBECONFIG:-}" ]; then
-  echo "KUBECONFIG is set, but this demo runs on local stand-ins and leaves your cluster alone;"
-  echo "install into a cluster with the Helm chart (charts/veloxide/README.md)."
+  echo "KUBECONFIG is set, but this demo runs on a local control plane and leaves your cluster"
+  echo "alone; install into a cluster with the Helm chart (charts/veloxide/README.md)."
 fi
 
-say "Building veloxide and the Kubernetes API stand-in; installing the local S3 server (moto)"
+say "Building veloxide; installing the local S3 server (moto), Helm and the control plane"
 cargo build -q --bin veloxide -p veloxide
-cargo build -q --bin kube-standin -p e2e
 bash e2e/tools/install-s3-peers.sh >/dev/null
+bash e2e/tools/install-helm.sh >/dev/null
+bash e2e/tools/build-control-plane.sh >/dev/null
 bin="$repo/target/debug"
 
 say "An S3 store behind a private CA (moto over HTTPS)"
@@ -74,30 +78,33 @@ aws kms enable-key-rotation --key-id "$key_id"
 echo "  $s3_url, bucket velero-backups, CA store-ca"
 echo "  KMS key $key_id, alias/velero-backups, rotation $(aws kms get-key-rotation-status --key-id "$key_id" --query KeyRotationEnabled --output text)"
 
-say "The API server stand-in, with the webhook's Service mapped to veloxide server"
-ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" 2>/dev/null)
+say "A Kubernetes control plane on loopback (kube-apiserver with RBAC, etcd, kube-controller-manager)"
+bash e2e/tools/control-plane.sh up "$work/cluster" >/dev/null
+export KUBECONFIG="$work/cluster/kubeconfig"
+show kubectl version
+ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" --san IP:127.0.0.1 2>/dev/null)
 webhook_port=$(free_port)
-"$bin/kube-standin" --listen 127.0.0.1:0 --kubeconfig "$work/kubeconfig" \
-  --webhook-endpoint "velero/veloxide-webhook=127.0.0.1:$webhook_port" \
-  >"$work/standin.out" 2>"$work/standin.log" &
-pids+=($!)
-echo "  kube-standin: $(wait_for_line "$work/standin.out" "kube-standin listening on ")"
-export KUBECONFIG="$work/kubeconfig"
 
 say "Install the CRDs, the webhook registration and the Secrets a location names"
-# Imperative `kubectl create` sends protobuf, which the stand-in only partly speaks
-# (e2e/README.md); render with --dry-run=client and apply, which works on any API server.
+# `kubectl create --dry-run=client -o yaml | kubectl apply`: create, or update on a re-run
 apply_generated() { kubectl "$@" --dry-run=client -o yaml | kubectl apply -f -; }
 show kubectl apply -f crds/
 show apply_generated create namespace velero
-sed "s|@CA_BUNDLE@|$ca_bundle|" e2e/demo/webhook.yaml.in >"$work/webhook.yaml"
+sed -e "s|@CA_BUNDLE@|$ca_bundle|" -e "s|@WEBHOOK_URL@|https://127.0.0.1:$webhook_port|" \
+  e2e/demo/webhook.yaml.in >"$work/webhook.yaml"
 show kubectl apply -f "$work/webhook.yaml"
+# The server runs as the chart's ServiceAccount, with exactly the rules the chart grants.
+show kubectl apply -f <(.work/bin/helm template veloxide charts/veloxide -n velero \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml)
+server_kubeconfig=$(bash e2e/tools/control-plane.sh user "$work/cluster" system:serviceaccount:velero:veloxide \
+  system:serviceaccounts system:serviceaccounts:velero system:authenticated)
 show apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/store-ca.crt"
 printf '[default]\naws_access_key_id=demo\naws_secret_access_key=demo-secret\n' >"$work/credentials"
 show apply_generated -n velero create secret generic cloud-credentials --from-file=cloud="$work/credentials"
 
 say "Start the operator: veloxide server (controllers on the lease holder, webhook, metrics)"
-"$bin/veloxide" server --namespace velero --metrics-listen 127.0.0.1:0 \
+KUBECONFIG="$server_kubeconfig" "$bin/veloxide" server --namespace velero --secrets-scope namespace \
+  --metrics-listen 127.0.0.1:0 \
   --webhook-listen "127.0.0.1:$webhook_port" \
   --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
   >"$work/server.out" 2>"$work/server.log" &

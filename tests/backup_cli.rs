@@ -1,5 +1,5 @@
 //! `veloxide backup create` and `backup get`, the real binary against `veloxide server`, the
-//! API stand-in and moto: `create --wait` returns once the archive is in the bucket (listed
+//! real control plane and moto: `create --wait` returns once the archive is in the bucket (listed
 //! with awscli, which shares no code with veloxide), `get` shows Velero's table with the
 //! phase, an existing name is refused by name, and a backup to a missing location ends
 //! FailedValidation with a non-zero exit. `describe --details` shows the status, the recorded
@@ -15,11 +15,11 @@ use backup_support::{backups, create_widget_crd, create_workload, list_keys};
 use serde_json::{Value, json};
 use server_support::{NS, Server, World};
 
-/// Runs the `veloxide` binary against the world's stand-in.
+/// Runs the `veloxide` binary against the world's control plane.
 fn veloxide(world: &World, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .args(args)
-        .env("KUBECONFIG", &world.standin.kubeconfig)
+        .env("KUBECONFIG", &world.cluster.kubeconfig)
         .env_remove("VELERO_NAMESPACE")
         .output()
         .expect("veloxide runs")
@@ -39,7 +39,7 @@ async fn create_waits_get_lists_and_failures_exit_non_zero() {
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
     create_workload(&world, "other", 1).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-cli");
+    let server = Server::start(&world.server_kubeconfig, "server-cli");
     server.wait_ready().await;
     world.create_location("default", json!({}), json!({})).await;
     world

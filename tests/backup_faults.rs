@@ -48,7 +48,7 @@ async fn setup(world: &World, proxy: &Proxy, server: &Server) {
 async fn store_unreachable_mid_upload_fails_and_leaves_nothing() {
     let world = World::start().await;
     let mut proxy = Proxy::start(world.moto.port, None, RATE).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     setup(&world, &proxy, &server).await;
 
     proxy.stop();
@@ -90,7 +90,7 @@ async fn store_unreachable_mid_upload_fails_and_leaves_nothing() {
 async fn a_restart_mid_backup_fails_it_with_velero_s_message() {
     let world = World::start().await;
     let proxy = Proxy::start(world.moto.port, None, RATE).await;
-    let first = Server::start(&world.standin.kubeconfig, "server-a");
+    let first = Server::start(&world.server_kubeconfig, "server-a");
     setup(&world, &proxy, &first).await;
     assert_eq!(
         backups(&world).get("big").await.unwrap().phase(),
@@ -99,7 +99,7 @@ async fn a_restart_mid_backup_fails_it_with_velero_s_message() {
 
     // SIGKILL: no chance to abort the upload or release the lease.
     first.kill();
-    let second = Server::start(&world.standin.kubeconfig, "server-b");
+    let second = Server::start(&world.server_kubeconfig, "server-b");
     let failed = wait_phase(&world, "big", BackupPhase::Failed, Duration::from_secs(60)).await;
     assert_eq!(
         failed.status.as_ref().unwrap().failure_reason.as_deref(),

@@ -1,5 +1,7 @@
-//! A resource the server discovers but cannot list (an aggregated API whose backing server
-//! is down, the usual cause on real clusters) makes a backup PartiallyFailed, not Failed:
+//! A resource the server discovers but cannot list makes a backup PartiallyFailed, not Failed.
+//! Here the API server itself refuses the list: the widgets CRD stores one object in a version
+//! that needs its conversion webhook, and that webhook is down (as on a cluster whose conversion
+//! service crashed). The backup goes on:
 //! every other item is backed up, the error is counted in the status, named in the results
 //! file and the log, the backup is complete and restorable (`velero-backup.json` written),
 //! and Velero's partial-failure metric counts it.
@@ -10,7 +12,6 @@ mod server_support;
 use std::time::Duration;
 
 use backup_support::*;
-use e2e::standin::LIST_FAULT_ANNOTATION;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -23,15 +24,47 @@ async fn an_unlistable_resource_gives_partially_failed_with_counts() {
     let world = World::start().await;
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
-    // From now on every list of widgets answers 503 ServiceUnavailable.
+    // From now on widgets are stored as v1beta1 and converted by a webhook that is down (port 1
+    // refuses connections); one widget stored that way makes every list of v1 (the preferred
+    // version, which backups read) fail on the API server.
+    let schema = json!({"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}});
     Api::<CustomResourceDefinition>::all(world.client.clone())
         .patch(
             WIDGETS,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {LIST_FAULT_ANNOTATION: "true"}}})),
+            &Patch::Merge(json!({"spec": {
+                "versions": [
+                    {"name": "v1", "served": true, "storage": false, "schema": schema},
+                    {"name": "v1beta1", "served": true, "storage": true, "schema": schema},
+                ],
+                "conversion": {"strategy": "Webhook", "webhook": {
+                    "conversionReviewVersions": ["v1"],
+                    "clientConfig": {"url": "https://127.0.0.1:1/convert"},
+                }},
+            }})),
         )
         .await
         .unwrap();
+    let widgets = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("example.com", "v1beta1", "Widget"),
+        "widgets",
+    );
+    let stored: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1beta1", "kind": "Widget",
+        "metadata": {"name": "sprocket", "namespace": "shop"}, "spec": {"teeth": 9}
+    }))
+    .unwrap();
+    let mut created = false;
+    for _ in 0..50 {
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(world.client.clone(), "shop", &widgets);
+        if api.create(&Default::default(), &stored).await.is_ok() {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(created, "a widget stored as v1beta1");
     let server = serve_plain_location(&world, "default").await;
 
     create_backup(&world, "partial", json!({"includedNamespaces": ["shop"]})).await;
@@ -44,9 +77,10 @@ async fn an_unlistable_resource_gives_partially_failed_with_counts() {
     .await;
     let status = backup.status.clone().unwrap();
     assert_eq!(status.errors, Some(1), "{status:?}");
-    // The namespace, two ConfigMaps, two Secrets and the Deployment: all but the widget.
+    // The namespace, two ConfigMaps, two Secrets and the Deployment, and the kube-root-ca.crt
+    // ConfigMap and default ServiceAccount kube-controller-manager made: all but the widgets.
     let progress = status.progress.clone().unwrap();
-    assert_eq!(progress.items_backed_up, Some(6), "{progress:?}");
+    assert_eq!(progress.items_backed_up, Some(8), "{progress:?}");
     assert!(status.completion_timestamp.is_some());
 
     let dir = "default/backups/partial/";
@@ -71,7 +105,7 @@ async fn an_unlistable_resource_gives_partially_failed_with_counts() {
     .unwrap();
     let errors = results["errors"]["namespaces"]["shop"].to_string();
     assert!(
-        errors.contains("widgets.example.com") && errors.contains("unable to handle"),
+        errors.contains("widgets.example.com") && errors.contains("conversion webhook"),
         "the results name the resource and the API's answer: {results}"
     );
     let log =

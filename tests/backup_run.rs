@@ -1,4 +1,4 @@
-//! `veloxide server` backs up namespaces of the API stand-in into moto over HTTPS under each
+//! `veloxide server` backs up namespaces of a real kube-apiserver into moto over HTTPS under each
 //! encryption mode: the backup completes, the archive downloaded with an independent client
 //! (awscli) has Velero's layout and the objects' content, every object's encryption is what
 //! a HEAD from awscli reports and what the status records, and Velero's metrics count it.
@@ -23,7 +23,7 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         create_workload(&world, ns, n).await;
     }
     world.moto.create_kms_key("alias/velero-backups").await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world.create_location("plain", json!({}), json!({})).await;
     world
@@ -131,10 +131,14 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     .unwrap();
     assert_eq!(
         list["v1/ConfigMap"],
+        // kube-root-ca.crt: kube-controller-manager's root-ca-cert-publisher puts one in
+        // every namespace, and a backup of a namespace takes it too (as Velero's does).
         json!([
+            "app-a/kube-root-ca.crt",
             "app-a/settings-0",
             "app-a/settings-1",
             "app-a/settings-2",
+            "app-b/kube-root-ca.crt",
             "app-b/settings-0",
             "app-b/settings-1"
         ])
@@ -172,8 +176,9 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     // Status: Velero's fields, progress, the location label, and what the store confirmed.
     let status = none.status.as_ref().unwrap();
     // app-a: 3 ConfigMaps, 2 Secrets, a Deployment, a Widget; app-b: 2 + 2 + 1 + 1; and the
-    // two Namespace objects.
-    let items = 7 + 6 + 2;
+    // two Namespace objects; and in each namespace what kube-controller-manager puts there
+    // (the kube-root-ca.crt ConfigMap and the default ServiceAccount).
+    let items = 7 + 6 + 2 + 2 * 2;
     assert_eq!(
         status.progress.as_ref().unwrap().items_backed_up,
         Some(items)

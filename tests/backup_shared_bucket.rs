@@ -72,7 +72,7 @@ async fn wait_gone(world: &World, name: &str) {
 async fn a_backup_named_like_another_cluster_s_deletes_none_of_its_files() {
     let a = World::start().await;
     let b = World::start_sharing(&a).await;
-    let _server_a = Server::start(&a.standin.kubeconfig, "site-a");
+    let _server_a = Server::start(&a.server_kubeconfig, "site-a");
     location(&a, "default", "1m").await;
     create(
         &a,
@@ -92,7 +92,7 @@ async fn a_backup_named_like_another_cluster_s_deletes_none_of_its_files() {
     let archive = download(&a, "default/backups/weekly/weekly.tar.gz");
 
     // B shares the bucket but does not sync, so a Backup of the same name can be made there.
-    let _server_b = Server::start(&b.standin.kubeconfig, "site-b");
+    let _server_b = Server::start(&b.server_kubeconfig, "site-b");
     location(&b, "default", "0s").await;
     create_backup(
         &b,
@@ -151,7 +151,7 @@ async fn a_backup_named_like_another_cluster_s_deletes_none_of_its_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_backup_objects_deletes_no_data_and_the_old_finalizer_goes_quietly() {
     let world = World::start().await;
-    let server = Server::start(&world.standin.kubeconfig, "server-old");
+    let server = Server::start(&world.server_kubeconfig, "server-old");
     location(&world, "default", "2s").await;
     create(
         &world,
@@ -194,7 +194,7 @@ async fn deleting_backup_objects_deletes_no_data_and_the_old_finalizer_goes_quie
             .deletion_timestamp
             .is_some()
     );
-    let server = Server::start(&world.standin.kubeconfig, "server-new");
+    let server = Server::start(&world.server_kubeconfig, "server-new");
     wait_gone(&world, "deleted-while-down").await;
     eventually("the older finalizer is removed", WAIT, || async {
         backups(&world)

@@ -33,7 +33,7 @@ fn awkward_bytes() -> Vec<u8> {
 /// `location`, writing under prefix `default`) Available.
 async fn site(world: &World, identity: &str, location: &str) -> Server {
     let server = Server::start_with(
-        &world.standin.kubeconfig,
+        &world.server_kubeconfig,
         identity,
         &["--backup-sync-period", SYNC],
     );

@@ -1,10 +1,16 @@
-//! `veloxide install`, the real binary against the API stand-in and the real kubectl:
+//! `veloxide install`, the real binary against a real control plane (kube-apiserver with RBAC,
+//! kube-controller-manager, etcd: `e2e::cluster::Cluster`, one per test, since each installs the
+//! same cluster-scoped objects) and the real kubectl:
 //! - `--dry-run -o yaml` prints every object (the location with `caCertRef`, never `caCert`),
 //!   a webhook certificate that chains to the `caBundle` and names the Service, and applies
 //!   with `kubectl apply`; no secret is printed outside the Secrets;
-//! - a real install creates the objects with server-side apply, the webhook it installed
-//!   (served by `veloxide server` with the certificate from the installed Secret) denies a bad
-//!   location, and a second run succeeds and changes nothing;
+//! - a real install creates the objects with server-side apply; `veloxide server`, run with the
+//!   installed ServiceAccount's identity (so a permission the install forgot fails the test) and
+//!   the certificate from the installed Secret, writes the installed location's status and
+//!   becomes ready; kube-apiserver itself calls the installed webhook through the installed
+//!   Service (its Endpoints routed to the local server over a veth pair, `e2e::netns`) trusting
+//!   the installed caBundle, and kubectl shows its denial of a bad location; a second run
+//!   succeeds (through the webhook) and changes nothing;
 //! - a bad `--backup-location-config`, an unreadable or garbage `--cacert` are refused with
 //!   the parser's message before anything is created.
 
@@ -15,7 +21,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use e2e::standin::StandIn;
+use e2e::cluster::Cluster;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -51,9 +57,9 @@ impl Inputs {
             "[default]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key={SECRET_KEY}\n"
         );
         std::fs::write(dir.path().join("credentials"), creds).unwrap();
-        let pki = e2e::standin::tls::generate("store-ca", &["minio.example"]).unwrap();
-        std::fs::write(dir.path().join("ca.crt"), &pki.ca.cert_pem).unwrap();
-        std::fs::write(dir.path().join("ca.key"), &pki.ca.key_pem).unwrap();
+        let pki = e2e::peers::certs::Pki::new("store-ca");
+        std::fs::write(dir.path().join("ca.crt"), pki.ca.cert_pem()).unwrap();
+        std::fs::write(dir.path().join("ca.key"), pki.ca.key_pem()).unwrap();
         std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").unwrap();
         Inputs { dir }
     }
@@ -89,7 +95,7 @@ fn config_flags(extra: &str) -> String {
     format!("region=us-east-1,s3Url=https://minio.example:9000,s3ForcePathStyle=true{extra}")
 }
 
-fn kubectl(s: &StandIn, args: &[&str], stdin: Option<&str>) -> Output {
+fn kubectl(s: &Cluster, args: &[&str], stdin: Option<&str>) -> Output {
     let home = s.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut child = Command::new("kubectl")
@@ -108,9 +114,10 @@ fn kubectl(s: &StandIn, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn standin(webhook_endpoints: &[String]) -> StandIn {
-    let binary = e2e::standin::handle::find_binary().expect("kube-standin is built");
-    StandIn::start_with(&binary, webhook_endpoints).expect("kube-standin starts")
+/// A control plane of the test's own: every test here installs (or must find absent) the same
+/// cluster-scoped objects (CRDs, ClusterRoles, the ValidatingWebhookConfiguration).
+fn cluster() -> Cluster {
+    Cluster::start().expect("the control plane starts")
 }
 
 fn docs(yaml: &str) -> Vec<Value> {
@@ -240,7 +247,7 @@ fn dry_run_prints_every_object_and_kubectl_applies_it() {
 
     // kubectl maps every kind before it applies anything, so on a new cluster the CRDs go
     // first (docs/install.md says so); then the whole output applies, and applies again.
-    let s = standin(&[]);
+    let s = cluster();
     let crds = Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .arg("crds")
         .output()
@@ -300,9 +307,10 @@ impl Drop for Server {
     }
 }
 
-/// `veloxide server` as the installed Deployment runs it, with the certificate from the
-/// installed Secret, its webhook where the stand-in sends the Service's calls.
-fn start_server(s: &StandIn, port: u16, cert: &Path, key: &Path) -> Server {
+/// `veloxide server` as the installed Deployment runs it: the installed ServiceAccount's
+/// identity (`server_kubeconfig`), the certificate from the installed Secret, its webhook on
+/// `port` (where the installed Service's Endpoints lead). Returns the server and its metrics URL.
+fn start_server(server_kubeconfig: &Path, port: u16, cert: &Path, key: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .args([
             "server",
@@ -312,25 +320,38 @@ fn start_server(s: &StandIn, port: u16, cert: &Path, key: &Path) -> Server {
         .arg(format!("--webhook-listen=127.0.0.1:{port}"))
         .arg(format!("--tls-cert-file={}", cert.display()))
         .arg(format!("--tls-key-file={}", key.display()))
-        .env("KUBECONFIG", &s.kubeconfig)
+        .env("KUBECONFIG", server_kubeconfig)
         .env("POD_NAME", "veloxide-install-test")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("veloxide metrics listening on ") {
+                let _ = tx.send(Some(url.to_owned()));
+            }
             if line.starts_with("veloxide webhook listening on") {
-                let _ = tx.send(());
+                let _ = tx.send(None);
             }
         }
     });
     let server = Server(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the webhook's ready line");
-    server
+    let mut metrics = None;
+    let mut webhook = false;
+    while metrics.is_none() || !webhook {
+        match rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server's metrics and webhook ready lines")
+        {
+            Some(url) => metrics = Some(url),
+            None => webhook = true,
+        }
+    }
+    (server, metrics.unwrap())
 }
 
 fn free_port() -> u16 {
@@ -342,8 +363,8 @@ fn free_port() -> u16 {
 }
 
 /// Every object install manages, by kind/name, with its content (everything but `status` and
-/// the metadata the server keeps). The stand-in bumps `resourceVersion` on every apply, even
-/// one that changes nothing (a real API server does not), so the content is compared.
+/// the metadata the server keeps). The content is compared, not `resourceVersion`: the running
+/// server writes the location's status between the two installs, which moves its version.
 async fn contents(client: &kube::Client) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (api_version, kind, plural, ns) in [
@@ -436,7 +457,7 @@ async fn contents(client: &kube::Client) -> Vec<(String, String)> {
 async fn install_applies_in_order_its_webhook_works_and_a_rerun_changes_nothing() {
     let inputs = Inputs::new();
     let port = free_port();
-    let s = standin(&[format!("velero/veloxide=127.0.0.1:{port}")]);
+    let s = cluster();
     let client = s.client().await.unwrap();
     let flags = [
         "--cacert",
@@ -490,7 +511,57 @@ async fn install_applies_in_order_its_webhook_works_and_a_rerun_changes_nothing(
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     std::fs::write(&cert, &webhook_tls["tls.crt"].0).unwrap();
     std::fs::write(&key, &webhook_tls["tls.key"].0).unwrap();
-    let _server = start_server(&s, port, &cert, &key);
+    // The server runs as the installed ServiceAccount: what the install's RBAC forgot fails here
+    // (readiness needs its caches of locations and Secrets synced; the status write needs
+    // backupstoragelocations/status).
+    let server_kubeconfig = s
+        .kubeconfig_for_service_account("velero", "veloxide")
+        .unwrap();
+    let (_server, metrics_url) = start_server(&server_kubeconfig, port, &cert, &key);
+    // kube-apiserver reaches a webhook through its Service's Endpoints and refuses loopback
+    // addresses: the installed Service's `webhook` port leads to a veth address forwarding to
+    // the local server (what a pod behind the Service is to the API server).
+    let exposed = e2e::netns::Exposed::start(port)
+        .await
+        .expect("a network namespace for the webhook's route (needs root)");
+    e2e::netns::route_service(&client, "velero", "veloxide", "webhook", &exposed)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = reqwest::get(format!("{metrics_url}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server, as the installed ServiceAccount, never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let locations = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        "velero",
+        &ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("velero.io", "v1", "BackupStorageLocation"),
+            "backupstoragelocations",
+        ),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let bsl = locations.get("default").await.unwrap();
+        if bsl.data["status"]["phase"].is_string() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server, as the installed ServiceAccount, never wrote the location's status: {}",
+            bsl.data
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // The installed webhook answers through the Service, trusted by the installed caBundle.
     let bad = "apiVersion: velero.io/v1\nkind: BackupStorageLocation\nmetadata: {name: bad, namespace: velero}\n\
@@ -528,7 +599,7 @@ async fn install_applies_in_order_its_webhook_works_and_a_rerun_changes_nothing(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_location_config_and_bad_cacert_are_refused_before_anything_is_created() {
     let inputs = Inputs::new();
-    let s = standin(&[]);
+    let s = cluster();
     let client = s.client().await.unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (

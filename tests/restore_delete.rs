@@ -132,7 +132,7 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
     let mut proxy = Proxy::start(world.moto.port, None, 0).await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
         .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))

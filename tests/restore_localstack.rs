@@ -82,11 +82,13 @@ async fn sse_c_round_trip_through_a_store_that_enforces_it() {
     )
     .await;
     let before = snapshot_namespace(&world, ns, &RESOURCES).await;
-    assert_eq!(before.len(), 4, "{:?}", before.keys());
+    // The four made above, and the kube-root-ca.crt ConfigMap and default ServiceAccount that
+    // kube-controller-manager puts in every namespace.
+    assert_eq!(before.len(), 6, "{:?}", before.keys());
 
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
-    expose_server(&world, &server).await;
+    let _route = expose_server(&world, &server).await;
     world
         .create_location(
             "ls",

@@ -35,9 +35,9 @@ async fn sse_c_restore_and_downloads_with_and_without_the_key() {
         .put_secret("ssec-key", &[("key", &[7u8; 32])], None)
         .await;
     create_workload_cm(&world, "vault").await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
-    server_support::expose_server(&world, &server).await;
+    let _route = server_support::expose_server(&world, &server).await;
     world
         .create_location(
             "ssec",

@@ -74,7 +74,7 @@ async fn wait_takeover(world: &World, server: &Server, since: Instant) -> Durati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_replica_reconciles_and_another_takes_over() {
     let world = World::start().await;
-    let a = Server::start(&world.standin.kubeconfig, "replica-a");
+    let a = Server::start(&world.server_kubeconfig, "replica-a");
     a.wait_ready().await;
     // Let a win the lease before b starts, so the roles are known.
     let deadline = Instant::now() + LEASE * 3;
@@ -85,7 +85,7 @@ async fn exactly_one_replica_reconciles_and_another_takes_over() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let b = Server::start(&world.standin.kubeconfig, "replica-b");
+    let b = Server::start(&world.server_kubeconfig, "replica-b");
     b.wait_ready().await;
 
     world.create_location("default", json!({}), json!({})).await;
@@ -117,7 +117,7 @@ async fn exactly_one_replica_reconciles_and_another_takes_over() {
     assert!(took < LEASE * 2, "takeover after a release took {took:?}");
 
     // A crash does not release it: c waits for the lease to expire, then takes over.
-    let c = Server::start(&world.standin.kubeconfig, "replica-c");
+    let c = Server::start(&world.server_kubeconfig, "replica-c");
     c.wait_ready().await;
     let killed = Instant::now();
     b.kill();

@@ -31,7 +31,7 @@ fn condition<'a>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locations_are_checked_and_report_what_is_wrong() {
     let world = World::start().await;
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
 
     // The reference document's setup: the store's CA in a Secret named by caCertRef.
@@ -63,7 +63,7 @@ async fn locations_are_checked_and_report_what_is_wrong() {
             "velero",
             "--timeout=20s",
         ])
-        .env("KUBECONFIG", &world.standin.kubeconfig)
+        .env("KUBECONFIG", &world.cluster.kubeconfig)
         .output()
         .unwrap();
     assert!(
@@ -396,7 +396,7 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         server.terminate().success(),
         "a SIGTERM'd server exits cleanly"
     );
-    let server = Server::start(&world.standin.kubeconfig, "server-b");
+    let server = Server::start(&world.server_kubeconfig, "server-b");
     server.wait_ready().await;
     let metrics = server.metrics().await;
     let gauge = |name: &str| {

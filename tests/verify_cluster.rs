@@ -13,7 +13,7 @@ use server_support::World;
 fn verify(world: &World, name: &str) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_veloxide"))
         .args(["backup-location", "verify", name, "-n", "velero"])
-        .env("KUBECONFIG", &world.standin.kubeconfig)
+        .env("KUBECONFIG", &world.cluster.kubeconfig)
         .output()
         .unwrap();
     let text = format!(

@@ -4,15 +4,19 @@
 //!   webhook-certificate option renders objects that validate offline: built-in kinds with
 //!   `kubernetes-validate --strict` against Kubernetes 1.33's schemas; BackupStorageLocations
 //!   with veloxide's own location parser (`veloxide backup-location validate`, the webhook's
-//!   rules) and, in the install test, against the CRD schema by the API stand-in; ServiceMonitor,
+//!   rules) and, in the install test, against the CRD schema by kube-apiserver; ServiceMonitor,
 //!   PodMonitor, PrometheusRule, Certificate and Issuer against prometheus-operator's and
 //!   cert-manager's schemas, with every alert expression parsed as PromQL
 //!   (charts/veloxide/ci/validate-custom-resources.mjs);
 //! - values.schema.json and the templates refuse bad values with a message naming them;
-//! - `helm install` into the API stand-in, after which the chart-installed webhook (served by a
-//!   local `veloxide server` run as the Deployment runs it, with the certificate from the
-//!   chart-made Secret) refuses a bad location, the server becomes ready and `/metrics` answers,
-//!   and `helm upgrade` keeps the generated CA (re-issuing the serving certificate near its end).
+//! - `helm install` into a real control plane (kube-apiserver with RBAC, kube-controller-manager,
+//!   etcd), after which a local `veloxide server` runs with the installed Deployment's flags, the
+//!   certificate from the chart-made Secret and the chart's ServiceAccount identity (the RBAC
+//!   helm applied, so a permission the chart forgot fails the test); kube-apiserver calls the
+//!   chart's webhook through the chart's Service (its Endpoints routed to the local server over a
+//!   veth pair, `e2e::netns`) and kubectl shows its refusal of a bad location; the server becomes
+//!   ready and `/metrics` answers; `helm upgrade` keeps the generated CA (re-issuing the serving
+//!   certificate near its end) and `helm uninstall` removes the webhook.
 //!
 //! The tools come from e2e/tools/install-chart-tools.sh (`make test-tools`); a missing tool fails
 //! the tests with the command to run, it never skips them.
@@ -26,7 +30,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{fails, kubectl, kubectl_stdin, ok, repo, standin_with, text, tool};
+use common::{cluster, fails, kubectl, kubectl_stdin, ok, repo, text, tool};
+use e2e::cluster::Cluster;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -173,8 +178,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(prefix: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("{prefix}-{}", e2e::standin::tls::random_hex(4)));
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", e2e::random_hex(4)));
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
@@ -217,10 +221,10 @@ fn chart_crds_are_the_generated_crds() {
 
 /// The values files the render and lint checks use, one per certificate option and feature.
 fn scenarios(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
-    let ca = e2e::standin::tls::generate("chart-test-ca", &["veloxide.velero.svc"]).unwrap();
+    let ca = e2e::peers::certs::Pki::new("chart-test-ca");
     let bundle = scratch.join("storage-ca.pem");
-    std::fs::write(&bundle, &ca.ca.cert_pem).unwrap();
-    let own_ca = base64::engine::general_purpose::STANDARD.encode(&ca.ca.cert_pem);
+    std::fs::write(&bundle, ca.ca.cert_pem()).unwrap();
+    let own_ca = base64::engine::general_purpose::STANDARD.encode(ca.ca.cert_pem());
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         ("defaults", vec![]),
@@ -942,29 +946,52 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs `veloxide server` as the chart's Deployment does (same flags, the Secret's certificate),
-/// but on this machine against the stand-in, and waits for its webhook's ready line.
+/// Runs `veloxide server` with the installed Deployment's arguments, adapted to this machine only
+/// where a pod and a local process must differ: `$(VELERO_NAMESPACE)` expanded (the downward API
+/// does it in a pod), listen addresses on 127.0.0.1 ports, the mounted certificate's files from
+/// `certs` instead of `/certs`. It authenticates with `kubeconfig` (the chart's ServiceAccount's
+/// identity) and waits for its webhook's ready line.
 fn start_server(
-    s: &e2e::standin::StandIn,
+    deployment_args: &[String],
+    kubeconfig: &Path,
     webhook_port: u16,
     metrics_port: u16,
-    cert: &Path,
-    key: &Path,
+    certs: &Path,
 ) -> Server {
+    let mut adapted = vec![];
+    let mut listens = 0;
+    for arg in deployment_args {
+        let arg = arg.replace("$(VELERO_NAMESPACE)", NAMESPACE);
+        let arg = if arg.starts_with("--metrics-listen=") {
+            listens += 1;
+            format!("--metrics-listen=127.0.0.1:{metrics_port}")
+        } else if arg.starts_with("--webhook-listen=") {
+            listens += 1;
+            format!("--webhook-listen=127.0.0.1:{webhook_port}")
+        } else if let Some((flag, file)) = arg.split_once("=/certs/") {
+            format!("{flag}={}", certs.join(file).display())
+        } else {
+            arg
+        };
+        adapted.push(arg);
+    }
+    assert_eq!(
+        listens, 2,
+        "the Deployment's listen flags: {deployment_args:?}"
+    );
+    assert!(
+        !adapted
+            .iter()
+            .any(|a| a.contains("$(") || a.contains("/certs/")),
+        "{adapted:?}"
+    );
     let mut child = Command::new(veloxide_binary())
-        .args([
-            "server",
-            &format!("--namespace={NAMESPACE}"),
-            &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
-            &format!("--webhook-listen=127.0.0.1:{webhook_port}"),
-        ])
-        .arg(format!("--tls-cert-file={}", cert.display()))
-        .arg(format!("--tls-key-file={}", key.display()))
-        .env("KUBECONFIG", &s.kubeconfig)
+        .args(&adapted)
+        .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", "veloxide-chart-test")
         .env_remove("VELERO_NAMESPACE")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("veloxide server starts");
     let stdout = child.stdout.take().unwrap();
@@ -1010,7 +1037,7 @@ fn within_30s<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     panic!("timed out waiting for {what}");
 }
 
-fn secret_field(s: &e2e::standin::StandIn, name: &str, key: &str) -> Vec<u8> {
+fn secret_field(s: &Cluster, name: &str, key: &str) -> Vec<u8> {
     let path = format!("jsonpath={{.data.{}}}", key.replace('.', "\\."));
     b64(&ok(kubectl(
         s,
@@ -1025,22 +1052,22 @@ fn bad_location(name: &str) -> String {
     )
 }
 
-#[test]
-fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
-    if std::env::var_os(e2e::standin::handle::CLUSTER_ENV).is_some() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_installs_into_a_real_control_plane_and_the_server_it_configures_works() {
+    let s = cluster();
+    if !s.is_local() {
         eprintln!(
-            "skipped against a real cluster: the test serves the webhook from this machine (see e2e/README.md)"
+            "skipped against an external cluster: its API server cannot reach the webhook served from this machine (see e2e/README.md)"
         );
         return;
     }
     let helm = helm();
     let scratch = Scratch::new("veloxide-chart-install");
     let port = free_port();
-    let s = standin_with(&[format!("{NAMESPACE}/{RELEASE}=127.0.0.1:{port}")]);
     let chart = chart().display().to_string();
     let locations = ci_values("locations-values.yaml");
     let install = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "install",
@@ -1057,7 +1084,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
     assert!(install.contains("STATUS: deployed"), "{install}");
 
     let out = ok(kubectl(
-        &s,
+        s,
         &[
             "-n",
             NAMESPACE,
@@ -1079,16 +1106,29 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
     ] {
         assert!(out.contains(expected), "{expected} missing:\n{out}");
     }
-    let crd = ok(kubectl(&s, &["get", "crd", "-o", "name"]));
+    let crd = ok(kubectl(s, &["get", "crd", "-o", "name"]));
     assert!(crd.contains("backupstoragelocations.velero.io"), "{crd}");
 
-    // The server's part, played locally with the certificate the chart made.
+    // The server's part, played locally with the Deployment's flags, the certificate the chart
+    // made and the chart's ServiceAccount (whose RBAC helm applied).
+    let deployment: Value = serde_json::from_str(&ok(kubectl(
+        s,
+        &["-n", NAMESPACE, "get", "deployment", RELEASE, "-o", "json"],
+    )))
+    .unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    let deployment_args: Vec<String> =
+        serde_json::from_value(pod["containers"][0]["args"].clone()).unwrap();
+    let service_account = pod["serviceAccountName"].as_str().unwrap();
+    let server_kubeconfig = s
+        .kubeconfig_for_service_account(NAMESPACE, service_account)
+        .unwrap();
     let (cert, key) = (scratch.0.join("tls.crt"), scratch.0.join("tls.key"));
-    let ca = secret_field(&s, "veloxide-webhook-tls", "ca.crt");
-    let leaf = secret_field(&s, "veloxide-webhook-tls", "tls.crt");
+    let ca = secret_field(s, "veloxide-webhook-tls", "ca.crt");
+    let leaf = secret_field(s, "veloxide-webhook-tls", "tls.crt");
     std::fs::write(&cert, &leaf).unwrap();
-    std::fs::write(&key, secret_field(&s, "veloxide-webhook-tls", "tls.key")).unwrap();
-    let bundle = |s: &e2e::standin::StandIn| {
+    std::fs::write(&key, secret_field(s, "veloxide-webhook-tls", "tls.key")).unwrap();
+    let bundle = |s: &Cluster| {
         b64(&ok(kubectl(
             s,
             &[
@@ -1100,9 +1140,24 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
             ],
         )))
     };
-    assert_eq!(bundle(&s), ca, "caBundle is the Secret's CA");
+    assert_eq!(bundle(s), ca, "caBundle is the Secret's CA");
     let metrics_port = free_port();
-    let _server = start_server(&s, port, metrics_port, &cert, &key);
+    let _server = start_server(
+        &deployment_args,
+        &server_kubeconfig,
+        port,
+        metrics_port,
+        &scratch.0,
+    );
+    // kube-apiserver calls the webhook through the chart's Service's Endpoints and refuses
+    // loopback addresses: its `webhook` port leads to a veth address forwarding to the server.
+    let client = s.client().await.unwrap();
+    let exposed = e2e::netns::Exposed::start(port)
+        .await
+        .expect("a network namespace for the webhook's route (needs root)");
+    e2e::netns::route_service(&client, NAMESPACE, RELEASE, "webhook", &exposed)
+        .await
+        .unwrap();
     within_30s("/readyz to answer 200", || {
         http_get(metrics_port, "/readyz").filter(|(status, _)| *status == 200)
     });
@@ -1110,7 +1165,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
     assert_eq!(status, 200);
 
     let out = fails(kubectl_stdin(
-        &s,
+        s,
         &["apply", "-f", "-"],
         &bad_location("no-key"),
     ));
@@ -1123,7 +1178,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
         "serverSideEncryption: \"aws:kms\"",
         "serverSideEncryption: \"aws:kms\", kmsKeyId: alias/velero-backups",
     );
-    let out = ok(kubectl_stdin(&s, &["apply", "-f", "-"], &fixed));
+    let out = ok(kubectl_stdin(s, &["apply", "-f", "-"], &fixed));
     assert!(
         out.contains("backupstoragelocation.velero.io/with-key created"),
         "{out}"
@@ -1137,7 +1192,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
         .replace("validationFrequency: 5m", "validationFrequency: 10m");
     std::fs::write(&changed, upgraded).unwrap();
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "upgrade",
@@ -1151,14 +1206,14 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
         None,
     ));
     assert!(out.contains("REVISION: 2"), "{out}");
-    assert_eq!(bundle(&s), ca, "the upgrade kept the CA");
+    assert_eq!(bundle(s), ca, "the upgrade kept the CA");
     assert_eq!(
-        secret_field(&s, "veloxide-webhook-tls", "tls.crt"),
+        secret_field(s, "veloxide-webhook-tls", "tls.crt"),
         leaf,
         "the upgrade kept the serving certificate"
     );
     let freq = ok(kubectl(
-        &s,
+        s,
         &[
             "-n",
             NAMESPACE,
@@ -1173,7 +1228,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
 
     // A serving certificate near its end is re-issued on upgrade from the kept CA.
     ok(kubectl(
-        &s,
+        s,
         &[
             "-n",
             NAMESPACE,
@@ -1185,7 +1240,7 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
         ],
     ));
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "upgrade",
@@ -1199,8 +1254,8 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
         None,
     ));
     assert!(out.contains("REVISION: 3"), "{out}");
-    assert_eq!(bundle(&s), ca, "re-issuing kept the CA");
-    let renewed = secret_field(&s, "veloxide-webhook-tls", "tls.crt");
+    assert_eq!(bundle(s), ca, "re-issuing kept the CA");
+    let renewed = secret_field(s, "veloxide-webhook-tls", "tls.crt");
     assert_ne!(renewed, leaf, "the serving certificate was re-issued");
     verify_leaf(&ca, &renewed, "veloxide.velero.svc");
 
@@ -1221,14 +1276,14 @@ fn chart_installs_into_the_standin_and_the_server_it_configures_works() {
     );
 
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &["uninstall", RELEASE, "--namespace", NAMESPACE],
         None,
     ));
     assert!(out.contains("uninstalled"), "{out}");
     let out = text(&kubectl(
-        &s,
+        s,
         &["get", "validatingwebhookconfiguration", "-o", "name"],
     ));
     assert!(!out.contains(RELEASE), "{out}");

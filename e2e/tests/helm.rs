@@ -1,12 +1,13 @@
-//! Helm against the stand-in (or VELOXIDE_E2E_KUBECONFIG's cluster): install, upgrade and
-//! uninstall of a small chart. Helm comes from `bash e2e/tools/install-helm.sh` (which `make test`
+//! Helm against a real control plane (one per test binary, each test in its own namespace; or
+//! VELOXIDE_E2E_KUBECONFIG's cluster): install, upgrade and uninstall of a small chart, and of the
+//! project's chart. Helm comes from `bash e2e/tools/install-helm.sh` (which `make test`
 //! runs first) at `.work/bin/helm`, or from `$HELM`; a missing helm fails the test.
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::{kubectl, ok, repo, standin, text, tool};
+use common::{cluster, kubectl, ok, repo, text, tool};
 
 fn helm() -> PathBuf {
     let path = std::env::var_os("HELM")
@@ -31,10 +32,10 @@ fn chart(name: &str) -> String {
 #[test]
 fn helm_installs_upgrades_and_uninstalls_a_chart() {
     let helm = helm();
-    let s = standin();
-    let ns = format!("helm-{}", e2e::standin::tls::random_hex(3));
+    let s = cluster();
+    let ns = format!("helm-{}", e2e::random_hex(3));
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "install",
@@ -48,7 +49,7 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
     ));
     assert!(out.contains("STATUS: deployed"), "{out}");
     let out = ok(kubectl(
-        &s,
+        s,
         &[
             "get",
             "deployment,configmap,secret,serviceaccount,service,role,rolebinding",
@@ -68,7 +69,7 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
     }
 
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "upgrade",
@@ -83,7 +84,7 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
     ));
     assert!(out.contains("has been upgraded"), "{out}");
     let out = ok(kubectl(
-        &s,
+        s,
         &[
             "get",
             "deployment",
@@ -99,16 +100,16 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
         "2 2",
         "the upgrade patched the deployment's spec"
     );
-    let out = ok(tool(&s, &helm, &["list", "-n", &ns], None));
+    let out = ok(tool(s, &helm, &["list", "-n", &ns], None));
     assert!(
         out.contains("deployed") && out.contains("smoke-0.1.0"),
         "{out}"
     );
 
-    let out = ok(tool(&s, &helm, &["uninstall", "smoke", "-n", &ns], None));
+    let out = ok(tool(s, &helm, &["uninstall", "smoke", "-n", &ns], None));
     assert!(out.contains("release \"smoke\" uninstalled"), "{out}");
     let left = kubectl(
-        &s,
+        s,
         &[
             "get",
             "deployment,configmap,secret,service",
@@ -118,12 +119,15 @@ fn helm_installs_upgrades_and_uninstalls_a_chart() {
             "name",
         ],
     );
-    assert!(
-        text(&left).trim().is_empty() || text(&left).contains("No resources found"),
-        "{}",
-        text(&left)
-    );
-    ok(kubectl(&s, &["delete", "namespace", &ns]));
+    // A real cluster puts the ConfigMap `kube-root-ca.crt` in every namespace (its
+    // root-ca-cert-publisher); everything else must be gone.
+    let left: Vec<String> = text(&left)
+        .lines()
+        .filter(|l| *l != "configmap/kube-root-ca.crt" && !l.contains("No resources found"))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "left after uninstall: {left:?}");
+    ok(kubectl(s, &["delete", "namespace", &ns]));
 }
 
 #[test]
@@ -134,9 +138,9 @@ fn helm_installs_the_project_chart_when_present() {
         return;
     }
     let helm = helm();
-    let s = standin();
+    let s = cluster();
     let out = ok(tool(
-        &s,
+        s,
         &helm,
         &[
             "install",
@@ -150,7 +154,7 @@ fn helm_installs_the_project_chart_when_present() {
     ));
     assert!(out.contains("STATUS: deployed"), "{out}");
     ok(tool(
-        &s,
+        s,
         &helm,
         &["uninstall", "veloxide", "-n", "velero"],
         None,

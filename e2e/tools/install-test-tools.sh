@@ -8,3 +8,6 @@ for installer in install-helm.sh install-s3-peers.sh install-chart-tools.sh inst
     bash "$here/$installer"
   fi
 done
+# The real control plane (kube-apiserver, kube-controller-manager, etcd) from Go modules:
+# built once, reused while e2e/controlplane's go.sum and the Go version are unchanged.
+echo "control plane ready: $(bash "$here/build-control-plane.sh")"

@@ -14,6 +14,7 @@ use super::filter::ResourceDesc;
 pub struct Source {
     client: kube::Client,
     page_size: u32,
+    secrets_only_in: Option<String>,
 }
 
 /// One page of objects and the token for the next, if any.
@@ -28,7 +29,26 @@ impl Source {
         Source {
             client,
             page_size: page_size.max(1),
+            secrets_only_in: None,
         }
+    }
+
+    /// Reads Secrets only in `namespace` (the server's own, when its RBAC grants no more:
+    /// `--secrets-scope namespace`, the chart's default). Secrets elsewhere are skipped with a
+    /// warning instead of failing on a Forbidden list.
+    pub fn secrets_only_in(mut self, namespace: Option<String>) -> Source {
+        self.secrets_only_in = namespace;
+        self
+    }
+
+    /// The namespaces to list `resource` in, from the plan's `scopes`, and why any were left
+    /// out: Secrets outside [`Source::secrets_only_in`]'s namespace are never listed.
+    pub fn scopes_for(
+        &self,
+        resource: &ResourceDesc,
+        scopes: Vec<Option<String>>,
+    ) -> (Vec<Option<String>>, Option<String>) {
+        scopes_for(self.secrets_only_in.as_deref(), resource, scopes)
     }
 
     /// Every listable resource: for each group its preferred version's resources, then those
@@ -177,8 +197,79 @@ pub fn preferred_resources<'a>(
     out
 }
 
+/// [`Source::scopes_for`], without the client.
+fn scopes_for(
+    secrets_only_in: Option<&str>,
+    resource: &ResourceDesc,
+    scopes: Vec<Option<String>>,
+) -> (Vec<Option<String>>, Option<String>) {
+    let Some(own) = secrets_only_in else {
+        return (scopes, None);
+    };
+    if !(resource.group.is_empty() && resource.plural == "secrets") {
+        return (scopes, None);
+    }
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for scope in scopes {
+        match scope.as_deref() {
+            Some(ns) if ns == own => kept.push(scope.clone()),
+            Some(ns) => skipped.push(ns.to_owned()),
+            None => {
+                kept.push(Some(own.to_owned()));
+                skipped.push("every other namespace".to_owned());
+            }
+        }
+    }
+    let why = (!skipped.is_empty()).then(|| {
+        format!(
+            "Secrets in {} are not backed up: the server reads Secrets only in {own} \
+             (--secrets-scope namespace, the chart's rbac.secretsScope); set it to \
+             \"cluster\" to back them up",
+            skipped.join(", ")
+        )
+    });
+    (kept, why)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_listed_only_in_the_servers_namespace_when_so_scoped() {
+        let client_free = |resource: &ResourceDesc, scopes: Vec<Option<String>>, only| {
+            scopes_for(only, resource, scopes)
+        };
+        let desc = |plural: &str| ResourceDesc {
+            group: String::new(),
+            version: "v1".into(),
+            plural: plural.into(),
+            singular: String::new(),
+            kind: String::new(),
+            short_names: vec![],
+            namespaced: true,
+        };
+        let secrets = desc("secrets");
+        let maps = desc("configmaps");
+        let all = vec![Some("velero".to_owned()), Some("shop".to_owned())];
+        assert_eq!(
+            client_free(&secrets, all.clone(), None),
+            (all.clone(), None)
+        );
+        assert_eq!(
+            client_free(&maps, all.clone(), Some("velero")),
+            (all.clone(), None)
+        );
+        let (kept, why) = client_free(&secrets, all, Some("velero"));
+        assert_eq!(kept, vec![Some("velero".to_owned())]);
+        assert!(
+            why.unwrap()
+                .starts_with("Secrets in shop are not backed up")
+        );
+        let (kept, why) = client_free(&secrets, vec![None], Some("velero"));
+        assert_eq!(kept, vec![Some("velero".to_owned())]);
+        assert!(why.unwrap().contains("every other namespace"));
+    }
+
     use super::*;
 
     fn list(gv: &str, resources: serde_json::Value) -> APIResourceList {

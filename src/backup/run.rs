@@ -188,6 +188,11 @@ async fn archive_into(
         } else {
             vec![None]
         };
+        let (scopes, skipped) = request.source.scopes_for(resource, scopes);
+        if let Some(message) = skipped {
+            log.line("warning", &message);
+            results.warnings.add_general(message);
+        }
         for scope in scopes {
             let mut token: Option<String> = None;
             loop {
@@ -202,6 +207,20 @@ async fn archive_into(
                     .await
                 {
                     Ok(page) => page,
+                    // A resource the server's RBAC deliberately leaves out (the chart lists
+                    // the groups backups read) is skipped with a warning that says how to
+                    // grant it; any other failure is an error.
+                    Err(kube::Error::Api(e)) if e.code == 403 => {
+                        let message = format!(
+                            "{group_resource} not backed up: the server's RBAC does not let it \
+                             list them ({}); grant it (the chart's rbac.backup.apiGroups or \
+                             rbac.secretsScope=cluster) to back them up",
+                            e.message
+                        );
+                        log.line("warning", &message);
+                        results.warnings.add(scope.as_deref(), message);
+                        break;
+                    }
                     Err(e) => {
                         let message = format!("listing {group_resource} failed: {e}");
                         log.line("error", &message);

@@ -111,6 +111,18 @@ struct ServerArgs {
     /// instead of the API server's service proxy.
     #[arg(long)]
     download_url_base: Option<String>,
+    /// Which Secrets backups read: `cluster` (every namespace's, as Velero) or `namespace`
+    /// (only the server's own; Secrets elsewhere are skipped with a warning). Match it to the
+    /// RBAC the server has: the chart passes its `rbac.secretsScope`.
+    #[arg(long, value_enum, default_value_t = SecretsScope::Cluster)]
+    secrets_scope: SecretsScope,
+}
+
+/// `--secrets-scope`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SecretsScope {
+    Cluster,
+    Namespace,
 }
 
 impl Cli {
@@ -167,6 +179,9 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     settings.backup_sync_period = args.backup_sync_period;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
+    if args.secrets_scope == SecretsScope::Namespace {
+        settings.backup.secrets_namespace = Some(args.namespace.clone());
+    }
     let options = crate::server::ServerOptions {
         settings,
         metrics_listen: args.metrics_listen,

@@ -54,6 +54,8 @@ pub struct BackupSettings {
     pub gc_frequency: Duration,
     /// The location used when none is named and none is marked default.
     pub default_location: String,
+    /// `Some(ns)`: Secrets are read only in `ns` (`--secrets-scope namespace`).
+    pub secrets_namespace: Option<String>,
 }
 
 impl Default for BackupSettings {
@@ -63,6 +65,7 @@ impl Default for BackupSettings {
             page_size: 500,
             gc_frequency: Duration::from_secs(3600),
             default_location: "default".into(),
+            secrets_namespace: None,
         }
     }
 }

@@ -52,7 +52,8 @@ pub(super) async fn execute(
         Err(e) => (Err(BackupError::Location(e.to_string())), None),
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
-            let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size);
+            let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size)
+                .secrets_only_in(ctx.settings.backup.secrets_namespace.clone());
             let (progress, mut seen) = watch::channel(Progress::default());
             let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
             let started = previous

@@ -164,8 +164,14 @@ fn reset_service(root: &mut Map<String, Value>, preserve_node_ports: bool) {
     }
 }
 
+/// The label the API server sets on every Namespace to its own name: a namespace restored
+/// under another name (namespaceMapping) carries the old value in the archive, and the server
+/// corrects it, so it is never a difference.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 /// The parts of an object a restore owns: everything but status and metadata, plus labels
-/// and annotations. Two objects with equal views count as unchanged.
+/// and annotations (less those the API server sets itself). Two objects with equal views
+/// count as unchanged.
 pub fn view(object: &Value) -> Value {
     let mut out = Map::new();
     if let Some(root) = object.as_object() {
@@ -183,6 +189,9 @@ pub fn view(object: &Value) -> Value {
                 .unwrap_or_default();
             map.remove(BACKUP_NAME_LABEL);
             map.remove(RESTORE_NAME_LABEL);
+            if field == "labels" {
+                map.remove(NAMESPACE_NAME_LABEL);
+            }
             if !map.is_empty() {
                 out.insert(field.into(), Value::Object(map));
             }
@@ -263,6 +272,18 @@ mod tests {
             backup: "b".into(),
             restore: "r".into(),
         }
+    }
+
+    #[test]
+    fn a_mapped_namespace_is_unchanged_when_only_the_servers_name_label_differs() {
+        let archived = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": "app-copy", "labels": {"team": "a", NAMESPACE_NAME_LABEL: "app"}}});
+        let live = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": "app-copy", "labels": {"team": "a", NAMESPACE_NAME_LABEL: "app-copy"}}});
+        assert_eq!(view(&archived), view(&live));
+        let relabelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": "app-copy", "labels": {"team": "b", NAMESPACE_NAME_LABEL: "app-copy"}}});
+        assert_ne!(view(&archived), view(&relabelled));
     }
 
     #[test]

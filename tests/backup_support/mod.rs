@@ -64,12 +64,14 @@ pub async fn create_widget_crd(world: &World) {
                                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
     }))
     .unwrap();
-    Api::<CustomResourceDefinition>::all(world.client.clone())
-        .create(&PostParams::default(), &crd)
+    let crds = Api::<CustomResourceDefinition>::all(world.client.clone());
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let established = kube::runtime::conditions::is_crd_established();
+    let wait = kube::runtime::wait::await_condition(crds, WIDGETS, established);
+    tokio::time::timeout(Duration::from_secs(30), wait)
         .await
+        .expect("the widget CRD is established within 30 s")
         .unwrap();
-    // Served at once; give discovery a moment anyway.
-    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// A namespace with `configmaps` ConfigMaps, two Secrets, a Deployment and a Widget.
@@ -305,7 +307,7 @@ pub fn condition(backup: &Backup, kind: &str) -> Option<(String, String, String)
 /// `veloxide server` ("server-a") running, with location `name` (no encryption, the world's
 /// CA) Available.
 pub async fn serve_plain_location(world: &World, name: &str) -> Server {
-    let server = Server::start(&world.standin.kubeconfig, "server-a");
+    let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world.create_location(name, json!({}), json!({})).await;
     world

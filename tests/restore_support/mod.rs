@@ -11,6 +11,10 @@ use veloxide::api::{Restore, RestorePhase};
 
 use super::server_support::{NS, World};
 
+/// What kube-controller-manager puts in every new namespace (by `snapshot_namespace` id).
+pub const MADE_BY_THE_CLUSTER: [&str; 2] =
+    ["configmaps/kube-root-ca.crt", "serviceaccounts/default"];
+
 pub fn restores(world: &World) -> Api<Restore> {
     Api::namespaced(world.client.clone(), NS)
 }
@@ -49,7 +53,7 @@ pub async fn wait_restore(world: &World, name: &str, phase: RestorePhase) -> Res
 
 /// Run `veloxide ARGS` against the stand-in; the CLI blocks, so it runs off the runtime.
 pub async fn cli(world: &World, args: &[&str]) -> Output {
-    let kubeconfig = world.standin.kubeconfig.clone();
+    let kubeconfig = world.cluster.kubeconfig.clone();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_veloxide"))

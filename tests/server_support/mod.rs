@@ -1,16 +1,17 @@
-//! Shared by the server's end-to-end tests: the API stand-in, moto over HTTPS, and running
-//! `veloxide server` processes against them.
+//! Shared by the server's end-to-end tests: a real control plane (one per test: each World owns
+//! the `velero` namespace), moto over HTTPS, and `veloxide server` processes running with the
+//! identity and RBAC rules the Helm chart grants.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::cluster::Cluster;
 use e2e::peers::Moto;
-use e2e::standin::StandIn;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -22,44 +23,61 @@ use veloxide::api::BackupStorageLocation;
 pub const NS: &str = "velero";
 pub const BUCKET: &str = "velero-backups";
 
-/// The stand-in with veloxide's CRDs and the `velero` namespace, and moto with a bucket.
+/// A control plane with veloxide's CRDs, the `velero` namespace and the chart's RBAC, and moto
+/// with a bucket.
 pub struct World {
     /// Shared by the worlds of a disaster-recovery test (two clusters, one bucket).
     pub moto: Arc<Moto>,
-    pub standin: StandIn,
+    pub cluster: Cluster,
+    /// An admin client (what a user with kubectl does).
     pub client: Client,
+    /// The kubeconfig of the chart's ServiceAccount (`system:serviceaccount:velero:veloxide`):
+    /// servers run with it, so a permission the chart forgot fails the test.
+    pub server_kubeconfig: PathBuf,
 }
 
 impl World {
+    /// With the chart's RBAC at `rbac.secretsScope=cluster` (see below).
     pub async fn start() -> World {
+        World::start_with_rbac(&["rbac.secretsScope=cluster"]).await
+    }
+
+    /// With the chart's RBAC rendered with these `--set` values.
+    pub async fn start_with_rbac(chart_values: &[&str]) -> World {
         let moto = Moto::start();
         moto.create_bucket(BUCKET).await;
-        World::with_store(Arc::new(moto)).await
+        World::with_store(Arc::new(moto), chart_values).await
     }
 
-    /// A second cluster (its own API server) whose locations reach the same bucket as
+    /// A second cluster (its own control plane) whose locations reach the same bucket as
     /// `other`'s: a disaster-recovery site.
     pub async fn start_sharing(other: &World) -> World {
-        World::with_store(other.moto.clone()).await
+        World::with_store(other.moto.clone(), &["rbac.secretsScope=cluster"]).await
     }
 
-    async fn with_store(moto: Arc<Moto>) -> World {
-        let standin = api_server();
-        let client = standin.client().await.unwrap();
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        for crd in veloxide::crds::all() {
-            crds.create(&PostParams::default(), &crd).await.unwrap();
-        }
+    async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {
+        let cluster = Cluster::start().expect("the control plane starts");
+        let client = cluster.client().await.unwrap();
+        install_crds(&client).await;
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
         namespaces
             .create(&PostParams::default(), &ns)
             .await
             .unwrap();
+        // Most tests use `rbac.secretsScope=cluster` (backups read every group, Secrets included,
+        // as a Velero install does): they back up Secrets and custom resources in other
+        // namespaces. tests/backup_secrets_scope.rs runs the chart's default.
+        let rbac = e2e::manifests::chart_rbac(NS, chart_values).unwrap();
+        e2e::manifests::apply(&client, &rbac).await.unwrap();
+        let server_kubeconfig = cluster
+            .kubeconfig_for_service_account(NS, "veloxide")
+            .unwrap();
         let world = World {
             moto,
-            standin,
+            cluster,
             client,
+            server_kubeconfig,
         };
         world
             .put_secret("cloud-credentials", &[("cloud", b"[default]\naws_access_key_id=veloxide\naws_secret_access_key=not-a-real-secret-0123\n".as_slice())], None)
@@ -72,6 +90,11 @@ impl World {
             )
             .await;
         world
+    }
+
+    /// The `veloxide` CLI's environment: the admin kubeconfig, as a user at a terminal has.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.cluster.kubeconfig
     }
 
     pub fn locations(&self) -> Api<BackupStorageLocation> {
@@ -183,11 +206,6 @@ impl World {
     }
 }
 
-/// A fresh Kubernetes API server for one cluster of a test.
-fn api_server() -> StandIn {
-    StandIn::start().expect("kube-standin starts (built by `cargo test --workspace`)")
-}
-
 /// A `veloxide server` process against the stand-in. Dropping it kills it.
 pub struct Server {
     child: Child,
@@ -200,7 +218,7 @@ impl Server {
         Server::start_with(kubeconfig, identity, &[])
     }
 
-    /// The same with more `veloxide server` flags.
+    /// With extra `veloxide server` flags.
     pub fn start_with(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
             .args([
@@ -304,8 +322,11 @@ pub fn sample(metrics: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f6
 }
 
 /// What the chart's Service is to a real API server: the way to a server's HTTP port, which
-/// SSE-C downloads are streamed through (the stand-in's service proxy forwards to clusterIP).
-pub async fn expose_server(world: &World, server: &Server) {
+/// SSE-C downloads are streamed through. The API server's service proxy refuses loopback
+/// endpoints, so the port is exposed on a veth address of the test's own network namespace and
+/// named by the Service's Endpoints (a Service without a selector, as for a server outside the
+/// cluster). Keep the returned handle alive while the route is used.
+pub async fn expose_server(world: &World, server: &Server) -> e2e::netns::Exposed {
     let port: u16 = server
         .metrics_url
         .rsplit(':')
@@ -313,13 +334,35 @@ pub async fn expose_server(world: &World, server: &Server) {
         .unwrap()
         .parse()
         .unwrap();
+    let exposed = e2e::netns::Exposed::start(port)
+        .await
+        .expect("a network namespace for the service proxy's route (needs root)");
     let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
         "metadata": {"name": "veloxide", "namespace": NS},
-        "spec": {"clusterIP": "127.0.0.1", "ports": [{"name": "metrics", "port": 8085, "targetPort": port}]}
+        "spec": {"ports": [{"name": "metrics", "port": 8085, "targetPort": exposed.addr.port()}]}
     }))
     .unwrap();
     Api::namespaced(world.client.clone(), NS)
         .create(&PostParams::default(), &service)
         .await
         .unwrap();
+    e2e::netns::route_service(&world.client, NS, "veloxide", "metrics", &exposed)
+        .await
+        .unwrap();
+    exposed
+}
+
+/// Creates veloxide's CRDs and waits until the API server serves them (Established).
+pub async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in veloxide::crds::all() {
+        let name = crd.metadata.name.clone().unwrap();
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+        let established = kube::runtime::conditions::is_crd_established();
+        let wait = kube::runtime::wait::await_condition(crds.clone(), &name, established);
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("CRD {name} established within 30 s"))
+            .unwrap();
+    }
 }

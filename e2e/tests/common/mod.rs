@@ -1,12 +1,13 @@
-//! Helpers shared by the e2e scenarios: a stand-in per test (or the cluster named by
-//! `VELOXIDE_E2E_KUBECONFIG`), a namespace per test, and kubectl/Helm runners.
+//! Helpers shared by the e2e scenarios: one real control plane per test binary
+//! ([`cluster`], `e2e::cluster::Cluster::shared`, or the cluster named by
+//! `VELOXIDE_E2E_KUBECONFIG`) with a namespace per test, and kubectl/Helm runners.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use e2e::standin::StandIn;
+use e2e::cluster::Cluster;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
@@ -20,21 +21,29 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-pub fn standin() -> StandIn {
-    standin_with(&[])
+/// The control plane every test of this binary shares (each test works in its own namespace).
+pub fn cluster() -> &'static Cluster {
+    Cluster::shared()
 }
 
-pub fn standin_with(webhook_endpoints: &[String]) -> StandIn {
-    StandIn::start_with(
-        Path::new(env!("CARGO_BIN_EXE_kube-standin")),
-        webhook_endpoints,
-    )
-    .expect("kube-standin starts")
+/// What the tool runners need of a cluster: its admin kubeconfig and a scratch directory.
+pub trait Kube {
+    fn kubeconfig(&self) -> &Path;
+    fn dir(&self) -> &Path;
+}
+
+impl Kube for Cluster {
+    fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+    fn dir(&self) -> &Path {
+        Cluster::dir(self)
+    }
 }
 
 /// A fresh namespace named `PREFIX-RANDOM`, so runs against a shared cluster do not collide.
 pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
-    let name = format!("{prefix}-{}", e2e::standin::tls::random_hex(3));
+    let name = format!("{prefix}-{}", e2e::random_hex(3));
     let ns: Namespace =
         serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
     Api::<Namespace>::all(client.clone())
@@ -52,6 +61,10 @@ pub fn yaml_docs(path: &Path) -> Vec<Value> {
         .filter(|v| !v.is_null())
         .collect()
 }
+
+/// Held while a test of this binary creates the project's CRDs in the shared control plane, so
+/// two tests never race one `kubectl apply` against another's create (AlreadyExists).
+pub static CRDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Creates (or keeps) the project's CRDs from crds/ and waits until they are served.
 pub async fn install_crds(client: &kube::Client) {
@@ -75,13 +88,13 @@ pub async fn install_crds(client: &kube::Client) {
     }
 }
 
-/// Runs a client tool with the stand-in's kubeconfig and a private HOME and cache.
-pub fn tool(s: &StandIn, program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+/// Runs a client tool with the cluster's admin kubeconfig and a private HOME and cache.
+pub fn tool(s: &impl Kube, program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let home = s.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .env("KUBECONFIG", &s.kubeconfig)
+        .env("KUBECONFIG", s.kubeconfig())
         .env("HOME", &home)
         .env("KUBECACHEDIR", home.join("kube-cache"))
         .env("HELM_CACHE_HOME", home.join("helm-cache"))
@@ -109,11 +122,11 @@ pub fn tool(s: &StandIn, program: &Path, args: &[&str], stdin: Option<&str>) -> 
     child.wait_with_output().unwrap()
 }
 
-pub fn kubectl(s: &StandIn, args: &[&str]) -> Output {
+pub fn kubectl(s: &impl Kube, args: &[&str]) -> Output {
     tool(s, Path::new("kubectl"), args, None)
 }
 
-pub fn kubectl_stdin(s: &StandIn, args: &[&str], input: &str) -> Output {
+pub fn kubectl_stdin(s: &impl Kube, args: &[&str], input: &str) -> Output {
     tool(s, Path::new("kubectl"), args, Some(input))
 }
 

@@ -250,6 +250,8 @@ fn deployment(ns: &str, image: &str) -> Value {
                         "args": [
                             "server",
                             "--namespace=$(VELERO_NAMESPACE)",
+                            // The RBAC below is the chart's default: Secrets only here.
+                            "--secrets-scope=namespace",
                             format!("--metrics-listen=0.0.0.0:{METRICS_PORT}"),
                             format!("--webhook-listen=0.0.0.0:{WEBHOOK_PORT}"),
                             "--tls-cert-file=/certs/tls.crt",

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on loopback, for tests, the demo, the benchmarks and laptops:
+#
+#   bash e2e/tools/control-plane.sh up DIR      etcd + kube-apiserver + kube-controller-manager;
+#                                               DIR/kubeconfig is an admin (system:masters);
+#                                               returns once /readyz answers ok
+#   bash e2e/tools/control-plane.sh down DIR    stops exactly the processes `up DIR` started
+#   bash e2e/tools/control-plane.sh user DIR NAME [GROUP...]
+#                                               mints a client certificate for NAME in GROUPs and
+#                                               prints the path of a kubeconfig for it
+#
+# The binaries are built from Go modules by build-control-plane.sh (reused while unchanged).
+# Everything a control plane owns lives in DIR: certificates, service-account keys, etcd's data,
+# logs (*.log) and pids (*.pid). Several control planes run side by side in different DIRs.
+# RBAC is enforced; the API server calls admission webhooks itself.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cmd="${1:-}"
+dir="${2:-}"
+[[ -n "$cmd" && -n "$dir" ]] || { sed -n '2,16p' "$0" >&2; exit 2; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Prints the pid of the process DIR/NAME.pid names when that process is still the one started
+# (its command line names DIR), so a recycled pid is never signalled.
+live_pid() {
+    local pidfile="$dir/$1.pid" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(cat "$pidfile")"
+    [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir" && echo "$pid"
+}
+
+# A client certificate signed by the control plane's CA: CN is the user, O each group.
+mint_client() {
+    local name="$1" file="$2"
+    shift 2
+    local subj="/CN=$name"
+    local g
+    for g in "$@"; do subj+="/O=$g"; done
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$file.key" -subj "$subj" -out "$file.csr" 2>/dev/null
+    openssl x509 -req -in "$file.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial \
+        -days 2 -out "$file.crt" -extfile <(printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n') 2>/dev/null
+    rm -f "$file.csr"
+}
+
+write_kubeconfig() {
+    local file="$1" cert="$2" url
+    url="$(cat "$dir/url")"
+    cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: $url
+    certificate-authority-data: $(base64 -w0 <"$dir/pki/ca.crt")
+users:
+- name: user
+  user:
+    client-certificate-data: $(base64 -w0 <"$cert.crt")
+    client-key-data: $(base64 -w0 <"$cert.key")
+contexts:
+- name: local
+  context: {cluster: local, user: user}
+current-context: local
+EOF
+}
+
+wait_ready() {
+    local url="$1" what="$2" log="$3" i
+    for i in $(seq 1 600); do
+        if curl -fsS --max-time 2 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+            "$url/readyz" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "control-plane: $what not ready after 60 s; last lines of $log:" >&2
+    tail -20 "$log" >&2
+    return 1
+}
+
+up() {
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    if live_pid kube-apiserver >/dev/null; then
+        echo "control-plane: already running in $dir" >&2
+        exit 1
+    fi
+    local bin
+    bin="$(bash "$here/build-control-plane.sh")"
+    local pki="$dir/pki"
+    mkdir -p "$pki" "$dir/etcd"
+
+    # PKI: one CA signs the serving certificate and every client certificate.
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 \
+        -subj "/CN=veloxide-e2e-control-plane-ca" 2>/dev/null
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/apiserver.key" -subj "/CN=kube-apiserver" \
+        -out "$pki/apiserver.csr" 2>/dev/null
+    openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+        -days 2 -out "$pki/apiserver.crt" 2>/dev/null -extfile <(printf '%s\n' \
+        'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc' \
+        'extendedKeyUsage=serverAuth')
+    rm -f "$pki/apiserver.csr"
+    openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+    mint_client admin "$pki/admin" system:masters
+    mint_client system:kube-controller-manager "$pki/controller-manager"
+
+    # Every request, one JSON line in DIR/audit.log (tests read the order of writes from it).
+    printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' \
+        'rules:' '- level: Metadata' >"$dir/audit-policy.yaml"
+
+    local etcd_port etcd_peer api_port
+    etcd_port="$(free_port)"
+    etcd_peer="$(free_port)"
+    api_port="$(free_port)"
+    echo "https://127.0.0.1:$api_port" >"$dir/url"
+
+    "$bin/etcd" --name e2e --data-dir "$dir/etcd" \
+        --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+        --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+        --initial-cluster "e2e=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync \
+        --log-level warn </dev/null >"$dir/etcd.log" 2>&1 &
+    echo $! >"$dir/etcd.pid"
+
+    "$bin/kube-apiserver" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+        --etcd-servers "http://127.0.0.1:$etcd_port" \
+        --cert-dir "$pki" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+        --client-ca-file "$pki/ca.crt" --authorization-mode RBAC \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+        --service-cluster-ip-range 10.0.0.0/24 --allow-privileged \
+        --enable-admission-plugins ValidatingAdmissionWebhook,MutatingAdmissionWebhook \
+        --endpoint-reconciler-type none --enable-aggregator-routing \
+        --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" --audit-log-format json \
+        </dev/null >"$dir/kube-apiserver.log" 2>&1 &
+    echo $! >"$dir/kube-apiserver.pid"
+    wait_ready "https://127.0.0.1:$api_port" kube-apiserver "$dir/kube-apiserver.log"
+
+    write_kubeconfig "$dir/kubeconfig" "$pki/admin"
+    write_kubeconfig "$dir/controller-manager.kubeconfig" "$pki/controller-manager"
+    "$bin/kube-controller-manager" --kubeconfig "$dir/controller-manager.kubeconfig" \
+        --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+        --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+        --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --use-service-account-credentials \
+        --controllers namespace,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher,endpointslice,endpointslicemirroring \
+        --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+        --concurrent-gc-syncs 5 --concurrent-namespace-syncs 5 \
+        </dev/null >"$dir/kube-controller-manager.log" 2>&1 &
+    echo $! >"$dir/kube-controller-manager.pid"
+    # With CONTROL_PLANE_OWNER_PID set (the Rust handle sets it), a watchdog stops the control
+    # plane when that process is gone, however it ended (and removes DIR with
+    # CONTROL_PLANE_REMOVE_DIR=1), so a test binary that exits or crashes leaves nothing running.
+    if [[ -n "${CONTROL_PLANE_OWNER_PID:-}" ]]; then
+        local owner="$CONTROL_PLANE_OWNER_PID" remove="${CONTROL_PLANE_REMOVE_DIR:-0}"
+        setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+            bash "$2" down "$3"; [[ "$4" == 1 ]] && rm -rf "$3"' watchdog "$owner" "$here/control-plane.sh" "$dir" "$remove" \
+            </dev/null >/dev/null 2>&1 &
+    fi
+    echo "$dir/kubeconfig"
+}
+
+down() {
+    [[ -d "$dir" ]] || exit 0
+    dir="$(cd "$dir" && pwd)"
+    local p pid
+    for p in kube-controller-manager kube-apiserver etcd; do
+        if pid="$(live_pid "$p")"; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$dir/$p.pid"
+    done
+}
+
+user() {
+    dir="$(cd "$dir" && pwd)"
+    local name="${3:?user NAME}"
+    shift 3
+    local safe
+    safe="$(echo "$name" | tr -c 'A-Za-z0-9.-' '_')"
+    mkdir -p "$dir/users"
+    mint_client "$name" "$dir/users/$safe" "$@"
+    write_kubeconfig "$dir/users/$safe.kubeconfig" "$dir/users/$safe"
+    echo "$dir/users/$safe.kubeconfig"
+}
+
+case "$cmd" in
+up) up ;;
+down) down ;;
+user) user "$@" ;;
+*) sed -n '2,16p' "$0" >&2; exit 2 ;;
+esac
