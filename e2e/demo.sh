@@ -18,6 +18,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   bash e2e/tools/control-plane.sh down "$work/cluster" 2>/dev/null || true
+  bash e2e/tools/control-plane.sh down "$work/cluster-b" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -181,5 +182,28 @@ curl -s "$metrics_url/metrics" | grep -E '^(velero_backup_location_status_gauge|
 
 say "The same admission checks offline, for CI pipelines: veloxide backup-location validate"
 show "$bin/veloxide" backup-location validate -f "$work/03-typo.yaml"
+say "The day the cluster is lost: a new cluster, pointed at the same bucket, finds the backups itself"
+bash e2e/tools/control-plane.sh up "$work/cluster-b" >/dev/null
+export KUBECONFIG="$work/cluster-b/kubeconfig"
+show kubectl get backups.velero.io -A
+kubectl apply -f crds/ >/dev/null
+kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
+apply_generated create namespace velero >/dev/null
+kubectl apply -f <(.work/bin/helm template veloxide charts/veloxide -n velero \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml) >/dev/null
+apply_generated -n velero create secret generic storage-ca-cert --from-file=ca-bundle.crt="$work/store-ca.crt" >/dev/null
+apply_generated -n velero create secret generic cloud-credentials --from-file=cloud="$work/credentials" >/dev/null
+server_b_kubeconfig=$(bash e2e/tools/control-plane.sh user "$work/cluster-b" system:serviceaccount:velero:veloxide \
+  system:serviceaccounts system:serviceaccounts:velero system:authenticated)
+KUBECONFIG="$server_b_kubeconfig" "$bin/veloxide" server --namespace velero --secrets-scope namespace \
+  --metrics-listen 127.0.0.1:0 --backup-sync-period 5s >"$work/server-b.out" 2>"$work/server-b.log" &
+pids+=($!)
+wait_for_line "$work/server-b.out" "veloxide metrics listening on " >/dev/null
+show kubectl apply -f "$work/location.yaml"
+show kubectl -n velero wait --for=condition=Ready bsl/default --timeout=60s
+for _ in $(seq 1 60); do kubectl -n velero get backup shop-1 >/dev/null 2>&1 && break; sleep 1; done
+show kubectl -n velero get backups
+show "$bin/veloxide" restore create shop-1-in-b --from-backup shop-1 --wait
+show kubectl -n shop get configmap storefront -o 'jsonpath=greeting={.data.greeting}{"\n"}'
 echo
 echo "Demo done. 'make test' runs every scenario above as a test."
