@@ -39,7 +39,7 @@ mkdir -p "$out.tmp/bin"
 # dependency): gofmt-clean and vet-clean, or no control plane.
 unformatted="$(cd "$src" && gofmt -l .)"
 [[ -z "$unformatted" ]] || { echo "build-control-plane: gofmt wants changes in: $unformatted" >&2; exit 1; }
-(cd "$src" && go vet ./...)
+(cd "$src" && go vet -trimpath ./...)  # -trimpath: the same compile keys as the build, so vet reuses it
 rm -rf "$out"
 mv "$out.tmp" "$out"
 # The build cache (~4.5 GB) only serves a rebuild, which happens when go.sum changes: drop it.
