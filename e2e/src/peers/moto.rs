@@ -90,16 +90,28 @@ impl Moto {
         )
     }
 
-    /// An S3 request to moto; panics unless it succeeds. Returns the body.
+    /// An S3 request to moto; panics unless it succeeds. Returns the body. A request that
+    /// gets no answer at all is tried again for a few seconds: moto's port opens a moment
+    /// before its TLS server answers (seen once in a fresh-clone run).
     pub async fn s3(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> String {
-        let reply = self
-            .http()
-            .request(method.clone(), format!("{}{path}", self.url()))
-            .header("authorization", Self::auth("s3"))
-            .body(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let client = self.http();
+        let mut tries = 0;
+        let reply = loop {
+            let sent = client
+                .request(method.clone(), format!("{}{path}", self.url()))
+                .header("authorization", Self::auth("s3"))
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(reply) => break reply,
+                Err(e) if tries < 20 && (e.is_connect() || e.is_request()) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            }
+        };
         let status = reply.status();
         let text = reply.text().await.unwrap_or_default();
         assert!(status.is_success(), "{method} {path}: {status}: {text}");
