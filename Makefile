@@ -24,11 +24,13 @@ test-tools:
 ## run gains nothing from it and its cache would double the disk a CI machine needs.
 test: export CARGO_INCREMENTAL ?= 0
 test: test-tools
+	@bash e2e/tools/disk-check.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	# Benchmarks are built and linted above (clippy --all-targets) but run only by the
 	# bench-* targets: they print figures, they do not assert behaviour.
 	$(CARGO) test --workspace --lib --bins --tests
+	@bash e2e/tools/disk-check.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

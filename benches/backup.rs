@@ -7,7 +7,7 @@
 //!
 //! Each size gets a fresh control plane, moto and server, so each peak (VmHWM) is that run's own.
 
-#[path = "../tests/server_support/mod.rs"]
+#[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 
 use std::process::Command;

@@ -6,7 +6,7 @@
 //!
 //! Settings: BENCH_LOCATIONS (default 1000).
 
-#[path = "../tests/server_support/mod.rs"]
+#[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 
 use std::time::{Duration, Instant};

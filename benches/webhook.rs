@@ -6,7 +6,7 @@
 //! Settings: BENCH_SECONDS (per round and route, default 5), BENCH_ROUNDS (default 3),
 //! BENCH_CONCURRENCY (default 64).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

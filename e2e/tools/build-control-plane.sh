@@ -22,6 +22,9 @@ if [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/
 fi
 
 export GOMODCACHE="$root/.work/go/mod" GOCACHE="$root/.work/go/cache" GOFLAGS=-mod=readonly
+# go's own scratch directories too, so an interrupted build leaves nothing in /tmp.
+export GOTMPDIR="$root/.work/go/tmp"
+mkdir -p "$GOTMPDIR"
 export CGO_ENABLED=0
 minor="$(echo "$k8s_version" | cut -d. -f2)"
 pkg=k8s.io/component-base/version
@@ -42,9 +45,11 @@ unformatted="$(cd "$src" && gofmt -l .)"
 (cd "$src" && go vet -trimpath ./...)  # -trimpath: the same compile keys as the build, so vet reuses it
 rm -rf "$out"
 mv "$out.tmp" "$out"
-# The build cache (~4.5 GB) only serves a rebuild, which happens when go.sum changes: drop it.
-# The module cache (~0.7 GB) stays, so a rebuild needs no download.
-rm -rf "$GOCACHE"
+# The build cache (~4.5 GB) and the module cache (~0.7 GB) only serve a rebuild, which happens
+# when go.sum changes: both go, so the cargo builds that follow have the disk (a CI run once
+# ran out of it linking the tests).
+rm -rf "$GOCACHE" "$GOTMPDIR"
+go clean -modcache
 # Older builds (another go.sum) are dropped: only the current one is kept.
 find "$root/.work/controlplane" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} +
 echo "build-control-plane: built in $(( $(date +%s) - start )) s; $(du -sh "$bin" | cut -f1) of binaries" >&2

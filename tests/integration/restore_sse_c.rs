@@ -6,9 +6,9 @@
 //! API server's service proxy; the link checks its token and dies with its request; a restore
 //! with the wrong key or without the key's Secret fails saying so.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

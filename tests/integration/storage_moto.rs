@@ -6,10 +6,8 @@
 //! therefore go through the recording proxy in `e2e/src/peers/recorder.rs`, which asserts the
 //! headers on the wire and (in `Emulate` mode) stands in for S3's SSE-C behaviour.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../e2e/src/peers/mod.rs"]
-mod peers;
-mod storage_support;
+use crate::peers;
+use crate::storage_support;
 
 use bytes::Bytes;
 use peers::{Recorder, SseCMode};

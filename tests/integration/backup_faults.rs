@@ -3,8 +3,8 @@
 //! neither an object nor a multipart upload of it. A TCP proxy in front of moto slows the
 //! upload down so the fault lands while parts are in flight.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! FailedValidation with a non-zero exit. `describe --details` shows the status, the recorded
 //! encryption, the results and the resource list read from the store.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::process::{Command, Output};
 use std::time::Duration;

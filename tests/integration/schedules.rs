@@ -3,9 +3,9 @@
 //! a leader killed mid-run loses and doubles nothing; pause and unpause; a bad cron refused at
 //! `kubectl apply`; a CRON_TZ schedule's next run; `backup create --from-schedule`.
 
-mod backup_support;
-mod common;
-mod server_support;
+use crate::backup_support;
+use crate::common;
+use crate::server_support;
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! whatever arrives, the webhook answers with an AdmissionReview or a 400, never a panic, and a
 //! denial always carries a message.
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! show their reason in status, events and metrics, a CA Secret rotation re-checks within
 //! seconds, deletion drops metrics, and a restart keeps every metric meaningful.
 
-mod server_support;
+use crate::server_support;
 
 use std::time::{Duration, Instant};
 

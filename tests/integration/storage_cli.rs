@@ -3,10 +3,8 @@
 //! material (secret access key, SSE-C key, client private key) in anything the command
 //! prints, even with every log level on.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../e2e/src/peers/mod.rs"]
-mod peers;
-mod storage_support;
+use crate::peers;
+use crate::storage_support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

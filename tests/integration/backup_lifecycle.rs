@@ -2,8 +2,8 @@
 //! (Velero would fail it), runs exactly once with two replicas, and its objects leave the
 //! store when a DeleteBackupRequest asks for it or it expires.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -4,9 +4,9 @@
 //! `caCert`, the system roots; an unreadable `--cacert` warns and falls back, and
 //! `--insecure-skip-tls-verify` works and warns. Each step is shown with the real binary.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -15,8 +15,8 @@
 //! - `uninstall` waits for the server to stop, then removes what install makes, CRDs with
 //!   `--crds`, and every object in the bucket is still there afterwards.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

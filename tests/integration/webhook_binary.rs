@@ -1,7 +1,7 @@
 //! The running `veloxide webhook` binary over real HTTPS: every rule, the protocol edges,
 //! TLS versions, and certificate rotation with no restart.
 
-mod common;
+use crate::common;
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! The webhook's routes in-process: every rule case, plus the protocol edges.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

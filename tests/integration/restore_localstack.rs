@@ -9,9 +9,9 @@
 //!
 //! LocalStack starts in about a second but weighs ~500 MB: `e2e/tools/install-localstack.sh`.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

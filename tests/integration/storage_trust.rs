@@ -3,10 +3,8 @@
 //! certificate with `verify required`, which sends the real TLS alert 116). Verification
 //! stays on everywhere except in the insecureSkipTLSVerify case.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../e2e/src/peers/mod.rs"]
-mod peers;
-mod storage_support;
+use crate::peers;
+use crate::storage_support;
 
 use peers::certs::{DAY, Usage};
 use peers::{Haproxy, HaproxyOptions, Pki};

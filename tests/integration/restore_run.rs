@@ -5,9 +5,9 @@
 //! `restore logs`, `restore describe` from the CLI; the files under `restores/<name>/`; Velero's
 //! restore metrics.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -4,9 +4,9 @@
 //! leaving its files with a Warning event; a restore deleted while it runs is stopped; a store
 //! that fails is retried until it answers.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -5,9 +5,9 @@
 //! backup and the restore wrote reports the location's encryption: SSE-S3 (`AES256`) or
 //! SSE-KMS with a key made in moto's KMS and a bucket key.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! reconciles; when it stops, the other takes over within the lease duration, whether the
 //! leader released the Lease (SIGTERM) or vanished (SIGKILL).
 
-mod server_support;
+use crate::server_support;
 
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,9 @@
 //! namespace velero` does) deletes no data, nor does the older data-deleting finalizer on an
 //! upgrade. Written to fail on a veloxide whose Backups carry that finalizer.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! the others go through DeleteBackupRequests, and a manual backup and another schedule's
 //! backup are never touched.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! read from the cluster (here the API stand-in), and the check runs against the store (moto
 //! over HTTPS behind a private CA).
 
-mod server_support;
+use crate::server_support;
 
 use std::process::Command;
 

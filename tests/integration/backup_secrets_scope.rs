@@ -5,8 +5,8 @@
 //! it, and archives everything else. (Before, the real API server's Forbidden answers made
 //! every such backup PartiallyFailed: the chart's default install could not complete one.)
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::time::Duration;
 

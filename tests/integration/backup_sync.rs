@@ -3,9 +3,9 @@
 //! restores there byte for byte; `veloxide backup delete` in A deletes its files and object,
 //! and B's copy goes as an orphan; nothing of another cluster's is ever deleted.
 
-mod backup_support;
-mod restore_support;
-mod server_support;
+use crate::backup_support;
+use crate::restore_support;
+use crate::server_support;
 
 use std::time::Duration;
 

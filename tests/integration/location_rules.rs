@@ -1,6 +1,6 @@
 //! The location parser against every admission rule, and what it produces for valid specs.
 
-mod common;
+use crate::common;
 
 use common::cases;
 use serde_json::json;

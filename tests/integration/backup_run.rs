@@ -3,8 +3,8 @@
 //! (awscli) has Velero's layout and the objects' content, every object's encryption is what
 //! a HEAD from awscli reports and what the status records, and Velero's metrics count it.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::time::Duration;
 

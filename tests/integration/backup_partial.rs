@@ -6,8 +6,8 @@
 //! file and the log, the backup is complete and restorable (`velero-backup.json` written),
 //! and Velero's partial-failure metric counts it.
 
-mod backup_support;
-mod server_support;
+use crate::backup_support;
+use crate::server_support;
 
 use std::time::Duration;
 

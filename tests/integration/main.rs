@@ -1,0 +1,46 @@
+//! veloxide's integration tests, one binary: every file beside this one is a group of tests
+//! (`cargo test --test integration backup_run::` runs one group), the `*_support` and
+//! `common` modules are what the groups share. One binary instead of one per file: each
+//! binary links the whole product and its dependencies (about 70 MB each), so 37 of them
+//! cost CI machines 2.5 GB of disk and a link each.
+#![forbid(unsafe_code)]
+
+// Shared by the groups.
+mod backup_support;
+mod common;
+mod restore_support;
+mod server_support;
+mod storage_support;
+use e2e::peers;
+
+mod admission_props;
+mod backup_cli;
+mod backup_faults;
+mod backup_lifecycle;
+mod backup_partial;
+mod backup_run;
+mod backup_secrets_scope;
+mod backup_shared_bucket;
+mod backup_sync;
+mod cli_everyday;
+mod cli_install;
+mod crds;
+mod download_trust;
+mod location_rules;
+mod rbac;
+mod restore_delete;
+mod restore_localstack;
+mod restore_modes;
+mod restore_run;
+mod restore_sse_c;
+mod schedule_retention;
+mod schedules;
+mod server_leader;
+mod server_locations;
+mod storage_cli;
+mod storage_moto;
+mod storage_trust;
+mod verify_cluster;
+mod webhook_binary;
+mod webhook_certs_script;
+mod webhook_router;
