@@ -181,6 +181,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(kubeconfig: &Path, identity: &str) -> Server {
+        Server::start_with(
+            kubeconfig,
+            identity,
+            "info,veloxide=debug",
+            Stdio::inherit(),
+        )
+    }
+
+    /// A server with its own `RUST_LOG`, its log (stderr) going to `stderr`.
+    pub fn start_with(kubeconfig: &Path, identity: &str, rust_log: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
             .args([
                 "server",
@@ -191,9 +201,9 @@ impl Server {
             ])
             .args(["--identity", identity, "--lease-duration", "3s"])
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,veloxide=debug")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
