@@ -96,6 +96,7 @@ async fn no_secret_in_the_server_log_at_trace_over_an_sse_c_backup_and_restore()
         "server-a",
         "trace,aws_sigv4::http_request=trace,aws_sigv4=trace",
         Stdio::from(log),
+        &[],
     );
     server.wait_ready().await;
     world
