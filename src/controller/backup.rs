@@ -373,7 +373,7 @@ pub(super) async fn store_for(
     ctx: &Context,
     location: &BackupStorageLocation,
 ) -> Result<ObjectStore, Error> {
-    let config = LocationConfig::from_spec(&location.spec)
+    let config = LocationConfig::from_spec_with(&location.spec, &ctx.settings.files)
         .map_err(|e| Error::Location(e.to_string()))?
         .config;
     let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);

@@ -9,6 +9,7 @@ pub mod backup_sweep;
 pub mod conditions;
 mod defaults;
 pub mod download;
+pub mod fence;
 #[cfg(test)]
 mod fixtures;
 mod index;
@@ -74,6 +75,12 @@ pub struct Settings {
     pub backup: backup::BackupSettings,
     /// Where SSE-C downloads are served from.
     pub download: download::DownloadSettings,
+    /// A store transfer with no byte for this long is abandoned (`--store-stall-timeout`).
+    pub store_stall_timeout: Duration,
+    /// Bytes a restore may spool to disk (`--restore-spool-limit`).
+    pub restore_spool_bytes: u64,
+    /// Where a location's file paths may point (`--credentials-dir`).
+    pub files: crate::location::FilePaths,
 }
 
 impl Settings {
@@ -85,6 +92,9 @@ impl Settings {
             location_concurrency: 16,
             backup: backup::BackupSettings::default(),
             download: download::DownloadSettings::default(),
+            store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
+            restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
+            files: crate::location::FilePaths::default(),
         }
     }
 }
@@ -121,9 +131,9 @@ impl Context {
         Arc::new(Context {
             reader: client.clone(),
             client,
+            stores: StoreCache::new().with_stall_timeout(settings.store_stall_timeout),
             settings,
             metrics,
-            stores: StoreCache::new(),
             secrets_index: SecretIndex::default(),
             recorder,
             validations: location::ValidationLog::default(),

@@ -8,8 +8,8 @@ mod router;
 mod serve;
 pub mod tls;
 
-pub use review::{BadRequest, review};
-pub use router::router;
+pub use review::{BadRequest, review, review_with};
+pub use router::{router, router_with};
 pub use serve::{ServeError, ServeOptions, serve};
 
 /// Where the API server sends BackupStorageLocation admission reviews.

@@ -4,7 +4,7 @@ use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 
 use crate::api::BackupStorageLocationSpec;
-use crate::location::LocationConfig;
+use crate::location::{FilePaths, LocationConfig};
 
 /// A body that is not an AdmissionReview at all: answered with HTTP 400 and this reason.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,12 @@ pub struct BadRequest(pub String);
 /// Answer one admission request. Rule failures and undecodable objects are answered inside an
 /// AdmissionReview (HTTP 200); only a body that is not an AdmissionReview is a [`BadRequest`].
 pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
+    review_with(body, &FilePaths::default())
+}
+
+/// [`review`] with `files` deciding where a location's file paths may point
+/// (`--credentials-dir`).
+pub fn review_with(body: &[u8], files: &FilePaths) -> Result<Vec<u8>, BadRequest> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
         BadRequest(format!(
             "the body is not an admission.k8s.io/v1 AdmissionReview: {e}"
@@ -31,11 +37,11 @@ pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
     let request: AdmissionRequest<DynamicObject> = review
         .try_into()
         .map_err(|_| BadRequest("the AdmissionReview has no request".to_owned()))?;
-    let response = respond(&request);
+    let response = respond(&request, files);
     Ok(serde_json::to_vec(&response.into_review()).expect("an AdmissionReview serializes"))
 }
 
-fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+fn respond(request: &AdmissionRequest<DynamicObject>, files: &FilePaths) -> AdmissionResponse {
     let response = AdmissionResponse::from(request);
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return response;
@@ -73,7 +79,7 @@ fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
             }
         },
     };
-    match LocationConfig::from_spec(&spec) {
+    match LocationConfig::from_spec_with(&spec, files) {
         Ok(parsed) => with_warnings(response, parsed.warnings),
         Err(rejected) => {
             let message = rejected.to_string();

@@ -7,23 +7,36 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 
+use std::sync::Arc;
+
 use super::VALIDATE_BSL_PATH;
+use crate::location::FilePaths;
 
 /// The API server sends at most 3 MiB objects; leave room for the review around them.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// `POST /validate-velero-io-v1-backupstoragelocation` and `/healthz`.
+/// `POST /validate-velero-io-v1-backupstoragelocation` and `/healthz`, with file paths allowed
+/// only under the default credentials directory.
 pub fn router() -> Router {
+    router_with(FilePaths::default())
+}
+
+/// [`router`] with `files` deciding where a location's file paths may point.
+pub fn router_with(files: FilePaths) -> Router {
+    let files = Arc::new(files);
     Router::new()
-        .route(VALIDATE_BSL_PATH, post(validate))
+        .route(
+            VALIDATE_BSL_PATH,
+            post(move |body: Bytes| validate(body, files.clone())),
+        )
         // Any method, so a benchmark can post the same body to it and measure the transport
         // alone; the body is read and dropped.
         .route("/healthz", any(healthz))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-async fn validate(body: Bytes) -> Response {
-    match super::review(&body) {
+async fn validate(body: Bytes, files: Arc<FilePaths>) -> Response {
+    match super::review_with(&body, &files) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(bad) => (StatusCode::BAD_REQUEST, bad.0).into_response(),
     }
