@@ -66,7 +66,7 @@ bench-storage: test-tools
 bench-backup: test-tools
 	$(CARGO) bench --bench backup
 
-## fuzz: a bounded fuzz run over admission decoding and validation (FUZZ_SECONDS, default 60)
+## fuzz: a bounded fuzz run over admission decoding, CA bundles, the restore archive reader and velero-backup.json (FUZZ_SECONDS per target, default 60)
 fuzz:
 	@bash fuzz/run.sh $${FUZZ_SECONDS:-60}
 

@@ -27,3 +27,41 @@ for i, spec in enumerate(specs):
 pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 (out / "ca_bundle" / "seed-pem").write_text(pem)
 (out / "ca_bundle" / "seed-b64").write_text(base64.b64encode(pem.encode()).decode())
+
+# archive: a small backup-shaped tar.gz, and one with a namespace that disagrees with its path.
+import gzip, io, tarfile
+
+def tarball(entries):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for path, data in entries:
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue())
+
+cm = lambda name, ns: json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": name, **({"namespace": ns} if ns else {})}, "data": {"k": "v"}}).encode()
+(out / "archive").mkdir(exist_ok=True)
+(out / "archive" / "seed-backup").write_bytes(tarball([
+    ("metadata/version", b"1.1.0"),
+    ("resources/configmaps/namespaces/app/a.json", cm("a", "app")),
+    ("resources/configmaps/v1-preferredversion/namespaces/app/a.json", cm("a", "app")),
+    ("resources/namespaces/cluster/app.json", json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}).encode()),
+]))
+(out / "archive" / "seed-steer").write_bytes(tarball([
+    ("resources/configmaps/namespaces/app/a.json", cm("a", "kube-system")),
+    ("resources/configmaps/cluster/b.json", cm("b", "kube-system")),
+]))
+
+# backup_metadata: velero-backup.json as backups write it.
+(out / "backup_metadata").mkdir(exist_ok=True)
+(out / "backup_metadata" / "seed-0.json").write_text(json.dumps({
+    "apiVersion": "velero.io/v1", "kind": "Backup",
+    "metadata": {"name": "nightly", "namespace": "velero", "labels": {"velero.io/storage-location": "default"},
+                 "creationTimestamp": "2026-01-01T00:00:00Z"},
+    "spec": {"includedNamespaces": ["*"], "storageLocation": "default", "ttl": "720h0m0s",
+             "labelSelector": {"matchLabels": {"app": "x"}}},
+    "status": {"phase": "Completed", "version": 1, "formatVersion": "1.1.0",
+               "startTimestamp": "2026-01-01T00:00:00Z", "completionTimestamp": "2026-01-01T00:01:00Z",
+               "expiration": "2026-01-31T00:00:00Z", "progress": {"totalItems": 3, "itemsBackedUp": 3}}}))

@@ -555,6 +555,32 @@ fn check_rbac(name: &str, objects: &[Value]) {
         .find(|r| r["resources"] == json!(["leases"]))
         .expect("leader election");
     assert_eq!(lease["verbs"], json!(["get", "create", "update", "patch"]));
+    // Restores write named resources only: "*" matches every subresource (pods/exec,
+    // pods/attach, pods/portforward, pods/eviction, serviceaccounts/token).
+    for rule in objects
+        .iter()
+        .filter(|o| o["metadata"]["name"] == "veloxide-restore" && kind_of(o) == "ClusterRole")
+        .flat_map(|o| o["rules"].as_array().unwrap())
+        .filter(|r| !r["verbs"].to_string().contains("escalate"))
+    {
+        assert!(
+            rule["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| !r.as_str().unwrap().contains(['*', '/'])),
+            "{name}: the restore role names resources, no wildcard or subresource: {rule}"
+        );
+    }
+    // The server creates no velero.io object (users, the CLI and the chart do).
+    for rule in role["rules"].as_array().unwrap() {
+        if rule["apiGroups"] == json!(["velero.io"]) {
+            assert!(
+                !rule["verbs"].to_string().contains("create"),
+                "{name}: {rule}"
+            );
+        }
+    }
     let restore = objects
         .iter()
         .any(|o| o["metadata"]["name"] == "veloxide-restore");

@@ -10,4 +10,7 @@ for installer in install-helm.sh install-s3-peers.sh install-chart-tools.sh inst
 done
 # The real control plane (kube-apiserver, kube-controller-manager, etcd) from Go modules:
 # built once, reused while e2e/controlplane's go.sum and the Go version are unchanged.
-echo "control plane ready: $(bash "$here/build-control-plane.sh")"
+# (An assignment, not `echo "$(...)"`: set -e ignores a failing substitution inside echo's
+# arguments, and make test then went on without a control plane.)
+bin=$(bash "$here/build-control-plane.sh")
+echo "control plane ready: $bin"

@@ -124,6 +124,10 @@ struct WebhookArgs {
     /// How often to check the certificate files for changes.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     cert_reload_interval: Duration,
+    /// The only directories a location's credentialsFile and customerKeyEncryptionFile may
+    /// name (repeat for several); anything else is refused at admission.
+    #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
+    credentials_dirs: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -168,6 +172,19 @@ struct ServerArgs {
     /// RBAC the server has: the chart passes its `rbac.secretsScope`.
     #[arg(long, value_enum, default_value_t = SecretsScope::Cluster)]
     secrets_scope: SecretsScope,
+    /// A read from or upload to the object store that makes no progress for this long is
+    /// abandoned, and its backup or restore fails naming the stall.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    store_stall_timeout: Duration,
+    /// Room a restore may take in the temporary directory for the archive's items (`1Gi`,
+    /// `500Mi`, or bytes); a backup that needs more fails to restore, saying so, before the
+    /// pod's volume fills. The chart sets it with the /tmp volume (`restoreSpool.sizeLimit`).
+    #[arg(long, default_value = "1Gi", value_parser = parse_quantity)]
+    restore_spool_limit: u64,
+    /// The only directories a location's credentialsFile and customerKeyEncryptionFile may
+    /// name (repeat for several); anything else is refused at admission and in status.
+    #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
+    credentials_dirs: Vec<PathBuf>,
 }
 
 /// `--secrets-scope`.
@@ -175,6 +192,27 @@ struct ServerArgs {
 enum SecretsScope {
     Cluster,
     Namespace,
+}
+
+/// A byte quantity as Kubernetes writes it: `123`, `64Ki`, `500Mi`, `1Gi`.
+fn parse_quantity(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let factor: u64 = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => return Err(format!("{text:?}: use bytes or a Ki, Mi, Gi or Ti suffix")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("{text:?}: use bytes or a Ki, Mi, Gi or Ti suffix"))
 }
 
 impl Cli {
@@ -267,6 +305,12 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     if args.secrets_scope == SecretsScope::Namespace {
         settings.backup.secrets_namespace = Some(namespace.clone());
     }
+    settings.store_stall_timeout = args.store_stall_timeout;
+    // The limit is the /tmp volume's size: keep 16Mi of it (a quarter when small) for the
+    // restore's log and other temporary files.
+    let headroom = (16u64 << 20).min(args.restore_spool_limit / 4);
+    settings.restore_spool_bytes = args.restore_spool_limit - headroom;
+    settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
     let options = crate::server::ServerOptions {
         kube: globals.kube_config().await?,
         settings,
@@ -294,7 +338,8 @@ async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {
         },
         reload_interval: args.cert_reload_interval,
     };
-    webhook::serve(options, webhook::router(), shutdown, |addr| {
+    let files = crate::location::FilePaths::Under(args.credentials_dirs);
+    webhook::serve(options, webhook::router_with(files), shutdown, |addr| {
         // Tests and scripts wait for this line; it also says where the port 0 went.
         println!("veloxide webhook listening on https://{addr}");
         tracing::info!(%addr, "webhook serving");

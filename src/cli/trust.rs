@@ -8,7 +8,7 @@ use std::path::Path;
 use kube::Api;
 
 use crate::api::BackupStorageLocation;
-use crate::location::{CaSource, LocationConfig};
+use crate::location::{CaSource, FilePaths, LocationConfig};
 use crate::storage::{KubeSecrets, SecretError, resolve_ca};
 
 /// Where the extra trusted certificates came from.
@@ -91,7 +91,7 @@ pub async fn location_bundle(
     else {
         return Ok(None);
     };
-    let config = LocationConfig::from_spec(&bsl.spec)
+    let config = LocationConfig::from_spec_with(&bsl.spec, &FilePaths::Anywhere)
         .map_err(|rejected| rejected.to_string())?
         .config;
     let source = match &config.trust.ca {

@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::api::BackupStorageLocation;
-use crate::location::{CaSource, LocationConfig};
+use crate::location::{CaSource, FilePaths, LocationConfig};
 use crate::storage::{
     CheckReport, KubeSecrets, ObjectStore, Outcome, SecretSource, StaticSecrets, StorageError,
     inspect_ca, resolve,
@@ -87,7 +87,7 @@ async fn verify(
     secrets: &impl SecretSource,
     args: &VerifyArgs,
 ) -> anyhow::Result<CheckReport> {
-    let parsed = LocationConfig::from_spec(&location.spec)
+    let parsed = LocationConfig::from_spec_with(&location.spec, &FilePaths::Anywhere)
         .map_err(|rejected| anyhow::anyhow!("the location is invalid: {rejected}"))?;
     for warning in &parsed.warnings {
         println!("warning: {warning}");

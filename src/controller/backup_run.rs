@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource as _, ResourceExt};
 use tokio::sync::watch;
 
-use super::backup::{Error, State, api, event, patch_status, progress_status, store_for};
+use super::backup::{Error, State, api, event, progress_status, store_for};
 use super::backup_cleanup::{clean, mark};
 use super::backup_status::finished;
+use super::fence::{Fenced, write_status};
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
 use crate::storage::{MIN_PART_SIZE, MultipartOptions};
@@ -47,6 +47,9 @@ pub(super) async fn execute(
     let note = format!("backing up to location {}", location.name_any());
     event(ctx, &claimed, EventType::Normal, "BackupStarted", &note).await;
     let previous = claimed.status.clone().unwrap_or_default();
+    // Every status write below is conditional on the version this replica last wrote.
+    let mut rv = claimed.resource_version().unwrap_or_default();
+    let ours = |b: &Backup| b.phase() == BackupPhase::InProgress;
 
     let (result, store) = match store_for(ctx, location).await {
         Err(e) => (Err(BackupError::Location(e.to_string())), None),
@@ -86,8 +89,16 @@ pub(super) async fn execute(
                             if seen.has_changed().unwrap_or(false) {
                                 let p = *seen.borrow_and_update();
                                 let patch = progress_status(p);
-                                if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                                    tracing::debug!(error = %e, "could not write progress");
+                                match write_status(&api, &name, &mut rv, &patch["status"], ours, state.cancelled()).await {
+                                    Ok(Fenced::Written(_)) => {}
+                                    // Another writer ended it (the new leader's sweep): stop
+                                    // here; dropping the run aborts its upload.
+                                    Ok(Fenced::Lost(now)) => {
+                                        tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; stopping it");
+                                        return Ok(Action::await_change());
+                                    }
+                                    Ok(Fenced::NotLeader) => {}
+                                    Err(e) => tracing::debug!(error = %e, "could not write progress"),
                                 }
                             }
                         }
@@ -128,17 +139,25 @@ pub(super) async fn execute(
         let outcome = clean(store, &name).await.map_err(|e| e.to_string());
         mark(&mut status, &outcome, &now);
     }
-    // The final status must land: a backup left InProgress would wait for the next leader.
-    let mut attempt = 0;
-    loop {
-        match patch_status(&api, &name, &status).await {
-            Ok(_) => break,
-            Err(e) if attempt < 5 => {
-                attempt += 1;
-                tracing::warn!(backup = %name, error = %e, "writing the final status failed; retrying");
-                tokio::time::sleep(Duration::from_secs(attempt)).await;
+    // The final status must land, but only over this replica's own claim: a replica that lost
+    // the lease must not turn the new leader's Failed into Completed.
+    match write_status(&api, &name, &mut rv, &status, ours, state.cancelled()).await? {
+        Fenced::Written(_) => {}
+        Fenced::Lost(now) => {
+            // The files this run wrote are its own to remove: the status says they are not a
+            // backup. (The new leader's sweep may have removed them already.)
+            tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup first; its status stands and this run's files are removed");
+            if let (Some(store), Ok(_)) = (&store, &result)
+                && let Err(e) = backup::delete_objects(store, &name).await
+            {
+                tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
             }
-            Err(e) => return Err(e.into()),
+            return Ok(Action::await_change());
+        }
+        Fenced::NotLeader => {
+            // The next leader's sweep fails the backup and removes its files, as after a crash.
+            tracing::warn!(backup = %name, "this replica no longer leads; the final status is left to the next leader");
+            return Ok(Action::await_change());
         }
     }
     record(state, &claimed, &status, result.as_ref().ok()).await;

@@ -9,28 +9,59 @@
 use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use super::backup::{event, patch_status, store_for};
+use super::backup::{event, store_for};
 use super::backup_cleanup::{clean, mark};
 use super::backup_status::{RESTART_MESSAGE, orphaned};
+use super::fence::{Fenced, write_status};
+use super::restore_sweep::Swept;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Fail every `InProgress` backup and clean up after it; returns how many were found.
-pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
+/// Fail every `InProgress` backup and clean up after it. Only listing them can fail the sweep
+/// as a whole: a backup whose status cannot be written is reported (log and event) and
+/// skipped, and the others are swept all the same.
+///
+/// The `Failed` status is written first, conditional on the version listed, and only then are
+/// the files removed: a runner that finished in the meantime keeps its status and its files,
+/// and a runner that has not noticed it lost the lease is fenced out (its own writes carry the
+/// version it last wrote, so they now fail) and never turns this `Failed` into `Completed`.
+pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let backups = api.list(&ListParams::default()).await?;
-    let mut found = 0;
+    let mut swept = Swept::default();
+    let leading = CancellationToken::new();
     for backup in backups
         .items
         .iter()
         .filter(|b| b.phase() == BackupPhase::InProgress)
     {
-        found += 1;
+        swept.found += 1;
         let name = backup.name_any();
+        let now = Time(jiff::Timestamp::now());
+        let mut status = orphaned(backup.status.as_ref(), &now);
+        let mut rv = backup.resource_version().unwrap_or_default();
+        let in_progress = |b: &Backup| b.phase() == BackupPhase::InProgress;
+        match write_status(&api, &name, &mut rv, &status, in_progress, &leading).await {
+            Ok(Fenced::Written(_)) => {}
+            // Its runner finished it after all: its status and files stand.
+            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
+            Err(e) => {
+                let note = format!(
+                    "the start-up sweep could not mark this InProgress backup Failed ({e}); \
+                     it was skipped (its files stay) and the other backups were swept"
+                );
+                tracing::warn!(backup = %name, error = %e, "{note}");
+                event(ctx, backup, EventType::Warning, "SweepFailed", &note).await;
+                swept.skipped.push(name);
+                continue;
+            }
+        }
+        swept.failed += 1;
         let location_name = backup.files_location().unwrap_or_default().to_owned();
         let cleaned = async {
             let location = locations
@@ -51,10 +82,11 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
                 tracing::warn!(backup = %name, error = %e, "could not clean up after an interrupted backup yet")
             }
         }
-        let now = Time(jiff::Timestamp::now());
-        let mut status = orphaned(backup.status.as_ref(), &now);
         mark(&mut status, &cleaned, &now);
-        patch_status(&api, &name, &status).await?;
+        let failed = |b: &Backup| b.phase() == BackupPhase::Failed;
+        if let Err(e) = write_status(&api, &name, &mut rv, &status, failed, &leading).await {
+            tracing::warn!(backup = %name, error = %e, "could not record the clean-up in status");
+        }
         tracing::warn!(backup = %name, "{RESTART_MESSAGE}");
         let schedule = &[backup.schedule()];
         ctx.metrics
@@ -69,5 +101,5 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
             .set(0);
         event(ctx, backup, EventType::Warning, "Failed", RESTART_MESSAGE).await;
     }
-    Ok(found)
+    Ok(swept)
 }

@@ -47,8 +47,14 @@ pub async fn serve(mut handle: Handle, expected: Vec<Expect>) {
         };
         (expect.body)(&body);
         let reply = expect.reply.unwrap_or(body);
+        // A `Status` reply carries its own HTTP code (a 409 Conflict, a 422 Invalid).
+        let code = match reply.get("kind").and_then(Value::as_str) {
+            Some("Status") => reply["code"].as_u64().unwrap_or(200) as u16,
+            _ => 200,
+        };
         send.send_response(
             Response::builder()
+                .status(code)
                 .header("content-type", "application/json")
                 .body(Body::from(serde_json::to_vec(&reply).unwrap()))
                 .unwrap(),

@@ -157,7 +157,7 @@ pub async fn reconcile(location: Arc<BackupStorageLocation>, ctx: Arc<Context>) 
     super::defaults::ensure_single_default(&location, &api, &ctx).await?;
 
     let generation = location.metadata.generation;
-    let config = match LocationConfig::from_spec(&location.spec) {
+    let config = match LocationConfig::from_spec_with(&location.spec, &ctx.settings.files) {
         Ok(parsed) => parsed.config,
         Err(rejected) => {
             ctx.secrets_index.remove(&name);

@@ -10,6 +10,7 @@ pub mod conditions;
 mod defaults;
 pub mod deletion;
 pub mod download;
+pub mod fence;
 #[cfg(test)]
 mod fixtures;
 mod index;
@@ -82,6 +83,12 @@ pub struct Settings {
     /// How often locations are synced when they set no `backupSyncPeriod` (Velero's
     /// `--backup-sync-period`, 1m; zero disables the sync).
     pub backup_sync_period: Duration,
+    /// A store transfer with no byte for this long is abandoned (`--store-stall-timeout`).
+    pub store_stall_timeout: Duration,
+    /// Bytes a restore may spool to disk (`--restore-spool-limit`).
+    pub restore_spool_bytes: u64,
+    /// Where a location's file paths may point (`--credentials-dir`).
+    pub files: crate::location::FilePaths,
 }
 
 impl Settings {
@@ -94,6 +101,9 @@ impl Settings {
             backup: backup::BackupSettings::default(),
             download: download::DownloadSettings::default(),
             backup_sync_period: Duration::from_secs(60),
+            store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
+            restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
+            files: crate::location::FilePaths::default(),
         }
     }
 }
@@ -130,9 +140,9 @@ impl Context {
         Arc::new(Context {
             reader: client.clone(),
             client,
+            stores: StoreCache::new().with_stall_timeout(settings.store_stall_timeout),
             settings,
             metrics,
-            stores: StoreCache::new(),
             secrets_index: SecretIndex::default(),
             recorder,
             validations: location::ValidationLog::default(),
@@ -181,7 +191,7 @@ pub async fn location_store(
     ctx: &Context,
     location: &BackupStorageLocation,
 ) -> Result<ObjectStore, String> {
-    let config = LocationConfig::from_spec(&location.spec)
+    let config = LocationConfig::from_spec_with(&location.spec, &ctx.settings.files)
         .map_err(|e| e.to_string())?
         .config;
     let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::restore::{State, Validated, api, event, patch_status};
+use super::fence::{Fenced, write_status};
+use super::restore::{State, Validated, api, event};
 use super::restore_status::finished;
 use crate::api::{Restore, RestorePhase};
 use crate::restore::{self, Progress, Request, RestoreError};
@@ -37,6 +37,9 @@ pub(super) async fn execute(
     let note = format!("restoring backup {backup_name}");
     event(ctx, &claimed, EventType::Normal, "RestoreStarted", &note).await;
     let previous = claimed.status.clone().unwrap_or_default();
+    // Every status write below is conditional on the version this replica last wrote.
+    let mut rv = claimed.resource_version().unwrap_or_default();
+    let ours = |r: &Restore| r.phase() == RestorePhase::InProgress;
     let mut rules = validated.rules;
     rules.restore = name.clone();
 
@@ -55,6 +58,7 @@ pub(super) async fn execute(
                 client: &ctx.client,
                 store: &store,
                 progress,
+                limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
             });
             let mut tick = tokio::time::interval(PROGRESS_EVERY);
             tokio::pin!(run);
@@ -76,9 +80,15 @@ pub(super) async fn execute(
                         }
                         if seen.has_changed().unwrap_or(false) {
                             let p = *seen.borrow_and_update();
-                            let patch = json!({"status": {"progress": {"totalItems": p.total, "itemsRestored": p.restored}}});
-                            if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                                tracing::debug!(error = %e, "could not write progress");
+                            let progress = json!({"progress": {"totalItems": p.total, "itemsRestored": p.restored}});
+                            match write_status(&api, &name, &mut rv, &progress, ours, &state.term).await {
+                                Ok(Fenced::Written(_) | Fenced::NotLeader) => {}
+                                Ok(Fenced::Lost(now)) => {
+                                    // Another writer ended it (the new leader's sweep): stop.
+                                    tracing::warn!(restore = %name, phase = ?now.phase(), "another writer ended this restore while it ran; stopping it");
+                                    return Ok(Action::await_change());
+                                }
+                                Err(e) => tracing::debug!(error = %e, "could not write progress"),
                             }
                         }
                     }
@@ -87,16 +97,17 @@ pub(super) async fn execute(
         }
     };
     let status = finished(&previous, &result, &Time(jiff::Timestamp::now()));
-    let mut attempt = 0;
-    loop {
-        match patch_status(&api, &name, &status).await {
-            Ok(_) => break,
-            Err(e) if attempt < 5 => {
-                attempt += 1;
-                tracing::warn!(restore = %name, error = %e, "writing the final status failed; retrying");
-                tokio::time::sleep(Duration::from_secs(attempt)).await;
-            }
-            Err(e) => return Err(e.into()),
+    // Only over this replica's own claim: a replica that lost the lease must not turn the new
+    // leader's Failed into Completed.
+    match write_status(&api, &name, &mut rv, &status, ours, &state.term).await? {
+        Fenced::Written(_) => {}
+        Fenced::Lost(now) => {
+            tracing::warn!(restore = %name, phase = ?now.phase(), "another writer ended this restore first; its status stands");
+            return Ok(Action::await_change());
+        }
+        Fenced::NotLeader => {
+            tracing::warn!(restore = %name, "this replica no longer leads; the final status is left to the next leader");
+            return Ok(Action::await_change());
         }
     }
     let m = &ctx.metrics.restores;

@@ -2,21 +2,39 @@
 //! `InProgress` (its runner died or lost the lease) is marked `Failed` with Velero's message.
 //! Objects it already created stay; a new restore with `existingResourcePolicy` finishes
 //! the job.
+//!
+//! Each write is conditional on the version listed, so a runner that finished in the meantime
+//! keeps its status; a restore whose status cannot be written is reported (log and event) and
+//! skipped, and the others are swept all the same.
 
 use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use super::restore::{event, patch_status};
+use super::fence::{Fenced, write_status};
+use super::restore::event;
 use super::restore_status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Restore, RestorePhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Fail every `InProgress` restore; returns how many were found.
-pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
+/// What a sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Restores found InProgress.
+    pub found: usize,
+    /// Of those, marked Failed.
+    pub failed: usize,
+    /// Of those, whose status could not be written (reported, left as they were).
+    pub skipped: Vec<String>,
+}
+
+/// Fail every `InProgress` restore. Only listing them can fail the sweep as a whole.
+pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let mut found = 0;
+    let mut swept = Swept::default();
+    let leading = CancellationToken::new();
     for restore in api
         .list(&ListParams::default())
         .await?
@@ -24,10 +42,28 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
         .iter()
         .filter(|r| r.phase() == RestorePhase::InProgress)
     {
-        found += 1;
+        swept.found += 1;
+        let name = restore.name_any();
         let status = orphaned(restore.status.as_ref(), &Time(jiff::Timestamp::now()));
-        patch_status(&api, &restore.name_any(), &status).await?;
-        tracing::warn!(restore = %restore.name_any(), "{RESTART_MESSAGE}");
+        let mut rv = restore.resource_version().unwrap_or_default();
+        let still_in_progress = |r: &Restore| r.phase() == RestorePhase::InProgress;
+        match write_status(&api, &name, &mut rv, &status, still_in_progress, &leading).await {
+            Ok(Fenced::Written(_)) => {}
+            // Its runner finished it after all: its status stands.
+            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
+            Err(e) => {
+                let note = format!(
+                    "the start-up sweep could not mark this InProgress restore Failed ({e}); \
+                     it was skipped and the other restores were swept"
+                );
+                tracing::warn!(restore = %name, error = %e, "{note}");
+                event(ctx, restore, EventType::Warning, "SweepFailed", &note).await;
+                swept.skipped.push(name);
+                continue;
+            }
+        }
+        swept.failed += 1;
+        tracing::warn!(restore = %name, "{RESTART_MESSAGE}");
         ctx.metrics
             .restores
             .failed_total
@@ -35,5 +71,90 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<usize, kube::Error> {
             .inc();
         event(ctx, restore, EventType::Warning, "Failed", RESTART_MESSAGE).await;
     }
-    Ok(found)
+    Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::fixtures::{Expect, mock_client, serve};
+    use super::super::{Context, Settings};
+    use super::*;
+    use crate::metrics::Metrics;
+
+    fn restore(name: &str) -> Value {
+        json!({"apiVersion": "velero.io/v1", "kind": "Restore",
+            "metadata": {"name": name, "namespace": "velero", "resourceVersion": "5"},
+            "spec": {"backupName": "b"}, "status": {"phase": "InProgress"}})
+    }
+
+    /// One restore whose status the API server refuses must not keep the others InProgress:
+    /// it is reported (event) and skipped, the next one is failed.
+    #[tokio::test]
+    async fn a_restore_whose_status_cannot_be_written_is_reported_and_skipped() {
+        let (client, handle) = mock_client();
+        let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
+        let mut failed = restore("r2");
+        failed["status"]["phase"] = json!("Failed");
+        let verifier = tokio::spawn(serve(
+            handle,
+            vec![
+                Expect {
+                    method: "GET",
+                    path: "/apis/velero.io/v1/namespaces/velero/restores",
+                    body: |_| {},
+                    reply: Some(json!({"apiVersion": "velero.io/v1", "kind": "RestoreList",
+                        "metadata": {"resourceVersion": "9"},
+                        "items": [restore("r1"), restore("r2")]})),
+                },
+                Expect {
+                    method: "PATCH",
+                    path: "/apis/velero.io/v1/namespaces/velero/restores/r1/status",
+                    body: |b| assert_eq!(b["metadata"]["resourceVersion"], "5"),
+                    reply: Some(json!({"kind": "Status", "apiVersion": "v1", "code": 422,
+                        "status": "Failure", "reason": "Invalid",
+                        "message": "Restore.velero.io \"r1\" is invalid: status.phase: refused"})),
+                },
+                Expect {
+                    method: "POST",
+                    path: "/apis/events.k8s.io/v1/namespaces/velero/events",
+                    body: |b| {
+                        assert_eq!(b["reason"], "SweepFailed");
+                        assert_eq!(b["regarding"]["name"], "r1");
+                        assert!(b["note"].as_str().unwrap().contains("is invalid"), "{b}");
+                    },
+                    reply: None,
+                },
+                Expect {
+                    method: "PATCH",
+                    path: "/apis/velero.io/v1/namespaces/velero/restores/r2/status",
+                    body: |b| {
+                        assert_eq!(b["metadata"]["resourceVersion"], "5");
+                        assert_eq!(b["status"]["phase"], "Failed");
+                    },
+                    reply: Some(failed),
+                },
+                Expect {
+                    method: "POST",
+                    path: "/apis/events.k8s.io/v1/namespaces/velero/events",
+                    body: |b| {
+                        assert_eq!(b["reason"], "Failed");
+                        assert_eq!(b["regarding"]["name"], "r2");
+                    },
+                    reply: None,
+                },
+            ],
+        ));
+        let swept = fail_in_progress(&ctx).await.unwrap();
+        verifier.await.unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                found: 2,
+                failed: 1,
+                skipped: vec!["r1".into()],
+            }
+        );
+    }
 }

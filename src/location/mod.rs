@@ -13,6 +13,7 @@ pub use cacert::{CaBundle, CertificateInfo, Inspected, inspect_base64, inspect_p
 pub use model::*;
 
 use std::fmt;
+use std::path::{Component, Path, PathBuf};
 
 use jiff::Timestamp;
 
@@ -77,16 +78,85 @@ impl Findings {
     }
 }
 
+/// The directory the chart mounts credentials in, and the server's default for
+/// `--credentials-dir`.
+pub const DEFAULT_CREDENTIALS_DIR: &str = "/credentials";
+
+/// Where a location's `credentialsFile` and `customerKeyEncryptionFile` may point. On the
+/// server a location's author does not own the filesystem: a path anywhere would let whoever
+/// may write a BackupStorageLocation make the server read any file it can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FilePaths {
+    /// Only under these directories (the server: `--credentials-dir`).
+    Under(Vec<PathBuf>),
+    /// Anywhere: the CLI, reading the files of the person who runs it.
+    Anywhere,
+}
+
+impl Default for FilePaths {
+    fn default() -> Self {
+        FilePaths::Under(vec![PathBuf::from(DEFAULT_CREDENTIALS_DIR)])
+    }
+}
+
+impl FilePaths {
+    /// Refuse `path` (named by `field`) unless it is allowed: absolute, no `.` or `..`
+    /// components, under one of the directories. The check is on the path as written: the
+    /// directories are read-only mounts whose links stay inside them.
+    fn check(&self, field: &str, path: &Path, findings: &mut Findings) {
+        let FilePaths::Under(dirs) = self else {
+            return;
+        };
+        let plain = path.is_absolute()
+            && path
+                .components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        if plain && dirs.iter().any(|d| path.starts_with(d) && path != d) {
+            return;
+        }
+        let allowed: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        findings.deny(
+            field,
+            format!(
+                "{:?} is not under a directory this server reads credentials from ({}): the \
+                 server only reads files under --credentials-dir, so that a location cannot \
+                 make it read any file; put the file there (mounted from a Secret) or name a \
+                 Secret instead",
+                path.display(),
+                allowed.join(", ")
+            ),
+        );
+    }
+}
+
 impl LocationConfig {
-    /// Parse a location spec, judging certificate expiry against the current time.
+    /// Parse a location spec as the server does (files only under the default credentials
+    /// directory), judging certificate expiry against the current time.
     pub fn from_spec(spec: &BackupStorageLocationSpec) -> Result<Parsed, Rejected> {
-        Self::from_spec_at(spec, Timestamp::now())
+        Self::from_spec_with(spec, &FilePaths::default())
+    }
+
+    /// Parse a location spec with `files` deciding where file paths may point.
+    pub fn from_spec_with(
+        spec: &BackupStorageLocationSpec,
+        files: &FilePaths,
+    ) -> Result<Parsed, Rejected> {
+        Self::from_spec_at_with(spec, Timestamp::now(), files)
     }
 
     /// Parse a location spec, judging certificate expiry against `now`.
     pub fn from_spec_at(
         spec: &BackupStorageLocationSpec,
         now: Timestamp,
+    ) -> Result<Parsed, Rejected> {
+        Self::from_spec_at_with(spec, now, &FilePaths::default())
+    }
+
+    /// [`Self::from_spec_at`] with `files` deciding where file paths may point.
+    pub fn from_spec_at_with(
+        spec: &BackupStorageLocationSpec,
+        now: Timestamp,
+        files: &FilePaths,
     ) -> Result<Parsed, Rejected> {
         let mut findings = Findings::default();
         let provider = parse_provider(&spec.provider, &mut findings);
@@ -133,6 +203,12 @@ impl LocationConfig {
             .and_then(|s| secret_key_ref("spec.credential", s, &mut findings));
 
         let keys = config::parse(spec.config.as_ref(), &mut findings);
+        if let Some(path) = &keys.credentials_file {
+            files.check("spec.config.credentialsFile", path, &mut findings);
+        }
+        if let Encryption::SseC(CustomerKeySource::File(path)) = &keys.encryption {
+            files.check("spec.config.customerKeyEncryptionFile", path, &mut findings);
+        }
 
         let validation_frequency = parse_duration(
             "spec.validationFrequency",
@@ -290,5 +366,61 @@ fn parse_duration(
             findings.deny(field, e.to_string());
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(config: &[(&str, &str)]) -> BackupStorageLocationSpec {
+        serde_json::from_value(serde_json::json!({
+            "provider": "aws", "objectStorage": {"bucket": "b"},
+            "config": config.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn file_paths_are_allowed_only_under_the_configured_directories() {
+        let files = FilePaths::Under(vec![PathBuf::from("/etc/velero")]);
+        for (key, path, allowed) in [
+            ("credentialsFile", "/etc/velero/cloud", true),
+            ("credentialsFile", "/etc/velero", false),
+            ("credentialsFile", "/etc/velero-other/cloud", false),
+            ("credentialsFile", "/etc/velero/../shadow", false),
+            // `.` is no way out: the path is the same.
+            ("credentialsFile", "/etc/velero/./cloud", true),
+            ("credentialsFile", "/credentials/cloud", false),
+            ("customerKeyEncryptionFile", "/etc/velero/sse-c.key", true),
+            (
+                "customerKeyEncryptionFile",
+                "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                false,
+            ),
+        ] {
+            let parsed = LocationConfig::from_spec_with(&spec(&[(key, path)]), &files);
+            match parsed {
+                Ok(_) => assert!(allowed, "{key}={path} should be refused"),
+                Err(rejected) => {
+                    assert!(!allowed, "{key}={path} should pass: {rejected}");
+                    let text = rejected.to_string();
+                    assert!(
+                        text.contains(&format!("spec.config.{key}"))
+                            && text.contains("(/etc/velero)"),
+                        "{text}"
+                    );
+                }
+            }
+        }
+        // The CLI reads the files of whoever runs it.
+        assert!(
+            LocationConfig::from_spec_with(
+                &spec(&[("credentialsFile", "/home/me/.aws/x")]),
+                &FilePaths::Anywhere
+            )
+            .is_ok()
+        );
     }
 }

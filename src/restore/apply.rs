@@ -63,9 +63,16 @@ pub fn api_resource(object: &Value, group_resource: &str) -> Result<ApiResource,
         .and_then(Value::as_str)
         .ok_or("the item has no kind")?;
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let plural = group_resource
+    let (plural, path_group) = group_resource
         .split_once('.')
-        .map_or(group_resource, |(p, _)| p);
+        .unwrap_or((group_resource, ""));
+    // The filters judged the path's group-resource; the object must be of that group.
+    if group != path_group {
+        return Err(format!(
+            "refused: its apiVersion {api_version:?} is not in the group of its path in the \
+             archive ({group_resource}); nothing was created"
+        ));
+    }
     Ok(ApiResource {
         group: group.into(),
         version: version.into(),
@@ -164,6 +171,13 @@ mod tests {
         let core = api_resource(&json!({"apiVersion": "v1", "kind": "Secret"}), "secrets").unwrap();
         assert_eq!((core.group.as_str(), core.plural.as_str()), ("", "secrets"));
         assert!(api_resource(&json!({"kind": "Secret"}), "secrets").is_err());
+        // A ClusterRoleBinding filed under configmaps.
+        let err = api_resource(
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding"}),
+            "configmaps",
+        )
+        .unwrap_err();
+        assert!(err.contains("not in the group of its path"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod spool;
 
 pub use apply::ExistingPolicy;
 pub use run::{Outcome, Progress, Request, run};
+pub use spool::Limits;
 
 use crate::storage::{ObjectStore, StorageError};
 
@@ -49,6 +50,12 @@ pub enum RestoreError {
     },
     #[error("the backup archive is not a readable tar.gz: {0}")]
     Archive(std::io::Error),
+    /// The archive is over one of the restore's bounds (named in the message).
+    #[error("the backup archive is over a bound: {0}")]
+    OverBound(String),
+    /// The store stopped sending the archive.
+    #[error("reading the backup archive failed: {0}")]
+    Stalled(String),
     #[error("writing the restore's files failed: {0}")]
     Upload(StorageError),
     /// The location's settings or Secrets could not be used.
@@ -70,6 +77,8 @@ impl RestoreError {
         match self {
             RestoreError::Read { source, .. } => source.reason().as_str(),
             RestoreError::Archive(_) => "ArchiveUnreadable",
+            RestoreError::OverBound(_) => "ArchiveOverBound",
+            RestoreError::Stalled(_) => "StoreStalled",
             RestoreError::Upload(e) => e.reason().as_str(),
             RestoreError::Location(_) => "LocationUnusable",
             RestoreError::Io(_) => "LocalIO",

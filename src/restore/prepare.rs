@@ -82,7 +82,7 @@ impl Rules {
 /// Turn a backed-up object into one to create: server-set metadata and status go, the
 /// namespace is mapped, Velero's labels are added, and kind-specific fields the cluster
 /// assigns (a Service's cluster IP) are dropped.
-pub fn prepare(object: &mut Value, rules: &Rules) -> Result<(), String> {
+pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<(), String> {
     let kind = object
         .get("kind")
         .and_then(Value::as_str)
@@ -96,15 +96,21 @@ pub fn prepare(object: &mut Value, rules: &Rules) -> Result<(), String> {
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
         .ok_or("the item has no metadata")?;
+    check_place(metadata, place)?;
     reset_metadata(metadata);
-    if let Some(ns) = metadata.get("namespace").and_then(Value::as_str) {
-        let mapped = rules.target_namespace(ns).to_owned();
-        metadata.insert("namespace".into(), Value::String(mapped));
+    // The namespace comes from the archive path, as Velero takes it: the path is what the
+    // filters judged, so the object goes nowhere else.
+    match place.namespace {
+        Some(ns) => {
+            let mapped = rules.target_namespace(ns).to_owned();
+            metadata.insert("namespace".into(), Value::String(mapped));
+        }
+        None => {
+            metadata.remove("namespace");
+        }
     }
-    if kind == "Namespace"
-        && let Some(name) = metadata.get("name").and_then(Value::as_str)
-    {
-        let mapped = rules.target_namespace(name).to_owned();
+    if kind == "Namespace" {
+        let mapped = rules.target_namespace(place.name).to_owned();
         metadata.insert("name".into(), Value::String(mapped));
     }
     let labels = metadata
@@ -124,6 +130,47 @@ pub fn prepare(object: &mut Value, rules: &Rules) -> Result<(), String> {
         reset_service(root, rules.preserve_node_ports);
     }
     Ok(())
+}
+
+/// Where an item sits in the archive (`resources/<gr>/namespaces/<ns>/<name>.json` or
+/// `resources/<gr>/cluster/<name>.json`): what the restore's filters judged.
+#[derive(Clone, Copy, Debug)]
+pub struct Place<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+}
+
+/// Refuse an item whose JSON names another namespace or name than its path: a crafted archive
+/// could otherwise put objects where the filters never looked.
+fn check_place(metadata: &Map<String, Value>, place: Place<'_>) -> Result<(), String> {
+    let json_ns = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    match (place.namespace, json_ns) {
+        (Some(path), Some(json)) if path != json => {
+            return Err(format!(
+                "refused: its metadata.namespace {json:?} differs from the namespace of its \
+                 path in the archive ({path:?}); nothing was created"
+            ));
+        }
+        (None, Some(json)) => {
+            return Err(format!(
+                "refused: its path in the archive is cluster-scoped but its metadata.namespace \
+                 is {json:?}; nothing was created"
+            ));
+        }
+        _ => {}
+    }
+    match metadata.get("name").and_then(Value::as_str) {
+        Some(name) if name == place.name => Ok(()),
+        Some(name) => Err(format!(
+            "refused: its metadata.name {name:?} differs from the name of its path in the \
+             archive ({:?}); nothing was created",
+            place.name
+        )),
+        None => Err("refused: the item has no metadata.name".into()),
+    }
 }
 
 /// Velero's reset: the fields the API server sets. ownerReferences go too: they name owners
@@ -322,7 +369,7 @@ mod tests {
                          "managedFields": [{}], "labels": {"x": "1"},
                          "ownerReferences": [{"uid": "o"}]},
             "data": {"k": "v"}, "status": {"s": 1}});
-        prepare(&mut cm, &rules()).unwrap();
+        prepare(&mut cm, &rules(), at(Some("app"), "a")).unwrap();
         assert_eq!(
             cm,
             json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -331,11 +378,54 @@ mod tests {
                 "data": {"k": "v"}})
         );
         let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}});
-        prepare(&mut ns, &rules()).unwrap();
+        prepare(&mut ns, &rules(), at(None, "app")).unwrap();
         assert_eq!(ns["metadata"]["name"], "app-copy");
         let mut other = json!({"kind": "Namespace", "metadata": {"name": "db"}});
-        prepare(&mut other, &rules()).unwrap();
+        prepare(&mut other, &rules(), at(None, "db")).unwrap();
         assert_eq!(other["metadata"]["name"], "db");
+    }
+
+    fn at<'a>(namespace: Option<&'a str>, name: &'a str) -> Place<'a> {
+        Place { namespace, name }
+    }
+
+    #[test]
+    fn the_namespace_comes_from_the_path_and_an_item_naming_another_is_refused() {
+        // No namespace in the JSON: the path's, mapped.
+        let mut cm = json!({"kind": "ConfigMap", "metadata": {"name": "a"}});
+        prepare(&mut cm, &rules(), at(Some("app"), "a")).unwrap();
+        assert_eq!(cm["metadata"]["namespace"], "app-copy");
+        for (mut item, place, says) in [
+            // The filters saw "app"; the JSON would create it in kube-system.
+            (
+                json!({"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "kube-system"}}),
+                at(Some("app"), "a"),
+                "metadata.namespace \"kube-system\" differs",
+            ),
+            // A cluster-scoped path smuggling a namespaced object.
+            (
+                json!({"kind": "Secret", "metadata": {"name": "a", "namespace": "kube-system"}}),
+                at(None, "a"),
+                "cluster-scoped",
+            ),
+            // Another name than the path's.
+            (
+                json!({"kind": "ConfigMap", "metadata": {"name": "admin", "namespace": "app"}}),
+                at(Some("app"), "a"),
+                "metadata.name \"admin\" differs",
+            ),
+            (
+                json!({"kind": "Namespace", "metadata": {"name": "kube-system"}}),
+                at(None, "app"),
+                "metadata.name",
+            ),
+        ] {
+            let err = prepare(&mut item, &rules(), place).unwrap_err();
+            assert!(
+                err.contains(says) && err.contains("nothing was created"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -343,11 +433,11 @@ mod tests {
         let mut svc = json!({"kind": "Service", "metadata": {"name": "s", "namespace": "app"},
             "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
                      "ports": [{"port": 80, "nodePort": 30080}]}});
-        prepare(&mut svc, &rules()).unwrap();
+        prepare(&mut svc, &rules(), at(Some("app"), "s")).unwrap();
         assert_eq!(svc["spec"], json!({"ports": [{"port": 80}]}));
         let mut headless = json!({"kind": "Service", "metadata": {"name": "h"},
             "spec": {"clusterIP": "None"}});
-        prepare(&mut headless, &rules()).unwrap();
+        prepare(&mut headless, &rules(), at(Some("app"), "h")).unwrap();
         assert_eq!(headless["spec"]["clusterIP"], "None");
     }
 

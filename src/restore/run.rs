@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
-use super::prepare::{NEVER_RESTORED, Rules, prepare, rank};
-use super::spool::{Item, Spool, spool};
+use super::prepare::{NEVER_RESTORED, Place, Rules, prepare, rank};
+use super::spool::{Item, Limits, Spool, over_bound, spool};
 use super::{RestoreError, restore_key, sse_c_hint};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, ResourceDesc, Source, backup_key};
@@ -30,6 +30,8 @@ pub struct Request<'a> {
     pub client: &'a kube::Client,
     pub store: &'a ObjectStore,
     pub progress: watch::Sender<Progress>,
+    /// What the archive may cost (sizes, counts, the spool's room).
+    pub limits: Limits,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,9 +115,17 @@ async fn restore_items(
         source,
     };
     let body = request.store.get(&key).await.map_err(read_error)?;
-    let spooled = spool(body.into_async_read())
+    let spooled = spool(body.into_async_read(), request.limits)
         .await
-        .map_err(RestoreError::Archive)?;
+        .map_err(|e| {
+            if let Some(bound) = over_bound(&e) {
+                RestoreError::OverBound(bound.0.clone())
+            } else if e.kind() == std::io::ErrorKind::TimedOut {
+                RestoreError::Stalled(e.to_string())
+            } else {
+                RestoreError::Archive(e)
+            }
+        })?;
     log.line(
         "info",
         &format!(
@@ -280,7 +290,11 @@ async fn restore_one(
     if !request.plan.wants_labels(&labels) {
         return (gvk, Applied::Unchanged);
     }
-    if let Err(e) = prepare(&mut object, request.rules) {
+    let place = Place {
+        namespace: item.namespace.as_deref(),
+        name: &item.name,
+    };
+    if let Err(e) = prepare(&mut object, request.rules, place) {
         return (gvk, Applied::Failed(e));
     }
     let resource = match api_resource(&object, &item.group_resource) {

@@ -14,6 +14,62 @@ use tokio::sync::mpsc;
 /// far bigger is not an object the API server could take back.
 pub const MAX_ITEM_BYTES: u64 = 16 * 1024 * 1024;
 
+/// What an archive may cost a restore. Every bound is checked as the archive streams, before
+/// the cost is paid: over one, the spool stops with [`OverBound`] naming it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one item (the tar header's size, which the reader holds it to).
+    pub item_bytes: u64,
+    /// Bytes of all items written to the spool directory: at most what its volume holds.
+    pub spool_bytes: u64,
+    /// Bytes the gzip stream may expand to, every entry counted (a gzip bomb stops here).
+    pub expanded_bytes: u64,
+    /// Tar entries of any kind.
+    pub entries: usize,
+    /// Bytes of an entry's path.
+    pub path_bytes: usize,
+}
+
+impl Limits {
+    /// The bounds for a spool of `spool_bytes`. An archive holds each item twice (the
+    /// unversioned copy and the `-preferredversion` one) plus small files, so it may expand to
+    /// four times the spool and 64 MiB more; past that it is not a backup, or one the spool
+    /// could not take anyway.
+    pub fn for_spool(spool_bytes: u64) -> Self {
+        Limits {
+            item_bytes: MAX_ITEM_BYTES,
+            spool_bytes,
+            expanded_bytes: spool_bytes.saturating_mul(4).saturating_add(64 << 20),
+            entries: 2_000_000,
+            path_bytes: 1024,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::for_spool(DEFAULT_SPOOL_BYTES)
+    }
+}
+
+/// The spool's default size (`--restore-spool-limit`; the chart's `restoreSpool.sizeLimit`).
+pub const DEFAULT_SPOOL_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// An archive over one of the [`Limits`]; the message names the bound and its value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OverBound(pub String);
+
+fn over(message: String) -> io::Error {
+    io::Error::other(OverBound(message))
+}
+
+/// The bound an error of [`spool`] broke, if that is what it is.
+pub fn over_bound(e: &io::Error) -> Option<&OverBound> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<OverBound>())
+}
+
 /// One object of the archive, spooled to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
@@ -67,16 +123,19 @@ const DEPTH: usize = 4;
 
 /// Read the tar.gz from `reader` to its end, spooling items. Blocking work (gunzip, untar,
 /// file writes) runs on the blocking pool, fed through a bounded channel.
-pub async fn spool<R>(mut reader: R) -> io::Result<Spool>
+pub async fn spool<R>(mut reader: R, limits: Limits) -> io::Result<Spool>
 where
     R: AsyncRead + Unpin + Send,
 {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(DEPTH);
     let blocking = tokio::task::spawn_blocking(move || {
-        spool_blocking(ChannelReader {
-            rx,
-            current: Bytes::new(),
-        })
+        spool_blocking(
+            ChannelReader {
+                rx,
+                current: Bytes::new(),
+            },
+            limits,
+        )
     });
     let feed = async move {
         loop {
@@ -120,15 +179,56 @@ impl Read for ChannelReader {
     }
 }
 
-fn spool_blocking(reader: impl Read) -> io::Result<Spool> {
+/// [`spool`] over a blocking reader (the fuzz target's way in; the restore uses [`spool`]).
+pub fn spool_blocking(reader: impl Read, limits: Limits) -> io::Result<Spool> {
     let dir = tempfile::Builder::new()
         .prefix("veloxide-restore-")
         .tempdir()?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+    let tripped = std::rc::Rc::new(std::cell::Cell::new(false));
+    let expanded = Capped {
+        inner: flate2::read::GzDecoder::new(reader),
+        left: limits.expanded_bytes,
+        tripped: tripped.clone(),
+    };
+    let mut archive = tar::Archive::new(expanded);
+    // The tar reader may wrap the cap's error in its own: the flag says what happened.
+    spool_entries(&mut archive, limits, dir).map_err(|e| {
+        if tripped.get() {
+            over(format!(
+                "the archive expands to more than {} bytes (the restore's bound on \
+                 decompressed size)",
+                limits.expanded_bytes
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+fn spool_entries(
+    archive: &mut tar::Archive<impl Read>,
+    limits: Limits,
+    dir: tempfile::TempDir,
+) -> io::Result<Spool> {
     let mut items = Vec::new();
     let mut format_version = None;
-    for entry in archive.entries()? {
+    let mut spooled = 0u64;
+    for (count, entry) in archive.entries()?.enumerate() {
+        if count >= limits.entries {
+            return Err(over(format!(
+                "the archive holds more than {} entries (the restore's bound on entries)",
+                limits.entries
+            )));
+        }
         let mut entry = entry?;
+        let raw_path = entry.path_bytes();
+        if raw_path.len() > limits.path_bytes {
+            return Err(over(format!(
+                "an entry's path is {} bytes, over the bound of {} bytes",
+                raw_path.len(),
+                limits.path_bytes
+            )));
+        }
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -142,11 +242,21 @@ fn spool_blocking(reader: impl Read) -> io::Result<Spool> {
         let Some((group_resource, namespace, name)) = item_of(&path) else {
             continue;
         };
-        if entry.size() > MAX_ITEM_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{path} is {} bytes, more than any object", entry.size()),
-            ));
+        if entry.size() > limits.item_bytes {
+            return Err(over(format!(
+                "{path} is {} bytes, over the bound of {} bytes for one item",
+                entry.size(),
+                limits.item_bytes
+            )));
+        }
+        spooled += entry.size();
+        if spooled > limits.spool_bytes {
+            return Err(over(format!(
+                "the archive's items need more than the restore spool's {} bytes \
+                 (--restore-spool-limit, the chart's restoreSpool.sizeLimit): raise it to \
+                 restore this backup",
+                limits.spool_bytes
+            )));
         }
         // Numbered files: names from the archive never become paths.
         let file = dir.path().join(format!("{}.json", items.len()));
@@ -163,6 +273,35 @@ fn spool_blocking(reader: impl Read) -> io::Result<Spool> {
         items,
         format_version,
     })
+}
+
+/// A reader that fails (and sets `tripped`) once it has given `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    tripped: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // One more byte would be over: check there is one.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => {
+                    self.tripped.set(true);
+                    Err(over("decompressed size".into()))
+                }
+            };
+        }
+        let want = out
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut out[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn copy_to(entry: &mut impl Read, file: &Path) -> io::Result<()> {
@@ -215,7 +354,9 @@ mod tests {
         };
         writer.add_item(&ns, br#"{"kind":"Namespace"}"#).unwrap();
         let bytes = writer.finish().unwrap();
-        let spool = spool(std::io::Cursor::new(bytes)).await.unwrap();
+        let spool = spool(std::io::Cursor::new(bytes), Limits::default())
+            .await
+            .unwrap();
         assert_eq!(spool.format_version.as_deref(), Some("1.1.0"));
         assert_eq!(spool.items.len(), 2);
         assert_eq!(spool.items[0].read().unwrap(), br#"{"kind":"ConfigMap"}"#);
@@ -234,6 +375,83 @@ mod tests {
         writer.add_item(&item, &[b'x'; 4096]).unwrap();
         let bytes = writer.finish().unwrap();
         let cut = bytes[..bytes.len() / 2].to_vec();
-        assert!(spool(std::io::Cursor::new(cut)).await.is_err());
+        assert!(
+            spool(std::io::Cursor::new(cut), Limits::default())
+                .await
+                .is_err()
+        );
+    }
+
+    /// A tar.gz of `entries` (path, bytes), written by hand as a crafted archive would be.
+    fn crafted(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut tar = tar::Builder::new(gz);
+        for (path, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, path, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    async fn refused(bytes: Vec<u8>, limits: Limits) -> String {
+        let err = spool(std::io::Cursor::new(bytes), limits)
+            .await
+            .err()
+            .expect("over a bound");
+        over_bound(&err).expect("an OverBound error").0.clone()
+    }
+
+    #[tokio::test]
+    async fn every_bound_stops_the_spool_and_names_itself() {
+        let small = Limits {
+            item_bytes: 1000,
+            spool_bytes: 2500,
+            expanded_bytes: 64 * 1024,
+            entries: 5,
+            path_bytes: 100,
+        };
+        let item = |i: usize| format!("resources/configmaps/namespaces/app/c{i}.json");
+        let kib = vec![b'x'; 900];
+        // One item over the item bound.
+        let big = vec![b'x'; 1001];
+        let message = refused(crafted(&[(&item(0), &big)]), small).await;
+        assert!(
+            message.contains("over the bound of 1000 bytes for one item"),
+            "{message}"
+        );
+        // Items together over the spool.
+        let three: Vec<(String, &[u8])> = (0..3).map(|i| (item(i), kib.as_slice())).collect();
+        let refs: Vec<(&str, &[u8])> = three.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+        let message = refused(crafted(&refs), small).await;
+        assert!(message.contains("restore spool's 2500 bytes"), "{message}");
+        // Too many entries, even tiny and not items.
+        let many: Vec<(String, &[u8])> =
+            (0..6).map(|i| (format!("x/{i}"), b"".as_slice())).collect();
+        let refs: Vec<(&str, &[u8])> = many.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+        let message = refused(crafted(&refs), small).await;
+        assert!(message.contains("more than 5 entries"), "{message}");
+        // A long path.
+        let long = format!(
+            "resources/configmaps/namespaces/app/{}.json",
+            "n".repeat(100)
+        );
+        let message = refused(crafted(&[(&long, b"{}")]), small).await;
+        assert!(message.contains("over the bound of 100 bytes"), "{message}");
+        // A gzip bomb: 1 MiB of zeros in a non-item entry, a few KiB compressed.
+        let zeros = vec![0u8; 1024 * 1024];
+        let bomb = crafted(&[("padding/zeros", &zeros)]);
+        assert!(bomb.len() < 8 * 1024, "{}", bomb.len());
+        let message = refused(bomb, small).await;
+        assert!(
+            message.contains("expands to more than 65536 bytes"),
+            "{message}"
+        );
+        // Within every bound, it spools.
+        let ok = crafted(&[(&item(0), &kib), (&item(1), &kib)]);
+        let spooled = spool(std::io::Cursor::new(ok), small).await.unwrap();
+        assert_eq!(spooled.items.len(), 2);
     }
 }

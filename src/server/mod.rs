@@ -8,11 +8,13 @@ mod leader;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
+use axum_server::accept::DefaultAcceptor;
 use kube::Api;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::BackupStorageLocation;
 use crate::controller::{self, Context, Settings};
+use crate::http_limits::{self, Limited, MAX_CONNECTIONS};
 use crate::metrics::Metrics;
 use crate::webhook::{self, ServeOptions};
 
@@ -54,7 +56,8 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
     metrics.register_storage(ctx.stores.stats());
     let mut tasks = tokio::task::JoinSet::new();
 
-    let listener = tokio::net::TcpListener::bind(options.metrics_listen).await?;
+    let listener = std::net::TcpListener::bind(options.metrics_listen)?;
+    listener.set_nonblocking(true)?;
     let metrics_addr = listener.local_addr()?;
     println!("veloxide metrics listening on http://{metrics_addr}");
     tracing::info!(addr = %metrics_addr, "serving /metrics, /healthz and /readyz");
@@ -62,9 +65,20 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
         let app =
             http::router(metrics.clone(), readiness.clone()).merge(download::router(ctx.clone()));
         let shutdown = shutdown.clone();
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp(listener)?
+            .acceptor(Limited::new(DefaultAcceptor, MAX_CONNECTIONS))
+            .handle(handle.clone());
+        let server = http_limits::configure(server);
         tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
+            shutdown.cancelled().await;
+            // Downloads in flight get the same drain as webhook requests.
+            handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            Ok(())
+        });
+        tasks.spawn(async move {
+            server
+                .serve(http_limits::bounded(app).into_make_service())
                 .await
                 .map_err(anyhow::Error::from)
         });
@@ -74,8 +88,10 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
         Some(webhook_options) => {
             let shutdown = shutdown.clone();
             let ready = readiness.webhook_ready.clone();
+            let files = options.settings.files.clone();
             tasks.spawn(async move {
-                webhook::serve(webhook_options, webhook::router(), shutdown, move |addr| {
+                let router = webhook::router_with(files);
+                webhook::serve(webhook_options, router, shutdown, move |addr| {
                     println!("veloxide webhook listening on https://{addr}");
                     ready.store(true, Ordering::Release);
                 })
@@ -121,6 +137,8 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                     // Before backups start on this leader: fail those another runner left
                     // InProgress (Velero's restart behaviour). Locations need not wait.
                     let sweep = async {
+                        // Only the list can fail the sweep; an object it cannot write is
+                        // reported and skipped inside.
                         while let Err(e) = controller::backup_sweep::fail_in_progress(&ctx).await {
                             tracing::warn!(error = %e, "the start-up sweep of backups failed; retrying");
                             tokio::select! {

@@ -34,6 +34,8 @@ impl Entries {
 pub struct StoreCache {
     entries: Mutex<Entries>,
     stats: Arc<StorageStats>,
+    /// The stall timeout of every store handed out (`None`: the default).
+    stall: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for StoreCache {
@@ -53,6 +55,12 @@ impl std::fmt::Debug for StoreCache {
 impl StoreCache {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every store handed out abandons a transfer stalled for `limit`.
+    pub fn with_stall_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.stall = Some(limit);
+        self
     }
 
     /// What this cache built and the connections its clients opened.
@@ -86,7 +94,11 @@ impl StoreCache {
                     .clone()
             }
         };
-        ObjectStore::new(clients, resolved)
+        let store = ObjectStore::new(clients, resolved)?;
+        Ok(match self.stall {
+            Some(limit) => store.with_stall_timeout(limit),
+            None => store,
+        })
     }
 
     /// Forget a location (when it is deleted), and its clients if nobody else uses them.

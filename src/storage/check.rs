@@ -328,9 +328,9 @@ impl ObjectStore {
         let recorded = self.put(&key, payload.clone()).await.map_err(fail)?;
         let read = async {
             let body = self.get(&key).await?;
-            body.collect()
+            body.read_all()
                 .await
-                .map(|d| d.into_bytes())
+                .map(Bytes::from)
                 .map_err(|e| StorageError::Body(format!("reading the probe back: {e}")))
         }
         .await;

@@ -20,6 +20,7 @@ mod ops;
 mod reason;
 mod secrets;
 mod sse;
+pub mod stall;
 mod stats;
 mod tls;
 mod uploads;
@@ -32,7 +33,7 @@ pub use client::{Clients, Fingerprint};
 pub use error::{Result, StorageError};
 pub use kube::KubeSecrets;
 pub use multipart::{MIN_PART_SIZE, MultipartOptions, Uploaded};
-pub use ops::{Listing, ObjectInfo};
+pub use ops::{Listing, ObjectBody, ObjectInfo};
 pub use reason::Reason;
 pub use secrets::{
     ClientIdentity, CustomerKey, Redacted, Resolved, SecretError, SecretMaterial, SecretSource,
@@ -43,10 +44,45 @@ pub use stats::StorageStats;
 
 use crate::location::{Checksum, LocationConfig};
 
-/// Log directives every subscriber must add, whatever `RUST_LOG` says: at `trace` level the
-/// AWS SigV4 signer logs the canonical request with its header values, and SSE-C sends the
-/// customer key in a signed header. `telemetry::init` appends these to the filter.
-pub const SECRET_SAFE_LOG_DIRECTIVES: &str = "aws_sigv4=off";
+/// Whether a log event (or span) may be written at all, whatever `RUST_LOG` says. `false` for:
+/// - everything from the SigV4 signer (`aws_sigv4`): at trace it logs the canonical request
+///   with its header values, and SSE-C sends the customer key in a signed header;
+/// - the SDK's trace events (`aws_*`): the orchestrator logs whole requests and responses
+///   (headers, the SSE-C key among them; STS bodies, credentials among them);
+/// - any SDK event with a credentials field: aws-config logs `loaded base credentials
+///   creds=Credentials { access_key_id: .. }` at info.
+///
+/// `telemetry::init` installs it as a filter of its own beside the user's, so no directive can
+/// override it.
+pub fn log_event_is_secret_safe(meta: &tracing::Metadata<'_>) -> bool {
+    /// Field names under which the SDK logs credentials, requests or signing material.
+    const SECRET_FIELDS: [&str; 7] = [
+        "creds",
+        "credentials",
+        "request",
+        "response",
+        "canonical_request",
+        "string_to_sign",
+        "params",
+    ];
+    let target = meta.target();
+    if target.starts_with("aws_sigv4") {
+        return false;
+    }
+    if target.starts_with("aws_") {
+        if *meta.level() == tracing::Level::TRACE {
+            return false;
+        }
+        if meta
+            .fields()
+            .iter()
+            .any(|f| SECRET_FIELDS.contains(&f.name()))
+        {
+            return false;
+        }
+    }
+    true
+}
 
 /// A location's store: its (shared, cached) clients plus what every operation needs to know.
 pub struct ObjectStore {
@@ -54,6 +90,8 @@ pub struct ObjectStore {
     config: LocationConfig,
     sse: Sse,
     multipart: MultipartOptions,
+    /// How long a transfer may go without a byte (see [`stall`]).
+    stall: std::time::Duration,
     /// The ARN the configured KMS key id or alias resolves to, looked up once.
     kms_key_arn: tokio::sync::OnceCell<Option<String>>,
 }
@@ -83,6 +121,7 @@ impl ObjectStore {
             config: resolved.config.clone(),
             sse,
             multipart: MultipartOptions::default(),
+            stall: stall::DEFAULT_STALL_TIMEOUT,
             kms_key_arn: tokio::sync::OnceCell::new(),
         })
     }
@@ -96,6 +135,16 @@ impl ObjectStore {
     pub fn with_multipart(mut self, options: MultipartOptions) -> Self {
         self.multipart = options;
         self
+    }
+
+    /// Change how long a body read or a part upload may go without progress.
+    pub fn with_stall_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.stall = limit;
+        self
+    }
+
+    pub fn stall_timeout(&self) -> std::time::Duration {
+        self.stall
     }
 
     pub fn config(&self) -> &LocationConfig {

@@ -289,10 +289,19 @@ impl ObjectStore {
             }
             let target = format!("{full} part {number}");
             let pool_for_part = pool.clone();
+            let stall = self.stall_timeout();
+            let deadline = super::stall::part_deadline(stall, part.len());
             in_flight.spawn(async move {
-                let sent = req.send().await;
+                let what = format!("UploadPart {target}");
+                let sent = super::stall::bounded(deadline, &what, stall, req.send()).await;
                 // The request (and its hold on the body) is gone once send returns.
                 pool_for_part.give(part);
+                let sent = sent.map_err(|message| StorageError::Store {
+                    operation: "UploadPart",
+                    target: target.clone(),
+                    reason: super::Reason::StoreError,
+                    message,
+                })?;
                 let out = sent.map_err(|e| StorageError::from_sdk("UploadPart", target, e))?;
                 Ok(CompletedPart::builder()
                     .part_number(number)

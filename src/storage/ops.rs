@@ -47,6 +47,7 @@ impl ObjectStore {
     /// check the store recorded that encryption.
     pub async fn put(&self, key: &str, body: Bytes) -> Result<Recorded> {
         let full = self.full_key(key);
+        let size = body.len();
         let mut req = self
             .clients
             .s3
@@ -67,9 +68,21 @@ impl ObjectStore {
         if let Some(tags) = &self.config.tagging {
             req = req.tagging(tags);
         }
-        req.send()
-            .await
-            .map_err(|e| StorageError::from_sdk("PutObject", &full, e))?;
+        let deadline = super::stall::part_deadline(self.stall, size);
+        super::stall::bounded(
+            deadline,
+            &format!("PutObject {full}"),
+            self.stall,
+            req.send(),
+        )
+        .await
+        .map_err(|message| StorageError::Store {
+            operation: "PutObject",
+            target: full.clone(),
+            reason: super::Reason::StoreError,
+            message,
+        })?
+        .map_err(|e| StorageError::from_sdk("PutObject", &full, e))?;
         self.verify_written(key).await
     }
 
@@ -101,8 +114,9 @@ impl ObjectStore {
         Ok(info.encryption)
     }
 
-    /// Stream an object's content (with the SSE-C key when SSE-C applies).
-    pub async fn get(&self, key: &str) -> Result<ByteStream> {
+    /// Stream an object's content (with the SSE-C key when SSE-C applies). Reading the body
+    /// fails with `TimedOut` when the store sends nothing for the stall timeout.
+    pub async fn get(&self, key: &str) -> Result<ObjectBody> {
         let full = self.full_key(key);
         let req = self
             .clients
@@ -110,11 +124,26 @@ impl ObjectStore {
             .get_object()
             .bucket(&self.config.bucket)
             .key(&full);
-        let out = with_customer_key!(req, self.sse)
-            .send()
-            .await
-            .map_err(|e| StorageError::from_sdk("GetObject", &full, e))?;
-        Ok(out.body)
+        let what = format!("GetObject {full}");
+        let out = super::stall::bounded(
+            self.stall,
+            &what,
+            self.stall,
+            with_customer_key!(req, self.sse).send(),
+        )
+        .await
+        .map_err(|message| StorageError::Store {
+            operation: "GetObject",
+            target: full.clone(),
+            reason: super::Reason::StoreError,
+            message,
+        })?
+        .map_err(|e| StorageError::from_sdk("GetObject", &full, e))?;
+        Ok(ObjectBody {
+            body: out.body,
+            stall: self.stall,
+            what,
+        })
     }
 
     /// An object's size, ETag and encryption; `None` when it does not exist.
@@ -227,5 +256,28 @@ impl ObjectStore {
 
     pub(crate) fn sse(&self) -> &Sse {
         &self.sse
+    }
+}
+
+/// An object's content as it streams from the store, bounded by the stall timeout.
+pub struct ObjectBody {
+    body: ByteStream,
+    stall: std::time::Duration,
+    what: String,
+}
+
+impl ObjectBody {
+    /// The content as a reader; a read fails with `TimedOut` (naming the stall) when the store
+    /// sends nothing for the stall timeout.
+    pub fn into_async_read(self) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+        super::stall::IdleTimed::new(Box::pin(self.body.into_async_read()), self.stall, self.what)
+    }
+
+    /// The whole content (for small objects).
+    pub async fn read_all(self) -> std::io::Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt as _;
+        let mut out = Vec::new();
+        self.into_async_read().read_to_end(&mut out).await?;
+        Ok(out)
     }
 }

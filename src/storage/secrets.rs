@@ -287,25 +287,52 @@ pub fn client_identity(name: &str, cert: &[u8], key: &[u8]) -> Result<ClientIden
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
+
+    /// Every form in which `secret` could show in `shown`: raw text, a derived `Debug` of the
+    /// bytes (`[65, 65, ...]`), hex and base64.
+    fn assert_never_shows(shown: &str, secret: &[u8]) {
+        let forms = [
+            String::from_utf8_lossy(&secret[..8]).into_owned(),
+            format!("{:?}", &secret[..4])
+                .trim_end_matches(']')
+                .to_owned(),
+            secret[..6].iter().map(|b| format!("{b:02x}")).collect(),
+            base64::engine::general_purpose::STANDARD.encode(&secret[..9]),
+        ];
+        for form in forms {
+            assert!(!shown.contains(&form), "{form:?} in {shown}");
+        }
+    }
 
     #[test]
     fn customer_key_must_be_32_bytes_and_never_prints() {
         let err = CustomerKey::from_bytes("file k", &[7u8; 33]).unwrap_err();
         assert!(err.to_string().contains("holds 33 bytes"), "{err}");
         assert_eq!(err.reason(), Reason::SseCKeyInvalid);
-        let key = CustomerKey::from_bytes("file k", &[0x41u8; 32]).unwrap();
-        let shown = format!(
-            "{:?}",
-            SecretMaterial {
-                customer_key: Some(key),
-                credentials_file: Some(Redacted("aws_secret_access_key = SECRETSECRET".into())),
-                ..Default::default()
-            }
-        );
-        assert!(
-            !shown.contains("AAAA") && !shown.contains("SECRETSECRET"),
-            "{shown}"
-        );
+        let key_bytes = *b"0123456789abcdefghijklmnopqrstuv";
+        let key = CustomerKey::from_bytes("file k", &key_bytes).unwrap();
+        let credentials = "aws_secret_access_key = SECRETSECRET";
+        let private_key = b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n".to_vec();
+        let material = SecretMaterial {
+            customer_key: Some(key.clone()),
+            credentials_file: Some(Redacted(credentials.into())),
+            client_identity: Some(ClientIdentity {
+                cert_pem: b"cert".to_vec(),
+                key_pkcs8_pem: Redacted(private_key.clone()),
+            }),
+            ..Default::default()
+        };
+        for shown in [
+            format!("{material:?}"),
+            format!("{material:#?}"),
+            format!("{key:?}"),
+        ] {
+            assert_never_shows(&shown, &key_bytes);
+            assert_never_shows(&shown, credentials.as_bytes());
+            assert_never_shows(&shown, &private_key[28..]);
+        }
     }
 }

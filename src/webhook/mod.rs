@@ -9,8 +9,8 @@ mod schedule;
 mod serve;
 pub mod tls;
 
-pub use review::{BadRequest, review};
-pub use router::router;
+pub use review::{BadRequest, review, review_with};
+pub use router::{router, router_with};
 pub use schedule::review_schedule;
 pub use serve::{ServeError, ServeOptions, serve};
 

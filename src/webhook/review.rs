@@ -4,7 +4,7 @@ use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 
 use crate::api::BackupStorageLocationSpec;
-use crate::location::LocationConfig;
+use crate::location::{FilePaths, LocationConfig};
 
 /// A body that is not an AdmissionReview at all: answered with HTTP 400 and this reason.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +14,13 @@ pub struct BadRequest(pub String);
 /// Answer one admission request. Rule failures and undecodable objects are answered inside an
 /// AdmissionReview (HTTP 200); only a body that is not an AdmissionReview is a [`BadRequest`].
 pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
-    answer(body, respond)
+    review_with(body, &FilePaths::default())
+}
+
+/// [`review`] with `files` deciding where a location's file paths may point
+/// (`--credentials-dir`).
+pub fn review_with(body: &[u8], files: &FilePaths) -> Result<Vec<u8>, BadRequest> {
+    answer(body, |request| respond(request, files))
 }
 
 /// Decode the review in `body`, let `respond` decide, encode the answer.
@@ -43,7 +49,7 @@ pub(super) fn answer(
     Ok(serde_json::to_vec(&response.into_review()).expect("an AdmissionReview serializes"))
 }
 
-fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+fn respond(request: &AdmissionRequest<DynamicObject>, files: &FilePaths) -> AdmissionResponse {
     let response = AdmissionResponse::from(request);
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return response;
@@ -81,7 +87,7 @@ fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
             }
         },
     };
-    match LocationConfig::from_spec(&spec) {
+    match LocationConfig::from_spec_with(&spec, files) {
         Ok(parsed) => with_warnings(response, parsed.warnings),
         Err(rejected) => {
             let message = rejected.to_string();

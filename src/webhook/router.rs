@@ -1,5 +1,7 @@
 //! The webhook's HTTP routes.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -8,15 +10,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 
 use super::{VALIDATE_BSL_PATH, VALIDATE_SCHEDULE_PATH};
+use crate::location::FilePaths;
 
 /// The API server sends at most 3 MiB objects; leave room for the review around them.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// `POST /validate-velero-io-v1-backupstoragelocation`, `POST /validate-velero-io-v1-schedule`
-/// and `/healthz`.
+/// and `/healthz`, with a location's file paths allowed only under the default credentials
+/// directory.
 pub fn router() -> Router {
+    router_with(FilePaths::default())
+}
+
+/// [`router`] with `files` deciding where a location's file paths may point.
+pub fn router_with(files: FilePaths) -> Router {
+    let files = Arc::new(files);
     Router::new()
-        .route(VALIDATE_BSL_PATH, post(validate))
+        .route(
+            VALIDATE_BSL_PATH,
+            post(move |body: Bytes| validate(body, files.clone())),
+        )
         .route(VALIDATE_SCHEDULE_PATH, post(validate_schedule))
         // Any method, so a benchmark can post the same body to it and measure the transport
         // alone; the body is read and dropped.
@@ -24,8 +37,8 @@ pub fn router() -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-async fn validate(body: Bytes) -> Response {
-    match super::review(&body) {
+async fn validate(body: Bytes, files: Arc<FilePaths>) -> Response {
+    match super::review_with(&body, &files) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(bad) => (StatusCode::BAD_REQUEST, bad.0).into_response(),
     }

@@ -9,6 +9,7 @@ use axum_server::tls_openssl::OpenSSLConfig;
 use tokio_util::sync::CancellationToken;
 
 use super::tls::{CertFiles, TlsError};
+use crate::http_limits::{self, Limited, MAX_CONNECTIONS};
 
 /// How in-flight requests are given to finish after the shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -64,10 +65,11 @@ pub async fn serve(
     // TCP_NODELAY: without it small responses wait on delayed ACKs (~40 ms p99 measured).
     let acceptor = axum_server::tls_openssl::OpenSSLAcceptor::new(config)
         .acceptor(axum_server::accept::NoDelayAcceptor::new());
-    axum_server::bind(options.listen)
-        .acceptor(acceptor)
+    // The cap wraps the TLS acceptor, so a stalled handshake holds a slot too.
+    let acceptor = Limited::new(acceptor, MAX_CONNECTIONS);
+    http_limits::configure(axum_server::bind(options.listen).acceptor(acceptor))
         .handle(handle)
-        .serve(app.into_make_service())
+        .serve(http_limits::bounded(app).into_make_service())
         .await
         .map_err(|source| ServeError::Io {
             addr: options.listen,

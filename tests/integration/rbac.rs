@@ -44,13 +44,22 @@ const TABLE: &[Row] = &[
         true,
         true,
     ),
+    ("create", "backups.velero.io", "velero", true, true, true),
     (
         "update",
-        "backups.velero.io/finalizers",
+        "backups.velero.io/status",
         "velero",
         true,
         true,
         true,
+    ),
+    (
+        "update",
+        "backups.velero.io/finalizers",
+        "velero",
+        false,
+        false,
+        false,
     ),
     ("delete", "backups.velero.io", "velero", true, true, true),
     ("delete", "backups.velero.io", "other", false, false, false),
@@ -58,6 +67,30 @@ const TABLE: &[Row] = &[
     (
         "create",
         "downloadrequests.velero.io",
+        "velero",
+        false,
+        false,
+        false,
+    ),
+    (
+        "create",
+        "schedules.velero.io",
+        "velero",
+        false,
+        false,
+        false,
+    ),
+    (
+        "patch",
+        "schedules.velero.io/status",
+        "velero",
+        true,
+        true,
+        true,
+    ),
+    (
+        "create",
+        "deletebackuprequests.velero.io",
         "velero",
         true,
         true,
@@ -85,7 +118,7 @@ const TABLE: &[Row] = &[
     ),
     ("create", "events", "velero", true, true, true),
     ("create", "events.events.k8s.io", "velero", true, true, true),
-    ("create", "events", "other", false, true, false),
+    ("create", "events", "other", false, false, false),
     ("list", "pods", "other", true, true, true),
     ("list", "deployments.apps", "(all)", true, true, true),
     ("create", "deployments.apps", "other", true, true, true),
@@ -93,24 +126,24 @@ const TABLE: &[Row] = &[
     ("create", "namespaces", "—", true, true, true),
     ("delete", "namespaces", "—", false, false, false),
     ("list", "nodes", "—", false, true, false),
-    // narrowed by the hardening change: the `*` restore rule of secretsScope=cluster grants
-    // subresources today; once the restore ClusterRole excludes them these five answer no.
-    ("create", "pods/exec", "other", false, true, false),
-    // narrowed by the hardening change
-    ("create", "pods/attach", "other", false, true, false),
-    // narrowed by the hardening change
-    ("create", "pods/portforward", "other", false, true, false),
-    // narrowed by the hardening change
-    ("create", "pods/eviction", "other", false, true, false),
-    // narrowed by the hardening change
+    ("create", "pods/exec", "other", false, false, false),
+    ("create", "pods/attach", "other", false, false, false),
+    ("create", "pods/portforward", "other", false, false, false),
+    ("create", "pods/eviction", "other", false, false, false),
     (
         "create",
         "serviceaccounts/token",
         "other",
         false,
-        true,
+        false,
         false,
     ),
+    // secretsScope=cluster reads every resource, so `get` reaches every subresource: on a
+    // 1.34 API server a `get` of pods/exec is enough for an exec over WebSocket (1.35's
+    // AuthorizePodWebsocketUpgradeCreatePermission also asks for `create`), and
+    // nodes/proxy reaches the kubelet. The default scope grants neither.
+    ("get", "pods/exec", "other", false, true, false),
+    ("get", "nodes/proxy", "—", false, true, false),
     (
         "escalate",
         "clusterroles.rbac.authorization.k8s.io",

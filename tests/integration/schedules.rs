@@ -1,4 +1,4 @@
-//! Schedules end to end: `veloxide server` replicas against the API stand-in and moto over
+//! Schedules end to end: `veloxide server` replicas against a real control plane and moto over
 //! HTTPS. Each tick makes exactly one Backup, named after the tick and labelled, and Completed;
 //! a leader killed mid-run loses and doubles nothing; pause and unpause; a bad cron refused at
 //! `kubectl apply`; a CRON_TZ schedule's next run; `backup create --from-schedule`.
@@ -309,7 +309,7 @@ async fn two_replicas_make_one_backup_per_tick_across_a_leader_kill() {
     drop(b);
 }
 
-/// kubectl against the stand-in, as a user runs it.
+/// kubectl against the control plane, as a user runs it.
 fn kubectl(world: &World, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     use std::io::Write as _;
     let mut child = Command::new("kubectl")

@@ -1,4 +1,4 @@
-//! Two `veloxide server` replicas against the stand-in: exactly one (the Lease holder)
+//! Two `veloxide server` replicas against a real control plane: exactly one (the Lease holder)
 //! reconciles; when it stops, the other takes over within the lease duration, whether the
 //! leader released the Lease (SIGTERM) or vanished (SIGKILL).
 

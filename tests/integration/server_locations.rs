@@ -1,4 +1,4 @@
-//! `veloxide server` against the Kubernetes API stand-in and moto over HTTPS (and HAProxy for
+//! `veloxide server` against a real control plane and moto over HTTPS (and HAProxy for
 //! client certificates and bad server certificates): locations become Available, failures
 //! show their reason in status, events and metrics, a CA Secret rotation re-checks within
 //! seconds, deletion drops metrics, and a restart keeps every metric meaningful.

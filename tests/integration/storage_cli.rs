@@ -25,12 +25,12 @@ async fn verify(yaml: &str, extra: &[&str]) -> Run {
         .args(["backup-location", "verify", "-f"])
         .arg(&file)
         .args(extra)
-        // Every log level on. The SigV4 signer's trace output holds the SSE-C key header, so
-        // the product's log set-up must always add SECRET_SAFE_LOG_DIRECTIVES; until
-        // telemetry::init does it itself, the directive is passed here the same way.
+        // Every log level on, the SDK's crates named explicitly too. The SigV4 signer's trace
+        // output holds the SSE-C key header: the product's log set-up must drop it whatever
+        // RUST_LOG says.
         .env(
             "RUST_LOG",
-            format!("trace,{}", veloxide::storage::SECRET_SAFE_LOG_DIRECTIVES),
+            "trace,aws_sigv4::http_request=trace,aws_smithy_runtime=trace,aws_config=trace",
         )
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")

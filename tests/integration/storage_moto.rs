@@ -33,10 +33,9 @@ async fn read_all(store: &veloxide::storage::ObjectStore, key: &str) -> Vec<u8> 
         .get(key)
         .await
         .expect("get")
-        .collect()
+        .read_all()
         .await
         .expect("read")
-        .to_vec()
 }
 
 #[tokio::test]

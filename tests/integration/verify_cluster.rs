@@ -1,5 +1,5 @@
 //! `veloxide backup-location verify NAME -n NAMESPACE`: the location and the Secrets it names are
-//! read from the cluster (here the API stand-in), and the check runs against the store (moto
+//! read from the cluster (here a real control plane), and the check runs against the store (moto
 //! over HTTPS behind a private CA).
 
 use crate::server_support;

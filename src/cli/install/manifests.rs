@@ -24,6 +24,62 @@ pub const WEBHOOK_SECRET: &str = "veloxide-webhook-tls";
 pub const LOCATION: &str = "default";
 const METRICS_PORT: u16 = 8085;
 const WEBHOOK_PORT: u16 = 9443;
+/// What restores may write besides the core resources: the chart's `rbac.restore.resources`.
+pub const RESTORE_RESOURCES: [(&str, &[&str]); 14] = [
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+        ],
+    ),
+    ("apiextensions.k8s.io", &["customresourcedefinitions"]),
+    (
+        "apps",
+        &[
+            "controllerrevisions",
+            "daemonsets",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+        ],
+    ),
+    ("autoscaling", &["horizontalpodautoscalers"]),
+    ("batch", &["cronjobs", "jobs"]),
+    ("coordination.k8s.io", &["leases"]),
+    ("discovery.k8s.io", &["endpointslices"]),
+    (
+        "networking.k8s.io",
+        &["ingressclasses", "ingresses", "networkpolicies"],
+    ),
+    ("node.k8s.io", &["runtimeclasses"]),
+    ("policy", &["poddisruptionbudgets"]),
+    (
+        "rbac.authorization.k8s.io",
+        &[
+            "clusterrolebindings",
+            "clusterroles",
+            "rolebindings",
+            "roles",
+        ],
+    ),
+    ("scheduling.k8s.io", &["priorityclasses"]),
+    (
+        "snapshot.storage.k8s.io",
+        &[
+            "volumesnapshotclasses",
+            "volumesnapshotcontents",
+            "volumesnapshots",
+        ],
+    ),
+    // csinodes and volumeattachments are never restored (as Velero).
+    ("storage.k8s.io", &["csidrivers", "storageclasses"]),
+];
+
+/// The server's /tmp volume, where restores spool archives (the chart's restoreSpool.sizeLimit).
+const TMP_SIZE: &str = "1Gi";
 
 /// Everything the objects are made from. Holds secret material: no `Debug`.
 pub struct Plan {
@@ -122,23 +178,6 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
 
 /// The chart's RBAC with its default values (`rbac.secretsScope: namespace`, restores on).
 fn rbac(ns: &str) -> Vec<Value> {
-    let velero: Vec<String> = [
-        "backupstoragelocations",
-        "backups",
-        "restores",
-        "downloadrequests",
-        "schedules",
-        "deletebackuprequests",
-    ]
-    .iter()
-    .flat_map(|r| {
-        [
-            r.to_string(),
-            format!("{r}/status"),
-            format!("{r}/finalizers"),
-        ]
-    })
-    .collect();
     let core = [
         "configmaps",
         "endpoints",
@@ -171,14 +210,20 @@ fn rbac(ns: &str) -> Vec<Value> {
     ];
     let subject = json!([{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]);
     let rbac_v1 = "rbac.authorization.k8s.io/v1";
-    let cluster_role = |suffix: &str, verbs: Value| {
-        json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
-        "metadata": meta(&cluster_name(ns, suffix), None),
-        "rules": [
-            {"apiGroups": [""], "resources": core, "verbs": verbs},
-            {"apiGroups": groups, "resources": ["*"], "verbs": verbs},
-        ]})
-    };
+    let backup_role = json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
+    "metadata": meta(&cluster_name(ns, "-backup"), None),
+    "rules": [
+        {"apiGroups": [""], "resources": core, "verbs": ["get", "list"]},
+        {"apiGroups": groups, "resources": ["*"], "verbs": ["get", "list"]},
+    ]});
+    // Named resources only: "*" would also match subresources (pods/exec, serviceaccounts/token).
+    let write = json!(["create", "update", "patch"]);
+    let mut restore_rules = vec![json!({"apiGroups": [""], "resources": core, "verbs": write})];
+    restore_rules.extend(RESTORE_RESOURCES.iter().map(
+        |(group, resources)| json!({"apiGroups": [group], "resources": resources, "verbs": write}),
+    ));
+    let restore_role = json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
+        "metadata": meta(&cluster_name(ns, "-restore"), None), "rules": restore_rules});
     let cluster_binding = |suffix: &str| {
         let name = cluster_name(ns, suffix);
         json!({"apiVersion": rbac_v1, "kind": "ClusterRoleBinding", "metadata": meta(&name, None),
@@ -188,8 +233,26 @@ fn rbac(ns: &str) -> Vec<Value> {
     vec![
         json!({"apiVersion": rbac_v1, "kind": "Role", "metadata": meta(NAME, Some(ns)),
         "rules": [
-            {"apiGroups": ["velero.io"], "resources": velero,
-             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+            // What the server's code does to each kind (the chart's rules, same comments).
+            {"apiGroups": ["velero.io"], "resources": ["backupstoragelocations"],
+             "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": ["velero.io"], "resources": ["backups"],
+             "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+            {"apiGroups": ["velero.io"], "resources": ["restores"],
+             "verbs": ["get", "list", "watch", "patch", "delete"]},
+            {"apiGroups": ["velero.io"], "resources": ["downloadrequests"],
+             "verbs": ["get", "list", "watch", "delete"]},
+            {"apiGroups": ["velero.io"], "resources": ["schedules"],
+             "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": ["velero.io"], "resources": ["deletebackuprequests"],
+             "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+            {"apiGroups": ["velero.io"],
+             "resources": ["backups/status", "restores/status", "deletebackuprequests/status"],
+             "verbs": ["update", "patch"]},
+            {"apiGroups": ["velero.io"],
+             "resources": ["backupstoragelocations/status", "downloadrequests/status",
+                           "schedules/status"],
+             "verbs": ["patch"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
              "verbs": ["get", "create", "update", "patch"]},
@@ -199,9 +262,9 @@ fn rbac(ns: &str) -> Vec<Value> {
         json!({"apiVersion": rbac_v1, "kind": "RoleBinding", "metadata": meta(NAME, Some(ns)),
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
                "subjects": subject}),
-        cluster_role("-backup", json!(["get", "list"])),
+        backup_role,
         cluster_binding("-backup"),
-        cluster_role("-restore", json!(["create", "update", "patch"])),
+        restore_role,
         cluster_binding("-restore"),
     ]
 }
@@ -257,6 +320,7 @@ fn deployment(ns: &str, image: &str) -> Value {
                             format!("--webhook-listen=0.0.0.0:{WEBHOOK_PORT}"),
                             "--tls-cert-file=/certs/tls.crt",
                             "--tls-key-file=/certs/tls.key",
+                            format!("--restore-spool-limit={TMP_SIZE}"),
                         ],
                         "env": [
                             {"name": "VELERO_NAMESPACE", "valueFrom": field("metadata.namespace")},
@@ -277,7 +341,7 @@ fn deployment(ns: &str, image: &str) -> Value {
                         ],
                     }],
                     "volumes": [
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE}},
                         // 0440: the server runs as the fsGroup and only reads.
                         {"name": "webhook-certs", "secret": {
                             "secretName": WEBHOOK_SECRET, "defaultMode": 288,
@@ -395,6 +459,40 @@ mod tests {
         );
         assert!(other.contains(&"ValidatingWebhookConfiguration/veloxide-backup".to_owned()));
         assert!(!other.contains(&"Secret/storage-ca-cert".to_owned()));
+    }
+
+    /// Least privilege: restores write named resources only ("*" would match pods/exec,
+    /// serviceaccounts/token and every other subresource), and the server creates only the
+    /// velero.io kinds its controllers create (Backups, DeleteBackupRequests).
+    #[test]
+    fn no_wildcard_or_subresource_in_what_restores_write_and_velero_creates_named() {
+        let all = objects(&plan("velero", true));
+        let restore = all
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "veloxide-restore")
+            .expect("the restore ClusterRole");
+        for rule in restore["rules"].as_array().unwrap() {
+            for r in rule["resources"].as_array().unwrap() {
+                let r = r.as_str().unwrap();
+                assert!(!r.contains('*') && !r.contains('/'), "{rule}");
+            }
+            assert_ne!(rule["apiGroups"], json!(["*"]), "{rule}");
+        }
+        let role = all.iter().find(|o| o["kind"] == "Role").unwrap();
+        for rule in role["rules"].as_array().unwrap() {
+            if rule["apiGroups"] == json!(["velero.io"]) {
+                let verbs = rule["verbs"].to_string();
+                let resources = rule["resources"].to_string();
+                assert!(!verbs.contains('*') && !resources.contains('*'), "{rule}");
+                assert!(!resources.contains("/finalizers"), "{rule}");
+                if verbs.contains("\"create\"") {
+                    assert!(
+                        resources == r#"["backups"]"# || resources == r#"["deletebackuprequests"]"#,
+                        "{rule}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -437,6 +437,36 @@ pub fn all() -> Vec<Case> {
             ),
             expect: Denied(vec!["spec.config.tagging", "at most 10"]),
         },
+        // Files the server reads: only under --credentials-dir (default /credentials).
+        Case {
+            name: "credentialsFile outside the credentials directory",
+            spec: spec_with(json!({"credentialsFile": "/etc/shadow"})),
+            expect: Denied(vec![
+                "spec.config.credentialsFile",
+                "\"/etc/shadow\" is not under a directory this server reads credentials from (/credentials)",
+            ]),
+        },
+        Case {
+            name: "customerKeyEncryptionFile escaping the credentials directory",
+            spec: spec_with(
+                json!({"customerKeyEncryptionFile": "/credentials/../proc/self/environ"}),
+            ),
+            expect: Denied(vec![
+                "spec.config.customerKeyEncryptionFile",
+                "--credentials-dir",
+            ]),
+        },
+        Case {
+            name: "a relative credentialsFile",
+            spec: spec_with(json!({"credentialsFile": "credentials/cloud"})),
+            expect: Denied(vec!["spec.config.credentialsFile", "not under a directory"]),
+        },
+        Case {
+            name: "files under the credentials directory",
+            spec: spec_with(json!({"credentialsFile": "/credentials/cloud",
+                "customerKeyEncryptionFile": "/credentials/sse-c.key"})),
+            expect: Allowed(vec![]),
+        },
         Case {
             name: "every violation reported at once",
             spec: json!({"provider": "gcp", "objectStorage": {"bucket": ""}, "config": {"kmsKeyID": "x"}}),

@@ -1,5 +1,5 @@
 //! Shared by the restore and download end-to-end tests: Restores to create and wait for, the
-//! `veloxide` CLI run as a user runs it (KUBECONFIG at the stand-in), and object comparison.
+//! `veloxide` CLI run as a user runs it (KUBECONFIG at the control plane), and object comparison.
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
@@ -51,7 +51,7 @@ pub async fn wait_restore(world: &World, name: &str, phase: RestorePhase) -> Res
     }
 }
 
-/// Run `veloxide ARGS` against the stand-in; the CLI blocks, so it runs off the runtime.
+/// Run `veloxide ARGS` against the control plane; the CLI blocks, so it runs off the runtime.
 pub async fn cli(world: &World, args: &[&str]) -> Output {
     let kubeconfig = world.cluster.kubeconfig.clone();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();

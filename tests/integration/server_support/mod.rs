@@ -220,6 +220,18 @@ impl Server {
 
     /// With extra `veloxide server` flags.
     pub fn start_with(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Server {
+        let log = "info,veloxide=debug";
+        Server::start_logged(kubeconfig, identity, log, Stdio::inherit(), extra)
+    }
+
+    /// A server with its own `RUST_LOG`, its log (stderr) going to `stderr`, and `extra` flags.
+    pub fn start_logged(
+        kubeconfig: &Path,
+        identity: &str,
+        rust_log: &str,
+        stderr: Stdio,
+        extra: &[&str],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
             .args([
                 "server",
@@ -228,12 +240,18 @@ impl Server {
                 "--metrics-listen",
                 "127.0.0.1:0",
             ])
-            .args(["--identity", identity, "--lease-duration", "3s"])
+            .args(["--identity", identity])
+            // 3s unless the test sets its own.
+            .args(if extra.contains(&"--lease-duration") {
+                &[][..]
+            } else {
+                &["--lease-duration", "3s"][..]
+            })
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,veloxide=debug")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
