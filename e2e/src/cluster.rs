@@ -182,6 +182,30 @@ impl Cluster {
         )
     }
 
+    /// Stops kube-apiserver, keeps it down for `down_for`, and starts it again with the same
+    /// flags and port (etcd and kube-controller-manager keep running); returns once it is
+    /// ready. Only for a local control plane.
+    pub fn restart_api_server(&self, down_for: std::time::Duration) -> anyhow::Result<()> {
+        if !self.owned {
+            bail!("restart_api_server needs a local control plane");
+        }
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("restart-apiserver")
+            .arg(&self.dir)
+            .arg(format!("{:.1}", down_for.as_secs_f64()))
+            .stdin(Stdio::null())
+            .output()
+            .context("running control-plane.sh restart-apiserver")?;
+        if !out.status.success() {
+            bail!(
+                "control-plane.sh restart-apiserver failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
     /// A client authenticating as `user` in `groups`.
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> anyhow::Result<kube::Client> {
         client_from(&self.kubeconfig_as(user, groups)?).await

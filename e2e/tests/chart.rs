@@ -572,13 +572,21 @@ fn check_rbac(name: &str, objects: &[Value]) {
             "{name}: the restore role names resources, no wildcard or subresource: {rule}"
         );
     }
-    // The server creates no velero.io object (users, the CLI and the chart do).
+    // The server creates only Backups (a schedule's, the sync's) and DeleteBackupRequests
+    // (expiry, retention); no wildcard and no finalizers subresource on velero.io kinds.
     for rule in role["rules"].as_array().unwrap() {
         if rule["apiGroups"] == json!(["velero.io"]) {
+            let resources = rule["resources"].to_string();
             assert!(
-                !rule["verbs"].to_string().contains("create"),
+                !resources.contains('*') && !resources.contains("/finalizers"),
                 "{name}: {rule}"
             );
+            if rule["verbs"].to_string().contains("\"create\"") {
+                assert!(
+                    resources == r#"["backups"]"# || resources == r#"["deletebackuprequests"]"#,
+                    "{name}: {rule}"
+                );
+            }
         }
     }
     let restore = objects

@@ -8,6 +8,10 @@
 #   bash e2e/tools/control-plane.sh user DIR NAME [GROUP...]
 #                                               mints a client certificate for NAME in GROUPs and
 #                                               prints the path of a kubeconfig for it
+#   bash e2e/tools/control-plane.sh restart-apiserver DIR [SECONDS]
+#                                               stops kube-apiserver (SIGTERM), keeps it down
+#                                               SECONDS (default 0), starts it again with the same
+#                                               flags and port; returns once /readyz answers ok
 #
 # The binaries are built from Go modules by build-control-plane.sh (reused while unchanged).
 # Everything a control plane owns lives in DIR: certificates, service-account keys, etcd's data,
@@ -18,7 +22,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cmd="${1:-}"
 dir="${2:-}"
-[[ -n "$cmd" && -n "$dir" ]] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[[ -n "$cmd" && -n "$dir" ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -178,6 +182,22 @@ down() {
     done
 }
 
+restart_apiserver() {
+    dir="$(cd "$dir" && pwd)"
+    local down_for="${3:-0}" pid
+    pid="$(live_pid kube-apiserver)" || { echo "control-plane: no kube-apiserver running in $dir" >&2; exit 1; }
+    # The same program and flags (port, etcd, certificates) as `up` gave it.
+    local -a argv
+    mapfile -d '' argv <"/proc/$pid/cmdline"
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    sleep "$down_for"
+    "${argv[@]}" </dev/null >>"$dir/kube-apiserver.log" 2>&1 &
+    echo $! >"$dir/kube-apiserver.pid"
+    wait_ready "$(cat "$dir/url")" kube-apiserver "$dir/kube-apiserver.log"
+}
+
 user() {
     dir="$(cd "$dir" && pwd)"
     local name="${3:?user NAME}"
@@ -194,5 +214,6 @@ case "$cmd" in
 up) up ;;
 down) down ;;
 user) user "$@" ;;
-*) sed -n '2,16p' "$0" >&2; exit 2 ;;
+restart-apiserver) restart_apiserver "$@" ;;
+*) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

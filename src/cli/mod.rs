@@ -321,7 +321,10 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
             namespace,
             identity,
             duration: args.lease_duration,
-            grace: (args.lease_duration / 3).max(Duration::from_secs(1)),
+            // Renew halfway through (whole seconds, rounded up): a renewal that comes late by
+            // up to half the lease still lands before the lease runs out, which is when this
+            // replica would stop leading (server::leader).
+            grace: Duration::from_secs(args.lease_duration.as_secs().div_ceil(2).max(1)),
         },
     };
     crate::server::run(options, shutdown).await

@@ -1,11 +1,20 @@
 //! Leader election on a `coordination.k8s.io` Lease (kube-lease-manager): the controllers run
 //! only while this replica holds the lease, and stop at once when it is lost.
+//!
+//! kube-lease-manager keeps saying "leader" while it cannot reach the API server (its renewals
+//! fail and are retried), even after the lease has expired and a peer may have taken it. So
+//! this replica also reads the Lease itself and leads only until the `renewTime` it last saw
+//! plus the lease's duration, the same instant a peer reckons the lease expired: cut off from
+//! the API server, it stops its controllers when its lease runs out, as client-go's leader
+//! election does, and starts a new term (start-up sweep included) once a renewal is seen again.
 
 use std::future::Future;
 use std::time::Duration;
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The Lease and how long a holder keeps it without renewing.
@@ -30,6 +39,7 @@ where
     F: Fn(CancellationToken) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut held = HeldUntil::new(&client, &settings);
     let manager = LeaseManagerBuilder::new(client, &settings.name)
         .with_namespace(&settings.namespace)
         .with_identity(&settings.identity)
@@ -40,8 +50,14 @@ where
         .await?;
     let (mut is_leader, manager_task) = manager.watch().await;
     let mut term: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    let mut manager_changed = true;
     loop {
-        let leading = *is_leader.borrow_and_update();
+        let manager_says = *is_leader.borrow_and_update();
+        if manager_says && std::mem::take(&mut manager_changed) {
+            // The manager just took the lease: see its renewTime before leading.
+            held.confirm().await;
+        }
+        let leading = manager_says && held.now_valid();
         match (leading, term.is_some()) {
             (true, false) => {
                 tracing::info!(identity = %settings.identity, lease = %settings.name, "acquired the lease; starting controllers");
@@ -49,7 +65,11 @@ where
                 term = Some((token.clone(), tokio::spawn(lead(token))));
             }
             (false, true) => {
-                tracing::warn!(identity = %settings.identity, "lost the lease; stopping controllers");
+                if manager_says {
+                    tracing::warn!(identity = %settings.identity, "the lease ran out without a renewal this replica could see (is the API server reachable?); stopping controllers");
+                } else {
+                    tracing::warn!(identity = %settings.identity, "lost the lease; stopping controllers");
+                }
                 if let Some((token, task)) = term.take() {
                     token.cancel();
                     let _ = task.await;
@@ -63,7 +83,10 @@ where
                 if changed.is_err() {
                     anyhow::bail!("the lease manager stopped");
                 }
+                manager_changed = true;
             }
+            // While leading: re-read the Lease, and wake when what was seen runs out.
+            _ = held.next_check(), if manager_says => held.confirm().await,
         }
     }
     if let Some((token, task)) = term.take() {
@@ -79,4 +102,119 @@ where
         }
     }
     Ok(())
+}
+
+/// Until when this replica may lead, from the last read of its Lease that showed it holding it.
+struct HeldUntil {
+    leases: Api<Lease>,
+    name: String,
+    identity: String,
+    duration: Duration,
+    /// The local instant the lease runs out: the `renewTime` last seen plus the duration, less
+    /// the time that renewal had already aged when it was read.
+    until: Option<Instant>,
+}
+
+impl HeldUntil {
+    fn new(client: &Client, settings: &LeaseSettings) -> HeldUntil {
+        HeldUntil {
+            leases: Api::namespaced(client.clone(), &settings.namespace),
+            name: settings.name.clone(),
+            identity: settings.identity.clone(),
+            duration: settings.duration,
+            until: None,
+        }
+    }
+
+    fn now_valid(&self) -> bool {
+        self.until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// How often the Lease is read while leading: a third of its duration (the manager renews
+    /// halfway through), and never later than the moment the last reading runs out.
+    async fn next_check(&self) {
+        let now = Instant::now();
+        let every = now + (self.duration / 3).max(Duration::from_millis(300));
+        let at = match self.until {
+            Some(until) if until > now => until.min(every),
+            _ => every,
+        };
+        tokio::time::sleep_until(at).await
+    }
+
+    /// Reads the Lease (bounded by a third of its duration); on success records until when it
+    /// is held by this replica. A failed read changes nothing: the last reading runs out.
+    async fn confirm(&mut self) {
+        let wait = (self.duration / 3).max(Duration::from_millis(500));
+        let lease = match tokio::time::timeout(wait, self.leases.get(&self.name)).await {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "could not read the lease");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("reading the lease timed out");
+                return;
+            }
+        };
+        self.until = lease_runs_out(&lease, &self.identity, jiff::Timestamp::now())
+            .map(|left| Instant::now() + left);
+        if self.until.is_none() {
+            tracing::debug!("the lease is not held by this replica");
+        }
+    }
+}
+
+/// How long `lease` stays this identity's, seen at `now`: `renewTime` plus
+/// `leaseDurationSeconds` minus `now`; `None` when another identity holds it, it has no renew
+/// time, or it has already run out.
+fn lease_runs_out(lease: &Lease, identity: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let spec = lease.spec.as_ref()?;
+    if spec.holder_identity.as_deref() != Some(identity) {
+        return None;
+    }
+    let renewed = spec.renew_time.as_ref()?.0;
+    let seconds = i64::from(spec.lease_duration_seconds?);
+    let expires = renewed
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .ok()?;
+    let left = now.duration_until(expires);
+    (left.is_positive()).then(|| left.unsigned_abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    fn lease(holder: &str, renewed: jiff::Timestamp, seconds: i32) -> Lease {
+        Lease {
+            spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+                holder_identity: Some(holder.into()),
+                renew_time: Some(MicroTime(renewed)),
+                lease_duration_seconds: Some(seconds),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_lease_is_held_until_its_renewal_plus_its_duration() {
+        let renewed: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let at = |s: i64| {
+            renewed
+                .checked_add(jiff::SignedDuration::from_secs(s))
+                .unwrap()
+        };
+        let mine = lease("a", renewed, 15);
+        assert_eq!(
+            lease_runs_out(&mine, "a", at(5)),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(lease_runs_out(&mine, "a", at(15)), None, "run out");
+        assert_eq!(lease_runs_out(&mine, "a", at(20)), None, "run out");
+        assert_eq!(lease_runs_out(&mine, "b", at(1)), None, "someone else's");
+        assert_eq!(lease_runs_out(&Lease::default(), "a", at(1)), None);
+    }
 }

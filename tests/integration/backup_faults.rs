@@ -14,34 +14,18 @@ use serde_json::json;
 use server_support::{BUCKET, Server, World, sample};
 use veloxide::api::BackupPhase;
 
-/// About 9 MiB of archive: two multipart parts of the default 8 MiB.
-const BLOBS: usize = 30;
-const BLOB_SIZE: usize = 400 * 1024;
 /// Bytes per second through the proxy: the upload takes a few seconds.
 const RATE: u64 = 3_000_000;
 
 async fn setup(world: &World, proxy: &Proxy, server: &Server) {
-    create_big_configmaps(world, "big", BLOBS, BLOB_SIZE).await;
-    server.wait_ready().await;
-    world
-        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
-        .await;
-    world
-        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
-        .await;
+    slow_location(world, proxy, server).await;
     create_backup(
         world,
         "big",
         json!({"includedNamespaces": ["big"], "storageLocation": "slow"}),
     )
     .await;
-    // Parts are in flight once the multipart upload exists.
-    eventually(
-        "a multipart upload in progress",
-        Duration::from_secs(60),
-        || async { world.moto.multipart_uploads(BUCKET).await >= 1 },
-    )
-    .await;
+    upload_in_flight(world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,8 +99,7 @@ async fn a_restart_mid_backup_fails_it_with_velero_s_message() {
             .completion_timestamp
             .is_some()
     );
-    let (cleaned, _, message) = condition(&failed, "StoreCleaned").unwrap();
-    assert_eq!(cleaned, "True", "{message}");
+    wait_store_cleaned(&world, "big").await;
     assert_eq!(world.moto.multipart_uploads(BUCKET).await, 0);
     assert_eq!(list_keys(&world, "slow/backups/big/"), Vec::<String>::new());
     let metrics = second.metrics().await;

@@ -14,6 +14,7 @@ mod storage_support;
 use e2e::peers;
 
 mod admission_props;
+mod api_server_restart;
 mod backup_cli;
 mod backup_faults;
 mod backup_lifecycle;

@@ -10,10 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-use server_support::{NS, Server, World, sample};
-
-/// The lease duration the servers run with (`--lease-duration 3s` in server_support).
-const LEASE: Duration = Duration::from_secs(3);
+use server_support::{LEASE, NS, Server, World, sample};
 
 async fn holder(world: &World) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(world.client.clone(), NS);

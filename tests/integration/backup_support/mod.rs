@@ -315,3 +315,43 @@ pub async fn serve_plain_location(world: &World, name: &str) -> Server {
         .await;
     server
 }
+
+/// About 9 MiB of ConfigMaps in namespace `big`, and location `slow` reaching moto through
+/// `proxy` (a few seconds of upload at 3 MB/s), Available under `server`.
+pub async fn slow_location(world: &World, proxy: &proxy::Proxy, server: &Server) {
+    create_big_configmaps(world, "big", 30, 400 * 1024).await;
+    server.wait_ready().await;
+    world
+        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
+        .await;
+    world
+        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
+        .await;
+}
+
+/// Waits until a multipart upload is open in the bucket: the backup's parts are in flight.
+pub async fn upload_in_flight(world: &World) {
+    eventually(
+        "a multipart upload in progress",
+        Duration::from_secs(60),
+        || async { world.moto.multipart_uploads(BUCKET).await >= 1 },
+    )
+    .await;
+}
+
+/// Waits until the backup's `StoreCleaned` condition is True (a sweep writes `Failed` first
+/// and records the clean-up after it) and returns the backup.
+pub async fn wait_store_cleaned(world: &World, name: &str) -> Backup {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let backup = backups(world).get(name).await.unwrap();
+        match condition(&backup, "StoreCleaned") {
+            Some((status, _, _)) if status == "True" => return backup,
+            other => assert!(
+                Instant::now() < deadline,
+                "{name}: StoreCleaned never True (last: {other:?})"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -206,6 +206,10 @@ impl World {
     }
 }
 
+/// The lease the servers run with unless a test sets `--lease-duration` itself.
+pub const LEASE: Duration = Duration::from_secs(8);
+const LEASE_FLAG: &str = "8s";
+
 /// A `veloxide server` process against the control plane. Dropping it kills it.
 pub struct Server {
     child: Child,
@@ -241,11 +245,13 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(["--identity", identity])
-            // 3s unless the test sets its own.
+            // LEASE unless the test sets its own: short enough for takeovers to be quick,
+            // long enough that a renewal delayed by a loaded machine (renewals come halfway
+            // through) does not let the lease run out, which stops the leader's controllers.
             .args(if extra.contains(&"--lease-duration") {
                 &[][..]
             } else {
-                &["--lease-duration", "3s"][..]
+                &["--lease-duration", LEASE_FLAG][..]
             })
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
@@ -308,6 +314,11 @@ impl Server {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().unwrap()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: no chance to release the lease.
