@@ -377,7 +377,7 @@ pub(super) async fn patch_status(
 /// The merge patch writing `status`. A record of files the status no longer has (a run that
 /// turned out to own nothing) is removed explicitly: left out, a merge patch would keep it, and
 /// a later deletion would delete another backup's files through it.
-fn status_patch(status: &BackupStatus) -> serde_json::Value {
+pub(super) fn status_patch(status: &BackupStatus) -> serde_json::Value {
     let mut patch = json!({ "status": status });
     if status.written_to.is_none() {
         patch["status"]["writtenTo"] = serde_json::Value::Null;

@@ -8,7 +8,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource as _, ResourceExt};
 use tokio::sync::watch;
 
-use super::backup::{Error, State, api, event, progress_status, store_for};
+use super::backup::{Error, State, api, event, progress_status, status_patch, store_for};
 use super::backup_cleanup::{clean, mark};
 use super::backup_status::finished;
 use super::fence::{Fenced, write_status};
@@ -94,7 +94,13 @@ pub(super) async fn execute(
                                     // Another writer ended it (the new leader's sweep): stop
                                     // here; dropping the run aborts its upload.
                                     Ok(Fenced::Lost(now)) => {
-                                        tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; stopping it");
+                                        tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; stopping it and removing its files");
+                                        // What it wrote since the new leader's sweep cleaned
+                                        // up (a small archive is one PUT, already stored) is
+                                        // this run's own; the status says it is no backup.
+                                        if let Err(e) = backup::delete_objects(&store, &name).await {
+                                            tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
+                                        }
                                         return Ok(Action::await_change());
                                     }
                                     Ok(Fenced::NotLeader) => {}
@@ -141,7 +147,19 @@ pub(super) async fn execute(
     }
     // The final status must land, but only over this replica's own claim: a replica that lost
     // the lease must not turn the new leader's Failed into Completed.
-    match write_status(&api, &name, &mut rv, &status, ours, state.cancelled()).await? {
+    // Through status_patch: a record of files the status no longer has (a name taken in the
+    // store) is removed explicitly, or the merge patch would keep the claim's writtenTo.
+    let patch = status_patch(&status);
+    match write_status(
+        &api,
+        &name,
+        &mut rv,
+        &patch["status"],
+        ours,
+        state.cancelled(),
+    )
+    .await?
+    {
         Fenced::Written(_) => {}
         Fenced::Lost(now) => {
             // The files this run wrote are its own to remove: the status says they are not a

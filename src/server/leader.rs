@@ -148,6 +148,13 @@ impl HeldUntil {
         let wait = (self.duration / 3).max(Duration::from_millis(500));
         let lease = match tokio::time::timeout(wait, self.leases.get(&self.name)).await {
             Ok(Ok(lease)) => lease,
+            Ok(Err(kube::Error::Api(e))) if e.code == 404 => {
+                // Deleted (with its namespace, say). The lease manager only creates it when it
+                // starts, so put an unheld one back for it to take.
+                self.recreate(wait).await;
+                self.until = None;
+                return;
+            }
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "could not read the lease");
                 return;
@@ -161,6 +168,27 @@ impl HeldUntil {
             .map(|left| Instant::now() + left);
         if self.until.is_none() {
             tracing::debug!("the lease is not held by this replica");
+        }
+    }
+}
+
+impl HeldUntil {
+    async fn recreate(&self, wait: Duration) {
+        let lease = Lease {
+            metadata: kube::api::ObjectMeta {
+                name: Some(self.name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let params = kube::api::PostParams::default();
+        let create = self.leases.create(&params, &lease);
+        match tokio::time::timeout(wait, create).await {
+            Ok(Ok(_)) => {
+                tracing::info!(lease = %self.name, "the lease was deleted; created it again")
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not create the lease again"),
+            Err(_) => tracing::debug!("creating the lease again timed out"),
         }
     }
 }

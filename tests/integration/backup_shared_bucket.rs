@@ -194,8 +194,22 @@ async fn deleting_backup_objects_deletes_no_data_and_the_old_finalizer_goes_quie
             .deletion_timestamp
             .is_some()
     );
+    let deleted_uid = backups(&world)
+        .get("deleted-while-down")
+        .await
+        .unwrap()
+        .uid();
     let server = Server::start(&world.server_kubeconfig, "server-new");
-    wait_gone(&world, "deleted-while-down").await;
+    // The finalizer goes and the object with it; the sync may bring a new one back at once
+    // (below), so "gone" is: the object that was deleted no longer exists.
+    eventually("the deleted Backup is gone", WAIT, || async {
+        backups(&world)
+            .get_opt("deleted-while-down")
+            .await
+            .unwrap()
+            .is_none_or(|b| b.uid() != deleted_uid)
+    })
+    .await;
     eventually("the older finalizer is removed", WAIT, || async {
         backups(&world)
             .get("kept")
@@ -233,12 +247,14 @@ async fn deleting_backup_objects_deletes_no_data_and_the_old_finalizer_goes_quie
         everything,
         "deleting the namespace deleted files"
     );
-    // The day after: the namespace and a location again, and the backups are back.
+    // The day after: the namespace, the release's RBAC (its Role went with the namespace) and
+    // a location again, and the backups are back.
     create(
         &world,
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
     )
     .await;
+    world.reapply_rbac().await;
     world
         .put_secret("cloud-credentials", &[("cloud", b"[default]\naws_access_key_id=veloxide\naws_secret_access_key=not-a-real-secret-0123\n".as_slice())], None)
         .await;

@@ -42,12 +42,30 @@ pub async fn wait_restore(world: &World, name: &str, phase: RestorePhase) -> Res
             assert_eq!(
                 now,
                 phase,
-                "{name}: status {}",
-                serde_json::to_string_pretty(&restore.status).unwrap()
+                "{name}: status {}\nresults: {}",
+                serde_json::to_string_pretty(&restore.status).unwrap(),
+                results(world, name)
             );
             return restore;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The restore's results file from the store (Velero's `restore-<name>-results.gz`), for
+/// failure messages.
+fn results(world: &World, name: &str) -> String {
+    let suffix = format!("restores/{name}/restore-{name}-results.gz");
+    match crate::backup_support::list_keys(world, "")
+        .into_iter()
+        .find(|k| k.ends_with(&suffix))
+    {
+        Some(key) => {
+            let bytes =
+                crate::backup_support::gunzip(&crate::backup_support::download(world, &key));
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        None => format!("(no {suffix} in the bucket)"),
     }
 }
 

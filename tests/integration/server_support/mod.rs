@@ -39,7 +39,7 @@ pub struct World {
 impl World {
     /// With the chart's RBAC at `rbac.secretsScope=cluster` (see below).
     pub async fn start() -> World {
-        World::start_with_rbac(&["rbac.secretsScope=cluster"]).await
+        World::start_with_rbac(&["rbac.secretsScope=cluster", RESTORE_WIDGETS]).await
     }
 
     /// With the chart's RBAC rendered with these `--set` values.
@@ -52,7 +52,11 @@ impl World {
     /// A second cluster (its own control plane) whose locations reach the same bucket as
     /// `other`'s: a disaster-recovery site.
     pub async fn start_sharing(other: &World) -> World {
-        World::with_store(other.moto.clone(), &["rbac.secretsScope=cluster"]).await
+        World::with_store(
+            other.moto.clone(),
+            &["rbac.secretsScope=cluster", RESTORE_WIDGETS],
+        )
+        .await
     }
 
     async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {
@@ -68,8 +72,7 @@ impl World {
         // Most tests use `rbac.secretsScope=cluster` (backups read every group, Secrets included,
         // as a Velero install does): they back up Secrets and custom resources in other
         // namespaces. tests/backup_secrets_scope.rs runs the chart's default.
-        let rbac = e2e::manifests::chart_rbac(NS, chart_values).unwrap();
-        e2e::manifests::apply(&client, &rbac).await.unwrap();
+        apply_chart_rbac(&client, chart_values).await;
         let server_kubeconfig = cluster
             .kubeconfig_for_service_account(NS, "veloxide")
             .unwrap();
@@ -90,6 +93,16 @@ impl World {
             )
             .await;
         world
+    }
+
+    /// The chart's RBAC (as `World::start` applies it) again, as `helm install` after the
+    /// release namespace was deleted and made again.
+    pub async fn reapply_rbac(&self) {
+        apply_chart_rbac(
+            &self.client,
+            &["rbac.secretsScope=cluster", RESTORE_WIDGETS],
+        )
+        .await;
     }
 
     /// The `veloxide` CLI's environment: the admin kubeconfig, as a user at a terminal has.
@@ -205,6 +218,15 @@ impl World {
             .collect()
     }
 }
+
+async fn apply_chart_rbac(client: &Client, chart_values: &[&str]) {
+    let rbac = e2e::manifests::chart_rbac(NS, chart_values).unwrap();
+    e2e::manifests::apply(client, &rbac).await.unwrap();
+}
+
+/// The tests' custom resource (`widgets.example.com`) added to what restores may write, as a
+/// user lists theirs (`rbac.restore.resources`): the chart names every resource restores write.
+pub const RESTORE_WIDGETS: &str = "rbac.restore.resources.example\\.com={widgets}";
 
 /// The lease the servers run with unless a test sets `--lease-duration` itself.
 pub const LEASE: Duration = Duration::from_secs(8);
