@@ -21,6 +21,15 @@ use veloxide::api::{BackupPhase, RestorePhase};
 /// Bytes per second through the proxy in front of moto: a run takes a few seconds.
 const RATE: u64 = 3_000_000;
 
+/// A control plane, a server, and Backup `big` running through a proxy to moto at RATE.
+async fn slow_world() -> (World, Proxy, Server) {
+    let world = World::start().await;
+    let proxy = Proxy::start(world.moto.port, None, RATE).await;
+    let server = Server::start(&world.server_kubeconfig, "server-a");
+    back_up_big_slowly(&world, &proxy, &server).await;
+    (world, proxy, server)
+}
+
 /// Restarts the API server; blocks (the restart waits for /readyz), so off the async workers.
 fn restart_api_server(world: &World) -> Duration {
     let started = Instant::now();
@@ -46,16 +55,7 @@ async fn terminal_backup(world: &World, name: &str) -> veloxide::api::Backup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_server_restart_mid_backup_ends_it_failed_and_cleaned() {
-    let world = World::start().await;
-    let proxy = Proxy::start(world.moto.port, None, RATE).await;
-    let mut server = Server::start(&world.server_kubeconfig, "server-a");
-    slow_location(&world, &proxy, &server).await;
-    create_backup(
-        &world,
-        "big",
-        json!({"includedNamespaces": ["big"], "storageLocation": "slow"}),
-    )
-    .await;
+    let (world, _proxy, mut server) = slow_world().await;
     upload_in_flight(&world).await;
 
     let down = restart_api_server(&world);
@@ -95,16 +95,7 @@ async fn an_api_server_restart_mid_backup_ends_it_failed_and_cleaned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_server_restart_mid_restore_ends_it_and_leaves_no_run_behind() {
-    let world = World::start().await;
-    let proxy = Proxy::start(world.moto.port, None, RATE).await;
-    let mut server = Server::start(&world.server_kubeconfig, "server-a");
-    slow_location(&world, &proxy, &server).await;
-    create_backup(
-        &world,
-        "big",
-        json!({"includedNamespaces": ["big"], "storageLocation": "slow"}),
-    )
-    .await;
+    let (world, _proxy, mut server) = slow_world().await;
     wait_phase(
         &world,
         "big",

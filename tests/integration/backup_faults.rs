@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use backup_support::proxy::Proxy;
 use backup_support::*;
-use serde_json::json;
 use server_support::{BUCKET, Server, World, sample};
 use veloxide::api::BackupPhase;
 
@@ -18,13 +17,7 @@ use veloxide::api::BackupPhase;
 const RATE: u64 = 3_000_000;
 
 async fn setup(world: &World, proxy: &Proxy, server: &Server) {
-    slow_location(world, proxy, server).await;
-    create_backup(
-        world,
-        "big",
-        json!({"includedNamespaces": ["big"], "storageLocation": "slow"}),
-    )
-    .await;
+    back_up_big_slowly(world, proxy, server).await;
     upload_in_flight(world).await;
 }
 

@@ -329,6 +329,17 @@ pub async fn slow_location(world: &World, proxy: &proxy::Proxy, server: &Server)
         .await;
 }
 
+/// [`slow_location`], then Backup `big` of namespace `big` to it.
+pub async fn back_up_big_slowly(world: &World, proxy: &proxy::Proxy, server: &Server) {
+    slow_location(world, proxy, server).await;
+    create_backup(
+        world,
+        "big",
+        json!({"includedNamespaces": ["big"], "storageLocation": "slow"}),
+    )
+    .await;
+}
+
 /// Waits until a multipart upload is open in the bucket: the backup's parts are in flight.
 pub async fn upload_in_flight(world: &World) {
     eventually(
