@@ -551,7 +551,7 @@ async fn admission_time_zones_pause_and_from_schedule() {
         .delete("often", &DeleteParams::default())
         .await
         .unwrap();
-    eventually("often's series go", Duration::from_secs(10), || async {
+    eventually("often's series go", Duration::from_secs(30), || async {
         let metrics = server.metrics().await;
         sample(
             &metrics,
