@@ -108,6 +108,9 @@ pub async fn create_crds(client: &Client, crds: &[Value]) {
     }
 }
 
+/// How long one `velero` CLI command may run.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// The credentials both sides' locations name (`credential: {name: cloud-credentials, key: cloud}`).
 pub const CREDENTIALS: &[u8] =
     b"[default]\naws_access_key_id=veloxide\naws_secret_access_key=not-a-real-secret-0123\n";
@@ -219,9 +222,13 @@ impl VeleroSide {
 
     /// Run the `velero` CLI as a user would (`--kubeconfig`, `--namespace velero`), off the
     /// runtime; HOME is the cluster's directory so no client config of the machine is read.
+    /// Bounded: `--wait` has no timeout of its own, so coreutils' `timeout` ends it after
+    /// [`CLI_TIMEOUT`] (exit status 124).
     pub async fn velero(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(velero_bin());
-        cmd.args(args)
+        let mut cmd = Command::new("timeout");
+        cmd.arg(CLI_TIMEOUT.as_secs().to_string())
+            .arg(velero_bin())
+            .args(args)
             .arg("--kubeconfig")
             .arg(&self.cluster.kubeconfig)
             .args(["--namespace", NS])
