@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup fuzz e2e-cluster clean
+.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup fuzz e2e-cluster velero-peer clean
 
 all: build
 
@@ -19,6 +19,10 @@ crds:
 ## test-tools: what the tests need beyond cargo (installed into .work/, idempotent)
 test-tools:
 	@bash e2e/tools/install-test-tools.sh
+
+## velero-peer: Velero and velero-plugin-for-aws built from the Go module proxy into .work/velero/ (the interop tests' peer)
+velero-peer:
+	@bash e2e/tools/build-velero.sh
 
 ## test: every test, from a fresh clone. Incremental compilation is off here: a cold
 ## run gains nothing from it and its cache would double the disk a CI machine needs.

@@ -14,3 +14,7 @@ done
 # arguments, and make test then went on without a control plane.)
 bin=$(bash "$here/build-control-plane.sh")
 echo "control plane ready: $bin"
+# Velero and velero-plugin-for-aws, the peer of the interop tests (tests/integration/
+# velero_interop.rs): built once, reused while e2e/velero and the plugin version are unchanged.
+bin=$(bash "$here/build-velero.sh")
+echo "velero ready: $bin"

@@ -119,6 +119,26 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The cluster-scoped object `name` of `resource` (`None` when there is none), with its
+    /// apiVersion and kind set as a list's items get them.
+    pub async fn get_cluster_scoped(
+        &self,
+        resource: &ResourceDesc,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
+        let ar = api_resource(resource);
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        Ok(api.get_opt(name).await?.map(|mut o| {
+            o.types.get_or_insert_with(|| TypeMeta {
+                api_version: ar.api_version.clone(),
+                kind: ar.kind.clone(),
+            });
+            o
+        }))
+    }
+}
+
 /// Pauses before each retry of a list the API server answered with 429, 503 or 504: a
 /// resource that stays unavailable costs a backup under two seconds, then counts as an item
 /// error (the backup ends PartiallyFailed) instead of stalling it.

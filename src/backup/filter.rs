@@ -215,6 +215,17 @@ impl Plan {
             .unwrap_or_else(|| self.all_namespaces())
     }
 
+    /// Whether the CustomResourceDefinitions of the custom resources a backup takes are added to
+    /// it (Velero's rule, `pkg/backup/backup.go`): when the CRD resource (`crds`) is neither
+    /// taken on its own (`chosen`) nor excluded. Then a namespaced backup restores into a
+    /// cluster that lacks the CRDs. Not with `includeClusterResources: false`, which asks for
+    /// no cluster-scoped object.
+    pub fn adds_crds_of_items(&self, crds: &ResourceDesc, chosen: bool) -> bool {
+        !chosen
+            && self.include_cluster != Some(false)
+            && !self.excluded_resources.iter().any(|n| crds.named_by(n))
+    }
+
     /// Whether an object with `labels` passes the selectors (any of them; none means all).
     pub fn wants_labels(&self, labels: &BTreeMap<String, String>) -> bool {
         self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(labels))
@@ -388,6 +399,31 @@ mod tests {
         // the resource list's (by `<group/version>/<Kind>`).
         assert_eq!(names, ["widgets.example.com", "configmaps", "events"]);
         assert_eq!(unresolved, ["nope"]);
+    }
+
+    #[test]
+    fn crds_of_custom_resources_follow_velero_rules() {
+        let crds = desc(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            &["crd"],
+            false,
+        );
+        // A namespaced backup: the CRDs of what it takes are added.
+        assert!(plan(json!({"includedNamespaces": ["shop"]})).adds_crds_of_items(&crds, false));
+        // Taken as a resource already (a whole-cluster backup), or excluded, or no cluster
+        // scope asked for: not added again.
+        assert!(!plan(json!({})).adds_crds_of_items(&crds, true));
+        assert!(
+            !plan(json!({"excludedResources": ["customresourcedefinitions"]}))
+                .adds_crds_of_items(&crds, false)
+        );
+        assert!(!plan(json!({"excludedResources": ["crd"]})).adds_crds_of_items(&crds, false));
+        assert!(
+            !plan(json!({"includedNamespaces": ["shop"], "includeClusterResources": false}))
+                .adds_crds_of_items(&crds, false)
+        );
     }
 
     #[test]

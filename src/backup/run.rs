@@ -112,7 +112,14 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
     })));
     let tar_key = backup_key(name, &format!("{name}.tar.gz"));
     let upload = store.upload(&tar_key, body);
-    let produce = produce(request, &resources, tx, &mut log, &mut results);
+    let crds = all
+        .iter()
+        .find(|r| r.group_resource() == CRDS)
+        .filter(|crds| {
+            let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
+            request.plan.adds_crds_of_items(crds, chosen)
+        });
+    let produce = produce(request, &resources, crds, tx, &mut log, &mut results);
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
@@ -156,11 +163,12 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
 async fn produce(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    crds: Option<&ResourceDesc>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(u64, ResourceList), BackupError> {
-    let outcome = archive_into(request, resources, &tx, log, results).await;
+    let outcome = archive_into(request, resources, crds, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
         // truncated archive.
@@ -173,9 +181,15 @@ async fn produce(
     outcome
 }
 
+/// The CustomResourceDefinition resource's group-resource.
+const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
+
+/// `resources` listed into the archive; then, when `crds` is given, the CRD of each resource
+/// that had an item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
 async fn archive_into(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    crds: Option<&ResourceDesc>,
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
@@ -186,6 +200,8 @@ async fn archive_into(
     let mut list = ResourceList::new()?;
     let mut items = 0u64;
     let mut total = 0u64;
+    // Group-resources (outside the core group) with at least one item in the archive.
+    let mut with_items = std::collections::BTreeSet::new();
     for resource in resources {
         let group_resource = resource.group_resource();
         let gvk = resource.gvk_key();
@@ -268,6 +284,9 @@ async fn archive_into(
                     archive.add_item(&item_ref, &json)?;
                     list.add(&gvk, item_ref.namespace, name)?;
                     items += 1;
+                    if !resource.group.is_empty() {
+                        with_items.insert(group_resource.clone());
+                    }
                     if archive.sink_mut().len() >= CHUNK {
                         send(tx, std::mem::take(archive.sink_mut())).await?;
                     }
@@ -282,6 +301,43 @@ async fn archive_into(
                 }
             }
         }
+    }
+    if let Some(crds) = crds {
+        let (group_resource, gvk) = (crds.group_resource(), crds.gvk_key());
+        for name in &with_items {
+            // A CRD is named `<plural>.<group>`: none by that name means a built-in or
+            // aggregated API, which has nothing to add.
+            let crd = match request.source.get_cluster_scoped(crds, name).await {
+                Ok(Some(crd)) => crd,
+                Ok(None) => continue,
+                Err(e) => {
+                    let message =
+                        format!("the CRD of {name} not backed up: reading it failed: {e}");
+                    log.line("warning", &message);
+                    results.warnings.add_general(message);
+                    continue;
+                }
+            };
+            let json = serde_json::to_vec(&crd).map_err(io::Error::other)?;
+            let item_ref = ItemRef {
+                group_resource: &group_resource,
+                version: &crds.version,
+                namespace: None,
+                name,
+            };
+            archive.add_item(&item_ref, &json)?;
+            list.add(&gvk, None, name)?;
+            items += 1;
+            total += 1;
+            log.line(
+                "info",
+                &format!("Found associated CRD {name} to add to backup"),
+            );
+        }
+        request.progress.send_modify(|p| {
+            p.items = items;
+            p.total = total;
+        });
     }
     let rest = archive.finish()?;
     send(tx, rest).await?;

@@ -96,14 +96,20 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         entries.keys()
     );
     // Some namespaces and includeClusterResources unset: no cluster-scoped resources besides
-    // the namespaces themselves (Velero's rule).
+    // the namespaces themselves and the CRD of the custom resources taken (Velero's rules;
+    // tests/integration/velero_interop.rs shows Velero's own backup adding the CRD).
+    let crd =
+        "resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json";
     assert!(
-        !entries
-            .keys()
-            .any(|p| p.contains("/cluster/") && !p.starts_with("resources/namespaces/")),
+        !entries.keys().any(|p| p.contains("/cluster/")
+            && !p.starts_with("resources/namespaces/")
+            && !p.starts_with("resources/customresourcedefinitions.apiextensions.k8s.io/")),
         "{:#?}",
         entries.keys()
     );
+    let crd: Value = serde_json::from_slice(&entries[crd]).unwrap();
+    assert_eq!(crd["kind"], "CustomResourceDefinition");
+    assert_eq!(crd["metadata"]["name"], "widgets.example.com");
     let item: Value =
         serde_json::from_slice(&entries["resources/configmaps/namespaces/app-a/settings-0.json"])
             .unwrap();
@@ -151,6 +157,10 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         list["example.com/v1/Widget"],
         json!(["app-a/gear", "app-b/gear"])
     );
+    assert_eq!(
+        list["apiextensions.k8s.io/v1/CustomResourceDefinition"],
+        json!(["widgets.example.com"])
+    );
     let results: Value = serde_json::from_slice(&gunzip(&download(
         &world,
         &format!("{dir}b-none-results.gz"),
@@ -177,8 +187,8 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     let status = none.status.as_ref().unwrap();
     // app-a: 3 ConfigMaps, 2 Secrets, a Deployment, a Widget; app-b: 2 + 2 + 1 + 1; and the
     // two Namespace objects; and in each namespace what kube-controller-manager puts there
-    // (the kube-root-ca.crt ConfigMap and the default ServiceAccount).
-    let items = 7 + 6 + 2 + 2 * 2;
+    // (the kube-root-ca.crt ConfigMap and the default ServiceAccount); and the widgets' CRD.
+    let items = 7 + 6 + 2 + 2 * 2 + 1;
     assert_eq!(
         status.progress.as_ref().unwrap().items_backed_up,
         Some(items)

@@ -11,6 +11,7 @@ mod common;
 mod restore_support;
 mod server_support;
 mod storage_support;
+mod velero_support;
 use e2e::peers;
 
 mod admission_props;
@@ -46,6 +47,7 @@ mod storage_cli;
 mod storage_moto;
 mod storage_trust;
 mod store_stalls;
+mod velero_interop;
 mod verify_cluster;
 mod webhook_binary;
 mod webhook_certs_script;
