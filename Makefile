@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup fuzz e2e-cluster velero-peer clean
+.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup bench-vs-velero fuzz e2e-cluster velero-peer clean
 
 all: build
 
@@ -65,6 +65,10 @@ bench-locations: test-tools
 ## bench-storage: a 1 GiB multipart upload next to `aws s3 cp` of the same bytes
 bench-storage: test-tools
 	$(CARGO) bench --bench storage
+
+## bench-vs-velero: veloxide and Velero side by side (backup at 10k and 100k objects, restore at 10k), with the API server's list and create ceilings
+bench-vs-velero: test-tools
+	$(CARGO) bench --bench vs_velero
 
 ## bench-backup: backups of 10k and 100k ConfigMaps (peak RSS and items/s)
 bench-backup: test-tools

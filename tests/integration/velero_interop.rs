@@ -489,3 +489,123 @@ async fn velero_and_veloxide_restore_each_others_backups() {
     .await;
     v.assert_running();
 }
+
+/// The reference documents' locations, and every location of the admission table, applied to a
+/// cluster with Velero's CRDs (as `kubectl apply --dry-run=server`: Velero has no admission
+/// webhook, its CRD schema is what refuses) and to veloxide's admission. The reference
+/// documents' pass both. Each one veloxide refuses and Velero takes is printed with the rule
+/// that refused it, and that rule names a field of README's table of admission rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_location_manifests_apply_to_both() {
+    let cluster = e2e::cluster::Cluster::start().expect("the control plane starts");
+    let client = cluster.client().await.unwrap();
+    velero_support::create_crds(&client, &velero_support::velero_crds(&cluster.kubeconfig)).await;
+    apply(
+        &client,
+        &[json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "velero"}})],
+    )
+    .await;
+    let velero_takes = |manifest: Value| {
+        let client = client.clone();
+        async move {
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                client,
+                "velero",
+                &resource("velero.io/v1", "backupstoragelocations"),
+            );
+            let object: DynamicObject = serde_json::from_value(manifest).unwrap();
+            let dry_run = kube::api::PostParams {
+                dry_run: true,
+                ..Default::default()
+            };
+            api.create(&dry_run, &object).await.map(|_| ())
+        }
+    };
+
+    // The reference documents' manifests, then the admission table's.
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds");
+    let mut manifests = Vec::new();
+    for entry in std::fs::read_dir(&seeds).unwrap() {
+        let path = entry.unwrap().path();
+        let name = format!("seeds/{}", path.file_name().unwrap().to_string_lossy());
+        manifests.push((name, one_yaml_doc(&std::fs::read_to_string(&path).unwrap())));
+    }
+    let seed_count = manifests.len();
+    for case in common::cases::all() {
+        manifests.push((case.name.to_owned(), common::cases::object(&case.spec)));
+    }
+
+    let rules = admission_rules_section();
+    let (mut seeds_allowed, mut refused_by_veloxide_only) = (0, Vec::new());
+    for (i, (name, manifest)) in manifests.into_iter().enumerate() {
+        let (allowed, message, _) = admission(&manifest);
+        let velero = velero_takes(manifest).await;
+        if i < seed_count {
+            assert!(
+                velero.is_ok(),
+                "{name}: Velero's API server refused: {velero:?}"
+            );
+            seeds_allowed += usize::from(allowed);
+        }
+        if allowed || velero.is_err() {
+            continue;
+        }
+        let rule = message
+            .lines()
+            .find(|l| l.contains("spec."))
+            .unwrap_or(&message)
+            .trim()
+            .to_owned();
+        let path = rule
+            .split_whitespace()
+            .find_map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.')
+                    .strip_prefix("spec.")
+            })
+            .unwrap_or_else(|| panic!("{name}: the denial names no field path: {message}"))
+            .to_owned();
+        // The field the path ends in, or (for a rule about two fields, named at their parent)
+        // a camelCase field the message names.
+        let field = path.rsplit('.').next().unwrap_or(&path);
+        let words = rule.split(|c: char| !c.is_alphanumeric());
+        let camel = |w: &&str| w.starts_with(char::is_lowercase) && w.contains(char::is_uppercase);
+        let named: Vec<&str> = std::iter::once(field).chain(words.filter(camel)).collect();
+        assert!(
+            named.iter().any(|f| rules.contains(f)),
+            "{name}: refused for `{path}` ({rule}); README's table of admission rules names none of {named:?}"
+        );
+        refused_by_veloxide_only.push(format!("{name:<48} {rule}"));
+    }
+    assert!(
+        seed_count >= 4 && seeds_allowed >= 3,
+        "{seeds_allowed} of {seed_count} reference manifests allowed by veloxide"
+    );
+    assert!(
+        !refused_by_veloxide_only.is_empty(),
+        "no location that Velero takes and veloxide refuses: the table's denials are all schema errors?"
+    );
+    println!(
+        "Velero applies, veloxide refuses at admission ({}):\n{}",
+        refused_by_veloxide_only.len(),
+        refused_by_veloxide_only.join("\n")
+    );
+}
+
+/// A YAML manifest as JSON.
+fn one_yaml_doc(text: &str) -> Value {
+    let docs = e2e::manifests::yaml_docs(text).unwrap();
+    assert_eq!(docs.len(), 1, "one document");
+    docs.into_iter().next().unwrap()
+}
+
+/// README's "Admission rules for BackupStorageLocations" section.
+fn admission_rules_section() -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("## Admission rules for BackupStorageLocations")
+        .expect("README has the admission rules");
+    let rest = &readme[start + 3..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+}

@@ -52,11 +52,12 @@ impl World {
     /// A second cluster (its own control plane) whose locations reach the same bucket as
     /// `other`'s: a disaster-recovery site.
     pub async fn start_sharing(other: &World) -> World {
-        World::with_store(
-            other.moto.clone(),
-            &["rbac.secretsScope=cluster", RESTORE_WIDGETS],
-        )
-        .await
+        World::start_on(other.moto.clone()).await
+    }
+
+    /// A cluster whose locations reach `moto` (kept when the cluster that wrote to it is gone).
+    pub async fn start_on(moto: Arc<Moto>) -> World {
+        World::with_store(moto, &["rbac.secretsScope=cluster", RESTORE_WIDGETS]).await
     }
 
     async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {

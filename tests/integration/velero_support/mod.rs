@@ -169,6 +169,13 @@ impl VeleroSide {
     /// Start `velero server` with `extra` flags; its controller-runtime metrics are on a free
     /// loopback port (see e2e/velero/cmd/velero), its own metrics on another, its profiler off.
     pub fn start_server(&mut self, extra: &[&str]) {
+        let kubeconfig = self.cluster.kubeconfig.clone();
+        self.start_server_as(&kubeconfig, extra);
+    }
+
+    /// [`VeleroSide::start_server`] authenticating with `kubeconfig` (the benchmark runs Velero
+    /// as a ServiceAccount, as in a cluster, to count its own API requests).
+    pub fn start_server_as(&mut self, kubeconfig: &Path, extra: &[&str]) {
         let dir = self.cluster.dir().to_path_buf();
         let tmp = dir.join("velero-tmp");
         std::fs::create_dir_all(&tmp).unwrap();
@@ -179,7 +186,7 @@ impl VeleroSide {
             velero_bin().display().to_string(),
             "server".into(),
             "--kubeconfig".into(),
-            self.cluster.kubeconfig.display().to_string(),
+            kubeconfig.display().to_string(),
             "--namespace".into(),
             NS.into(),
             "--plugin-dir".into(),
@@ -203,6 +210,15 @@ impl VeleroSide {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.server = Some(server);
+    }
+
+    /// The process that runs `velero server` (its plugins are its children), once started.
+    pub fn server_pid(&self) -> Option<u32> {
+        let sh = self.server.as_ref()?.child.id();
+        children(sh).into_iter().find(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == b"server"))
+        })
     }
 
     /// The server's log so far.
@@ -360,6 +376,24 @@ impl Drop for VeleroServer {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// The processes whose parent is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            // Field 4 of /proc/PID/stat, after the parenthesised command name.
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
 }
 
 /// The last `n` lines of `text`.
