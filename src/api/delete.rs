@@ -5,6 +5,7 @@
 //! `controller::deletion` carries them out.
 
 use kube::CustomResource;
+use kube::ResourceExt as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,6 @@ impl DeleteBackupRequest {
     /// A request for `backup`, named `<backup>-<random>` by the API server and labelled with
     /// the backup's name and uid, as Velero's CLI and collector make them.
     pub fn for_backup(backup: &super::Backup) -> DeleteBackupRequest {
-        use kube::ResourceExt as _;
         let name = backup.name_any();
         let mut request = DeleteBackupRequest::new(
             "",

@@ -18,7 +18,7 @@ pub use apply::ExistingPolicy;
 pub use run::{Outcome, Progress, Request, run};
 pub use spool::Limits;
 
-use crate::storage::{ObjectStore, StorageError};
+use crate::storage::{ObjectStore, Reason, StorageError};
 
 /// Where a restore's files live, relative to the location's prefix. The trailing slash is what
 /// keeps `r1` from reaching `r10`'s files.
@@ -90,7 +90,6 @@ impl RestoreError {
 /// What to add to a read failure of an SSE-C object: a store refusing the read almost always
 /// means the key is not the one the backup was written with.
 pub fn sse_c_hint(sse_c: bool, error: &StorageError) -> &'static str {
-    use crate::storage::Reason;
     if !sse_c {
         return "";
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -318,7 +319,6 @@ async fn restore_one(
 /// A namespaced item's namespace must exist: the backup may not hold the Namespace object
 /// (a resource filter left it out), and a mapped namespace is new. Velero creates it too.
 async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String> {
-    use k8s_openapi::api::core::v1::Namespace;
     let api: Api<Namespace> = Api::all(request.client.clone());
     match api.get_opt(ns).await {
         Ok(Some(existing)) => {
