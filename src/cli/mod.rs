@@ -372,3 +372,12 @@ pub async fn cancel_on_signal(token: CancellationToken) {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())
 }
+/// A command's flags as clap parses `create LINE...`, for the tests of what flags become.
+#[cfg(test)]
+pub(crate) fn parse_flags<A: clap::Args + clap::FromArgMatches>(line: &[&str]) -> A {
+    let command = A::augment_args(clap::Command::new("create"));
+    let matches = command
+        .try_get_matches_from(std::iter::once("create").chain(line.iter().copied()))
+        .unwrap();
+    A::from_arg_matches(&matches).unwrap()
+}

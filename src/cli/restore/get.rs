@@ -2,10 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
-use kube::Api;
-use kube::api::ListParams;
 
 use super::super::output::{ListArgs, OutputFormat, format_selector, go_time, table, time_cell};
 use super::super::{Cluster, Globals};
@@ -34,29 +31,14 @@ pub const COLUMNS: [&str; 9] = [
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<Restore> = cluster.api();
-    let mut restores = Vec::new();
-    if args.names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = &args.list.selector {
-            params = params.labels(s);
-        }
-        restores = api
-            .list(&params)
-            .await
-            .context("cannot list restores")?
-            .items;
-    } else {
-        for name in &args.names {
-            let restore = api.get_opt(name).await?.with_context(|| {
-                format!(
-                    "restore {name:?} not found in namespace {}",
-                    cluster.namespace
-                )
-            })?;
-            restores.push(restore);
-        }
-    }
+    let mut restores: Vec<Restore> = cluster
+        .named_or_listed(
+            &args.names,
+            args.list.selector.as_deref(),
+            "restore",
+            "restores",
+        )
+        .await?;
     restores.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     if restores.is_empty() && args.list.output == OutputFormat::Table {
         eprintln!("No restores found in namespace {}.", cluster.namespace);

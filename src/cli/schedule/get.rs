@@ -3,13 +3,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use jiff::Timestamp;
-use kube::Api;
-use kube::api::ListParams;
-use serde_json::json;
 
+use super::super::output::{OutputFormat, format_selector};
 use crate::api::Schedule;
 use crate::cli::cluster::{Cluster, Globals};
 
@@ -36,26 +33,9 @@ pub struct DescribeArgs {
     pub selector: Option<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Yaml,
-    Json,
-}
-
-impl OutputFormat {
-    /// One schedule prints as itself, several as a `ScheduleList`.
-    pub fn render(self, schedules: &[Schedule]) -> anyhow::Result<String> {
-        let value = match schedules {
-            [one] => serde_json::to_value(one)?,
-            many => json!({"apiVersion": "velero.io/v1", "kind": "ScheduleList", "items": many}),
-        };
-        Ok(match self {
-            OutputFormat::Table => table(schedules, Timestamp::now()),
-            OutputFormat::Yaml => serde_norway::to_string(&value)?,
-            OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
-        })
-    }
+/// Schedules as `schedule get` prints them: the table, or the objects.
+pub fn render(format: OutputFormat, schedules: &[Schedule]) -> anyhow::Result<String> {
+    format.render("ScheduleList", schedules, |s| table(s, Timestamp::now()))
 }
 
 async fn fetch(
@@ -63,31 +43,14 @@ async fn fetch(
     names: &[String],
     selector: Option<&str>,
 ) -> anyhow::Result<Vec<Schedule>> {
-    let namespace = &globals.namespace();
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let mut schedules: Vec<Schedule> = cluster
+        .named_or_listed(names, selector, "schedule", "schedules")
+        .await?;
     if names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = selector {
-            params = params.labels(s);
-        }
-        let mut list = api
-            .list(&params)
-            .await
-            .context("cannot list schedules")?
-            .items;
-        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        return Ok(list);
+        schedules.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     }
-    let mut out = Vec::new();
-    for name in names {
-        out.push(
-            api.get_opt(name)
-                .await?
-                .with_context(|| format!("schedule {name:?} not found in namespace {namespace}"))?,
-        );
-    }
-    Ok(out)
+    Ok(schedules)
 }
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -96,7 +59,7 @@ pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         eprintln!("No schedules found in namespace {}.", args.namespace);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", args.output.render(&schedules)?);
+    print!("{}", render(args.output, &schedules)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -175,29 +138,7 @@ fn next_run(s: &Schedule, now: Timestamp) -> String {
 }
 
 fn selector(s: &Schedule) -> String {
-    let Some(sel) = &s.spec.template.label_selector else {
-        return "<none>".into();
-    };
-    let mut terms: Vec<String> = sel
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for e in sel.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        terms.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            _ => format!("!{}", e.key),
-        });
-    }
-    if terms.is_empty() {
-        "<none>".into()
-    } else {
-        terms.join(",")
-    }
+    format_selector(s.spec.template.label_selector.as_ref())
 }
 
 fn local_time(t: Timestamp) -> String {

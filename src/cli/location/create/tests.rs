@@ -1,16 +1,7 @@
 use super::*;
-use clap::Parser;
-
-#[derive(Parser)]
-struct Wrapper {
-    #[command(flatten)]
-    args: CreateArgs,
-}
 
 fn args(line: &[&str]) -> CreateArgs {
-    let mut argv = vec!["create"];
-    argv.extend_from_slice(line);
-    Wrapper::try_parse_from(argv).unwrap().args
+    crate::cli::parse_flags(line)
 }
 
 #[test]
