@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::api::{BackupStorageLocationSpec, GoDuration, SecretKeySelector};
+use crate::api::{BackupStorageLocationSpec, GoDuration, LocalObjectReference, SecretKeySelector};
 
 /// A rule a location breaks: the field path, what is wrong, and how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,21 +162,7 @@ impl LocationConfig {
         let provider = parse_provider(&spec.provider, &mut findings);
         let storage = &spec.object_storage;
 
-        let bucket = storage.bucket.trim();
-        if bucket.is_empty() {
-            findings.deny(
-                "spec.objectStorage.bucket",
-                "is required; name the bucket backups are written to",
-            );
-        } else if bucket.contains('/') {
-            findings.deny(
-                "spec.objectStorage.bucket",
-                format!(
-                    "{bucket:?} holds a '/'; put only the bucket name here and the path in \
-                     spec.objectStorage.prefix"
-                ),
-            );
-        }
+        let bucket = parse_bucket(&storage.bucket, &mut findings);
         let prefix = storage
             .prefix
             .as_deref()
@@ -185,18 +171,10 @@ impl LocationConfig {
             .to_owned();
 
         let ca = parse_ca_source(spec, now, &mut findings);
-        let client_cert_secret = storage.client_cert_ref.as_ref().and_then(|r| {
-            let name = r.name.as_deref().unwrap_or("").trim();
-            if name.is_empty() {
-                findings.deny(
-                    "spec.objectStorage.clientCertRef.name",
-                    "is required; name a kubernetes.io/tls Secret holding tls.crt and tls.key",
-                );
-                None
-            } else {
-                Some(name.to_owned())
-            }
-        });
+        let client_cert_secret = storage
+            .client_cert_ref
+            .as_ref()
+            .and_then(|r| client_cert_secret(r, &mut findings));
         let credential_secret = spec
             .credential
             .as_ref()
@@ -261,6 +239,38 @@ impl LocationConfig {
             warnings: findings.warnings,
         })
     }
+}
+
+fn parse_bucket<'a>(bucket: &'a str, findings: &mut Findings) -> &'a str {
+    let bucket = bucket.trim();
+    if bucket.is_empty() {
+        findings.deny(
+            "spec.objectStorage.bucket",
+            "is required; name the bucket backups are written to",
+        );
+    } else if bucket.contains('/') {
+        findings.deny(
+            "spec.objectStorage.bucket",
+            format!(
+                "{bucket:?} holds a '/'; put only the bucket name here and the path in \
+                 spec.objectStorage.prefix"
+            ),
+        );
+    }
+    bucket
+}
+
+/// The client certificate's Secret (`clientCertRef`): only its name is read.
+fn client_cert_secret(reference: &LocalObjectReference, findings: &mut Findings) -> Option<String> {
+    let name = reference.name.as_deref().unwrap_or("").trim();
+    if name.is_empty() {
+        findings.deny(
+            "spec.objectStorage.clientCertRef.name",
+            "is required; name a kubernetes.io/tls Secret holding tls.crt and tls.key",
+        );
+        return None;
+    }
+    Some(name.to_owned())
 }
 
 fn parse_provider(provider: &str, findings: &mut Findings) -> Option<Provider> {

@@ -170,6 +170,15 @@ fn relative(when: Timestamp, now: Timestamp) -> String {
 /// Velero's describe layout, with the next run and retention added.
 pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
     let mut out = String::new();
+    describe_metadata(&mut out, s);
+    describe_status(&mut out, s, now);
+    describe_retention(&mut out, s);
+    describe_template(&mut out, s);
+    out
+}
+
+/// Name, namespace, labels and annotations.
+fn describe_metadata(out: &mut String, s: &Schedule) {
     let map = |m: &Option<std::collections::BTreeMap<String, String>>| match m {
         Some(m) if !m.is_empty() => m
             .iter()
@@ -178,7 +187,6 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
             .join("\n              "),
         _ => "<none>".into(),
     };
-    let status = s.status.clone().unwrap_or_default();
     let _ = writeln!(
         out,
         "Name:         {}",
@@ -196,6 +204,11 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
     });
     let _ = writeln!(out, "Annotations:  {}", map(&annotations));
     let _ = writeln!(out);
+}
+
+/// The phase, the expression and when it runs.
+fn describe_status(out: &mut String, s: &Schedule, now: Timestamp) {
+    let status = s.status.clone().unwrap_or_default();
     let _ = writeln!(
         out,
         "Phase:  {}",
@@ -222,6 +235,10 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         let _ = writeln!(out, "Last Skipped:  {}", utc(t.0));
     }
     let _ = writeln!(out);
+}
+
+/// The retention rules, or that backups expire by their TTL.
+fn describe_retention(out: &mut String, s: &Schedule) {
     match &s.spec.retention {
         None => {
             let _ = writeln!(out, "Retention:  <none> (backups expire by their TTL)");
@@ -249,6 +266,10 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         }
     }
     let _ = writeln!(out);
+}
+
+/// What each backup takes, as `backup describe` shows it.
+fn describe_template(out: &mut String, s: &Schedule) {
     let t = &s.spec.template;
     let list = |v: &Option<Vec<String>>, empty: &str| match v {
         Some(v) if !v.is_empty() => v.join(", "),
@@ -297,7 +318,6 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         "  TTL:  {}",
         t.ttl.as_ref().map_or("0s".into(), |t| t.0.clone())
     );
-    out
 }
 
 #[cfg(test)]
