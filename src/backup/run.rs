@@ -12,9 +12,10 @@ use tokio_util::io::StreamReader;
 
 use super::archive::{ArchiveWriter, ItemRef};
 use super::collect::Source;
+use super::error::BackupError;
 use super::filter::{Plan, ResourceDesc};
+use super::keys::{backup_dir, backup_key};
 use super::sidefiles::{BackupLog, ResourceList, Results};
-use super::{BackupError, backup_dir, backup_key};
 use crate::storage::{ObjectStore, Recorded};
 
 /// Bytes gathered from the archive before they are handed to the upload.

@@ -13,9 +13,9 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use kube::Api;
 
+use super::cluster::{Cluster, Globals};
 use super::fetch::{DownloadArgs, download, resolve_trust};
 use super::progress::Snapshot;
-use super::{Cluster, Globals};
 use crate::api::{Backup, DownloadTargetKind};
 
 #[derive(Subcommand, Debug)]

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
-use super::Globals;
+use super::cluster::Globals;
 use crate::api::BackupStorageLocation;
 use crate::location::LocationConfig;
 

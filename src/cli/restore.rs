@@ -14,9 +14,10 @@ use kube::api::PostParams;
 use serde_json::json;
 
 use super::backup::{Common, DescribeArgs, print_file};
+use super::cluster::{Cluster, Globals};
 use super::fetch::{download, resolve_trust};
 use super::progress::{Display, Snapshot};
-use super::{Cluster, Globals, UsageError};
+use super::usage::UsageError;
 use crate::api::{Backup, DownloadTargetKind, Restore, RestorePhase};
 
 #[derive(Subcommand, Debug)]

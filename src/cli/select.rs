@@ -10,8 +10,8 @@ use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde::de::DeserializeOwned;
 
-use super::UsageError;
 use super::output::selector_arg;
+use super::usage::UsageError;
 
 /// Which objects a command acts on: names, a selector, or all of them (exactly one).
 #[derive(Args, Debug, Clone)]

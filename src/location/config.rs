@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::{Checksum, CustomerKeySource, Encryption, Endpoint, Findings, SecretKeyRef};
+use super::findings::Findings;
+use super::model::{Checksum, CustomerKeySource, Encryption, Endpoint, SecretKeyRef};
 
 /// Keys veloxide acts on.
 const KEYS: &[&str] = &[

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::error::{RestoreError, sse_c_hint};
+use super::keys::restore_key;
 use super::prepare::{NEVER_RESTORED, Place, Rules, prepare, rank};
 use super::spool::{Item, Limits, Spool, over_bound, spool};
-use super::{RestoreError, restore_key, sse_c_hint};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, ResourceDesc, Source, backup_key};
 use crate::location::Encryption;

@@ -13,12 +13,6 @@ pub mod tls;
 
 pub use location::{review, review_with};
 pub use review::BadRequest;
-pub use router::{router, router_with};
+pub use router::{VALIDATE_BSL_PATH, VALIDATE_SCHEDULE_PATH, router, router_with};
 pub use schedule::review_schedule;
 pub use serve::{ServeError, ServeOptions, serve};
-
-/// Where the API server sends BackupStorageLocation admission reviews.
-pub const VALIDATE_BSL_PATH: &str = "/validate-velero-io-v1-backupstoragelocation";
-
-/// Where the API server sends Schedule admission reviews.
-pub const VALIDATE_SCHEDULE_PATH: &str = "/validate-velero-io-v1-schedule";

@@ -11,9 +11,10 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::OutputFormat;
 use super::super::progress::{Display, Snapshot};
-use super::super::{Cluster, Globals, UsageError};
+use super::super::usage::UsageError;
 use crate::api::{Backup, BackupPhase};
 
 /// Velero's default retention when `--ttl` is not given.

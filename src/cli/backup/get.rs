@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use clap::Args;
 use jiff::Timestamp;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::{
     ListArgs, OutputFormat, format_selector, from_now, go_time, table as layout,
 };
-use super::super::{Cluster, Globals};
 use crate::api::Backup;
 
 #[derive(Args, Debug)]

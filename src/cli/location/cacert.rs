@@ -11,7 +11,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use super::super::Cluster;
+use super::super::cluster::Cluster;
 use crate::location;
 
 /// The field manager of the CA Secrets the CLI writes, and its label on them.

@@ -17,8 +17,9 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::OutputFormat;
-use super::super::{Cluster, Globals, UsageError};
+use super::super::usage::UsageError;
 use super::cacert::{CA_KEY, ca_secret_name, put_ca_secret, read_cacert};
 use crate::api::{BackupStorageLocation, SecretKeySelector};
 use crate::location::LocationConfig;

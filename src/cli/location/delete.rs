@@ -12,8 +12,8 @@ use clap::Args;
 use kube::Api;
 use kube::api::ListParams;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::select::{SelectArgs, confirmed, delete_one};
-use super::super::{Cluster, Globals};
 use crate::api::backup::STORAGE_LOCATION_LABEL;
 use crate::api::{Backup, BackupStorageLocation};
 

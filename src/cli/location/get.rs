@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::{ListArgs, OutputFormat, go_time, table};
-use super::super::{Cluster, Globals};
 use crate::api::{AccessMode, BackupStorageLocation, LocationPhase};
 
 #[derive(Args, Debug)]

@@ -8,7 +8,8 @@ use clap::Args;
 use kube::Api;
 use kube::api::PostParams;
 
-use super::super::{Cluster, Globals, UsageError};
+use super::super::cluster::{Cluster, Globals};
+use super::super::usage::UsageError;
 use super::cacert::{CA_KEY, ca_secret_name, put_ca_secret, read_cacert};
 use super::create::{admit, api_message, credential, default_taken, other_defaults};
 use crate::api::{BackupStorageLocation, SecretKeySelector};

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 use kube::Api;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::select::{SelectArgs, confirmed, delete_one};
-use super::super::{Cluster, Globals};
 use crate::api::Restore;
 
 #[derive(Args, Debug)]

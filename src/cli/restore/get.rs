@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::{ListArgs, OutputFormat, format_selector, go_time, table, time_cell};
-use super::super::{Cluster, Globals};
 use crate::api::Restore;
 
 #[derive(Args, Debug)]
