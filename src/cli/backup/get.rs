@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::super::cluster::{Cluster, Globals};
 use super::super::output::{
-    ListArgs, OutputFormat, format_selector, from_now, go_time, table as layout,
+    ListArgs, OutputFormat, format_selector, from_now, go_time, print_listing, table as layout,
 };
 use crate::api::Backup;
 
@@ -47,12 +47,13 @@ pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         )
         .await?;
     sort(&mut backups);
-    if backups.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!("No backups found in namespace {}.", cluster.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", render(args.list.output, &backups)?);
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &backups,
+        args.list.output,
+        "backups",
+        &cluster.namespace,
+        render,
+    )
 }
 
 /// Velero's order: by name, except that backups of one schedule (names ending in a

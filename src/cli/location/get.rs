@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::super::cluster::{Cluster, Globals};
-use super::super::output::{ListArgs, OutputFormat, go_time, table};
+use super::super::output::{ListArgs, go_time, print_listing, table};
 use crate::api::{AccessMode, BackupStorageLocation, LocationPhase};
 
 #[derive(Args, Debug)]
@@ -44,19 +44,13 @@ pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         locations.retain(|l| l.spec.default == Some(true));
     }
     locations.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    if locations.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!(
-            "No backup storage locations found in namespace {}.",
-            cluster.namespace
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let text = args
-        .list
-        .output
-        .render("BackupStorageLocationList", &locations, location_table)?;
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &locations,
+        args.list.output,
+        "backup storage locations",
+        &cluster.namespace,
+        |format, items| format.render("BackupStorageLocationList", items, location_table),
+    )
 }
 
 /// Velero's table: `Unknown` before the first validation, the access mode defaulted to

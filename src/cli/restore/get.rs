@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::super::cluster::{Cluster, Globals};
-use super::super::output::{ListArgs, OutputFormat, format_selector, go_time, table, time_cell};
+use super::super::output::{ListArgs, format_selector, go_time, print_listing, table, time_cell};
 use crate::api::Restore;
 
 #[derive(Args, Debug)]
@@ -40,17 +40,13 @@ pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         )
         .await?;
     restores.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    if restores.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!("No restores found in namespace {}.", cluster.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!(
-        "{}",
-        args.list
-            .output
-            .render("RestoreList", &restores, restore_table)?
-    );
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &restores,
+        args.list.output,
+        "restores",
+        &cluster.namespace,
+        |format, items| format.render("RestoreList", items, restore_table),
+    )
 }
 
 /// Velero's `restore get` table; a restore being deleted shows `<phase> (Deleting)`.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use jiff::Timestamp;
 
-use super::super::output::{OutputFormat, format_selector};
+use super::super::output::{self, OutputFormat, format_selector, print_listing};
 use crate::api::Schedule;
 use crate::cli::cluster::{Cluster, Globals};
 
@@ -55,12 +55,13 @@ async fn fetch(
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let schedules = fetch(globals, &args.names, args.selector.as_deref()).await?;
-    if schedules.is_empty() && args.output == OutputFormat::Table {
-        eprintln!("No schedules found in namespace {}.", args.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", render(args.output, &schedules)?);
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &schedules,
+        args.output,
+        "schedules",
+        &args.namespace,
+        render,
+    )
 }
 
 pub async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -73,58 +74,45 @@ pub async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<E
 
 /// Velero's `schedule get` columns, plus NEXT RUN.
 pub fn table(schedules: &[Schedule], now: Timestamp) -> String {
-    let mut rows = vec![
-        [
-            "NAME",
-            "STATUS",
-            "CREATED",
-            "SCHEDULE",
-            "BACKUP TTL",
-            "LAST BACKUP",
-            "NEXT RUN",
-            "SELECTOR",
-            "PAUSED",
-        ]
-        .map(String::from)
-        .to_vec(),
+    let header = [
+        "NAME",
+        "STATUS",
+        "CREATED",
+        "SCHEDULE",
+        "BACKUP TTL",
+        "LAST BACKUP",
+        "NEXT RUN",
+        "SELECTOR",
+        "PAUSED",
     ];
-    for s in schedules {
-        let status = s.status.clone().unwrap_or_default();
-        rows.push(vec![
-            s.metadata.name.clone().unwrap_or_default(),
-            status.phase.map_or("New", |p| p.as_str()).to_owned(),
-            s.metadata
-                .creation_timestamp
-                .as_ref()
-                .map_or("<nil>".into(), |t| local_time(t.0)),
-            s.spec.schedule.clone(),
-            s.spec
-                .template
-                .ttl
-                .as_ref()
-                .map_or("0s".into(), |t| t.0.clone()),
-            status
-                .last_backup
-                .as_ref()
-                .map_or("n/a".into(), |t| relative(t.0, now)),
-            next_run(s, now),
-            selector(s),
-            s.spec.paused.to_string(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+    let rows = schedules
+        .iter()
+        .map(|s| {
+            let status = s.status.clone().unwrap_or_default();
+            vec![
+                s.metadata.name.clone().unwrap_or_default(),
+                status.phase.map_or("New", |p| p.as_str()).to_owned(),
+                s.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or("<nil>".into(), |t| local_time(t.0)),
+                s.spec.schedule.clone(),
+                s.spec
+                    .template
+                    .ttl
+                    .as_ref()
+                    .map_or("0s".into(), |t| t.0.clone()),
+                status
+                    .last_backup
+                    .as_ref()
+                    .map_or("n/a".into(), |t| relative(t.0, now)),
+                next_run(s, now),
+                selector(s),
+                s.spec.paused.to_string(),
+            ]
+        })
         .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<width$}   "));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    output::table(&header, rows)
 }
 
 fn next_run(s: &Schedule, now: Timestamp) -> String {
