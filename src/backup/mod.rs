@@ -14,6 +14,8 @@ mod error;
 pub mod filter;
 mod keys;
 pub mod metrics;
+mod produce;
+mod request;
 mod run;
 pub mod sidefiles;
 
@@ -23,7 +25,8 @@ pub use collect::Source;
 pub use error::BackupError;
 pub use filter::{Plan, ResourceDesc};
 pub use keys::{backup_dir, backup_key};
-pub use run::{Outcome, Progress, Request, delete_objects, run, write_metadata};
+pub use request::{Progress, Request};
+pub use run::{Outcome, delete_objects, run, write_metadata};
 
 /// The encryption mode a store recorded, as the backup's status names it.
 pub fn recorded_mode(recorded: &Recorded) -> &'static str {
