@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::GoDuration;
+use super::duration::GoDuration;
 
 /// Which resources to back up, where to, and for how long to keep them.
 ///
@@ -234,7 +234,7 @@ pub struct BackupWrittenTo {
 
 impl BackupWrittenTo {
     /// What a location points at now, in the form it is recorded in.
-    pub fn of(location: &str, storage: &super::ObjectStorageLocation) -> Self {
+    pub fn of(location: &str, storage: &super::bsl::ObjectStorageLocation) -> Self {
         BackupWrittenTo {
             location: location.to_owned(),
             bucket: storage.bucket.clone(),

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::GoDuration;
+use super::duration::GoDuration;
 
 /// A place backups are written to: an S3-compatible bucket, how to trust it, how to
 /// authenticate, and how objects are encrypted at rest.

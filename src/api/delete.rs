@@ -5,6 +5,7 @@
 //! `controller::deletion` carries them out.
 
 use kube::CustomResource;
+use kube::ResourceExt as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -81,8 +82,7 @@ impl DeleteBackupRequest {
 impl DeleteBackupRequest {
     /// A request for `backup`, named `<backup>-<random>` by the API server and labelled with
     /// the backup's name and uid, as Velero's CLI and collector make them.
-    pub fn for_backup(backup: &super::Backup) -> DeleteBackupRequest {
-        use kube::ResourceExt as _;
+    pub fn for_backup(backup: &super::backup::Backup) -> DeleteBackupRequest {
         let name = backup.name_any();
         let mut request = DeleteBackupRequest::new(
             "",

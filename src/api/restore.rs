@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::GoDuration;
+use super::duration::GoDuration;
 
 /// Which backup to restore, what to take from it, and where to put it.
 ///

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::BackupSpec;
+use super::backup::BackupSpec;
 
 /// When to back up (a cron expression) and what (a Backup spec).
 // clippy reads the repeated `type_ = ...` inside separate printcolumn(...) groups as one

@@ -257,6 +257,19 @@ impl SyncMetrics {
     }
 }
 
+/// A registry's text exposition, for the tests that check metric names and values.
+#[cfg(test)]
+pub(crate) fn exposition(registry: &Registry) -> String {
+    let mut out = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut out,
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,14 +279,7 @@ mod tests {
         let registry = Registry::new();
         let m = BackupMetrics::register(&registry);
         m.attempt_total.with_label_values(&["daily"]).inc();
-        let mut out = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = exposition(&registry);
         for line in [
             r#"velero_backup_last_status{schedule=""} 1"#,
             r#"velero_backup_success_total{schedule=""} 0"#,

@@ -10,60 +10,23 @@
 
 pub mod archive;
 pub mod collect;
+mod error;
 pub mod filter;
+mod keys;
 pub mod metrics;
+mod produce;
+mod request;
 mod run;
 pub mod sidefiles;
 
-use crate::storage::{Recorded, StorageError};
+use crate::storage::Recorded;
 
 pub use collect::Source;
+pub use error::BackupError;
 pub use filter::{Plan, ResourceDesc};
-pub use run::{Outcome, Progress, Request, delete_objects, run, write_metadata};
-
-/// Where a backup's objects live, relative to the location's prefix (Velero's layout).
-pub fn backup_dir(name: &str) -> String {
-    format!("backups/{name}/")
-}
-
-/// The key of one of a backup's files: `backups/<name>/<file>`.
-pub fn backup_key(name: &str, file: &str) -> String {
-    format!("backups/{name}/{file}")
-}
-
-/// Why a backup failed as a whole (per-item problems are counted, not errors).
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    /// Velero's check: a backup of that name is already in the store.
-    #[error("backup already exists in object storage")]
-    AlreadyExists,
-    #[error("discovering the cluster's resources failed: {0}")]
-    Discovery(kube::Error),
-    #[error("{0}")]
-    Store(#[from] StorageError),
-    #[error("writing the archive failed: {0}")]
-    Archive(#[from] std::io::Error),
-    /// The location's settings or Secrets could not be used.
-    #[error("the backup storage location cannot be used: {0}")]
-    Location(String),
-    /// The upload ended before the archive did; the upload's own error says why.
-    #[error("the upload stopped before the archive was complete")]
-    UploadStopped,
-}
-
-impl BackupError {
-    /// A stable label for status conditions, events and metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            BackupError::AlreadyExists => "AlreadyExists",
-            BackupError::Discovery(_) => "DiscoveryFailed",
-            BackupError::Store(e) => e.reason().as_str(),
-            BackupError::Archive(_) => "ArchiveFailed",
-            BackupError::UploadStopped => "UploadStopped",
-            BackupError::Location(_) => "LocationUnusable",
-        }
-    }
-}
+pub use keys::{backup_dir, backup_key};
+pub use request::{Progress, Request};
+pub use run::{Outcome, delete_objects, run, write_metadata};
 
 /// The encryption mode a store recorded, as the backup's status names it.
 pub fn recorded_mode(recorded: &Recorded) -> &'static str {

@@ -5,44 +5,18 @@
 use std::io;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
-use super::archive::{ArchiveWriter, ItemRef};
-use super::collect::Source;
-use super::filter::{Plan, ResourceDesc};
-use super::sidefiles::{BackupLog, ResourceList, Results};
-use super::{BackupError, backup_dir, backup_key};
+use super::error::BackupError;
+use super::keys::{backup_dir, backup_key};
+use super::produce::{CRDS, produce};
+use super::request::Request;
+use super::sidefiles::{BackupLog, Results};
 use crate::storage::{ObjectStore, Recorded};
 
-/// Bytes gathered from the archive before they are handed to the upload.
-const CHUNK: usize = 256 * 1024;
-/// Chunks waiting for the upload; with [`CHUNK`], at most 2 MiB between the two sides.
+/// Chunks waiting for the upload; with 256 KiB chunks, at most 2 MiB between the two sides.
 const CHANNEL_DEPTH: usize = 8;
-
-/// What a backup needs: which backup, what to take, where from and where to.
-pub struct Request<'a> {
-    /// The backup's name (its objects go under `backups/<name>/`).
-    pub name: &'a str,
-    /// `namespace/name`, for the log.
-    pub qualified: &'a str,
-    pub plan: &'a Plan,
-    pub source: &'a Source,
-    pub store: &'a ObjectStore,
-    /// Stamped on every archive entry (unix seconds).
-    pub started: u64,
-    /// Items so far, for the status.
-    pub progress: watch::Sender<Progress>,
-}
-
-/// How far a running backup has got.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub items: u64,
-    pub total: u64,
-    /// Archive bytes the upload has taken (at most one part ahead of what the store has).
-    pub bytes: u64,
-}
 
 /// What a finished backup wrote.
 #[derive(Clone, Debug, Default)]
@@ -157,200 +131,6 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         encryption: uploaded.encryption,
         objects,
     })
-}
-
-/// List every chosen resource page by page, filter, and stream the archive into `tx`.
-async fn produce(
-    request: &Request<'_>,
-    resources: &[&ResourceDesc],
-    crds: Option<&ResourceDesc>,
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    log: &mut BackupLog,
-    results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
-    let outcome = archive_into(request, resources, crds, &tx, log, results).await;
-    if let Err(e) = &outcome {
-        // Tell the upload the body is broken, so it aborts instead of completing a
-        // truncated archive.
-        let _ = tx
-            .send(Err(io::Error::other(format!(
-                "the archive is incomplete: {e}"
-            ))))
-            .await;
-    }
-    outcome
-}
-
-/// The CustomResourceDefinition resource's group-resource.
-const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
-
-/// `resources` listed into the archive; then, when `crds` is given, the CRD of each resource
-/// that had an item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
-async fn archive_into(
-    request: &Request<'_>,
-    resources: &[&ResourceDesc],
-    crds: Option<&ResourceDesc>,
-    tx: &mpsc::Sender<io::Result<Bytes>>,
-    log: &mut BackupLog,
-    results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
-    let plan = request.plan;
-    let selector = plan.list_selector();
-    let mut archive = ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?;
-    let mut list = ResourceList::new()?;
-    let mut items = 0u64;
-    let mut total = 0u64;
-    // Group-resources (outside the core group) with at least one item in the archive.
-    let mut with_items = std::collections::BTreeSet::new();
-    for resource in resources {
-        let group_resource = resource.group_resource();
-        let gvk = resource.gvk_key();
-        log.line("info", &format!("Backing up resource {group_resource:?}"));
-        let scopes = if resource.namespaced {
-            plan.namespace_scopes()
-        } else {
-            vec![None]
-        };
-        let (scopes, skipped) = request.source.scopes_for(resource, scopes);
-        if let Some(message) = skipped {
-            log.line("warning", &message);
-            results.warnings.add_general(message);
-        }
-        for scope in scopes {
-            let mut token: Option<String> = None;
-            loop {
-                let page = match request
-                    .source
-                    .list_page(
-                        resource,
-                        scope.as_deref(),
-                        selector.as_deref(),
-                        token.as_deref(),
-                    )
-                    .await
-                {
-                    Ok(page) => page,
-                    // A resource the server's RBAC deliberately leaves out (the chart lists
-                    // the groups backups read) is skipped with a warning that says how to
-                    // grant it; any other failure is an error.
-                    Err(kube::Error::Api(e)) if e.code == 403 => {
-                        let message = format!(
-                            "{group_resource} not backed up: the server's RBAC does not let it \
-                             list them ({}); grant it (the chart's rbac.backup.apiGroups or \
-                             rbac.secretsScope=cluster) to back them up",
-                            e.message
-                        );
-                        log.line("warning", &message);
-                        results.warnings.add(scope.as_deref(), message);
-                        break;
-                    }
-                    Err(e) => {
-                        let message = format!("listing {group_resource} failed: {e}");
-                        log.line("error", &message);
-                        results.errors.add(scope.as_deref(), message);
-                        break;
-                    }
-                };
-                total += page.items.len() as u64;
-                for item in &page.items {
-                    let name = item.metadata.name.as_deref().unwrap_or_default();
-                    let namespace = item.metadata.namespace.as_deref();
-                    let wanted = if resource.is_namespaces() {
-                        plan.wants_namespace(name)
-                    } else {
-                        namespace.is_none_or(|ns| plan.wants_namespace(ns))
-                            && plan.wants_labels(
-                                item.metadata.labels.as_ref().unwrap_or(&Default::default()),
-                            )
-                    };
-                    if !wanted {
-                        total -= 1;
-                        continue;
-                    }
-                    let json = match serde_json::to_vec(item) {
-                        Ok(json) => json,
-                        Err(e) => {
-                            let message = format!("{group_resource} {name}: cannot encode: {e}");
-                            results.errors.add(namespace, message);
-                            continue;
-                        }
-                    };
-                    let item_ref = ItemRef {
-                        group_resource: &group_resource,
-                        version: &resource.version,
-                        namespace: namespace.filter(|_| resource.namespaced),
-                        name,
-                    };
-                    archive.add_item(&item_ref, &json)?;
-                    list.add(&gvk, item_ref.namespace, name)?;
-                    items += 1;
-                    if !resource.group.is_empty() {
-                        with_items.insert(group_resource.clone());
-                    }
-                    if archive.sink_mut().len() >= CHUNK {
-                        send(tx, std::mem::take(archive.sink_mut())).await?;
-                    }
-                }
-                request.progress.send_modify(|p| {
-                    p.items = items;
-                    p.total = total;
-                });
-                match page.next {
-                    Some(next) => token = Some(next),
-                    None => break,
-                }
-            }
-        }
-    }
-    if let Some(crds) = crds {
-        let (group_resource, gvk) = (crds.group_resource(), crds.gvk_key());
-        for name in &with_items {
-            // A CRD is named `<plural>.<group>`: none by that name means a built-in or
-            // aggregated API, which has nothing to add.
-            let crd = match request.source.get_cluster_scoped(crds, name).await {
-                Ok(Some(crd)) => crd,
-                Ok(None) => continue,
-                Err(e) => {
-                    let message =
-                        format!("the CRD of {name} not backed up: reading it failed: {e}");
-                    log.line("warning", &message);
-                    results.warnings.add_general(message);
-                    continue;
-                }
-            };
-            let json = serde_json::to_vec(&crd).map_err(io::Error::other)?;
-            let item_ref = ItemRef {
-                group_resource: &group_resource,
-                version: &crds.version,
-                namespace: None,
-                name,
-            };
-            archive.add_item(&item_ref, &json)?;
-            list.add(&gvk, None, name)?;
-            items += 1;
-            total += 1;
-            log.line(
-                "info",
-                &format!("Found associated CRD {name} to add to backup"),
-            );
-        }
-        request.progress.send_modify(|p| {
-            p.items = items;
-            p.total = total;
-        });
-    }
-    let rest = archive.finish()?;
-    send(tx, rest).await?;
-    Ok((items, list))
-}
-
-async fn send(tx: &mpsc::Sender<io::Result<Bytes>>, bytes: Vec<u8>) -> Result<(), BackupError> {
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    tx.send(Ok(Bytes::from(bytes)))
-        .await
-        .map_err(|_| BackupError::UploadStopped)
 }
 
 /// Write `velero-backup.json` (the Backup object, pretty-printed, as Velero writes it) and

@@ -13,9 +13,10 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use kube::Api;
 
+use super::cluster::{Cluster, Globals};
 use super::fetch::{DownloadArgs, download, resolve_trust};
+use super::output::print_outcome;
 use super::progress::Snapshot;
-use super::{Cluster, Globals};
 use crate::api::{Backup, DownloadTargetKind};
 
 #[derive(Subcommand, Debug)]
@@ -154,17 +155,12 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
     println!("Name:         {}", common.name);
     println!("Namespace:    {}", cluster.namespace);
     println!("Phase:        {}", backup.phase().as_str());
-    if let Some(errors) = &status.validation_errors {
-        println!("Validation errors:");
-        for e in errors {
-            println!("  {e}");
-        }
-    }
-    if let Some(reason) = &status.failure_reason {
-        println!("Failure reason: {reason}");
-    }
-    println!("Errors:       {}", status.errors.unwrap_or(0));
-    println!("Warnings:     {}", status.warnings.unwrap_or(0));
+    print_outcome(
+        status.validation_errors.as_deref(),
+        status.failure_reason.as_deref(),
+        status.errors,
+        status.warnings,
+    );
     println!();
     println!("Storage Location: {}", location_of(&backup));
     if let Some(e) = &status.encryption {

@@ -99,6 +99,44 @@ impl Cluster {
     {
         kube::Api::namespaced(self.client.clone(), &self.namespace)
     }
+
+    /// What a `get` shows: the named objects (each must exist, in the order given), or every
+    /// one whose labels match `selector` when none is named. `noun` and `plural` name the kind
+    /// in messages (`backup storage location`, `backup storage locations`).
+    pub async fn named_or_listed<K>(
+        &self,
+        names: &[String],
+        selector: Option<&str>,
+        noun: &str,
+        plural: &str,
+    ) -> anyhow::Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: kube::Api<K> = self.api();
+        if names.is_empty() {
+            let mut params = kube::api::ListParams::default();
+            if let Some(s) = selector {
+                params = params.labels(s);
+            }
+            return Ok(api
+                .list(&params)
+                .await
+                .with_context(|| format!("cannot list {plural}"))?
+                .items);
+        }
+        let mut found = Vec::new();
+        for name in names {
+            found.push(api.get_opt(name).await?.with_context(|| {
+                format!("{noun} {name:?} not found in namespace {}", self.namespace)
+            })?);
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

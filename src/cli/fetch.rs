@@ -16,7 +16,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use super::Cluster;
+use super::cluster::Cluster;
 use super::trust::{self, Trust};
 use crate::api::{DownloadRequest, DownloadTargetKind};
 
@@ -30,7 +30,7 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub insecure_skip_tls_verify: bool,
     /// How long to wait for the server to process the download request.
-    #[arg(long, default_value = "1m", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "1m", value_parser = super::usage::parse_duration)]
     pub timeout: Duration,
 }
 

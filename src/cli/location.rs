@@ -1,8 +1,10 @@
 //! `veloxide backup-location get|create|set|delete|validate|verify`.
 
+mod cacert;
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod get;
+pub(super) mod set;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
-use super::Globals;
+use super::cluster::Globals;
 use crate::api::BackupStorageLocation;
 use crate::location::LocationConfig;
 
@@ -24,7 +26,7 @@ pub enum LocationCommand {
     Create(create::CreateArgs),
     /// Change a location's default flag, CA bundle or credential, checked first by the same
     /// rules as the admission webhook.
-    Set(create::SetArgs),
+    Set(set::SetArgs),
     /// Delete locations. Backups made to them, and everything in the bucket, stay.
     Delete(delete::DeleteArgs),
     /// Check locations in a YAML file against the admission rules, offline, or by asking a
@@ -51,7 +53,7 @@ impl LocationCommand {
         match self {
             LocationCommand::Get(args) => get::get(args, globals).await,
             LocationCommand::Create(args) => create::create(args, globals).await,
-            LocationCommand::Set(args) => create::set(args, globals).await,
+            LocationCommand::Set(args) => set::set(args, globals).await,
             LocationCommand::Delete(args) => delete::delete(args, globals).await,
             LocationCommand::Validate {
                 file,

@@ -18,6 +18,7 @@ mod schedule;
 mod select;
 mod trust;
 mod uninstall;
+mod usage;
 mod verbs;
 mod verify;
 mod version;
@@ -31,6 +32,8 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 pub use cluster::{Cluster, Globals};
+pub use usage::UsageError;
+use usage::parse_duration;
 
 use crate::webhook::{self, ServeOptions, tls::CertFiles};
 
@@ -41,11 +44,6 @@ Exit status:
   1  failed, or with --wait: the backup or restore ended Failed, PartiallyFailed or
      FailedValidation
   2  usage: an unknown command or flag, a bad flag value, a missing --confirm";
-
-/// A mistake on the command line found after parsing: exit status 2, as clap's own.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// A Kubernetes backup operator for S3-compatible storage behind private CAs, speaking
 /// Velero's velero.io/v1 API.
@@ -369,6 +367,12 @@ pub async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())
+/// A command's flags as clap parses `create LINE...`, for the tests of what flags become.
+#[cfg(test)]
+pub(crate) fn parse_flags<A: clap::Args + clap::FromArgMatches>(line: &[&str]) -> A {
+    let command = A::augment_args(clap::Command::new("create"));
+    let matches = command
+        .try_get_matches_from(std::iter::once("create").chain(line.iter().copied()))
+        .unwrap();
+    A::from_arg_matches(&matches).unwrap()
 }

@@ -1,5 +1,7 @@
 //! How listings print: Velero's tables (kubectl's layout), or the objects as YAML or JSON.
 
+use std::process::ExitCode;
+
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
@@ -52,6 +54,44 @@ impl OutputFormat {
             OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value()?)?),
         })
     }
+}
+
+/// Print what a `get` found; with nothing found and the table format, say so on standard error
+/// instead (`plural` names the kind: `restores`).
+pub fn print_listing<T>(
+    items: &[T],
+    format: OutputFormat,
+    plural: &str,
+    namespace: &str,
+    render: impl FnOnce(OutputFormat, &[T]) -> anyhow::Result<String>,
+) -> anyhow::Result<ExitCode> {
+    if items.is_empty() && format == OutputFormat::Table {
+        eprintln!("No {plural} found in namespace {namespace}.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", render(format, items)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `backup describe` and `restore describe` both print about how a run ended: why it was
+/// refused or failed, and its error and warning counts.
+pub fn print_outcome(
+    validation_errors: Option<&[String]>,
+    failure_reason: Option<&str>,
+    errors: Option<i64>,
+    warnings: Option<i64>,
+) {
+    if let Some(errors) = validation_errors {
+        println!("Validation errors:");
+        for e in errors {
+            println!("  {e}");
+        }
+    }
+    if let Some(reason) = failure_reason {
+        println!("Failure reason: {reason}");
+    }
+    println!("Errors:       {}", errors.unwrap_or(0));
+    println!("Warnings:     {}", warnings.unwrap_or(0));
 }
 
 /// Rows under a header, columns padded with three spaces as kubectl's printer (and so

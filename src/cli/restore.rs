@@ -14,9 +14,11 @@ use kube::api::PostParams;
 use serde_json::json;
 
 use super::backup::{Common, DescribeArgs, print_file};
+use super::cluster::{Cluster, Globals};
 use super::fetch::{download, resolve_trust};
+use super::output::print_outcome;
 use super::progress::{Display, Snapshot};
-use super::{Cluster, Globals, UsageError};
+use super::usage::UsageError;
 use crate::api::{Backup, DownloadTargetKind, Restore, RestorePhase};
 
 #[derive(Subcommand, Debug)]
@@ -196,17 +198,12 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
             p.items_restored.unwrap_or(0)
         );
     }
-    if let Some(errors) = &status.validation_errors {
-        println!("Validation errors:");
-        for e in errors {
-            println!("  {e}");
-        }
-    }
-    if let Some(reason) = &status.failure_reason {
-        println!("Failure reason: {reason}");
-    }
-    println!("Errors:       {}", status.errors.unwrap_or(0));
-    println!("Warnings:     {}", status.warnings.unwrap_or(0));
+    print_outcome(
+        status.validation_errors.as_deref(),
+        status.failure_reason.as_deref(),
+        status.errors,
+        status.warnings,
+    );
     println!();
     println!("Backup:  {}", restore.spec.backup_name);
     if let Some(m) = &restore.spec.namespace_mapping {

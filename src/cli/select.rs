@@ -1,12 +1,17 @@
 //! What Velero's `delete` commands share: `NAME... | --selector S | --all`, and `--confirm`
 //! (asked on a terminal when not given).
 
+use std::fmt::Debug;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use anyhow::Context as _;
 use clap::Args;
+use kube::Resource;
+use kube::api::{Api, DeleteParams, ListParams};
+use serde::de::DeserializeOwned;
 
-use super::UsageError;
 use super::output::selector_arg;
+use super::usage::UsageError;
 
 /// Which objects a command acts on: names, a selector, or all of them (exactly one).
 #[derive(Args, Debug, Clone)]
@@ -48,6 +53,46 @@ impl SelectArgs {
         } else {
             Selection::Selector(self.selector.clone().unwrap_or_default())
         })
+    }
+}
+
+impl Selection {
+    /// The names this selection stands for: the names given, or those of the objects the
+    /// selector lists (`plural` names the kind in the error).
+    pub async fn names<K>(self, api: &Api<K>, plural: &str) -> anyhow::Result<Vec<String>>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug,
+    {
+        Ok(match self {
+            Selection::Names(names) => names,
+            Selection::Selector(selector) => api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .with_context(|| format!("cannot list {plural}"))?
+                .items
+                .into_iter()
+                .filter_map(|o| o.meta().name.clone())
+                .collect(),
+        })
+    }
+}
+
+/// Delete one object; `true` when the API server took the delete, else the reason is on
+/// standard error (`noun` names the kind: `restore`).
+pub async fn delete_one<K>(api: &Api<K>, name: &str, noun: &str, namespace: &str) -> bool
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => true,
+        Err(kube::Error::Api(e)) if e.code == 404 => {
+            eprintln!("{noun} {name:?} not found in namespace {namespace}");
+            false
+        }
+        Err(e) => {
+            eprintln!("{noun} {name:?}: cannot delete: {e}");
+            false
+        }
     }
 }
 

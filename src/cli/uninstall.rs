@@ -19,9 +19,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::cluster::{Cluster, Globals};
 use super::install::{MANAGED_BY, api_for, installed_objects};
 use super::select::confirmed;
-use super::{Cluster, Globals};
 use crate::api::{Backup, Restore};
 
 /// The Lease the server's replicas elect a leader with (`veloxide server --lease-name`).
@@ -37,7 +37,7 @@ pub struct UninstallArgs {
     #[arg(long, visible_alias = "confirm")]
     force: bool,
     /// How long to wait for the server to stop and the namespace to go.
-    #[arg(long, default_value = "2m", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "2m", value_parser = super::usage::parse_duration)]
     timeout: Duration,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use k8s_openapi::api::apps::v1::Deployment;
 
-use super::{Cluster, Globals};
+use super::cluster::{Cluster, Globals};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The Deployment `veloxide install` and the chart (with its default release name) make.
@@ -20,7 +20,7 @@ pub struct VersionArgs {
     #[arg(long)]
     client_only: bool,
     /// How long to wait for the cluster.
-    #[arg(long, default_value = "5s", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = super::usage::parse_duration)]
     timeout: Duration,
 }
 

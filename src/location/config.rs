@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::{Checksum, CustomerKeySource, Encryption, Endpoint, Findings, SecretKeyRef};
+use super::findings::Findings;
+use super::model::{Checksum, CustomerKeySource, Encryption, Endpoint, SecretKeyRef};
 
 /// Keys veloxide acts on.
 const KEYS: &[&str] = &[
@@ -189,43 +190,13 @@ fn parse_encryption<'a>(
     let key_secret = get("customerKeyEncryptionSecret");
     let bucket_key = get_bool("bucketKeyEnabled", get("bucketKeyEnabled"), f);
 
-    let modes: Vec<&str> = [
+    let modes = [
         ("kmsKeyId", kms_key),
         ("customerKeyEncryptionFile", key_file),
         ("customerKeyEncryptionSecret", key_secret),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.map(|_| *k))
-    .collect();
-    if modes.len() > 1 {
-        f.deny(
-            "spec.config",
-            format!(
-                "{} are all set; use only one of kmsKeyId (SSE-KMS), customerKeyEncryptionFile \
-                 or customerKeyEncryptionSecret (SSE-C)",
-                modes.join(" and ")
-            ),
-        );
+    ];
+    if !one_key_at_most(&modes, f) || !known_sse(sse, f) {
         return Encryption::None;
-    }
-
-    match sse {
-        None | Some("AES256") | Some("aws:kms") => {}
-        Some(other) => {
-            let hint = ["AES256", "aws:kms"]
-                .iter()
-                .find(|v| v.eq_ignore_ascii_case(other))
-                .map(|v| format!(" (did you mean {v:?}?)"))
-                .unwrap_or_default();
-            f.deny(
-                "spec.config.serverSideEncryption",
-                format!(
-                    "{other:?} is not supported{hint}; use \"AES256\" (SSE-S3) or \"aws:kms\" \
-                     (SSE-KMS, with kmsKeyId)"
-                ),
-            );
-            return Encryption::None;
-        }
     }
 
     let customer_key = key_file
@@ -280,6 +251,45 @@ fn parse_encryption<'a>(
         );
     }
     encryption
+}
+
+/// At most one of the keys that choose SSE-KMS or SSE-C is set.
+fn one_key_at_most(modes: &[(&str, Option<&str>)], f: &mut Findings) -> bool {
+    let set: Vec<&str> = modes.iter().filter_map(|(k, v)| v.map(|_| *k)).collect();
+    if set.len() > 1 {
+        f.deny(
+            "spec.config",
+            format!(
+                "{} are all set; use only one of kmsKeyId (SSE-KMS), customerKeyEncryptionFile \
+                 or customerKeyEncryptionSecret (SSE-C)",
+                set.join(" and ")
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// `serverSideEncryption` is absent or one of S3's two values (a near miss gets a hint).
+fn known_sse(sse: Option<&str>, f: &mut Findings) -> bool {
+    match sse {
+        None | Some("AES256") | Some("aws:kms") => true,
+        Some(other) => {
+            let hint = ["AES256", "aws:kms"]
+                .iter()
+                .find(|v| v.eq_ignore_ascii_case(other))
+                .map(|v| format!(" (did you mean {v:?}?)"))
+                .unwrap_or_default();
+            f.deny(
+                "spec.config.serverSideEncryption",
+                format!(
+                    "{other:?} is not supported{hint}; use \"AES256\" (SSE-S3) or \"aws:kms\" \
+                     (SSE-KMS, with kmsKeyId)"
+                ),
+            );
+            false
+        }
+    }
 }
 
 fn parse_key_secret(value: &str, f: &mut Findings) -> Option<SecretKeyRef> {

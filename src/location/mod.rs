@@ -7,75 +7,25 @@
 
 mod cacert;
 mod config;
+mod findings;
 mod model;
 
 pub use cacert::{CaBundle, CertificateInfo, Inspected, inspect_base64, inspect_pem};
+use findings::Findings;
+pub use findings::{Rejected, Violation};
 pub use model::*;
 
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::api::{BackupStorageLocationSpec, GoDuration, SecretKeySelector};
-
-/// A rule a location breaks: the field path, what is wrong, and how to fix it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// The field path, e.g. `spec.objectStorage.caCert`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+use crate::api::{BackupStorageLocationSpec, GoDuration, LocalObjectReference, SecretKeySelector};
 
 /// A location that parsed, with warnings the user should see.
 #[derive(Debug)]
 pub struct Parsed {
     pub config: LocationConfig,
     pub warnings: Vec<String>,
-}
-
-/// A location that breaks one or more rules. Every violation is reported, not just the first,
-/// so one `kubectl apply` shows everything there is to fix.
-#[derive(Debug)]
-pub struct Rejected {
-    pub violations: Vec<Violation>,
-    pub warnings: Vec<String>,
-}
-
-impl fmt::Display for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.violations.iter().map(ToString::to_string).collect();
-        f.write_str(&parts.join("; "))
-    }
-}
-
-impl std::error::Error for Rejected {}
-
-/// Collects violations and warnings while a spec is read.
-#[derive(Default)]
-pub(crate) struct Findings {
-    violations: Vec<Violation>,
-    warnings: Vec<String>,
-}
-
-impl Findings {
-    pub(crate) fn deny(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
-    pub(crate) fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(message.into());
-    }
 }
 
 /// The directory the chart mounts credentials in, and the server's default for
@@ -162,21 +112,7 @@ impl LocationConfig {
         let provider = parse_provider(&spec.provider, &mut findings);
         let storage = &spec.object_storage;
 
-        let bucket = storage.bucket.trim();
-        if bucket.is_empty() {
-            findings.deny(
-                "spec.objectStorage.bucket",
-                "is required; name the bucket backups are written to",
-            );
-        } else if bucket.contains('/') {
-            findings.deny(
-                "spec.objectStorage.bucket",
-                format!(
-                    "{bucket:?} holds a '/'; put only the bucket name here and the path in \
-                     spec.objectStorage.prefix"
-                ),
-            );
-        }
+        let bucket = parse_bucket(&storage.bucket, &mut findings);
         let prefix = storage
             .prefix
             .as_deref()
@@ -185,18 +121,10 @@ impl LocationConfig {
             .to_owned();
 
         let ca = parse_ca_source(spec, now, &mut findings);
-        let client_cert_secret = storage.client_cert_ref.as_ref().and_then(|r| {
-            let name = r.name.as_deref().unwrap_or("").trim();
-            if name.is_empty() {
-                findings.deny(
-                    "spec.objectStorage.clientCertRef.name",
-                    "is required; name a kubernetes.io/tls Secret holding tls.crt and tls.key",
-                );
-                None
-            } else {
-                Some(name.to_owned())
-            }
-        });
+        let client_cert_secret = storage
+            .client_cert_ref
+            .as_ref()
+            .and_then(|r| client_cert_secret(r, &mut findings));
         let credential_secret = spec
             .credential
             .as_ref()
@@ -261,6 +189,38 @@ impl LocationConfig {
             warnings: findings.warnings,
         })
     }
+}
+
+fn parse_bucket<'a>(bucket: &'a str, findings: &mut Findings) -> &'a str {
+    let bucket = bucket.trim();
+    if bucket.is_empty() {
+        findings.deny(
+            "spec.objectStorage.bucket",
+            "is required; name the bucket backups are written to",
+        );
+    } else if bucket.contains('/') {
+        findings.deny(
+            "spec.objectStorage.bucket",
+            format!(
+                "{bucket:?} holds a '/'; put only the bucket name here and the path in \
+                 spec.objectStorage.prefix"
+            ),
+        );
+    }
+    bucket
+}
+
+/// The client certificate's Secret (`clientCertRef`): only its name is read.
+fn client_cert_secret(reference: &LocalObjectReference, findings: &mut Findings) -> Option<String> {
+    let name = reference.name.as_deref().unwrap_or("").trim();
+    if name.is_empty() {
+        findings.deny(
+            "spec.objectStorage.clientCertRef.name",
+            "is required; name a kubernetes.io/tls Secret holding tls.crt and tls.key",
+        );
+        return None;
+    }
+    Some(name.to_owned())
 }
 
 fn parse_provider(provider: &str, findings: &mut Findings) -> Option<Provider> {
@@ -370,57 +330,4 @@ fn parse_duration(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(config: &[(&str, &str)]) -> BackupStorageLocationSpec {
-        serde_json::from_value(serde_json::json!({
-            "provider": "aws", "objectStorage": {"bucket": "b"},
-            "config": config.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn file_paths_are_allowed_only_under_the_configured_directories() {
-        let files = FilePaths::Under(vec![PathBuf::from("/etc/velero")]);
-        for (key, path, allowed) in [
-            ("credentialsFile", "/etc/velero/cloud", true),
-            ("credentialsFile", "/etc/velero", false),
-            ("credentialsFile", "/etc/velero-other/cloud", false),
-            ("credentialsFile", "/etc/velero/../shadow", false),
-            // `.` is no way out: the path is the same.
-            ("credentialsFile", "/etc/velero/./cloud", true),
-            ("credentialsFile", "/credentials/cloud", false),
-            ("customerKeyEncryptionFile", "/etc/velero/sse-c.key", true),
-            (
-                "customerKeyEncryptionFile",
-                "/var/run/secrets/kubernetes.io/serviceaccount/token",
-                false,
-            ),
-        ] {
-            let parsed = LocationConfig::from_spec_with(&spec(&[(key, path)]), &files);
-            match parsed {
-                Ok(_) => assert!(allowed, "{key}={path} should be refused"),
-                Err(rejected) => {
-                    assert!(!allowed, "{key}={path} should pass: {rejected}");
-                    let text = rejected.to_string();
-                    assert!(
-                        text.contains(&format!("spec.config.{key}"))
-                            && text.contains("(/etc/velero)"),
-                        "{text}"
-                    );
-                }
-            }
-        }
-        // The CLI reads the files of whoever runs it.
-        assert!(
-            LocationConfig::from_spec_with(
-                &spec(&[("credentialsFile", "/home/me/.aws/x")]),
-                &FilePaths::Anywhere
-            )
-            .is_ok()
-        );
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::CaBundle;
+use super::cacert::CaBundle;
 
 /// Everything about a location the storage layer needs, with every rule already checked.
 #[derive(Clone, Debug, PartialEq)]

@@ -62,20 +62,14 @@ impl RestoreMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::metrics::exposition;
 
     #[test]
     fn velero_names() {
         let registry = Registry::new();
         let m = RestoreMetrics::register(&registry);
         m.attempt_total.with_label_values(&["daily"]).inc();
-        let mut out = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = exposition(&registry);
         for line in [
             r#"velero_restore_attempt_total{schedule="daily"} 1"#,
             r#"velero_restore_success_total{schedule=""} 0"#,

@@ -4,14 +4,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::error::{RestoreError, sse_c_hint};
+use super::keys::restore_key;
 use super::prepare::{NEVER_RESTORED, Place, Rules, prepare, rank};
 use super::spool::{Item, Limits, Spool, over_bound, spool};
-use super::{RestoreError, restore_key, sse_c_hint};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, ResourceDesc, Source, backup_key};
 use crate::location::Encryption;
@@ -318,7 +320,6 @@ async fn restore_one(
 /// A namespaced item's namespace must exist: the backup may not hold the Namespace object
 /// (a resource filter left it out), and a mapped namespace is new. Velero creates it too.
 async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String> {
-    use k8s_openapi::api::core::v1::Namespace;
     let api: Api<Namespace> = Api::all(request.client.clone());
     match api.get_opt(ns).await {
         Ok(Some(existing)) => {

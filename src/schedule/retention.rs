@@ -178,6 +178,7 @@ mod tests {
         p
     }
 
+    // Over 100 lines: one table of cases, each a row a reader checks against the rule.
     #[test]
     fn selection_table() {
         let six_hourly = backups(&[

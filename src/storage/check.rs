@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::ProvideCredentials as _;
+use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use bytes::Bytes;
 
 use super::ObjectStore;
@@ -260,7 +261,6 @@ impl ObjectStore {
                 format!("{key_id}: no key metadata returned"),
             ));
         };
-        use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
         let state = meta.key_state().cloned().unwrap_or(KeyState::Enabled);
         if state != KeyState::Enabled || !meta.enabled() {
             return Err((

@@ -17,6 +17,8 @@ pub enum StorageError {
         target: String,
         reason: Reason,
         message: String,
+        /// The HTTP status the store answered with; `None` when no answer came.
+        status: Option<u16>,
     },
     /// The store did not record the encryption that was asked for.
     #[error("{target}: {message}")]
@@ -58,7 +60,7 @@ impl StorageError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let target = target.into();
-        let (reason, message) = match &err {
+        let (reason, message, status) = match &err {
             SdkError::ServiceError(service) => {
                 let code = service.err().code().unwrap_or("");
                 let text = service.err().message().unwrap_or("");
@@ -70,12 +72,12 @@ impl StorageError {
                     ("", t) => format!("{t} (HTTP {status})"),
                     (c, t) => format!("{c}: {t} (HTTP {status})"),
                 };
-                (reason, message)
+                (reason, message, Some(status))
             }
             other => {
                 let text = chain_text(other);
                 let reason = classify_transport(&text).unwrap_or(Reason::StoreError);
-                (reason, text)
+                (reason, text, None)
             }
         };
         StorageError::Store {
@@ -83,11 +85,33 @@ impl StorageError {
             target,
             reason,
             message,
+            status,
         }
     }
 
-    /// The HTTP status of a service error, when the failure was one.
+    /// A request the store never answered in time (or answered with nothing usable).
+    pub(super) fn unanswered(
+        operation: &'static str,
+        target: impl Into<String>,
+        message: impl Into<String>,
+    ) -> StorageError {
+        StorageError::Store {
+            operation,
+            target: target.into(),
+            reason: Reason::StoreError,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// Whether the store answered 404 (no such key, upload or bucket).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, StorageError::Store { message, .. } if message.contains("HTTP 404"))
+        matches!(
+            self,
+            StorageError::Store {
+                status: Some(404),
+                ..
+            }
+        )
     }
 }

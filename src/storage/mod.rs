@@ -13,6 +13,7 @@ mod cache;
 mod check;
 mod client;
 mod credentials;
+mod dir;
 mod error;
 mod kube;
 mod multipart;

@@ -6,6 +6,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use bytes::BufMut as _;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
@@ -147,8 +148,6 @@ async fn read_part<R: AsyncRead + Unpin>(
     }
     Ok(buf.freeze())
 }
-
-use bytes::BufMut as _;
 
 impl ObjectStore {
     /// Upload a body of unknown length. A body that fits in one part goes as one PutObject;
@@ -296,11 +295,8 @@ impl ObjectStore {
                 let sent = super::stall::bounded(deadline, &what, stall, req.send()).await;
                 // The request (and its hold on the body) is gone once send returns.
                 pool_for_part.give(part);
-                let sent = sent.map_err(|message| StorageError::Store {
-                    operation: "UploadPart",
-                    target: target.clone(),
-                    reason: super::Reason::StoreError,
-                    message,
+                let sent = sent.map_err(|message| {
+                    StorageError::unanswered("UploadPart", target.clone(), message)
                 })?;
                 let out = sent.map_err(|e| StorageError::from_sdk("UploadPart", target, e))?;
                 Ok(CompletedPart::builder()

@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
+use tokio::io::AsyncReadExt as _;
 
 use super::ObjectStore;
 use super::error::{Result, StorageError};
@@ -76,12 +77,7 @@ impl ObjectStore {
             req.send(),
         )
         .await
-        .map_err(|message| StorageError::Store {
-            operation: "PutObject",
-            target: full.clone(),
-            reason: super::Reason::StoreError,
-            message,
-        })?
+        .map_err(|message| StorageError::unanswered("PutObject", full.clone(), message))?
         .map_err(|e| StorageError::from_sdk("PutObject", &full, e))?;
         self.verify_written(key).await
     }
@@ -90,11 +86,12 @@ impl ObjectStore {
     /// deletes the object: data the store did not encrypt as asked must not stay there.
     pub async fn verify_written(&self, key: &str) -> Result<Recorded> {
         let full = self.full_key(key);
-        let info = self.head(key).await?.ok_or_else(|| StorageError::Store {
-            operation: "HeadObject",
-            target: full.clone(),
-            reason: super::Reason::StoreError,
-            message: "the object just written is not there".into(),
+        let info = self.head(key).await?.ok_or_else(|| {
+            StorageError::unanswered(
+                "HeadObject",
+                full.clone(),
+                "the object just written is not there",
+            )
         })?;
         let arn = self.kms_key_arn().await;
         if let Err(message) = self.sse.verify(&info.encryption, arn.as_deref()) {
@@ -132,12 +129,7 @@ impl ObjectStore {
             with_customer_key!(req, self.sse).send(),
         )
         .await
-        .map_err(|message| StorageError::Store {
-            operation: "GetObject",
-            target: full.clone(),
-            reason: super::Reason::StoreError,
-            message,
-        })?
+        .map_err(|message| StorageError::unanswered("GetObject", full.clone(), message))?
         .map_err(|e| StorageError::from_sdk("GetObject", &full, e))?;
         Ok(ObjectBody {
             body: out.body,
@@ -275,7 +267,6 @@ impl ObjectBody {
 
     /// The whole content (for small objects).
     pub async fn read_all(self) -> std::io::Result<Vec<u8>> {
-        use tokio::io::AsyncReadExt as _;
         let mut out = Vec::new();
         self.into_async_read().read_to_end(&mut out).await?;
         Ok(out)

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_smithy_http_client::hyper_014::HyperClientBuilder;
 use native_tls::{Certificate, Identity, Protocol, TlsConnector};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::secrets::SecretMaterial;
 
@@ -109,7 +110,6 @@ pub async fn handshake(
         .map_err(|_| "TLS handshake timed out")??;
     // TLS 1.3 servers send a client-certificate refusal (alert 116) after the client's
     // Finished, so the handshake "succeeds" locally; one read brings the alert in.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream
         .write_all(
             format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),

@@ -1,27 +1,14 @@
-//! Decode an AdmissionReview, run the location parser, encode the answer.
+//! What every admission endpoint shares: decode the AdmissionReview, pass deletes, refuse
+//! another kind, read the spec, and encode the answer (allowed, denied or invalid).
 
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-
-use crate::api::BackupStorageLocationSpec;
-use crate::location::{FilePaths, LocationConfig};
+use serde::de::DeserializeOwned;
 
 /// A body that is not an AdmissionReview at all: answered with HTTP 400 and this reason.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadRequest(pub String);
-
-/// Answer one admission request. Rule failures and undecodable objects are answered inside an
-/// AdmissionReview (HTTP 200); only a body that is not an AdmissionReview is a [`BadRequest`].
-pub fn review(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
-    review_with(body, &FilePaths::default())
-}
-
-/// [`review`] with `files` deciding where a location's file paths may point
-/// (`--credentials-dir`).
-pub fn review_with(body: &[u8], files: &FilePaths) -> Result<Vec<u8>, BadRequest> {
-    answer(body, |request| respond(request, files))
-}
 
 /// Decode the review in `body`, let `respond` decide, encode the answer.
 pub(super) fn answer(
@@ -49,50 +36,70 @@ pub(super) fn answer(
     Ok(serde_json::to_vec(&response.into_review()).expect("an AdmissionReview serializes"))
 }
 
-fn respond(request: &AdmissionRequest<DynamicObject>, files: &FilePaths) -> AdmissionResponse {
+/// How an endpoint names what it admits, in its refusals.
+pub(super) struct Admits {
+    /// The velero.io kind (`Schedule`).
+    pub kind: &'static str,
+    /// The start of the answer to a request for another kind (`this endpoint validates
+    /// velero.io Schedules`).
+    pub validates: &'static str,
+    /// Said after "spec: missing field" (empty, or `; give spec.schedule ...`).
+    pub missing_spec_hint: &'static str,
+}
+
+/// What [`read_spec`] found.
+pub(super) enum Read<S> {
+    /// The decoded spec, for the endpoint's rules, and the response to answer with.
+    Spec(AdmissionResponse, S),
+    /// The answer is already decided: a delete allowed, an invalid request, a spec denied.
+    Answer(AdmissionResponse),
+}
+
+/// The checks before an endpoint's own rules: a delete (or connect) is allowed as it is, a
+/// request for another kind or without an object is invalid, and a spec that is missing or
+/// cannot be decoded is denied naming the field.
+pub(super) fn read_spec<S: DeserializeOwned>(
+    request: &AdmissionRequest<DynamicObject>,
+    admits: &Admits,
+) -> Read<S> {
     let response = AdmissionResponse::from(request);
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
-        return response;
+        return Read::Answer(response);
     }
-    if request.kind.group != "velero.io" || request.kind.kind != "BackupStorageLocation" {
-        return invalid(
+    if request.kind.group != "velero.io" || request.kind.kind != admits.kind {
+        return Read::Answer(invalid(
             response,
             format!(
-                "this webhook validates velero.io BackupStorageLocations, not {}/{}; check the \
-                 rules of the ValidatingWebhookConfiguration",
-                request.kind.group, request.kind.kind
+                "{}, not {}/{}; check the rules of the ValidatingWebhookConfiguration",
+                admits.validates, request.kind.group, request.kind.kind
             ),
-        );
+        ));
     }
     let Some(object) = &request.object else {
-        return invalid(response, "the request carries no object to validate");
+        return Read::Answer(invalid(
+            response,
+            "the request carries no object to validate",
+        ));
     };
     // Only the spec is validated; read it straight from the object, without re-encoding it.
-    let spec: BackupStorageLocationSpec = match object.data.get("spec") {
-        None => {
-            return deny(
-                response,
-                "the BackupStorageLocation could not be read: spec: missing field".into(),
-                Vec::new(),
-            );
-        }
+    let kind = admits.kind;
+    match object.data.get("spec") {
+        None => Read::Answer(deny(
+            response,
+            format!(
+                "the {kind} could not be read: spec: missing field{}",
+                admits.missing_spec_hint
+            ),
+            Vec::new(),
+        )),
         Some(spec) => match serde_path_to_error::deserialize(spec) {
-            Ok(spec) => spec,
-            Err(e) => {
-                return deny(
-                    response,
-                    format!("the BackupStorageLocation could not be read: spec.{e}"),
-                    Vec::new(),
-                );
-            }
+            Ok(spec) => Read::Spec(response, spec),
+            Err(e) => Read::Answer(deny(
+                response,
+                format!("the {kind} could not be read: spec.{e}"),
+                Vec::new(),
+            )),
         },
-    };
-    match LocationConfig::from_spec_with(&spec, files) {
-        Ok(parsed) => with_warnings(response, parsed.warnings),
-        Err(rejected) => {
-            let message = rejected.to_string();
-            deny(response, message, rejected.warnings)
-        }
     }
 }
 
@@ -117,7 +124,10 @@ pub(super) fn invalid(
     response
 }
 
-fn with_warnings(mut response: AdmissionResponse, warnings: Vec<String>) -> AdmissionResponse {
+pub(super) fn with_warnings(
+    mut response: AdmissionResponse,
+    warnings: Vec<String>,
+) -> AdmissionResponse {
     if !warnings.is_empty() {
         response.warnings = Some(warnings);
     }

@@ -9,8 +9,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 
-use super::{VALIDATE_BSL_PATH, VALIDATE_SCHEDULE_PATH};
+use super::location::review_with;
+use super::schedule::review_schedule;
 use crate::location::FilePaths;
+
+/// Where the API server sends BackupStorageLocation admission reviews.
+pub const VALIDATE_BSL_PATH: &str = "/validate-velero-io-v1-backupstoragelocation";
+
+/// Where the API server sends Schedule admission reviews.
+pub const VALIDATE_SCHEDULE_PATH: &str = "/validate-velero-io-v1-schedule";
 
 /// The API server sends at most 3 MiB objects; leave room for the review around them.
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -38,14 +45,14 @@ pub fn router_with(files: FilePaths) -> Router {
 }
 
 async fn validate(body: Bytes, files: Arc<FilePaths>) -> Response {
-    match super::review_with(&body, &files) {
+    match review_with(&body, &files) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(bad) => (StatusCode::BAD_REQUEST, bad.0).into_response(),
     }
 }
 
 async fn validate_schedule(body: Bytes) -> Response {
-    match super::review_schedule(&body) {
+    match review_schedule(&body) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(bad) => (StatusCode::BAD_REQUEST, bad.0).into_response(),
     }

@@ -3,9 +3,9 @@
 //! `kubectl apply` with the message the status would carry.
 
 use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse};
 
-use super::review::{BadRequest, answer, deny, invalid};
+use super::review::{Admits, BadRequest, Read, answer, deny, read_spec};
 use crate::api::ScheduleSpec;
 
 /// Answer one Schedule admission request (see [`super::review`] for the HTTP contract).
@@ -13,42 +13,16 @@ pub fn review_schedule(body: &[u8]) -> Result<Vec<u8>, BadRequest> {
     answer(body, respond)
 }
 
+const SCHEDULES: Admits = Admits {
+    kind: "Schedule",
+    validates: "this endpoint validates velero.io Schedules",
+    missing_spec_hint: "; give spec.schedule and spec.template",
+};
+
 fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    let response = AdmissionResponse::from(request);
-    if matches!(request.operation, Operation::Delete | Operation::Connect) {
-        return response;
-    }
-    if request.kind.group != "velero.io" || request.kind.kind != "Schedule" {
-        return invalid(
-            response,
-            format!(
-                "this endpoint validates velero.io Schedules, not {}/{}; check the rules of the \
-                 ValidatingWebhookConfiguration",
-                request.kind.group, request.kind.kind
-            ),
-        );
-    }
-    let Some(object) = &request.object else {
-        return invalid(response, "the request carries no object to validate");
-    };
-    let spec: ScheduleSpec = match object.data.get("spec") {
-        None => {
-            return deny(
-                response,
-                "the Schedule could not be read: spec: missing field; give spec.schedule and spec.template".into(),
-                Vec::new(),
-            );
-        }
-        Some(spec) => match serde_path_to_error::deserialize(spec) {
-            Ok(spec) => spec,
-            Err(e) => {
-                return deny(
-                    response,
-                    format!("the Schedule could not be read: spec.{e}"),
-                    Vec::new(),
-                );
-            }
-        },
+    let (response, spec): (_, ScheduleSpec) = match read_spec(request, &SCHEDULES) {
+        Read::Spec(response, spec) => (response, spec),
+        Read::Answer(answer) => return answer,
     };
     match crate::schedule::validate(&spec) {
         Ok(_) => response,

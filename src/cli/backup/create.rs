@@ -11,9 +11,10 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::OutputFormat;
 use super::super::progress::{Display, Snapshot};
-use super::super::{Cluster, Globals, UsageError};
+use super::super::usage::UsageError;
 use crate::api::{Backup, BackupPhase};
 
 /// Velero's default retention when `--ttl` is not given.
@@ -281,18 +282,9 @@ fn split_terms(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: CreateArgs,
-    }
 
     fn args(line: &[&str]) -> CreateArgs {
-        let mut argv = vec!["create"];
-        argv.extend_from_slice(line);
-        Wrapper::try_parse_from(argv).unwrap().args
+        crate::cli::parse_flags(line)
     }
 
     #[test]

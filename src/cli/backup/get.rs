@@ -2,16 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use jiff::Timestamp;
-use kube::Api;
-use kube::api::ListParams;
 
+use super::super::cluster::{Cluster, Globals};
 use super::super::output::{
-    ListArgs, OutputFormat, format_selector, from_now, go_time, table as layout,
+    ListArgs, OutputFormat, format_selector, from_now, go_time, print_listing, table as layout,
 };
-use super::super::{Cluster, Globals};
 use crate::api::Backup;
 
 #[derive(Args, Debug)]
@@ -41,36 +38,22 @@ pub fn render(format: OutputFormat, backups: &[Backup]) -> anyhow::Result<String
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<Backup> = cluster.api();
-    let mut backups = Vec::new();
-    if args.names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = &args.list.selector {
-            params = params.labels(s);
-        }
-        backups = api
-            .list(&params)
-            .await
-            .context("cannot list backups")?
-            .items;
-    } else {
-        for name in &args.names {
-            let backup = api.get_opt(name).await?.with_context(|| {
-                format!(
-                    "backup {name:?} not found in namespace {}",
-                    cluster.namespace
-                )
-            })?;
-            backups.push(backup);
-        }
-    }
+    let mut backups: Vec<Backup> = cluster
+        .named_or_listed(
+            &args.names,
+            args.list.selector.as_deref(),
+            "backup",
+            "backups",
+        )
+        .await?;
     sort(&mut backups);
-    if backups.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!("No backups found in namespace {}.", cluster.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", render(args.list.output, &backups)?);
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &backups,
+        args.list.output,
+        "backups",
+        &cluster.namespace,
+        render,
+    )
 }
 
 /// Velero's order: by name, except that backups of one schedule (names ending in a

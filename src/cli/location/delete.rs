@@ -8,13 +8,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams};
+use kube::api::ListParams;
 
-use super::super::select::{SelectArgs, Selection, confirmed};
-use super::super::{Cluster, Globals};
+use super::super::cluster::{Cluster, Globals};
+use super::super::select::{SelectArgs, confirmed, delete_one};
 use crate::api::backup::STORAGE_LOCATION_LABEL;
 use crate::api::{Backup, BackupStorageLocation};
 
@@ -28,17 +27,7 @@ pub async fn delete(args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitC
     let selection = args.select.selection("backup-location")?;
     let cluster = Cluster::connect(globals).await?;
     let api: Api<BackupStorageLocation> = cluster.api();
-    let names: Vec<String> = match selection {
-        Selection::Names(names) => names,
-        Selection::Selector(selector) => api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .context("cannot list backup storage locations")?
-            .items
-            .into_iter()
-            .filter_map(|l| l.metadata.name)
-            .collect(),
-    };
+    let names = selection.names(&api, "backup storage locations").await?;
     if names.is_empty() {
         println!("No backup-locations found");
         return Ok(ExitCode::SUCCESS);
@@ -57,30 +46,19 @@ pub async fn delete(args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitC
     let backups: Api<Backup> = cluster.api();
     let mut failed = false;
     for name in &names {
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {
-                println!("Backup storage location {name:?} deleted successfully.");
-                let selector = format!("{STORAGE_LOCATION_LABEL}={name}");
-                if let Ok(list) = backups.list(&ListParams::default().labels(&selector)).await
-                    && !list.items.is_empty()
-                {
-                    println!(
-                        "  {} backup(s) made to it stay, as do their files in the bucket.",
-                        list.items.len()
-                    );
-                }
-            }
-            Err(kube::Error::Api(e)) if e.code == 404 => {
-                eprintln!(
-                    "backup storage location {name:?} not found in namespace {}",
-                    cluster.namespace
-                );
-                failed = true;
-            }
-            Err(e) => {
-                eprintln!("backup storage location {name:?}: cannot delete: {e}");
-                failed = true;
-            }
+        if !delete_one(&api, name, "backup storage location", &cluster.namespace).await {
+            failed = true;
+            continue;
+        }
+        println!("Backup storage location {name:?} deleted successfully.");
+        let selector = format!("{STORAGE_LOCATION_LABEL}={name}");
+        if let Ok(list) = backups.list(&ListParams::default().labels(&selector)).await
+            && !list.items.is_empty()
+        {
+            println!(
+                "  {} backup(s) made to it stay, as do their files in the bucket.",
+                list.items.len()
+            );
         }
     }
     Ok(if failed {

@@ -2,13 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
-use kube::Api;
-use kube::api::ListParams;
 
-use super::super::output::{ListArgs, OutputFormat, go_time, table};
-use super::super::{Cluster, Globals};
+use super::super::cluster::{Cluster, Globals};
+use super::super::output::{ListArgs, go_time, print_listing, table};
 use crate::api::{AccessMode, BackupStorageLocation, LocationPhase};
 
 #[derive(Args, Debug)]
@@ -35,46 +32,25 @@ pub const COLUMNS: [&str; 7] = [
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<BackupStorageLocation> = cluster.api();
-    let mut locations = Vec::new();
-    if args.names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = &args.list.selector {
-            params = params.labels(s);
-        }
-        locations = api
-            .list(&params)
-            .await
-            .context("cannot list backup storage locations")?
-            .items;
-    } else {
-        for name in &args.names {
-            let location = api.get_opt(name).await?.with_context(|| {
-                format!(
-                    "backup storage location {name:?} not found in namespace {}",
-                    cluster.namespace
-                )
-            })?;
-            locations.push(location);
-        }
-    }
+    let mut locations: Vec<BackupStorageLocation> = cluster
+        .named_or_listed(
+            &args.names,
+            args.list.selector.as_deref(),
+            "backup storage location",
+            "backup storage locations",
+        )
+        .await?;
     if args.default {
         locations.retain(|l| l.spec.default == Some(true));
     }
     locations.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    if locations.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!(
-            "No backup storage locations found in namespace {}.",
-            cluster.namespace
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let text = args
-        .list
-        .output
-        .render("BackupStorageLocationList", &locations, location_table)?;
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &locations,
+        args.list.output,
+        "backup storage locations",
+        &cluster.namespace,
+        |format, items| format.render("BackupStorageLocationList", items, location_table),
+    )
 }
 
 /// Velero's table: `Unknown` before the first validation, the access mode defaulted to

@@ -4,13 +4,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams};
 
-use super::super::select::{SelectArgs, Selection, confirmed};
-use super::super::{Cluster, Globals};
+use super::super::cluster::{Cluster, Globals};
+use super::super::select::{SelectArgs, confirmed, delete_one};
 use crate::api::Restore;
 
 #[derive(Args, Debug)]
@@ -23,18 +21,8 @@ pub async fn delete(args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitC
     let selection = args.select.selection("restore")?;
     let cluster = Cluster::connect(globals).await?;
     let api: Api<Restore> = cluster.api();
-    let mut failed = Vec::new();
-    let names: Vec<String> = match selection {
-        Selection::Names(names) => names,
-        Selection::Selector(selector) => api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .context("cannot list restores")?
-            .items
-            .into_iter()
-            .filter_map(|r| r.metadata.name)
-            .collect(),
-    };
+    let mut failed = false;
+    let names = selection.names(&api, "restores").await?;
     if names.is_empty() {
         println!("No restores found");
         return Ok(ExitCode::SUCCESS);
@@ -50,28 +38,19 @@ pub async fn delete(args: DeleteArgs, globals: &Globals) -> anyhow::Result<ExitC
         return Ok(ExitCode::FAILURE);
     }
     for name in &names {
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => println!(
+        if delete_one(&api, name, "restore", &cluster.namespace).await {
+            println!(
                 "Request to delete restore {name:?} submitted successfully.\nThe restore will be \
                  fully deleted after all associated data (restore files in object storage) are \
                  removed."
-            ),
-            Err(kube::Error::Api(e)) if e.code == 404 => {
-                eprintln!(
-                    "restore {name:?} not found in namespace {}",
-                    cluster.namespace
-                );
-                failed.push(name.clone());
-            }
-            Err(e) => {
-                eprintln!("restore {name:?}: cannot delete: {e}");
-                failed.push(name.clone());
-            }
+            );
+        } else {
+            failed = true;
         }
     }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if failed {
         ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -2,13 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
-use kube::Api;
-use kube::api::ListParams;
 
-use super::super::output::{ListArgs, OutputFormat, format_selector, go_time, table, time_cell};
-use super::super::{Cluster, Globals};
+use super::super::cluster::{Cluster, Globals};
+use super::super::output::{ListArgs, format_selector, go_time, print_listing, table, time_cell};
 use crate::api::Restore;
 
 #[derive(Args, Debug)]
@@ -34,41 +31,22 @@ pub const COLUMNS: [&str; 9] = [
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<Restore> = cluster.api();
-    let mut restores = Vec::new();
-    if args.names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = &args.list.selector {
-            params = params.labels(s);
-        }
-        restores = api
-            .list(&params)
-            .await
-            .context("cannot list restores")?
-            .items;
-    } else {
-        for name in &args.names {
-            let restore = api.get_opt(name).await?.with_context(|| {
-                format!(
-                    "restore {name:?} not found in namespace {}",
-                    cluster.namespace
-                )
-            })?;
-            restores.push(restore);
-        }
-    }
+    let mut restores: Vec<Restore> = cluster
+        .named_or_listed(
+            &args.names,
+            args.list.selector.as_deref(),
+            "restore",
+            "restores",
+        )
+        .await?;
     restores.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    if restores.is_empty() && args.list.output == OutputFormat::Table {
-        eprintln!("No restores found in namespace {}.", cluster.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!(
-        "{}",
-        args.list
-            .output
-            .render("RestoreList", &restores, restore_table)?
-    );
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &restores,
+        args.list.output,
+        "restores",
+        &cluster.namespace,
+        |format, items| format.render("RestoreList", items, restore_table),
+    )
 }
 
 /// Velero's `restore get` table; a restore being deleted shows `<phase> (Deleting)`.

@@ -9,9 +9,10 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::super::backup::create::{CreateArgs as BackupArgs, build, go_duration};
-use super::get::OutputFormat;
+use super::get::render;
 use crate::api::{Retention, Schedule, ScheduleSpec};
 use crate::cli::cluster::{Cluster, Globals};
+use crate::cli::output::OutputFormat;
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
@@ -97,7 +98,7 @@ pub struct TemplateArgs {
 pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let schedule = build_schedule(&args)?;
     if let Some(format) = args.output {
-        print!("{}", format.render(&[schedule])?);
+        print!("{}", render(format, &[schedule])?);
         return Ok(ExitCode::SUCCESS);
     }
     let cluster = Cluster::connect(globals).await?;
@@ -174,19 +175,10 @@ pub fn build_schedule(args: &CreateArgs) -> anyhow::Result<Schedule> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use serde_json::json;
 
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: CreateArgs,
-    }
-
     fn args(line: &[&str]) -> CreateArgs {
-        let mut argv = vec!["create"];
-        argv.extend_from_slice(line);
-        Wrapper::try_parse_from(argv).unwrap().args
+        crate::cli::parse_flags(line)
     }
 
     #[test]

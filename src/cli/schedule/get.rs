@@ -3,13 +3,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use jiff::Timestamp;
-use kube::Api;
-use kube::api::ListParams;
-use serde_json::json;
 
+use super::super::output::{self, OutputFormat, format_selector, print_listing};
 use crate::api::Schedule;
 use crate::cli::cluster::{Cluster, Globals};
 
@@ -36,26 +33,9 @@ pub struct DescribeArgs {
     pub selector: Option<String>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Yaml,
-    Json,
-}
-
-impl OutputFormat {
-    /// One schedule prints as itself, several as a `ScheduleList`.
-    pub fn render(self, schedules: &[Schedule]) -> anyhow::Result<String> {
-        let value = match schedules {
-            [one] => serde_json::to_value(one)?,
-            many => json!({"apiVersion": "velero.io/v1", "kind": "ScheduleList", "items": many}),
-        };
-        Ok(match self {
-            OutputFormat::Table => table(schedules, Timestamp::now()),
-            OutputFormat::Yaml => serde_norway::to_string(&value)?,
-            OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
-        })
-    }
+/// Schedules as `schedule get` prints them: the table, or the objects.
+pub fn render(format: OutputFormat, schedules: &[Schedule]) -> anyhow::Result<String> {
+    format.render("ScheduleList", schedules, |s| table(s, Timestamp::now()))
 }
 
 async fn fetch(
@@ -63,41 +43,25 @@ async fn fetch(
     names: &[String],
     selector: Option<&str>,
 ) -> anyhow::Result<Vec<Schedule>> {
-    let namespace = &globals.namespace();
     let cluster = Cluster::connect(globals).await?;
-    let api: Api<Schedule> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let mut schedules: Vec<Schedule> = cluster
+        .named_or_listed(names, selector, "schedule", "schedules")
+        .await?;
     if names.is_empty() {
-        let mut params = ListParams::default();
-        if let Some(s) = selector {
-            params = params.labels(s);
-        }
-        let mut list = api
-            .list(&params)
-            .await
-            .context("cannot list schedules")?
-            .items;
-        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        return Ok(list);
+        schedules.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     }
-    let mut out = Vec::new();
-    for name in names {
-        out.push(
-            api.get_opt(name)
-                .await?
-                .with_context(|| format!("schedule {name:?} not found in namespace {namespace}"))?,
-        );
-    }
-    Ok(out)
+    Ok(schedules)
 }
 
 pub async fn get(args: GetArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let schedules = fetch(globals, &args.names, args.selector.as_deref()).await?;
-    if schedules.is_empty() && args.output == OutputFormat::Table {
-        eprintln!("No schedules found in namespace {}.", args.namespace);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", args.output.render(&schedules)?);
-    Ok(ExitCode::SUCCESS)
+    print_listing(
+        &schedules,
+        args.output,
+        "schedules",
+        &args.namespace,
+        render,
+    )
 }
 
 pub async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -110,58 +74,45 @@ pub async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<E
 
 /// Velero's `schedule get` columns, plus NEXT RUN.
 pub fn table(schedules: &[Schedule], now: Timestamp) -> String {
-    let mut rows = vec![
-        [
-            "NAME",
-            "STATUS",
-            "CREATED",
-            "SCHEDULE",
-            "BACKUP TTL",
-            "LAST BACKUP",
-            "NEXT RUN",
-            "SELECTOR",
-            "PAUSED",
-        ]
-        .map(String::from)
-        .to_vec(),
+    let header = [
+        "NAME",
+        "STATUS",
+        "CREATED",
+        "SCHEDULE",
+        "BACKUP TTL",
+        "LAST BACKUP",
+        "NEXT RUN",
+        "SELECTOR",
+        "PAUSED",
     ];
-    for s in schedules {
-        let status = s.status.clone().unwrap_or_default();
-        rows.push(vec![
-            s.metadata.name.clone().unwrap_or_default(),
-            status.phase.map_or("New", |p| p.as_str()).to_owned(),
-            s.metadata
-                .creation_timestamp
-                .as_ref()
-                .map_or("<nil>".into(), |t| local_time(t.0)),
-            s.spec.schedule.clone(),
-            s.spec
-                .template
-                .ttl
-                .as_ref()
-                .map_or("0s".into(), |t| t.0.clone()),
-            status
-                .last_backup
-                .as_ref()
-                .map_or("n/a".into(), |t| relative(t.0, now)),
-            next_run(s, now),
-            selector(s),
-            s.spec.paused.to_string(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+    let rows = schedules
+        .iter()
+        .map(|s| {
+            let status = s.status.clone().unwrap_or_default();
+            vec![
+                s.metadata.name.clone().unwrap_or_default(),
+                status.phase.map_or("New", |p| p.as_str()).to_owned(),
+                s.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or("<nil>".into(), |t| local_time(t.0)),
+                s.spec.schedule.clone(),
+                s.spec
+                    .template
+                    .ttl
+                    .as_ref()
+                    .map_or("0s".into(), |t| t.0.clone()),
+                status
+                    .last_backup
+                    .as_ref()
+                    .map_or("n/a".into(), |t| relative(t.0, now)),
+                next_run(s, now),
+                selector(s),
+                s.spec.paused.to_string(),
+            ]
+        })
         .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<width$}   "));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    output::table(&header, rows)
 }
 
 fn next_run(s: &Schedule, now: Timestamp) -> String {
@@ -175,29 +126,7 @@ fn next_run(s: &Schedule, now: Timestamp) -> String {
 }
 
 fn selector(s: &Schedule) -> String {
-    let Some(sel) = &s.spec.template.label_selector else {
-        return "<none>".into();
-    };
-    let mut terms: Vec<String> = sel
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for e in sel.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        terms.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            _ => format!("!{}", e.key),
-        });
-    }
-    if terms.is_empty() {
-        "<none>".into()
-    } else {
-        terms.join(",")
-    }
+    format_selector(s.spec.template.label_selector.as_ref())
 }
 
 fn local_time(t: Timestamp) -> String {
@@ -229,6 +158,15 @@ fn relative(when: Timestamp, now: Timestamp) -> String {
 /// Velero's describe layout, with the next run and retention added.
 pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
     let mut out = String::new();
+    describe_metadata(&mut out, s);
+    describe_status(&mut out, s, now);
+    describe_retention(&mut out, s);
+    describe_template(&mut out, s);
+    out
+}
+
+/// Name, namespace, labels and annotations.
+fn describe_metadata(out: &mut String, s: &Schedule) {
     let map = |m: &Option<std::collections::BTreeMap<String, String>>| match m {
         Some(m) if !m.is_empty() => m
             .iter()
@@ -237,7 +175,6 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
             .join("\n              "),
         _ => "<none>".into(),
     };
-    let status = s.status.clone().unwrap_or_default();
     let _ = writeln!(
         out,
         "Name:         {}",
@@ -255,6 +192,11 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
     });
     let _ = writeln!(out, "Annotations:  {}", map(&annotations));
     let _ = writeln!(out);
+}
+
+/// The phase, the expression and when it runs.
+fn describe_status(out: &mut String, s: &Schedule, now: Timestamp) {
+    let status = s.status.clone().unwrap_or_default();
     let _ = writeln!(
         out,
         "Phase:  {}",
@@ -281,6 +223,10 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         let _ = writeln!(out, "Last Skipped:  {}", utc(t.0));
     }
     let _ = writeln!(out);
+}
+
+/// The retention rules, or that backups expire by their TTL.
+fn describe_retention(out: &mut String, s: &Schedule) {
     match &s.spec.retention {
         None => {
             let _ = writeln!(out, "Retention:  <none> (backups expire by their TTL)");
@@ -308,6 +254,10 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         }
     }
     let _ = writeln!(out);
+}
+
+/// What each backup takes, as `backup describe` shows it.
+fn describe_template(out: &mut String, s: &Schedule) {
     let t = &s.spec.template;
     let list = |v: &Option<Vec<String>>, empty: &str| match v {
         Some(v) if !v.is_empty() => v.join(", "),
@@ -356,50 +306,7 @@ pub fn describe_one(s: &Schedule, now: Timestamp) -> String {
         "  TTL:  {}",
         t.ttl.as_ref().map_or("0s".into(), |t| t.0.clone())
     );
-    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_shows_the_next_run() {
-        let s: Schedule = serde_json::from_value(json!({
-            "apiVersion": "velero.io/v1", "kind": "Schedule",
-            "metadata": {"name": "nightly", "namespace": "velero",
-                         "creationTimestamp": "2026-11-01T00:00:00Z"},
-            "spec": {"schedule": "0 3 * * *", "template": {"ttl": "720h0m0s",
-                     "labelSelector": {"matchLabels": {"app": "web"}}}},
-            "status": {"phase": "Enabled", "lastBackup": "2026-12-01T03:00:00Z",
-                       "nextRun": "2026-12-02T03:00:00Z"},
-        }))
-        .unwrap();
-        let now: Timestamp = "2026-12-01T05:00:00Z".parse().unwrap();
-        let text = table(std::slice::from_ref(&s), now);
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(
-            lines[0].starts_with("NAME      STATUS    CREATED"),
-            "{text}"
-        );
-        assert!(lines[0].contains("LAST BACKUP   NEXT RUN"), "{text}");
-        for cell in [
-            "nightly",
-            "Enabled",
-            "0 3 * * *",
-            "720h0m0s",
-            "2h ago",
-            "2026-12-02 03:00:00 UTC (in 22h)",
-            "app=web",
-            "false",
-        ] {
-            assert!(lines[1].contains(cell), "{cell:?} missing: {text}");
-        }
-        let described = describe_one(&s, now);
-        assert!(
-            described.contains("Next Run:  2026-12-02 03:00:00 UTC (in 22h)"),
-            "{described}"
-        );
-        assert!(described.contains("Retention:  <none>"), "{described}");
-    }
-}
+mod tests;

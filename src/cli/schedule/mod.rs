@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::Globals;
+use super::cluster::Globals;
 
 #[derive(Subcommand, Debug)]
 pub enum ScheduleCommand {

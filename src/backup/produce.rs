@@ -1,0 +1,281 @@
+//! The archive's producer: every chosen resource listed page by page, filtered, and streamed
+//! as tar.gz into the channel the upload reads.
+
+use std::collections::BTreeSet;
+use std::io;
+
+use bytes::Bytes;
+use kube::api::DynamicObject;
+use tokio::sync::mpsc;
+
+use super::archive::{ArchiveWriter, ItemRef};
+use super::error::BackupError;
+use super::filter::{Plan, ResourceDesc};
+use super::request::Request;
+use super::sidefiles::{BackupLog, ResourceList, Results};
+
+/// Bytes gathered from the archive before they are handed to the upload.
+const CHUNK: usize = 256 * 1024;
+
+/// List every chosen resource page by page, filter, and stream the archive into `tx`.
+pub(super) async fn produce(
+    request: &Request<'_>,
+    resources: &[&ResourceDesc],
+    crds: Option<&ResourceDesc>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(u64, ResourceList), BackupError> {
+    let outcome = archive_into(request, resources, crds, &tx, log, results).await;
+    if let Err(e) = &outcome {
+        // Tell the upload the body is broken, so it aborts instead of completing a
+        // truncated archive.
+        let _ = tx
+            .send(Err(io::Error::other(format!(
+                "the archive is incomplete: {e}"
+            ))))
+            .await;
+    }
+    outcome
+}
+
+/// The CustomResourceDefinition resource's group-resource.
+pub(super) const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
+
+/// `resources` listed into the archive; then, when `crds` is given, the CRD of each resource
+/// that had an item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
+async fn archive_into(
+    request: &Request<'_>,
+    resources: &[&ResourceDesc],
+    crds: Option<&ResourceDesc>,
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(u64, ResourceList), BackupError> {
+    let mut out = Archiving {
+        archive: ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?,
+        list: ResourceList::new()?,
+        items: 0,
+        total: 0,
+        with_items: BTreeSet::new(),
+        tx,
+    };
+    for resource in resources {
+        archive_resource(request, resource, &mut out, log, results).await?;
+    }
+    if let Some(crds) = crds {
+        archive_crds(request, crds, &mut out, log, results).await?;
+    }
+    let rest = out.archive.finish()?;
+    send(tx, rest).await?;
+    Ok((out.items, out.list))
+}
+
+/// The archive being written, and what the backup counts as it goes.
+struct Archiving<'t> {
+    archive: ArchiveWriter<Vec<u8>>,
+    list: ResourceList,
+    items: u64,
+    /// Items listed that the backup takes (the progress's total).
+    total: u64,
+    /// Group-resources (outside the core group) with at least one item in the archive.
+    with_items: BTreeSet<String>,
+    tx: &'t mpsc::Sender<io::Result<Bytes>>,
+}
+
+impl Archiving<'_> {
+    /// One object into the archive and the resource list.
+    fn add(&mut self, item: &ItemRef<'_>, gvk: &str, json: &[u8]) -> Result<(), BackupError> {
+        self.archive.add_item(item, json)?;
+        self.list.add(gvk, item.namespace, item.name)?;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Hand what the archive holds to the upload once it is a chunk's worth.
+    async fn flush_full(&mut self) -> Result<(), BackupError> {
+        if self.archive.sink_mut().len() >= CHUNK {
+            send(self.tx, std::mem::take(self.archive.sink_mut())).await?;
+        }
+        Ok(())
+    }
+
+    fn report(&self, request: &Request<'_>) {
+        request.progress.send_modify(|p| {
+            p.items = self.items;
+            p.total = self.total;
+        });
+    }
+}
+
+/// Every item of one resource the plan takes, page by page in each namespace it reads.
+async fn archive_resource(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    let plan = request.plan;
+    let selector = plan.list_selector();
+    let group_resource = resource.group_resource();
+    let gvk = resource.gvk_key();
+    log.line("info", &format!("Backing up resource {group_resource:?}"));
+    let scopes = if resource.namespaced {
+        plan.namespace_scopes()
+    } else {
+        vec![None]
+    };
+    let (scopes, skipped) = request.source.scopes_for(resource, scopes);
+    if let Some(message) = skipped {
+        log.line("warning", &message);
+        results.warnings.add_general(message);
+    }
+    for scope in scopes {
+        let mut token: Option<String> = None;
+        loop {
+            let page = match request
+                .source
+                .list_page(
+                    resource,
+                    scope.as_deref(),
+                    selector.as_deref(),
+                    token.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    list_failed(&group_resource, scope.as_deref(), e, log, results);
+                    break;
+                }
+            };
+            out.total += page.items.len() as u64;
+            for item in &page.items {
+                let name = item.metadata.name.as_deref().unwrap_or_default();
+                let namespace = item.metadata.namespace.as_deref();
+                if !wanted(plan, resource, item) {
+                    out.total -= 1;
+                    continue;
+                }
+                let json = match serde_json::to_vec(item) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        let message = format!("{group_resource} {name}: cannot encode: {e}");
+                        results.errors.add(namespace, message);
+                        continue;
+                    }
+                };
+                let item_ref = ItemRef {
+                    group_resource: &group_resource,
+                    version: &resource.version,
+                    namespace: namespace.filter(|_| resource.namespaced),
+                    name,
+                };
+                out.add(&item_ref, &gvk, &json)?;
+                if !resource.group.is_empty() {
+                    out.with_items.insert(group_resource.clone());
+                }
+                out.flush_full().await?;
+            }
+            out.report(request);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the plan takes a listed item: a Namespace by its name, anything else by its
+/// namespace and labels.
+fn wanted(plan: &Plan, resource: &ResourceDesc, item: &DynamicObject) -> bool {
+    let name = item.metadata.name.as_deref().unwrap_or_default();
+    if resource.is_namespaces() {
+        return plan.wants_namespace(name);
+    }
+    item.metadata
+        .namespace
+        .as_deref()
+        .is_none_or(|ns| plan.wants_namespace(ns))
+        && plan.wants_labels(item.metadata.labels.as_ref().unwrap_or(&Default::default()))
+}
+
+/// A list that failed: a resource the server's RBAC deliberately leaves out (the chart lists
+/// the groups backups read) is skipped with a warning that says how to grant it; any other
+/// failure is an error.
+fn list_failed(
+    group_resource: &str,
+    scope: Option<&str>,
+    error: kube::Error,
+    log: &mut BackupLog,
+    results: &mut Results,
+) {
+    match error {
+        kube::Error::Api(e) if e.code == 403 => {
+            let message = format!(
+                "{group_resource} not backed up: the server's RBAC does not let it \
+                 list them ({}); grant it (the chart's rbac.backup.apiGroups or \
+                 rbac.secretsScope=cluster) to back them up",
+                e.message
+            );
+            log.line("warning", &message);
+            results.warnings.add(scope, message);
+        }
+        e => {
+            let message = format!("listing {group_resource} failed: {e}");
+            log.line("error", &message);
+            results.errors.add(scope, message);
+        }
+    }
+}
+
+/// The CRD of each resource with an item in the archive (a CRD is named `<plural>.<group>`:
+/// none by that name means a built-in or aggregated API, which has nothing to add).
+async fn archive_crds(
+    request: &Request<'_>,
+    crds: &ResourceDesc,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    let (group_resource, gvk) = (crds.group_resource(), crds.gvk_key());
+    let with_items = std::mem::take(&mut out.with_items);
+    for name in &with_items {
+        let crd = match request.source.get_cluster_scoped(crds, name).await {
+            Ok(Some(crd)) => crd,
+            Ok(None) => continue,
+            Err(e) => {
+                let message = format!("the CRD of {name} not backed up: reading it failed: {e}");
+                log.line("warning", &message);
+                results.warnings.add_general(message);
+                continue;
+            }
+        };
+        let json = serde_json::to_vec(&crd).map_err(io::Error::other)?;
+        let item_ref = ItemRef {
+            group_resource: &group_resource,
+            version: &crds.version,
+            namespace: None,
+            name,
+        };
+        out.add(&item_ref, &gvk, &json)?;
+        out.total += 1;
+        log.line(
+            "info",
+            &format!("Found associated CRD {name} to add to backup"),
+        );
+    }
+    out.report(request);
+    Ok(())
+}
+
+async fn send(tx: &mpsc::Sender<io::Result<Bytes>>, bytes: Vec<u8>) -> Result<(), BackupError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    tx.send(Ok(Bytes::from(bytes)))
+        .await
+        .map_err(|_| BackupError::UploadStopped)
+}
