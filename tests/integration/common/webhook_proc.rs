@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::certs::{Issued, Spec, issue};
+use e2e::peers::certs::{Issued, Spec, Usage, issue};
 
 pub struct WebhookProcess {
     child: Child,
@@ -72,9 +72,7 @@ impl WebhookProcess {
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .use_native_tls()
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(self.ca.cert_pem().as_bytes()).unwrap(),
-            ])
+            .tls_certs_only([reqwest::Certificate::from_pem(&self.ca.cert_pem()).unwrap()])
             .build()
             .unwrap()
     }
@@ -89,8 +87,9 @@ impl Drop for WebhookProcess {
 
 pub fn serving_cert(ca: &Issued, cn: &str) -> Issued {
     issue(
-        &Spec::server(
+        &Spec::leaf(
             cn,
+            Usage::Server,
             &["localhost", "veloxide-webhook.velero.svc"],
             &["127.0.0.1"],
         ),
