@@ -24,7 +24,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -1028,28 +1027,16 @@ fn start_server(
             .any(|a| a.contains("$(") || a.contains("/certs/")),
         "{adapted:?}"
     );
-    let mut child = Command::new(veloxide_binary())
-        .args(&adapted)
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAME", "veloxide-chart-test")
-        .env_remove("VELERO_NAMESPACE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("veloxide server starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("veloxide webhook listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let server = Server(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("veloxide server printed its webhook's ready line");
-    server
+    let (child, _) = e2e::peers::process::spawn_listening(
+        Command::new(veloxide_binary())
+            .args(&adapted)
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", "veloxide-chart-test")
+            .env_remove("VELERO_NAMESPACE")
+            .stderr(Stdio::inherit()),
+        &["veloxide webhook listening on"],
+    );
+    Server(child)
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1 (the metrics port is plain HTTP): status and body.

@@ -9,7 +9,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use base64::Engine;
 use common::{CRDS, cluster, fails, kubectl, kubectl_stdin, ok, repo};
@@ -170,28 +169,21 @@ fn start_webhook(dir: &std::path::Path, namespace: &str) -> (Webhook, u16, Vec<u
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(veloxide_binary())
-        .args([
-            "webhook",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tls-cert-file",
-        ])
-        .arg(&cert)
-        .arg("--tls-key-file")
-        .arg(&key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("veloxide webhook starts");
-    let hook = Webhook(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (hook, port, pki.ca.cert_pem());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("veloxide webhook did not listen on {port}");
+    let (child, _) = e2e::peers::process::spawn_listening(
+        Command::new(veloxide_binary())
+            .args([
+                "webhook",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--tls-cert-file",
+            ])
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .stderr(Stdio::null()),
+        &["veloxide webhook listening on"],
+    );
+    (Webhook(child), port, pki.ca.cert_pem())
 }
 
 /// The Service kube-apiserver calls (no selector: its Endpoints are written by the test) and a
