@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use base64::Engine;
-use common::{CRDS, cluster, fails, kubectl, kubectl_stdin, ok, repo};
+use common::{CRDS, cluster, fails, kubectl, kubectl_stdin, ok, repo, veloxide_binary};
 
 fn testdata(name: &str) -> String {
     repo().join("e2e/testdata").join(name).display().to_string()
@@ -112,23 +111,6 @@ fn kubectl_applies_crds_and_locations() {
         out.contains("NotFound") || out.contains("not found"),
         "{out}"
     );
-}
-
-/// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
-fn veloxide_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("VELOXIDE_BIN") {
-        return p.into();
-    }
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "--bin", "veloxide"])
-        .current_dir(repo())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --bin veloxide failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    target.join("debug/veloxide")
 }
 
 struct Webhook(Child);
