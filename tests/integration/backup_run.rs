@@ -325,13 +325,13 @@ async fn filters_choose_what_is_backed_up() {
     );
 
     // Everything, with cluster-scoped resources.
-    create_backup(
+    backed_up(
         &world,
         "all",
         json!({"includeClusterResources": true, "excludedNamespaces": ["kube-*"]}),
+        WAIT,
     )
     .await;
-    wait_phase(&world, "all", BackupPhase::Completed, WAIT).await;
     let entries = untar(&download(&world, "default/backups/all/all.tar.gz"));
     assert!(entries.contains_key(
         "resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json"

@@ -13,7 +13,6 @@ use std::time::Duration;
 use backup_support::*;
 use serde_json::{Value, json};
 use server_support::{Server, World};
-use veloxide::api::BackupPhase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warning() {
@@ -31,16 +30,10 @@ async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warn
         .wait_ready_reason("default", "Available", Duration::from_secs(30))
         .await;
 
-    create_backup(
+    let backup = backed_up(
         &world,
         "scoped",
         json!({"includedNamespaces": ["shop"], "excludedResources": ["widgets.example.com"]}),
-    )
-    .await;
-    let backup = wait_phase(
-        &world,
-        "scoped",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

@@ -23,7 +23,7 @@ use reqwest::Method;
 use restore_support::*;
 use serde_json::json;
 use server_support::{BUCKET, Server, World, expose_server};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 const RESOURCES: [(&str, &str); 4] = [
     ("v1", "configmaps"),
@@ -99,16 +99,10 @@ async fn sse_c_round_trip_through_a_store_that_enforces_it() {
     world
         .wait_ready_reason("ls", "Available", Duration::from_secs(30))
         .await;
-    create_backup(
+    let backup = backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": [ns], "storageLocation": "ls"}),
-    )
-    .await;
-    let backup = wait_phase(
-        &world,
-        "b1",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

@@ -16,7 +16,7 @@ use kube::api::{Patch, PatchParams};
 use restore_support::*;
 use serde_json::{Value, json};
 use server_support::{World, sample};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_round_trip_order_and_existing_resource_policy() {
@@ -39,16 +39,10 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
     )
     .await;
     let server = serve_plain_location(&world, "plain").await;
-    create_backup(
+    backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": ["shop"], "storageLocation": "plain"}),
-    )
-    .await;
-    wait_phase(
-        &world,
-        "b1",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

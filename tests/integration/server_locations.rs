@@ -8,7 +8,7 @@ use crate::server_support;
 use std::time::{Duration, Instant};
 
 use e2e::peers::certs::Usage;
-use e2e::peers::{Haproxy, HaproxyOptions, Pki};
+use e2e::peers::{Haproxy, Pki};
 use serde_json::json;
 use server_support::{Server, World, sample};
 
@@ -160,13 +160,7 @@ async fn an_expired_store_certificate(world: &World) -> Haproxy {
         -30 * 86400,
         -86400,
     );
-    let expired_proxy = Haproxy::start(HaproxyOptions {
-        server_cert: &expired,
-        chain: vec![],
-        client_ca: None,
-        backend_port: world.moto.port,
-        backend_ca: &world.moto.pki.ca,
-    });
+    let expired_proxy = Haproxy::in_front_of(&world.moto, &expired, None);
     world
         .create_location(
             "expired",
@@ -185,13 +179,7 @@ async fn an_expired_store_certificate(world: &World) -> Haproxy {
 async fn client_certificates(world: &World) -> Haproxy {
     let clients = Pki::new("client CA");
     let server_cert = world.moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let mtls = Haproxy::start(HaproxyOptions {
-        server_cert: &server_cert,
-        chain: vec![],
-        client_ca: Some(&clients.ca),
-        backend_port: world.moto.port,
-        backend_ca: &world.moto.pki.ca,
-    });
+    let mtls = Haproxy::in_front_of(&world.moto, &server_cert, Some(&clients.ca));
     world
         .create_location(
             "mtls-missing",

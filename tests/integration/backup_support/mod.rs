@@ -151,6 +151,12 @@ pub async fn wait_phase(
     }
 }
 
+/// Create a Backup from its spec and wait, at most `timeout`, until it has Completed.
+pub async fn backed_up(world: &World, name: &str, spec: Value, timeout: Duration) -> Backup {
+    create_backup(world, name, spec).await;
+    wait_phase(world, name, BackupPhase::Completed, timeout).await
+}
+
 /// Wait until `check` holds, or panic with `what`.
 pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
