@@ -25,9 +25,8 @@ async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warn
         &["--secrets-scope", "namespace"],
     );
     server.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
     world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .create_available_location("default", json!({}), json!({}))
         .await;
 
     let backup = backed_up(

@@ -39,10 +39,7 @@ async fn site(world: &World, identity: &str, location: &str) -> Server {
     );
     server.wait_ready().await;
     world
-        .create_location(location, json!({}), json!({"prefix": "default"}))
-        .await;
-    world
-        .wait_ready_reason(location, "Available", Duration::from_secs(30))
+        .create_available_location(location, json!({}), json!({"prefix": "default"}))
         .await;
     server
 }

@@ -89,9 +89,8 @@ async fn crafted_archives_cannot_steer_or_sink_a_restore() {
         &["--restore-spool-limit", SPOOL],
     );
     server.wait_ready().await;
-    world.create_location("crafted", json!({}), json!({})).await;
     world
-        .wait_ready_reason("crafted", "Available", Duration::from_secs(30))
+        .create_available_location("crafted", json!({}), json!({}))
         .await;
     for b in ["steer", "bomb", "long", "big"] {
         backed_up(

@@ -135,10 +135,7 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
-        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
-        .await;
-    world
-        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
+        .create_available_location("slow", json!({"s3Url": proxy.url()}), json!({}))
         .await;
     backed_up(
         &world,

@@ -90,14 +90,11 @@ async fn sse_c_round_trip_through_a_store_that_enforces_it() {
     server.wait_ready().await;
     let _route = expose_server(&world, &server).await;
     world
-        .create_location(
+        .create_available_location(
             "ls",
             json!({"s3Url": store.url(), "customerKeyEncryptionSecret": "ssec-key/key"}),
             json!({}),
         )
-        .await;
-    world
-        .wait_ready_reason("ls", "Available", Duration::from_secs(30))
         .await;
     let backup = backed_up(
         &world,

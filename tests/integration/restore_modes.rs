@@ -125,10 +125,7 @@ async fn round_trip(world: &World, expected: Expected) {
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
-        .create_location("vault", expected.location_config.clone(), json!({}))
-        .await;
-    world
-        .wait_ready_reason("vault", "Available", Duration::from_secs(30))
+        .create_available_location("vault", expected.location_config.clone(), json!({}))
         .await;
     let backup = backed_up(
         world,

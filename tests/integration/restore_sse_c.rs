@@ -32,14 +32,11 @@ async fn sse_c_restore_and_downloads_with_and_without_the_key() {
     server.wait_ready().await;
     let _route = server_support::expose_server(&world, &server).await;
     world
-        .create_location(
+        .create_available_location(
             "ssec",
             json!({"s3Url": store.url(), "customerKeyEncryptionSecret": "ssec-key/key"}),
             json!({}),
         )
-        .await;
-    world
-        .wait_ready_reason("ssec", "Available", Duration::from_secs(30))
         .await;
     let backup = backed_up(
         &world,

@@ -176,6 +176,20 @@ impl World {
             .unwrap();
     }
 
+    /// Create a location (as [`World::create_location`]) and wait, at most 30 s, until it is
+    /// Available.
+    pub async fn create_available_location(
+        &self,
+        name: &str,
+        extra_config: Value,
+        object_storage: Value,
+    ) -> BackupStorageLocation {
+        self.create_location(name, extra_config, object_storage)
+            .await;
+        self.wait_ready_reason(name, "Available", Duration::from_secs(30))
+            .await
+    }
+
     /// Wait until the location's `Ready` condition has `reason` (and return the location).
     pub async fn wait_ready_reason(
         &self,
