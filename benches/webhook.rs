@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::certs::{Spec, issue};
 use common::webhook_proc::WebhookProcess;
 use serde_json::json;
 
@@ -112,7 +111,7 @@ fn main() {
     runtime.block_on(async {
         let webhook = WebhookProcess::start();
         let bundle: String = (0..4)
-            .map(|i| issue(&Spec::ca(&format!("bench-root-{i}")), None).cert_pem())
+            .map(|i| e2e::peers::Pki::new(&format!("bench-root-{i}")).ca.cert_pem_text())
             .collect();
         let spec = json!({
             "provider": "aws",

@@ -24,13 +24,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{cluster, fails, kubectl, kubectl_stdin, ok, repo, text, tool};
+use common::{cluster, fails, kubectl, kubectl_stdin, ok, repo, text, tool, veloxide_binary};
 use e2e::cluster::Cluster;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -81,28 +80,7 @@ fn chart_node_dir() -> PathBuf {
 }
 
 fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
+    common::output(Command::new(program).args(args), stdin)
 }
 
 /// `helm template` of the chart as release `veloxide` in `velero`, with extra arguments.
@@ -154,23 +132,6 @@ fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .expect("valid base64")
-}
-
-/// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
-fn veloxide_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("VELOXIDE_BIN") {
-        return p.into();
-    }
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "--bin", "veloxide"])
-        .current_dir(repo())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --bin veloxide failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    target.join("debug/veloxide")
 }
 
 /// A scratch directory removed on drop.
@@ -1028,28 +989,16 @@ fn start_server(
             .any(|a| a.contains("$(") || a.contains("/certs/")),
         "{adapted:?}"
     );
-    let mut child = Command::new(veloxide_binary())
-        .args(&adapted)
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAME", "veloxide-chart-test")
-        .env_remove("VELERO_NAMESPACE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("veloxide server starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("veloxide webhook listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let server = Server(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("veloxide server printed its webhook's ready line");
-    server
+    let (child, _) = e2e::peers::process::spawn_listening(
+        Command::new(veloxide_binary())
+            .args(&adapted)
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", "veloxide-chart-test")
+            .env_remove("VELERO_NAMESPACE")
+            .stderr(Stdio::inherit()),
+        &["veloxide webhook listening on"],
+    );
+    Server(child)
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1 (the metrics port is plain HTTP): status and body.
@@ -1234,20 +1183,20 @@ async fn chart_installs_into_a_real_control_plane_and_the_server_it_configures_w
         .unwrap()
         .replace("validationFrequency: 5m", "validationFrequency: 10m");
     std::fs::write(&changed, upgraded).unwrap();
-    let out = ok(tool(
-        s,
-        &helm,
-        &[
+    let upgrade = || {
+        let values = changed.display().to_string();
+        let args = [
             "upgrade",
             RELEASE,
             &chart,
             "--namespace",
             NAMESPACE,
             "-f",
-            &changed.display().to_string(),
-        ],
-        None,
-    ));
+            &values,
+        ];
+        ok(tool(s, &helm, &args, None))
+    };
+    let out = upgrade();
     assert!(out.contains("REVISION: 2"), "{out}");
     assert_eq!(bundle(s), ca, "the upgrade kept the CA");
     assert_eq!(
@@ -1282,20 +1231,7 @@ async fn chart_installs_into_a_real_control_plane_and_the_server_it_configures_w
             "veloxide.io/webhook-cert-not-after=1",
         ],
     ));
-    let out = ok(tool(
-        s,
-        &helm,
-        &[
-            "upgrade",
-            RELEASE,
-            &chart,
-            "--namespace",
-            NAMESPACE,
-            "-f",
-            &changed.display().to_string(),
-        ],
-        None,
-    ));
+    let out = upgrade();
     assert!(out.contains("REVISION: 3"), "{out}");
     assert_eq!(bundle(s), ca, "re-issuing kept the CA");
     let renewed = secret_field(s, "veloxide-webhook-tls", "tls.crt");

@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use base64::Engine;
-use common::{CRDS, cluster, fails, kubectl, kubectl_stdin, ok, repo};
+use common::{CRDS, cluster, fails, kubectl, kubectl_stdin, ok, repo, veloxide_binary};
 
 fn testdata(name: &str) -> String {
     repo().join("e2e/testdata").join(name).display().to_string()
@@ -115,23 +113,6 @@ fn kubectl_applies_crds_and_locations() {
     );
 }
 
-/// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
-fn veloxide_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("VELOXIDE_BIN") {
-        return p.into();
-    }
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "--bin", "veloxide"])
-        .current_dir(repo())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --bin veloxide failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    target.join("debug/veloxide")
-}
-
 struct Webhook(Child);
 
 impl Drop for Webhook {
@@ -170,28 +151,21 @@ fn start_webhook(dir: &std::path::Path, namespace: &str) -> (Webhook, u16, Vec<u
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(veloxide_binary())
-        .args([
-            "webhook",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tls-cert-file",
-        ])
-        .arg(&cert)
-        .arg("--tls-key-file")
-        .arg(&key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("veloxide webhook starts");
-    let hook = Webhook(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (hook, port, pki.ca.cert_pem());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("veloxide webhook did not listen on {port}");
+    let (child, _) = e2e::peers::process::spawn_listening(
+        Command::new(veloxide_binary())
+            .args([
+                "webhook",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--tls-cert-file",
+            ])
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .stderr(Stdio::null()),
+        &["veloxide webhook listening on"],
+    );
+    (Webhook(child), port, pki.ca.cert_pem())
 }
 
 /// The Service kube-apiserver calls (no selector: its Endpoints are written by the test) and a

@@ -9,7 +9,6 @@ use crate::backup_support;
 use crate::server_support;
 
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use backup_support::{backups, create_widget_crd, create_workload, list_keys};
 use serde_json::{Value, json};
@@ -41,9 +40,8 @@ async fn create_waits_get_lists_and_failures_exit_non_zero() {
     create_workload(&world, "other", 1).await;
     let server = Server::start(&world.server_kubeconfig, "server-cli");
     server.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
     world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .create_available_location("default", json!({}), json!({}))
         .await;
 
     // create --wait: returns after the backup completed, with the archive in the bucket.

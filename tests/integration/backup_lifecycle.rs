@@ -121,9 +121,8 @@ async fn two_replicas_run_each_backup_exactly_once() {
     create_workload(&world, "shop", 3).await;
     let a = Server::start(&world.server_kubeconfig, "server-a");
     let b = Server::start(&world.server_kubeconfig, "server-b");
-    world.create_location("default", json!({}), json!({})).await;
     world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .create_available_location("default", json!({}), json!({}))
         .await;
     let names: Vec<String> = (0..4).map(|i| format!("b{i}")).collect();
     for name in &names {

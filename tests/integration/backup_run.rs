@@ -11,10 +11,12 @@ use std::time::Duration;
 use backup_support::*;
 use serde_json::{Value, json};
 use server_support::{Server, World, sample};
-use veloxide::api::BackupPhase;
+use veloxide::api::{Backup, BackupPhase};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Three backups of the same namespaces, one per encryption mode, then steps that each check
+/// one part of the result and are named for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     let world = World::start().await;
@@ -52,9 +54,22 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     create_backup(&world, "b-kms", spec("kms")).await;
     let none = wait_phase(&world, "b-none", BackupPhase::Completed, WAIT).await;
 
-    // The files, in Velero's layout under the location's prefix.
-    let dir = "plain/backups/b-none/";
-    let keys = list_keys(&world, dir);
+    let keys = the_files_are_in_velero_layout(&world);
+    the_archive_holds_both_copies_of_the_included_items_only(&world);
+    the_side_files_list_the_items_and_say_it_completed(&world);
+    let items = the_status_counts_items_and_confirms_no_encryption(&world, &none, &keys);
+    sse_s3_is_on_every_object(&world).await;
+    sse_kms_with_a_bucket_key_is_on_every_object(&world).await;
+    velero_s_metrics_count_three_manual_backups(&server, items).await;
+}
+
+/// Where the plain backup's files are.
+const PLAIN: &str = "plain/backups/b-none/";
+
+/// The files, in Velero's layout under the location's prefix.
+fn the_files_are_in_velero_layout(world: &World) -> Vec<String> {
+    let dir = PLAIN;
+    let keys = list_keys(world, dir);
     let expected: Vec<String> = [
         "b-none-logs.gz",
         "b-none-resource-list.json.gz",
@@ -66,9 +81,13 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     .map(|f| format!("{dir}{f}"))
     .collect();
     assert_eq!(keys, expected);
+    keys
+}
 
-    // The archive: version, both copies of each item, only the included namespaces.
-    let entries = untar(&download(&world, &format!("{dir}b-none.tar.gz")));
+/// The archive: version, both copies of each item, only the included namespaces.
+fn the_archive_holds_both_copies_of_the_included_items_only(world: &World) {
+    let dir = PLAIN;
+    let entries = untar(&download(world, &format!("{dir}b-none.tar.gz")));
     assert_eq!(entries["metadata/version"], b"1.1.0\n");
     for path in [
         "resources/configmaps/namespaces/app-a/settings-0.json",
@@ -128,10 +147,13 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     assert!(copies(
         "resources/configmaps/namespaces/app-b/settings-0.json"
     ));
+}
 
-    // Side files.
+/// Side files: the resource list, results, log and velero-backup.json.
+fn the_side_files_list_the_items_and_say_it_completed(world: &World) {
+    let dir = PLAIN;
     let list: Value = serde_json::from_slice(&gunzip(&download(
-        &world,
+        world,
         &format!("{dir}b-none-resource-list.json.gz"),
     )))
     .unwrap();
@@ -162,7 +184,7 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         json!(["widgets.example.com"])
     );
     let results: Value = serde_json::from_slice(&gunzip(&download(
-        &world,
+        world,
         &format!("{dir}b-none-results.gz"),
     )))
     .unwrap();
@@ -170,20 +192,26 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         results["errors"].as_object().unwrap().is_empty(),
         "{results}"
     );
-    let log =
-        String::from_utf8(gunzip(&download(&world, &format!("{dir}b-none-logs.gz")))).unwrap();
+    let log = String::from_utf8(gunzip(&download(world, &format!("{dir}b-none-logs.gz")))).unwrap();
     assert!(
         log.contains("level=info msg=\"Backed up a total of"),
         "{log}"
     );
     let metadata: Value =
-        serde_json::from_slice(&download(&world, &format!("{dir}velero-backup.json"))).unwrap();
+        serde_json::from_slice(&download(world, &format!("{dir}velero-backup.json"))).unwrap();
     assert_eq!(metadata["kind"], "Backup");
     assert_eq!(metadata["status"]["phase"], "Completed");
     assert_eq!(metadata["status"]["formatVersion"], "1.1.0");
     assert_eq!(metadata["spec"]["storageLocation"], "plain");
+}
 
-    // Status: Velero's fields, progress, the location label, and what the store confirmed.
+/// Status: Velero's fields, progress, the location label, and what the store confirmed.
+/// Returns the number of items backed up.
+fn the_status_counts_items_and_confirms_no_encryption(
+    world: &World,
+    none: &Backup,
+    keys: &[String],
+) -> i64 {
     let status = none.status.as_ref().unwrap();
     // app-a: 3 ConfigMaps, 2 Secrets, a Deployment, a Widget; app-b: 2 + 2 + 1 + 1; and the
     // two Namespace objects; and in each namespace what kube-controller-manager puts there
@@ -203,35 +231,40 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
     assert_eq!(enc.mode.as_deref(), Some("None"));
     assert_eq!(enc.verified, Some(true));
     assert_eq!(enc.objects, Some(5));
-    for key in &keys {
+    for key in keys {
         assert!(
-            head(&world, key).get("ServerSideEncryption").is_none(),
+            head(world, key).get("ServerSideEncryption").is_none(),
             "{key}"
         );
     }
+    items
+}
 
-    // SSE-S3: every object, by an independent HEAD.
-    let aes = wait_phase(&world, "b-aes", BackupPhase::Completed, WAIT).await;
+/// SSE-S3: every object, by an independent HEAD.
+async fn sse_s3_is_on_every_object(world: &World) {
+    let aes = wait_phase(world, "b-aes", BackupPhase::Completed, WAIT).await;
     let enc = aes.status.as_ref().unwrap().encryption.clone().unwrap();
     assert_eq!(enc.mode.as_deref(), Some("SSE-S3"));
     assert_eq!(enc.verified, Some(true));
-    let aes_keys = list_keys(&world, "sse-s3/backups/b-aes/");
+    let aes_keys = list_keys(world, "sse-s3/backups/b-aes/");
     assert_eq!(aes_keys.len(), 5);
     for key in &aes_keys {
-        assert_eq!(head(&world, key)["ServerSideEncryption"], "AES256", "{key}");
+        assert_eq!(head(world, key)["ServerSideEncryption"], "AES256", "{key}");
     }
+}
 
-    // SSE-KMS with a bucket key.
-    let kms = wait_phase(&world, "b-kms", BackupPhase::Completed, WAIT).await;
+/// SSE-KMS with a bucket key: every object, with the key the status records.
+async fn sse_kms_with_a_bucket_key_is_on_every_object(world: &World) {
+    let kms = wait_phase(world, "b-kms", BackupPhase::Completed, WAIT).await;
     let enc = kms.status.as_ref().unwrap().encryption.clone().unwrap();
     assert_eq!(enc.mode.as_deref(), Some("SSE-KMS"));
     assert_eq!(enc.bucket_key, Some(true));
     assert_eq!(enc.verified, Some(true));
     let recorded_key = enc.kms_key_id.clone().unwrap();
-    let kms_keys = list_keys(&world, "kms/backups/b-kms/");
+    let kms_keys = list_keys(world, "kms/backups/b-kms/");
     assert_eq!(kms_keys.len(), 5);
     for key in &kms_keys {
-        let h = head(&world, key);
+        let h = head(world, key);
         assert_eq!(h["ServerSideEncryption"], "aws:kms", "{key}");
         assert_eq!(h["BucketKeyEnabled"], true, "{key}");
         assert_eq!(
@@ -249,8 +282,10 @@ async fn backups_complete_in_velero_layout_under_each_encryption_mode() {
         .find(|c| c.type_ == "EncryptionVerified")
         .unwrap();
     assert_eq!(ready.status, "True");
+}
 
-    // Velero's metrics, schedule "" for manual backups.
+/// Velero's metrics, schedule "" for manual backups.
+async fn velero_s_metrics_count_three_manual_backups(server: &Server, items: i64) {
     let metrics = server.metrics().await;
     let s = [("schedule", "")];
     assert_eq!(
@@ -325,13 +360,13 @@ async fn filters_choose_what_is_backed_up() {
     );
 
     // Everything, with cluster-scoped resources.
-    create_backup(
+    backed_up(
         &world,
         "all",
         json!({"includeClusterResources": true, "excludedNamespaces": ["kube-*"]}),
+        WAIT,
     )
     .await;
-    wait_phase(&world, "all", BackupPhase::Completed, WAIT).await;
     let entries = untar(&download(&world, "default/backups/all/all.tar.gz"));
     assert!(entries.contains_key(
         "resources/customresourcedefinitions.apiextensions.k8s.io/cluster/widgets.example.com.json"

@@ -13,7 +13,6 @@ use std::time::Duration;
 use backup_support::*;
 use serde_json::{Value, json};
 use server_support::{Server, World};
-use veloxide::api::BackupPhase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warning() {
@@ -26,21 +25,14 @@ async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warn
         &["--secrets-scope", "namespace"],
     );
     server.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
     world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .create_available_location("default", json!({}), json!({}))
         .await;
 
-    create_backup(
+    let backup = backed_up(
         &world,
         "scoped",
         json!({"includedNamespaces": ["shop"], "excludedResources": ["widgets.example.com"]}),
-    )
-    .await;
-    let backup = wait_phase(
-        &world,
-        "scoped",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

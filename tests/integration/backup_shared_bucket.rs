@@ -85,8 +85,7 @@ async fn a_backup_named_like_another_cluster_s_deletes_none_of_its_files() {
         "metadata": {"name": "settings", "namespace": "shop"}, "data": {"k": "v"}}),
     )
     .await;
-    create_backup(&a, "weekly", json!({"includedNamespaces": ["shop"]})).await;
-    wait_phase(&a, "weekly", BackupPhase::Completed, WAIT).await;
+    backed_up(&a, "weekly", json!({"includedNamespaces": ["shop"]}), WAIT).await;
     let files = list_keys(&a, "default/backups/weekly/");
     assert_eq!(files.len(), 5, "{files:?}");
     let archive = download(&a, "default/backups/weekly/weekly.tar.gz");

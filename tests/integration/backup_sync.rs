@@ -39,10 +39,7 @@ async fn site(world: &World, identity: &str, location: &str) -> Server {
     );
     server.wait_ready().await;
     world
-        .create_location(location, json!({}), json!({"prefix": "default"}))
-        .await;
-    world
-        .wait_ready_reason(location, "Available", Duration::from_secs(30))
+        .create_available_location(location, json!({}), json!({"prefix": "default"}))
         .await;
     server
 }
@@ -73,8 +70,7 @@ async fn a_backup_made_in_a_is_found_restored_and_deleted_from_b() {
     )
     .await;
     let spec = json!({"includedNamespaces": ["shop"], "ttl": "48h0m0s"});
-    create_backup(&a, "nightly", spec.clone()).await;
-    let made = wait_phase(&a, "nightly", BackupPhase::Completed, WAIT).await;
+    let made = backed_up(&a, "nightly", spec.clone(), WAIT).await;
     let files = list_keys(&a, "default/backups/nightly/");
     assert_eq!(files.len(), 5, "{files:?}");
 

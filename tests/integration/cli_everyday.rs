@@ -18,6 +18,7 @@
 use crate::backup_support;
 use crate::server_support;
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -235,6 +236,8 @@ async fn restores_listed_and_deleted_as_velero_does() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
 
+/// Steps on one world, in order (each relies on the locations the earlier ones left), each a
+/// function named for what it checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locations_created_set_listed_and_deleted() {
     let world = World::start().await;
@@ -249,7 +252,23 @@ async fn locations_created_set_listed_and_deleted() {
         world.moto.url()
     );
 
-    // Refused offline with the parser's own message; nothing reaches the API server.
+    a_bad_location_is_refused_offline_and_o_prints_without_creating(&world, &s3, &garbage).await;
+    created_with_its_cacert_in_a_secret_it_owns(&world, &s3, ca).await;
+    one_default_and_set_cacert(&world, &s3, ca, &garbage).await;
+    get_prints_velero_s_columns(&world).await;
+    delete_needs_confirm_and_removes_only_the_named(&world).await;
+    global_options_choose_namespace_kubeconfig_and_context(&world).await;
+    usage_mistakes_exit_2(&world).await;
+    version_of_the_client_then_the_server(&world).await;
+}
+
+/// Refused offline with the parser's own message (nothing reaches the API server); `-o` prints
+/// the location without creating it; an unreadable `--cacert` is refused.
+async fn a_bad_location_is_refused_offline_and_o_prints_without_creating(
+    world: &World,
+    s3: &str,
+    garbage: &Path,
+) {
     let bad = [
         "backup-location",
         "create",
@@ -261,7 +280,7 @@ async fn locations_created_set_listed_and_deleted() {
         "--config",
         "region=us-east-1,serverSideEncryption=bogus",
     ];
-    let out = veloxide(&world, &bad);
+    let out = veloxide(world, &bad);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let spec: BackupStorageLocation = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
@@ -282,7 +301,7 @@ async fn locations_created_set_listed_and_deleted() {
     assert!(world.locations().get_opt("bad").await.unwrap().is_none());
     // --dry-run style -o: the location, not created.
     let printed = veloxide(
-        &world,
+        world,
         &[
             "create",
             "backup-location",
@@ -292,7 +311,7 @@ async fn locations_created_set_listed_and_deleted() {
             "--bucket",
             "velero-backups",
             "--config",
-            &s3,
+            s3,
             "-o",
             "json",
         ],
@@ -303,7 +322,7 @@ async fn locations_created_set_listed_and_deleted() {
     );
     assert!(world.locations().get_opt("dr").await.unwrap().is_none());
     let out = veloxide(
-        &world,
+        world,
         &[
             "backup-location",
             "create",
@@ -318,10 +337,12 @@ async fn locations_created_set_listed_and_deleted() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("--cacert"), "{}", text(&out));
+}
 
-    // Created: --cacert in a Secret the location names, owned by it; never inline.
+/// Created: `--cacert` in a Secret the location names, owned by it; never inline.
+async fn created_with_its_cacert_in_a_secret_it_owns(world: &World, s3: &str, ca: &str) {
     let out = veloxide(
-        &world,
+        world,
         &[
             "backup-location",
             "create",
@@ -333,7 +354,7 @@ async fn locations_created_set_listed_and_deleted() {
             "--prefix",
             "dr",
             "--config",
-            &s3,
+            s3,
             "--credential",
             "cloud-credentials=cloud",
             "--cacert",
@@ -365,8 +386,11 @@ async fn locations_created_set_listed_and_deleted() {
         ("BackupStorageLocation", dr.metadata.uid.as_ref())
     );
     assert_eq!(dr.spec.default, Some(true));
+}
 
-    // One default: a second is refused, until the first is unset.
+/// One default: a second is refused, until the first is unset. `set --cacert`: the same
+/// Secret scheme, an inline caCert removed.
+async fn one_default_and_set_cacert(world: &World, s3: &str, ca: &str, garbage: &Path) {
     let other = [
         "backup-location",
         "create",
@@ -378,33 +402,33 @@ async fn locations_created_set_listed_and_deleted() {
         "--prefix",
         "other",
         "--config",
-        &s3,
+        s3,
         "--access-mode",
         "ReadOnly",
     ];
     let mut with_default = other.to_vec();
     with_default.push("--default");
-    let out = veloxide(&world, &with_default);
+    let out = veloxide(world, &with_default);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("there is already a default backup storage location (dr)"),
         "{}",
         text(&out)
     );
-    assert!(veloxide(&world, &other).status.success());
-    let out = veloxide(&world, &["backup-location", "set", "other", "--default"]);
+    assert!(veloxide(world, &other).status.success());
+    let out = veloxide(world, &["backup-location", "set", "other", "--default"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        veloxide(&world, &["backup-location", "set", "dr", "--default=false"])
+        veloxide(world, &["backup-location", "set", "dr", "--default=false"])
             .status
             .success()
     );
-    let out = veloxide(&world, &["backup-location", "set", "other", "--default"]);
+    let out = veloxide(world, &["backup-location", "set", "other", "--default"]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = veloxide(&world, &["backup-location", "set", "other"]);
+    let out = veloxide(world, &["backup-location", "set", "other"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = veloxide(
-        &world,
+        world,
         &[
             "backup-location",
             "set",
@@ -415,7 +439,7 @@ async fn locations_created_set_listed_and_deleted() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     // set --cacert: the same Secret scheme, an inline caCert removed.
-    let out = veloxide(&world, &["backup-location", "set", "other", "--cacert", ca]);
+    let out = veloxide(world, &["backup-location", "set", "other", "--cacert", ca]);
     assert!(out.status.success(), "{}", text(&out));
     let other_now = world.locations().get("other").await.unwrap();
     assert_eq!(
@@ -428,9 +452,11 @@ async fn locations_created_set_listed_and_deleted() {
             .as_deref(),
         Some("other-ca-cert")
     );
+}
 
-    // get: Velero's columns, the default marked, -o json, --default, the verb-first form.
-    let out = veloxide(&world, &["backup-location", "get"]);
+/// get: Velero's columns, the default marked, -o json, --default, the verb-first form.
+async fn get_prints_velero_s_columns(world: &World) {
+    let out = veloxide(world, &["backup-location", "get"]);
     let table = text(&out);
     assert_eq!(
         header(&table),
@@ -472,34 +498,35 @@ async fn locations_created_set_listed_and_deleted() {
         "{table}"
     );
     assert_eq!(
-        veloxide(&world, &["get", "backup-locations"]).stdout,
+        veloxide(world, &["get", "backup-locations"]).stdout,
         out.stdout
     );
-    let list = json_of(&veloxide(&world, &["backup-location", "get", "-o", "json"]));
+    let list = json_of(&veloxide(world, &["backup-location", "get", "-o", "json"]));
     assert_eq!(list["kind"], "BackupStorageLocationList");
-    let default = json_of(&veloxide(
-        &world,
-        &["bsl", "get", "--default", "-o", "json"],
-    ));
+    let default = json_of(&veloxide(world, &["bsl", "get", "--default", "-o", "json"]));
     assert_eq!(default["metadata"]["name"], "other");
+}
 
-    // delete: refused without --confirm, then only the one named goes.
-    let out = veloxide(&world, &["backup-location", "delete", "dr"]);
+/// delete: refused without --confirm, then only the one named goes.
+async fn delete_needs_confirm_and_removes_only_the_named(world: &World) {
+    let out = veloxide(world, &["backup-location", "delete", "dr"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = veloxide(&world, &["backup-location", "delete", "dr", "--confirm"]);
+    let out = veloxide(world, &["backup-location", "delete", "dr", "--confirm"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(world.locations().get_opt("dr").await.unwrap().is_none());
     assert!(world.locations().get_opt("other").await.unwrap().is_some());
+}
 
-    // Global options: -n before the subcommand, the variables, --kubeconfig, --context.
-    let out = veloxide(&world, &["-n", "elsewhere", "backup-location", "get"]);
+/// Global options: -n before the subcommand, the variables, --kubeconfig, --context.
+async fn global_options_choose_namespace_kubeconfig_and_context(world: &World) {
+    let out = veloxide(world, &["-n", "elsewhere", "backup-location", "get"]);
     assert!(
         text(&out).contains("No backup storage locations found in namespace elsewhere."),
         "{}",
         text(&out)
     );
     let out = run(
-        &world,
+        world,
         &["backup-location", "get"],
         &[("VELERO_NAMESPACE", "from-velero")],
     );
@@ -509,7 +536,7 @@ async fn locations_created_set_listed_and_deleted() {
         text(&out)
     );
     let out = run(
-        &world,
+        world,
         &["backup-location", "get"],
         &[
             ("VELERO_NAMESPACE", "from-velero"),
@@ -523,7 +550,7 @@ async fn locations_created_set_listed_and_deleted() {
     );
     let kubeconfig = world.kubeconfig().to_str().unwrap();
     let out = run(
-        &world,
+        world,
         &[
             "--kubeconfig",
             kubeconfig,
@@ -536,23 +563,27 @@ async fn locations_created_set_listed_and_deleted() {
         &[("KUBECONFIG", "/nonexistent")],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = veloxide(&world, &["bsl", "get", "--context", "no-such-context"]);
+    let out = veloxide(world, &["bsl", "get", "--context", "no-such-context"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("no-such-context"), "{}", text(&out));
+}
 
-    // Usage mistakes exit 2; --help documents the exit statuses.
-    let out = veloxide(&world, &["backup-location", "get", "--no-such-flag"]);
+/// Usage mistakes exit 2; --help documents the exit statuses.
+async fn usage_mistakes_exit_2(world: &World) {
+    let out = veloxide(world, &["backup-location", "get", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = veloxide(&world, &["restore", "get", "-o", "xml"]);
+    let out = veloxide(world, &["restore", "get", "-o", "xml"]);
     assert_eq!(out.status.code(), Some(2));
-    let help = text(&veloxide(&world, &["--help"]));
+    let help = text(&veloxide(world, &["--help"]));
     assert!(
         help.contains("Exit status:") && help.contains("2  usage"),
         "{help}"
     );
+}
 
-    // version: the client's, then the server's from its Deployment's image.
-    let out = veloxide(&world, &["version"]);
+/// version: the client's, then the server's from its Deployment's image.
+async fn version_of_the_client_then_the_server(world: &World) {
+    let out = veloxide(world, &["version"]);
     let said = text(&out);
     assert!(
         said.contains(&format!(
@@ -566,7 +597,7 @@ async fn locations_created_set_listed_and_deleted() {
         "{said}"
     );
     create(
-        &world,
+        world,
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "veloxide", "namespace": NS},
         "spec": {"selector": {"matchLabels": {"app": "v"}},
@@ -574,7 +605,7 @@ async fn locations_created_set_listed_and_deleted() {
                               "spec": {"containers": [{"name": "server", "image": "ghcr.io/veloxide/veloxide:9.9.1"}]}}}}),
     )
     .await;
-    let said = text(&veloxide(&world, &["version"]));
+    let said = text(&veloxide(world, &["version"]));
     assert!(said.contains("Server:\n\tVersion: 9.9.1"), "{said}");
     assert!(
         said.contains(
@@ -582,7 +613,7 @@ async fn locations_created_set_listed_and_deleted() {
         ),
         "{said}"
     );
-    let said = text(&veloxide(&world, &["version", "--client-only"]));
+    let said = text(&veloxide(world, &["version", "--client-only"]));
     assert!(!said.contains("Server"), "{said}");
 }
 

@@ -14,7 +14,7 @@
 //! - a bad `--backup-location-config`, an unreadable or garbage `--cacert` are refused with
 //!   the parser's message before anything is created.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -311,7 +311,8 @@ impl Drop for Server {
 /// identity (`server_kubeconfig`), the certificate from the installed Secret, its webhook on
 /// `port` (where the installed Service's Endpoints lead). Returns the server and its metrics URL.
 fn start_server(server_kubeconfig: &Path, port: u16, cert: &Path, key: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_veloxide"));
+    command
         .args([
             "server",
             "--namespace=velero",
@@ -323,35 +324,15 @@ fn start_server(server_kubeconfig: &Path, port: u16, cert: &Path, key: &Path) ->
         .env("KUBECONFIG", server_kubeconfig)
         .env("POD_NAME", "veloxide-install-test")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("veloxide metrics listening on ") {
-                let _ = tx.send(Some(url.to_owned()));
-            }
-            if line.starts_with("veloxide webhook listening on") {
-                let _ = tx.send(None);
-            }
-        }
-    });
-    let server = Server(child);
-    let mut metrics = None;
-    let mut webhook = false;
-    while metrics.is_none() || !webhook {
-        match rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server's metrics and webhook ready lines")
-        {
-            Some(url) => metrics = Some(url),
-            None => webhook = true,
-        }
-    }
-    (server, metrics.unwrap())
+        .stderr(Stdio::inherit());
+    let (child, mut lines) = e2e::peers::process::spawn_listening(
+        &mut command,
+        &[
+            "veloxide metrics listening on ",
+            "veloxide webhook listening on",
+        ],
+    );
+    (Server(child), lines.swap_remove(0))
 }
 
 fn free_port() -> u16 {

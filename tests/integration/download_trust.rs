@@ -17,7 +17,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use restore_support::*;
 use serde_json::{Value, json};
 use server_support::{NS, World};
-use veloxide::api::{BackupPhase, DownloadRequest};
+use veloxide::api::DownloadRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presigned_links_expire_and_the_cli_trusts_in_velero_s_order() {
@@ -25,16 +25,10 @@ async fn presigned_links_expire_and_the_cli_trusts_in_velero_s_order() {
     create_widget_crd(&world).await;
     create_workload(&world, "app", 1).await;
     let server = serve_plain_location(&world, "plain").await;
-    create_backup(
+    backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": ["app"], "storageLocation": "plain"}),
-    )
-    .await;
-    wait_phase(
-        &world,
-        "b1",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

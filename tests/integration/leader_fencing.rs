@@ -52,10 +52,7 @@ async fn a_replica_that_lost_the_lease_cannot_overwrite_the_new_leaders_failed()
     })
     .await;
     world
-        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
-        .await;
-    world
-        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
+        .create_available_location("slow", json!({"s3Url": proxy.url()}), json!({}))
         .await;
     create_backup(
         &world,

@@ -109,10 +109,10 @@ fn endpoint_checksum_and_secrets_are_typed() {
 
 #[test]
 fn inline_bundle_keeps_certificates_and_expiry() {
-    let ca = common::certs::issue(&common::certs::Spec::ca("bundle-root"), None);
+    let ca = e2e::peers::certs::Pki::new("bundle-root").ca;
     let parsed = parse(json!({
         "provider": "aws",
-        "objectStorage": {"bucket": "b", "caCert": base64_encode(ca.cert_pem())},
+        "objectStorage": {"bucket": "b", "caCert": base64_encode(ca.cert_pem_text())},
     }))
     .unwrap();
     let CaSource::Inline(bundle) = &parsed.config.trust.ca else {
@@ -181,7 +181,7 @@ fn base64_encode(text: String) -> String {
 /// Parsed bundles are cached by content, but expiry is judged against the time of each call.
 #[test]
 fn a_cached_bundle_is_judged_at_each_call_time() {
-    use common::certs::{DAY, Spec, issue};
+    use e2e::peers::certs::{DAY, Spec, issue};
     let soon = issue(
         &Spec {
             not_after: 10 * DAY,
@@ -189,7 +189,7 @@ fn a_cached_bundle_is_judged_at_each_call_time() {
         },
         None,
     );
-    let pem = soon.cert_pem();
+    let pem = soon.cert_pem_text();
     let now = jiff::Timestamp::now();
     let today = veloxide::location::inspect_pem("caCert", pem.as_bytes(), now).unwrap();
     assert!(

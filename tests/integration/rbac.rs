@@ -7,7 +7,10 @@
 //!
 //! applied in turn to one control plane (each removed before the next). The table below is the
 //! test's, the README's must be the same, and every answer must be the table's.
+//! Besides, `veloxide install`'s RBAC (written by hand in src/cli/install/manifests/rbac.rs)
+//! is compared with the chart's rendered with its default values, rule for rule.
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -284,6 +287,31 @@ fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) {
     }
 }
 
+/// What `veloxide install --dry-run -o yaml` prints (into namespace `velero`), run in `dir`.
+fn install_dry_run(dir: &Path) -> String {
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key=not-a-real-key\n",
+    )
+    .unwrap();
+    let install = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        .args(["install", "--provider", "aws", "--bucket", "velero-backups"])
+        .arg("--secret-file")
+        .arg(&credentials)
+        .args(["--dry-run", "-o", "yaml"])
+        .env("KUBECONFIG", dir.join("no-cluster"))
+        .env_remove("VELERO_NAMESPACE")
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "veloxide install --dry-run: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    String::from_utf8(install.stdout).unwrap()
+}
+
 /// The RBAC objects (and the ServiceAccount) of a rendered or printed manifest.
 fn rbac_only(yaml: &str) -> Vec<Value> {
     e2e::manifests::yaml_docs(yaml)
@@ -359,26 +387,7 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
         );
     }
 
-    let credentials = cluster.dir().join("credentials");
-    std::fs::write(
-        &credentials,
-        "[default]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key=not-a-real-key\n",
-    )
-    .unwrap();
-    let install = Command::new(env!("CARGO_BIN_EXE_veloxide"))
-        .args(["install", "--provider", "aws", "--bucket", "velero-backups"])
-        .arg("--secret-file")
-        .arg(&credentials)
-        .args(["--dry-run", "-o", "yaml"])
-        .env("KUBECONFIG", cluster.dir().join("no-cluster"))
-        .env_remove("VELERO_NAMESPACE")
-        .output()
-        .unwrap();
-    assert!(
-        install.status.success(),
-        "veloxide install --dry-run: {}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    let install = install_dry_run(cluster.dir());
     let configs: Vec<Config> = vec![
         (
             "the chart's default values",
@@ -390,11 +399,7 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
             e2e::manifests::chart_rbac(NS, &["rbac.secretsScope=cluster"]).unwrap(),
             |r| r.4,
         ),
-        (
-            "veloxide install --dry-run -o yaml",
-            String::from_utf8(install.stdout).unwrap(),
-            |r| r.5,
-        ),
+        ("veloxide install --dry-run -o yaml", install, |r| r.5),
     ];
     for (config, yaml, answer) in configs {
         let docs = rbac_only(&yaml);
@@ -420,5 +425,52 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+}
+
+/// `veloxide install` writes the chart's RBAC (default values) by hand in
+/// src/cli/install/manifests/rbac.rs: the same objects, and rule for rule the same grants.
+#[test]
+fn install_grants_what_the_chart_grants_with_its_default_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = rbac_only(&e2e::manifests::chart_rbac(NS, &[]).unwrap());
+    let install = rbac_only(&install_dry_run(dir.path()));
+    let id = |d: &Value| {
+        format!(
+            "{}/{}",
+            d["kind"].as_str().unwrap(),
+            d["metadata"]["name"].as_str().unwrap()
+        )
+    };
+    let ids = |docs: &[Value]| docs.iter().map(id).collect::<Vec<_>>();
+    let mut chart_ids = ids(&chart);
+    let mut install_ids = ids(&install);
+    chart_ids.sort();
+    install_ids.sort();
+    assert_eq!(
+        install_ids, chart_ids,
+        "install's RBAC objects vs the chart's"
+    );
+    for c in &chart {
+        let i = install.iter().find(|i| id(i) == id(c)).unwrap();
+        let what = id(c);
+        for field in ["roleRef", "subjects"] {
+            assert_eq!(i[field], c[field], "{what}: {field} (install, then chart)");
+        }
+        let rules = |d: &Value| d["rules"].as_array().cloned().unwrap_or_default();
+        let (from_install, from_chart) = (rules(i), rules(c));
+        for (n, (a, b)) in from_install.iter().zip(&from_chart).enumerate() {
+            assert_eq!(a, b, "{what}: rule {n} differs (install, then chart)");
+        }
+        assert_eq!(
+            from_install.len(),
+            from_chart.len(),
+            "{what}: install has {} rules, the chart {}; the first not in both: {:?}",
+            from_install.len(),
+            from_chart.len(),
+            from_install
+                .get(from_chart.len())
+                .or(from_chart.get(from_install.len()))
+        );
     }
 }

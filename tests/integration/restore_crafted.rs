@@ -16,7 +16,7 @@ use backup_support::*;
 use restore_support::*;
 use serde_json::{Value, json};
 use server_support::{BUCKET, Server, World};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 /// The /tmp volume the server is told it has: items may take 1Mi less a quarter = 768 KiB.
 const SPOOL: &str = "1Mi";
@@ -89,18 +89,17 @@ async fn crafted_archives_cannot_steer_or_sink_a_restore() {
         &["--restore-spool-limit", SPOOL],
     );
     server.wait_ready().await;
-    world.create_location("crafted", json!({}), json!({})).await;
     world
-        .wait_ready_reason("crafted", "Available", Duration::from_secs(30))
+        .create_available_location("crafted", json!({}), json!({}))
         .await;
     for b in ["steer", "bomb", "long", "big"] {
-        create_backup(
+        backed_up(
             &world,
             b,
             json!({"includedNamespaces": ["app"], "storageLocation": "crafted"}),
+            Duration::from_secs(60),
         )
         .await;
-        wait_phase(&world, b, BackupPhase::Completed, Duration::from_secs(60)).await;
     }
 
     // Steering: each planted item names somewhere its path does not.

@@ -17,7 +17,7 @@ use kube::api::DeleteParams;
 use restore_support::*;
 use serde_json::json;
 use server_support::{BUCKET, Server, World};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 /// Velero's name, spelled out: Restores written by either server must be released by either.
 const FINALIZER: &str = "restores.velero.io/external-resources-finalizer";
@@ -47,13 +47,13 @@ async fn deleting_a_restore_deletes_its_files_and_only_those() {
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 2).await;
     let _server = serve_plain_location(&world, "plain").await;
-    create_backup(
+    backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": ["shop"], "storageLocation": "plain"}),
+        WAIT,
     )
     .await;
-    wait_phase(&world, "b1", BackupPhase::Completed, WAIT).await;
     let backup_files = list_keys(&world, "plain/backups/b1/");
     assert!(!backup_files.is_empty());
 
@@ -135,18 +135,15 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
-        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
+        .create_available_location("slow", json!({"s3Url": proxy.url()}), json!({}))
         .await;
-    world
-        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
-        .await;
-    create_backup(
+    backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": ["shop"], "storageLocation": "slow"}),
+        WAIT,
     )
     .await;
-    wait_phase(&world, "b1", BackupPhase::Completed, WAIT).await;
     // A file the restore might have written before it stopped, put there behind its back.
     let planted = "slow/restores/r-slow/restore-r-slow-logs.gz";
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,7 @@ use reqwest::Method;
 use restore_support::*;
 use serde_json::json;
 use server_support::{BUCKET, Server, World, expose_server};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 const RESOURCES: [(&str, &str); 4] = [
     ("v1", "configmaps"),
@@ -90,25 +90,16 @@ async fn sse_c_round_trip_through_a_store_that_enforces_it() {
     server.wait_ready().await;
     let _route = expose_server(&world, &server).await;
     world
-        .create_location(
+        .create_available_location(
             "ls",
             json!({"s3Url": store.url(), "customerKeyEncryptionSecret": "ssec-key/key"}),
             json!({}),
         )
         .await;
-    world
-        .wait_ready_reason("ls", "Available", Duration::from_secs(30))
-        .await;
-    create_backup(
+    let backup = backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": [ns], "storageLocation": "ls"}),
-    )
-    .await;
-    let backup = wait_phase(
-        &world,
-        "b1",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

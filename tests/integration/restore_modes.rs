@@ -15,7 +15,7 @@ use backup_support::*;
 use restore_support::*;
 use serde_json::{Value, json};
 use server_support::{Server, World};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 /// What the namespace holds, by (apiVersion, plural): every object of these is compared.
 const RESOURCES: [(&str, &str); 6] = [
@@ -125,18 +125,15 @@ async fn round_trip(world: &World, expected: Expected) {
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
     world
-        .create_location("vault", expected.location_config.clone(), json!({}))
+        .create_available_location("vault", expected.location_config.clone(), json!({}))
         .await;
-    world
-        .wait_ready_reason("vault", "Available", Duration::from_secs(30))
-        .await;
-    create_backup(
+    let backup = backed_up(
         world,
         "b1",
         json!({"includedNamespaces": [ns], "storageLocation": "vault"}),
+        Duration::from_secs(60),
     )
     .await;
-    let backup = wait_phase(world, "b1", BackupPhase::Completed, Duration::from_secs(60)).await;
     let encryption = backup.status.unwrap().encryption.unwrap();
     assert_eq!(encryption.mode.as_deref(), Some(expected.mode));
     assert_eq!(encryption.verified, Some(true));

@@ -15,9 +15,10 @@ use backup_support::*;
 use kube::api::{Patch, PatchParams};
 use restore_support::*;
 use serde_json::{Value, json};
-use server_support::{World, sample};
-use veloxide::api::{BackupPhase, RestorePhase};
+use server_support::{Server, World, sample};
+use veloxide::api::RestorePhase;
 
+/// One backup, then restores from it in steps each named for what it checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_round_trip_order_and_existing_resource_policy() {
     let world = World::start().await;
@@ -39,24 +40,28 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
     )
     .await;
     let server = serve_plain_location(&world, "plain").await;
-    create_backup(
+    backed_up(
         &world,
         "b1",
         json!({"includedNamespaces": ["shop"], "storageLocation": "plain"}),
-    )
-    .await;
-    wait_phase(
-        &world,
-        "b1",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;
 
-    // Restore into a mapped namespace with the CLI, waiting for it.
     let before = world.cluster.requests().unwrap().len();
+    restored_with_the_cli_into_a_mapped_namespace(&world).await;
+    every_object_equals_its_original(&world, &all_bytes).await;
+    created_in_dependency_order(&world, before);
+    the_files_log_and_description_of_the_restore(&world).await;
+    a_changed_object_is_left_by_none_and_put_back_by_update(&world).await;
+    an_unknown_policy_and_a_missing_backup_fail_validation(&world).await;
+    velero_s_restore_metrics_count_the_restores(&server).await;
+}
+
+/// Restore into a mapped namespace with the CLI, waiting for it.
+async fn restored_with_the_cli_into_a_mapped_namespace(world: &World) {
     let out = cli(
-        &world,
+        world,
         &[
             "restore",
             "create",
@@ -75,13 +80,15 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         "{}",
         stdout(&out)
     );
-    let r1 = restores(&world).get("r1").await.unwrap();
+    let r1 = restores(world).get("r1").await.unwrap();
     let status = r1.status.clone().unwrap();
     assert_eq!(status.errors, None, "{status:?}");
     let progress = status.progress.unwrap();
     assert_eq!(progress.total_items, progress.items_restored);
+}
 
-    // Every object equal to its original, data byte for byte.
+/// Every object equal to its original, data byte for byte.
+async fn every_object_equals_its_original(world: &World, all_bytes: &[u8]) {
     for (api_version, plural, name) in [
         ("v1", "configmaps", "settings-0"),
         ("v1", "configmaps", "settings-2"),
@@ -91,24 +98,24 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         ("apps/v1", "deployments", "web"),
         ("example.com/v1", "widgets", "gear"),
     ] {
-        let original = get(&world, api_version, plural, "shop", name)
-            .await
-            .unwrap();
-        let copy = get(&world, api_version, plural, "shop-copy", name)
+        let original = get(world, api_version, plural, "shop", name).await.unwrap();
+        let copy = get(world, api_version, plural, "shop-copy", name)
             .await
             .unwrap_or_else(|| panic!("{plural}/{name} was not restored"));
         assert_eq!(comparable(&copy), comparable(&original), "{plural}/{name}");
         assert_ne!(copy["metadata"]["uid"], original["metadata"]["uid"]);
         assert_eq!(copy["metadata"]["labels"]["velero.io/restore-name"], "r1");
     }
-    let secret = get(&world, "v1", "secrets", "shop-copy", "binary")
+    let secret = get(world, "v1", "secrets", "shop-copy", "binary")
         .await
         .unwrap();
-    assert_eq!(secret["data"]["bytes"], base64_of(&all_bytes));
-    let namespace = get_cluster(&world, "shop-copy").await;
+    assert_eq!(secret["data"]["bytes"], base64_of(all_bytes));
+    let namespace = get_cluster(world, "shop-copy").await;
     assert_eq!(namespace["metadata"]["labels"]["team"], "shop");
+}
 
-    // Dependency order, from the API server's audit log (the server's own writes).
+/// Dependency order, from the API server's audit log (the server's own writes since `before`).
+fn created_in_dependency_order(world: &World, before: usize) {
     let log = world.cluster.requests().unwrap().split_off(before);
     let first_create = |path_end: &str| {
         log.iter()
@@ -132,9 +139,11 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         order.windows(2).all(|w| w[0] < w[1]),
         "creation order {order:?}"
     );
+}
 
-    // The restore's files, in Velero's layout, and its log through the CLI (caCertRef trust).
-    let keys = list_keys(&world, "plain/restores/r1/");
+/// The restore's files, in Velero's layout, and its log through the CLI (caCertRef trust).
+async fn the_files_log_and_description_of_the_restore(world: &World) {
+    let keys = list_keys(world, "plain/restores/r1/");
     assert_eq!(
         keys,
         [
@@ -145,7 +154,7 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         .map(|f| format!("plain/restores/r1/{f}"))
     );
     let list: Value = serde_json::from_slice(&gunzip(&download(
-        &world,
+        world,
         "plain/restores/r1/restore-r1-resource-list.json.gz",
     )))
     .unwrap();
@@ -156,7 +165,7 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
             .contains(&json!("shop-copy/settings-0(created)")),
         "{list}"
     );
-    let logs = cli(&world, &["restore", "logs", "r1"]).await;
+    let logs = cli(world, &["restore", "logs", "r1"]).await;
     assert!(logs.status.success(), "{}", stderr(&logs));
     assert!(
         stdout(&logs).contains("Created configmaps shop-copy/settings-0"),
@@ -168,7 +177,7 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         "{}",
         stdout(&logs)
     );
-    let describe = cli(&world, &["restore", "describe", "r1", "--details"]).await;
+    let describe = cli(world, &["restore", "describe", "r1", "--details"]).await;
     assert!(describe.status.success(), "{}", stderr(&describe));
     assert!(
         stdout(&describe).contains("Phase:        Completed"),
@@ -180,8 +189,10 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         "{}",
         stdout(&describe)
     );
+}
 
-    // A changed object: `none` leaves it and warns, `update` puts the backup's data back.
+/// A changed object: `none` leaves it and warns, `update` puts the backup's data back.
+async fn a_changed_object_is_left_by_none_and_put_back_by_update(world: &World) {
     let cms = kube::Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
         world.client.clone(),
         "shop-copy",
@@ -195,17 +206,17 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
     .unwrap();
     let mapping = json!({"shop": "shop-copy"});
     create_restore(
-        &world,
+        world,
         "r-none",
         json!({"backupName": "b1", "namespaceMapping": mapping}),
     )
     .await;
-    let none = wait_restore(&world, "r-none", RestorePhase::Completed).await;
+    let none = wait_restore(world, "r-none", RestorePhase::Completed).await;
     // One object exists and differs from the backup: the ConfigMap changed above. (The
     // namespace shop-copy exists too; only the label the API server sets to its name differs,
     // which is no difference.) The results name it, and nothing else.
     let results: Value = serde_json::from_slice(&gunzip(&download(
-        &world,
+        world,
         "plain/restores/r-none/restore-r-none-results.gz",
     )))
     .unwrap();
@@ -213,20 +224,20 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
     assert!(warned.contains("settings-0"), "{results}");
     assert_eq!(results["warnings"]["cluster"], Value::Null, "{results}");
     assert_eq!(none.status.unwrap().warnings, Some(1), "{results}");
-    let cm = get(&world, "v1", "configmaps", "shop-copy", "settings-0")
+    let cm = get(world, "v1", "configmaps", "shop-copy", "settings-0")
         .await
         .unwrap();
     assert_eq!(cm["data"]["value"], "changed");
     create_restore(
-        &world,
+        world,
         "r-update",
         json!({"backupName": "b1", "namespaceMapping": mapping,
         "existingResourcePolicy": "update"}),
     )
     .await;
-    let update = wait_restore(&world, "r-update", RestorePhase::Completed).await;
+    let update = wait_restore(world, "r-update", RestorePhase::Completed).await;
     assert_eq!(update.status.unwrap().warnings, None);
-    let cm = get(&world, "v1", "configmaps", "shop-copy", "settings-0")
+    let cm = get(world, "v1", "configmaps", "shop-copy", "settings-0")
         .await
         .unwrap();
     assert_eq!(cm["data"], json!({"value": "shop-0"}));
@@ -234,15 +245,17 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         cm["metadata"]["labels"]["velero.io/restore-name"],
         "r-update"
     );
+}
 
-    // Validation: an unknown policy and a missing backup.
+/// Validation: an unknown policy and a missing backup.
+async fn an_unknown_policy_and_a_missing_backup_fail_validation(world: &World) {
     create_restore(
-        &world,
+        world,
         "r-bad",
         json!({"backupName": "nope", "existingResourcePolicy": "replace"}),
     )
     .await;
-    let bad = wait_restore(&world, "r-bad", RestorePhase::FailedValidation).await;
+    let bad = wait_restore(world, "r-bad", RestorePhase::FailedValidation).await;
     let errors = bad.status.unwrap().validation_errors.unwrap();
     assert!(
         errors.iter().any(|e| e.contains("existingResourcePolicy")),
@@ -252,7 +265,10 @@ async fn restore_round_trip_order_and_existing_resource_policy() {
         errors.iter().any(|e| e.contains("\"nope\" does not exist")),
         "{errors:?}"
     );
+}
 
+/// Velero's restore metrics: three attempts, three successes, one failed validation.
+async fn velero_s_restore_metrics_count_the_restores(server: &Server) {
     let metrics = server.metrics().await;
     let s = |m: &str| sample(&metrics, m, &[("schedule", "")]).unwrap_or(-1.0);
     assert_eq!(s("velero_restore_attempt_total"), 3.0, "{metrics}");

@@ -18,19 +18,12 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use restore_support::*;
 use serde_json::json;
 use server_support::{NS, Server, World};
-use veloxide::api::{BackupPhase, DownloadRequest, RestorePhase};
+use veloxide::api::{DownloadRequest, RestorePhase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_c_restore_and_downloads_with_and_without_the_key() {
     let world = World::start().await;
-    let cert = world.moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let store = Recorder::start(
-        &world.moto.url(),
-        &world.moto.pki.ca,
-        &cert,
-        SseCMode::Emulate,
-    )
-    .await;
+    let store = Recorder::in_front_of(&world.moto, SseCMode::Emulate).await;
     world
         .put_secret("ssec-key", &[("key", &[7u8; 32])], None)
         .await;
@@ -39,25 +32,16 @@ async fn sse_c_restore_and_downloads_with_and_without_the_key() {
     server.wait_ready().await;
     let _route = server_support::expose_server(&world, &server).await;
     world
-        .create_location(
+        .create_available_location(
             "ssec",
             json!({"s3Url": store.url(), "customerKeyEncryptionSecret": "ssec-key/key"}),
             json!({}),
         )
         .await;
-    world
-        .wait_ready_reason("ssec", "Available", Duration::from_secs(30))
-        .await;
-    create_backup(
+    let backup = backed_up(
         &world,
         "b-ssec",
         json!({"includedNamespaces": ["vault"], "storageLocation": "ssec"}),
-    )
-    .await;
-    let backup = wait_phase(
-        &world,
-        "b-ssec",
-        BackupPhase::Completed,
         Duration::from_secs(60),
     )
     .await;

@@ -133,9 +133,8 @@ async fn two_replicas_make_one_backup_per_tick_across_a_leader_kill() {
     .await;
     let b = Server::start(&world.server_kubeconfig, "replica-b");
     b.wait_ready().await;
-    world.create_location("default", json!({}), json!({})).await;
     world
-        .wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .create_available_location("default", json!({}), json!({}))
         .await;
     workload(&world).await;
 

@@ -19,7 +19,7 @@ use e2e::peers::{Recorder, SseCMode};
 use restore_support::*;
 use serde_json::json;
 use server_support::{Server, World};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::RestorePhase;
 
 /// Printable, so a raw leak is visible in text; exactly 32 bytes (the type checks).
 const CUSTOMER_KEY: &[u8; 32] = b"K3y-harden-sse-c-never-in-a-log!";
@@ -43,14 +43,7 @@ fn forms(secret: &[u8]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_the_server_log_at_trace_over_an_sse_c_backup_and_restore() {
     let world = World::start().await;
-    let cert = world.moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let store = Recorder::start(
-        &world.moto.url(),
-        &world.moto.pki.ca,
-        &cert,
-        SseCMode::Emulate,
-    )
-    .await;
+    let store = Recorder::in_front_of(&world.moto, SseCMode::Emulate).await;
     let credentials = format!(
         "[default]\naws_access_key_id={ACCESS_KEY_ID}\naws_secret_access_key={SECRET_KEY}\n"
     );
@@ -109,16 +102,10 @@ async fn no_secret_in_the_server_log_at_trace_over_an_sse_c_backup_and_restore()
     world
         .wait_ready_reason("ssec", "Available", Duration::from_secs(60))
         .await;
-    create_backup(
+    backed_up(
         &world,
         "b-trace",
         json!({"includedNamespaces": ["vault"], "storageLocation": "ssec"}),
-    )
-    .await;
-    wait_phase(
-        &world,
-        "b-trace",
-        BackupPhase::Completed,
         Duration::from_secs(120),
     )
     .await;

@@ -8,7 +8,7 @@ use crate::server_support;
 use std::time::{Duration, Instant};
 
 use e2e::peers::certs::Usage;
-use e2e::peers::{Haproxy, HaproxyOptions, Pki};
+use e2e::peers::{Haproxy, Pki};
 use serde_json::json;
 use server_support::{Server, World, sample};
 
@@ -28,13 +28,31 @@ fn condition<'a>(
         .unwrap_or_else(|| panic!("no {kind} condition"))
 }
 
+/// Steps on one world (each later step relies on the locations the earlier ones made), each a
+/// function named for what it checks, so a failure's line says which step broke.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locations_are_checked_and_report_what_is_wrong() {
     let world = World::start().await;
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
 
-    // The reference document's setup: the store's CA in a Secret named by caCertRef.
+    available_with_the_reference_setup(&world).await;
+    kms_keys_found_and_missing(&world).await;
+    let other = a_foreign_ca_is_named_with_its_remedy(&world).await;
+    let _expired_proxy = an_expired_store_certificate(&world).await;
+    let _mtls_proxy = client_certificates(&world).await;
+    insecure_skip_tls_verify(&world).await;
+    an_invalid_spec_is_reported(&world).await;
+    events_name_the_reason(&world).await;
+    let metrics = metrics_show_each_location(&world, &server).await;
+    a_ca_secret_rotation_rechecks_who_names_it(&world, &server, &other, &metrics).await;
+    deletion_drops_the_series(&world, &server).await;
+    a_restart_rebuilds_every_gauge(&world, server).await;
+}
+
+/// The reference document's setup (the store's CA in a Secret named by caCertRef): Available,
+/// every aspect's condition True, and `kubectl wait --for=condition=Ready` returns.
+async fn available_with_the_reference_setup(world: &World) {
     world.create_location("default", json!({}), json!({})).await;
     let location = world.wait_ready_reason("default", "Available", WAIT).await;
     let status = location.status.as_ref().unwrap();
@@ -72,8 +90,10 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         String::from_utf8_lossy(&wait.stderr)
     );
     assert!(String::from_utf8_lossy(&wait.stdout).contains("condition met"));
+}
 
-    // SSE-KMS with a key that exists, and one whose alias does not.
+/// SSE-KMS with a key that exists is verified; one whose alias does not is KmsKeyNotFound.
+async fn kms_keys_found_and_missing(world: &World) {
     world.moto.create_kms_key("alias/velero-backups").await;
     world
         .create_location(
@@ -101,8 +121,11 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         .wait_ready_reason("no-kms-key", "KmsKeyNotFound", WAIT)
         .await;
     assert_eq!(condition(&missing, "EncryptionVerified").status, "False");
+}
 
-    // A CA that did not sign the store's certificate.
+/// A CA that did not sign the store's certificate: X509UnknownAuthority naming caCertRef.
+/// Returns that CA (the rotation step puts it in the CA Secret).
+async fn a_foreign_ca_is_named_with_its_remedy(world: &World) -> Pki {
     let other = Pki::new("some other CA");
     world
         .put_secret("other-ca", &[("ca.crt", &other.ca.cert_pem())], None)
@@ -124,8 +147,12 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         "the remedy is missing: {message}"
     );
     assert_eq!(condition(&wrong, "TLSVerified").status, "False");
+    other
+}
 
-    // An expired store certificate, served by HAProxy in front of moto.
+/// An expired store certificate, served by HAProxy in front of moto: X509Expired. Returns the
+/// proxy, which must outlive the test's later checks.
+async fn an_expired_store_certificate(world: &World) -> Haproxy {
     let expired = world.moto.pki.leaf(
         Usage::Server,
         &["localhost"],
@@ -133,13 +160,7 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         -30 * 86400,
         -86400,
     );
-    let expired_proxy = Haproxy::start(HaproxyOptions {
-        server_cert: &expired,
-        chain: vec![],
-        client_ca: None,
-        backend_port: world.moto.port,
-        backend_ca: &world.moto.pki.ca,
-    });
+    let expired_proxy = Haproxy::in_front_of(&world.moto, &expired, None);
     world
         .create_location(
             "expired",
@@ -150,18 +171,15 @@ async fn locations_are_checked_and_report_what_is_wrong() {
     world
         .wait_ready_reason("expired", "X509Expired", WAIT)
         .await;
+    expired_proxy
+}
 
-    // A store that demands a client certificate: without one the TLS alert 116 is named; with
-    // clientCertRef (a kubernetes.io/tls Secret) the location is available.
+/// A store that demands a client certificate: without one the TLS alert 116 is named; with
+/// clientCertRef (a kubernetes.io/tls Secret) the location is Available. Returns the proxy (the metrics step reads the location as available).
+async fn client_certificates(world: &World) -> Haproxy {
     let clients = Pki::new("client CA");
     let server_cert = world.moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let mtls = Haproxy::start(HaproxyOptions {
-        server_cert: &server_cert,
-        chain: vec![],
-        client_ca: Some(&clients.ca),
-        backend_port: world.moto.port,
-        backend_ca: &world.moto.pki.ca,
-    });
+    let mtls = Haproxy::in_front_of(&world.moto, &server_cert, Some(&clients.ca));
     world
         .create_location(
             "mtls-missing",
@@ -191,8 +209,11 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         )
         .await;
     world.wait_ready_reason("mtls", "Available", WAIT).await;
+    mtls
+}
 
-    // insecureSkipTLSVerify: available, and flagged as a condition, an event and a metric.
+/// insecureSkipTLSVerify: available, and flagged as a condition, an event and a metric.
+async fn insecure_skip_tls_verify(world: &World) {
     world
         .create_location(
             "insecure",
@@ -202,8 +223,10 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         .await;
     let insecure = world.wait_ready_reason("insecure", "Available", WAIT).await;
     assert_eq!(condition(&insecure, "InsecureSkipTLSVerify").status, "True");
+}
 
-    // A spec that breaks a rule (no webhook here to refuse it) is reported, not retried.
+/// A spec that breaks a rule (no webhook here to refuse it) is reported, not retried.
+async fn an_invalid_spec_is_reported(world: &World) {
     world
         .create_location(
             "invalid",
@@ -222,8 +245,10 @@ async fn locations_are_checked_and_report_what_is_wrong() {
             .unwrap()
             .contains("spec.config.kmsKeyId")
     );
+}
 
-    // Events name the reason.
+/// Each location's events name its reason.
+async fn events_name_the_reason(world: &World) {
     let events = world.events_for("wrong-ca").await;
     assert!(
         events
@@ -245,8 +270,11 @@ async fn locations_are_checked_and_report_what_is_wrong() {
             .iter()
             .any(|(r, _)| r == "InsecureSkipTLSVerify")
     );
+}
 
-    // Metrics.
+/// The status gauge, validation counters, the insecure flag and the CA expiry per location.
+/// Returns the metrics read (the rotation step counts checks from there).
+async fn metrics_show_each_location(world: &World, server: &Server) -> String {
     let metrics = server.metrics().await;
     let gauge = |name: &str| {
         sample(
@@ -318,11 +346,19 @@ async fn locations_are_checked_and_report_what_is_wrong() {
     let epoch = openssl::asn1::Asn1Time::from_unix(0).unwrap();
     let diff = epoch.diff(ca_not_after.not_after()).unwrap();
     assert_eq!(expiry as i64, diff.days as i64 * 86400 + diff.secs as i64);
+    metrics
+}
 
-    // Rotation: the CA Secret now holds a CA that did not sign the store's certificate; the
-    // location that names it (and only it) is re-checked within seconds.
+/// A CA Secret rotation re-checks, within seconds, the locations that name the Secret and
+/// no other.
+async fn a_ca_secret_rotation_rechecks_who_names_it(
+    world: &World,
+    server: &Server,
+    other: &Pki,
+    metrics: &str,
+) {
     let kms_checks_before = sample(
-        &metrics,
+        metrics,
         "veloxide_location_validations_total",
         &[("location", "kms"), ("result", "success")],
     )
@@ -335,7 +371,7 @@ async fn locations_are_checked_and_report_what_is_wrong() {
             &[("location", "insecure")],
         )
     };
-    let insecure_before = insecure_checks(&metrics);
+    let insecure_before = insecure_checks(metrics);
     let started = Instant::now();
     world
         .put_secret(
@@ -382,16 +418,20 @@ async fn locations_are_checked_and_report_what_is_wrong() {
         insecure_before,
         "a location that does not name the rotated Secret was re-checked"
     );
+}
 
-    // Deletion drops the location's series.
+/// Deleting a location drops its metric series.
+async fn deletion_drops_the_series(world: &World, server: &Server) {
     world.delete_location("wrong-ca").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.metrics().await.contains("\"wrong-ca\"") {
         assert!(Instant::now() < deadline, "wrong-ca's series outlived it");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
 
-    // A restart: every gauge is rebuilt from the live objects.
+/// After a restart every gauge is rebuilt from the live objects.
+async fn a_restart_rebuilds_every_gauge(world: &World, server: Server) {
     assert!(
         server.terminate().success(),
         "a SIGTERM'd server exits cleanly"

@@ -32,7 +32,7 @@ async fn tls_connect(webhook: &WebhookProcess) -> Tls {
 
 async fn try_tls_connect(webhook: &WebhookProcess) -> Option<Tls> {
     let addr = webhook.base_url.trim_start_matches("https://").to_owned();
-    let ca = native_tls::Certificate::from_pem(webhook.ca.cert_pem().as_bytes()).unwrap();
+    let ca = native_tls::Certificate::from_pem(&webhook.ca.cert_pem()).unwrap();
     let connector = native_tls::TlsConnector::builder()
         .add_root_certificate(ca)
         .disable_built_in_roots(true)

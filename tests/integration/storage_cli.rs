@@ -8,7 +8,7 @@ use crate::storage_support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use peers::{Haproxy, HaproxyOptions, Recorder, SseCMode, TempDir};
+use peers::{Haproxy, Recorder, SseCMode, TempDir};
 use storage_support::*;
 
 struct Run {
@@ -92,17 +92,11 @@ async fn verify_passes_in_each_mode_and_never_prints_secret_material() {
     moto.create_kms_key("alias/cli").await;
     let ca = moto.pki.ca.cert_pem();
     let server = moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let sse_c_store = Recorder::start(&moto.url(), &moto.pki.ca, &server, SseCMode::Emulate).await;
+    let sse_c_store = Recorder::in_front_of(moto, SseCMode::Emulate).await;
     // mTLS in front of moto, so a client private key is part of the material too.
     let clients = peers::Pki::new("client CA");
     let client = clients.client("veloxide");
-    let mtls = Haproxy::start(HaproxyOptions {
-        server_cert: &server,
-        chain: vec![],
-        client_ca: Some(&clients.ca),
-        backend_port: moto.port,
-        backend_ca: &moto.pki.ca,
-    });
+    let mtls = Haproxy::in_front_of(moto, &server, Some(&clients.ca));
     let mut outputs = Vec::new();
     // (endpoint, config entries, whether the client certificate is presented)
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, bool);

@@ -134,8 +134,7 @@ async fn sse_c_headers_go_on_every_object_request_and_the_store_confirms_them() 
     let moto = moto();
     let bucket = bucket("ssec");
     moto.create_bucket(&bucket).await;
-    let server = moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let proxy = Recorder::start(&moto.url(), &moto.pki.ca, &server, SseCMode::Emulate).await;
+    let proxy = Recorder::in_front_of(moto, SseCMode::Emulate).await;
     let secrets = secrets(&moto.pki.ca.cert_pem());
     let spec = spec(
         &proxy.url(),
@@ -213,8 +212,7 @@ async fn a_store_ignoring_or_refusing_sse_c_is_reported() {
     // moto itself ignores the customer key: the HEAD check notices nothing was confirmed.
     let report = check(&spec(&moto.url(), &bucket, "", &config), &secrets).await;
     assert_reason(&report, Reason::EncryptionMismatch);
-    let server = moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let proxy = Recorder::start(&moto.url(), &moto.pki.ca, &server, SseCMode::Reject).await;
+    let proxy = Recorder::in_front_of(moto, SseCMode::Reject).await;
     let report = check(&spec(&proxy.url(), &bucket, "", &config), &secrets).await;
     assert_reason(&report, Reason::SseCRejected);
     // A key that is not 32 bytes never reaches the store.
@@ -302,8 +300,7 @@ async fn checksum_setting_controls_the_headers_sent() {
     let moto = moto();
     let bucket = bucket("checksum");
     moto.create_bucket(&bucket).await;
-    let server = moto.pki.server(&["localhost"], &["127.0.0.1"]);
-    let proxy = Recorder::start(&moto.url(), &moto.pki.ca, &server, SseCMode::PassThrough).await;
+    let proxy = Recorder::in_front_of(moto, SseCMode::PassThrough).await;
     let secrets = secrets(&moto.pki.ca.cert_pem());
     for (setting, expect) in [(Some(""), false), (None, true), (Some("SHA256"), true)] {
         let extra: Vec<(&str, &str)> = setting

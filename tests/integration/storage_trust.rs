@@ -7,20 +7,13 @@ use crate::peers;
 use crate::storage_support;
 
 use peers::certs::{DAY, Usage};
-use peers::{Haproxy, HaproxyOptions, Pki};
+use peers::{Haproxy, Pki};
 use storage_support::*;
 use veloxide::storage::{Outcome, Reason, StepName, client_identity};
 
 /// HAProxy in front of the shared moto, showing `cert`.
 fn front(cert: &peers::Issued, client_ca: Option<&peers::Issued>) -> Haproxy {
-    let moto = moto();
-    Haproxy::start(HaproxyOptions {
-        server_cert: cert,
-        chain: vec![],
-        client_ca,
-        backend_port: moto.port,
-        backend_ca: &moto.pki.ca,
-    })
+    Haproxy::in_front_of(moto(), cert, client_ca)
 }
 
 async fn bucket_for(test: &str) -> String {

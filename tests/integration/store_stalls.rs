@@ -32,10 +32,7 @@ async fn server_and_location(world: &World, proxy: &Proxy) -> Server {
     );
     server.wait_ready().await;
     world
-        .create_location("stally", json!({"s3Url": proxy.url()}), json!({}))
-        .await;
-    world
-        .wait_ready_reason("stally", "Available", Duration::from_secs(30))
+        .create_available_location("stally", json!({"s3Url": proxy.url()}), json!({}))
         .await;
     server
 }

@@ -23,7 +23,7 @@ use crate::velero_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use backup_support::{backups, create_backup, eventually, head, list_keys, wait_phase};
+use backup_support::{backed_up, backups, eventually, head, list_keys};
 use kube::api::{Api, DynamicObject};
 use restore_support::{
     MADE_BY_THE_CLUSTER, base64_of, bytes_of, cli, comparable, create_restore, stderr, stdout,
@@ -400,13 +400,13 @@ async fn velero_and_veloxide_restore_each_others_backups() {
     // ---- veloxide → Velero ----
     apply(&x.client, &[widget_crd()]).await; // restored above; applied as a user would
     apply(&x.client, &workload("outbound")).await;
-    create_backup(
+    backed_up(
         &x,
         "from-veloxide",
         json!({"includedNamespaces": ["outbound"], "storageLocation": "sse-kms"}),
+        WAIT,
     )
     .await;
-    wait_phase(&x, "from-veloxide", BackupPhase::Completed, WAIT).await;
     let sse = head(&x, "sse-kms/backups/from-veloxide/from-veloxide.tar.gz");
     assert_eq!(sse["ServerSideEncryption"], "aws:kms", "{sse}");
 

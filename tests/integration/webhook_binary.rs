@@ -7,7 +7,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::cases;
-use common::certs::issue;
 use common::webhook_proc::{WebhookProcess, serving_cert, write_pair};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 use serde_json::Value;
@@ -114,7 +113,7 @@ fn rotated_certificate_is_served_without_restart() {
     assert_eq!(served_cn(&webhook, None, None).unwrap(), "veloxide-webhook");
 
     // A new serving certificate from a new CA, as after a Secret rotation.
-    let new_ca = issue(&common::certs::Spec::ca("rotated-ca"), None);
+    let new_ca = e2e::peers::Pki::new("rotated-ca").ca;
     write_pair(
         webhook.dir.path(),
         &serving_cert(&new_ca, "veloxide-webhook-rotated"),

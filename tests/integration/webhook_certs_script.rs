@@ -1,8 +1,7 @@
 //! webhook-certs/gen-dev-certs.sh makes a CA and serving certificate the webhook serves, and
 //! the caBundle it prints is what a client (the API server) must trust to reach the Service.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 
@@ -35,24 +34,16 @@ async fn generated_certificate_serves_the_service_name() {
         0
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
-        .args(["webhook", "--listen", "127.0.0.1:0"])
-        .arg("--tls-cert-file")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key-file")
-        .arg(dir.path().join("tls.key"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .trim_start_matches("veloxide webhook listening on https://")
-        .parse()
-        .unwrap();
+    let (mut child, lines) = e2e::peers::process::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_veloxide"))
+            .args(["webhook", "--listen", "127.0.0.1:0"])
+            .arg("--tls-cert-file")
+            .arg(dir.path().join("tls.crt"))
+            .arg("--tls-key-file")
+            .arg(dir.path().join("tls.key")),
+        &["veloxide webhook listening on https://"],
+    );
+    let addr: std::net::SocketAddr = lines[0].parse().unwrap();
 
     let host = "veloxide-webhook.backup-system.svc";
     let client = reqwest::Client::builder()

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::process::{Supervised, port_open};
-use super::{Issued, TempDir, free_port, haproxy_bin};
+use super::{Issued, Moto, TempDir, free_port, haproxy_bin};
 
 /// How the proxy presents itself and what it demands.
 pub struct HaproxyOptions<'a> {
@@ -31,6 +31,18 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
+    /// In front of `moto`, serving `server_cert` (no chain), asking for a client certificate
+    /// from `client_ca` when given.
+    pub fn in_front_of(moto: &Moto, server_cert: &Issued, client_ca: Option<&Issued>) -> Haproxy {
+        Haproxy::start(HaproxyOptions {
+            server_cert,
+            chain: vec![],
+            client_ca,
+            backend_port: moto.port,
+            backend_ca: &moto.pki.ca,
+        })
+    }
+
     pub fn start(options: HaproxyOptions<'_>) -> Haproxy {
         let dir = TempDir::new("haproxy");
         let crt = dir.path().join("server.pem");

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum_server::tls_openssl::{OpenSSLAcceptor, OpenSSLConfig};
 
-use super::Issued;
+use super::{Issued, Moto};
 
 const ALG: &str = "x-amz-server-side-encryption-customer-algorithm";
 const KEY: &str = "x-amz-server-side-encryption-customer-key";
@@ -65,6 +65,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// In front of `moto`, with a server certificate for localhost from moto's CA.
+    pub async fn in_front_of(moto: &Moto, mode: SseCMode) -> Recorder {
+        let cert = moto.pki.server(&["localhost"], &["127.0.0.1"]);
+        Recorder::start(&moto.url(), &moto.pki.ca, &cert, mode).await
+    }
+
     /// Serve on a free loopback port with `cert`, forwarding to `upstream` (trusting `ca`).
     /// Must be called inside a tokio runtime.
     pub async fn start(upstream: &str, ca: &Issued, cert: &Issued, mode: SseCMode) -> Recorder {

@@ -99,17 +99,22 @@ pub fn tool(s: &impl Kube, program: &Path, args: &[&str], stdin: Option<&str>) -
         .env("KUBECACHEDIR", home.join("kube-cache"))
         .env("HELM_CACHE_HOME", home.join("helm-cache"))
         .env("HELM_CONFIG_HOME", home.join("helm-config"))
-        .env("HELM_DATA_HOME", home.join("helm-data"))
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("HELM_DATA_HOME", home.join("helm-data"));
+    output(&mut cmd, stdin)
+}
+
+/// Runs `cmd` to its end with `stdin` (or none) as its input; its stdout and stderr.
+pub fn output(cmd: &mut Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
+        .unwrap_or_else(|e| panic!("running {:?}: {e}", cmd.get_program()));
     if let Some(input) = stdin {
         use std::io::Write;
         child
@@ -120,6 +125,23 @@ pub fn tool(s: &impl Kube, program: &Path, args: &[&str], stdin: Option<&str>) -
             .unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// The `veloxide` binary, built on demand (the e2e crate cannot depend on the root crate's bin).
+pub fn veloxide_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("VELOXIDE_BIN") {
+        return p.into();
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "--bin", "veloxide"])
+        .current_dir(repo())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build --bin veloxide failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    target.join("debug/veloxide")
 }
 
 pub fn kubectl(s: &impl Kube, args: &[&str]) -> Output {

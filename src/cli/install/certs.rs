@@ -1,4 +1,4 @@
-//! The webhook's CA and serving certificate, made at install time with OpenSSL (the TLS stack
+//! The webhook's CA and serving certificate, made at install time by `mint` (OpenSSL, the TLS stack
 //! the project already uses; `webhook-certs/gen-dev-certs.sh` makes the same pair with the
 //! `openssl` command) and, on a re-run, kept as the Helm chart keeps them: the CA as long as it
 //! is valid, the serving certificate unless it nears its end or names other DNS names. So a
@@ -7,20 +7,15 @@
 use std::collections::BTreeMap;
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
 use openssl::error::ErrorStack;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::pkey::PKey;
+use openssl::x509::X509;
+
+use super::mint::{self, DAY, Issued, Spec, Usage};
 
 /// The chart's defaults (`webhook.certificate.generate`).
-const CA_DAYS: u32 = 3650;
-const CERT_DAYS: u32 = 730;
+const CA_DAYS: i64 = 3650;
+const CERT_DAYS: i64 = 730;
 const RENEW_BEFORE_DAYS: u32 = 90;
 
 /// The webhook's certificates as the `kubernetes.io/tls` Secret holds them (PEM).
@@ -62,16 +57,16 @@ pub fn reuse_or_generate(
             (Ok(cert), Ok(key))
                 if lasts(cert.not_after()) && cert.public_key()?.public_eq(&key) =>
             {
-                Some((cert, key))
+                Some(Issued { cert, key })
             }
             _ => None,
         },
         _ => None,
     };
-    let Some((ca_cert, ca_key)) = ca else {
+    let Some(ca) = ca else {
         return generate(names);
     };
-    let ca_public = ca_cert.public_key()?;
+    let ca_public = ca.cert.public_key()?;
     let leaf = match (get("tls.crt"), get("tls.key")) {
         (Some(c), Some(k)) => match (X509::from_pem(c), PKey::private_key_from_pem(k)) {
             (Ok(cert), Ok(key))
@@ -80,83 +75,48 @@ pub fn reuse_or_generate(
                     && cert.public_key()?.public_eq(&key)
                     && sans(&cert) == names =>
             {
-                Some((cert, key))
+                Some(Issued { cert, key })
             }
             _ => None,
         },
         _ => None,
     };
-    let (tls_cert, tls_key) = match leaf {
-        Some(pair) => pair,
-        None => issue(&ca_cert, &ca_key, names)?,
+    let leaf = match leaf {
+        Some(leaf) => leaf,
+        None => issue(&ca, names)?,
     };
-    pem(&ca_cert, &ca_key, &tls_cert, &tls_key)
+    pem(&ca, &leaf)
 }
 
 /// A fresh CA and a serving certificate for `names` (the first one is the common name).
 pub fn generate(names: &[String]) -> Result<WebhookCerts, ErrorStack> {
-    let ca_key = key()?;
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_nid(Nid::COMMONNAME, "veloxide-webhook-ca")?;
-    let name = name.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    b.set_serial_number(&*serial()?)?;
-    b.set_subject_name(&name)?;
-    b.set_issuer_name(&name)?;
-    b.set_pubkey(&ca_key)?;
-    b.set_not_before(&*Asn1Time::days_from_now(0)?)?;
-    b.set_not_after(&*Asn1Time::days_from_now(CA_DAYS)?)?;
-    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()?,
+    let ca = mint::issue(
+        &Spec {
+            not_before: 0,
+            not_after: CA_DAYS * DAY,
+            key_ids: false,
+            ..Spec::ca("veloxide-webhook-ca")
+        },
+        None,
     )?;
-    b.sign(&ca_key, MessageDigest::sha256())?;
-    let ca_cert = b.build();
-    let (tls_cert, tls_key) = issue(&ca_cert, &ca_key, names)?;
-    pem(&ca_cert, &ca_key, &tls_cert, &tls_key)
+    let leaf = issue(&ca, names)?;
+    pem(&ca, &leaf)
 }
 
-fn issue(
-    ca_cert: &X509,
-    ca_key: &PKey<Private>,
-    names: &[String],
-) -> Result<(X509, PKey<Private>), ErrorStack> {
-    let leaf_key = key()?;
-    let mut subject = X509NameBuilder::new()?;
+/// The serving certificate for `names`, signed by `ca`.
+fn issue(ca: &Issued, names: &[String]) -> Result<Issued, ErrorStack> {
     // The `.svc` name, as the chart and gen-dev-certs.sh use.
     let common_name = names.get(2).or(names.first()).map_or("veloxide", |s| s);
-    subject.append_entry_by_nid(Nid::COMMONNAME, common_name)?;
-    let subject = subject.build();
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    b.set_serial_number(&*serial()?)?;
-    b.set_subject_name(&subject)?;
-    b.set_issuer_name(ca_cert.subject_name())?;
-    b.set_pubkey(&leaf_key)?;
-    b.set_not_before(&*Asn1Time::days_from_now(0)?)?;
-    b.set_not_after(&*Asn1Time::days_from_now(CERT_DAYS)?)?;
-    b.append_extension(BasicConstraints::new().critical().build()?)?;
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .key_encipherment()
-            .build()?,
-    )?;
-    b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
-    let mut san = SubjectAlternativeName::new();
-    for n in names {
-        san.dns(n);
-    }
-    let san = san.build(&b.x509v3_context(Some(ca_cert), None))?;
-    b.append_extension(san)?;
-    b.sign(ca_key, MessageDigest::sha256())?;
-    Ok((b.build(), leaf_key))
+    let dns: Vec<&str> = names.iter().map(String::as_str).collect();
+    mint::issue(
+        &Spec {
+            not_before: 0,
+            not_after: CERT_DAYS * DAY,
+            key_ids: false,
+            ..Spec::leaf(common_name, Usage::Server, &dns, &[])
+        },
+        Some(ca),
+    )
 }
 
 fn sans(cert: &X509) -> Vec<String> {
@@ -167,28 +127,12 @@ fn sans(cert: &X509) -> Vec<String> {
         .collect()
 }
 
-fn key() -> Result<PKey<Private>, ErrorStack> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    PKey::from_ec_key(EcKey::generate(&group)?)
-}
-
-fn serial() -> Result<openssl::asn1::Asn1Integer, ErrorStack> {
-    let mut bn = BigNum::new()?;
-    bn.rand(120, MsbOption::MAYBE_ZERO, false)?;
-    bn.to_asn1_integer()
-}
-
-fn pem(
-    ca_cert: &X509,
-    ca_key: &PKey<Private>,
-    tls_cert: &X509,
-    tls_key: &PKey<Private>,
-) -> Result<WebhookCerts, ErrorStack> {
+fn pem(ca: &Issued, leaf: &Issued) -> Result<WebhookCerts, ErrorStack> {
     Ok(WebhookCerts {
-        ca_cert: ca_cert.to_pem()?,
-        ca_key: ca_key.private_key_to_pem_pkcs8()?,
-        tls_cert: tls_cert.to_pem()?,
-        tls_key: tls_key.private_key_to_pem_pkcs8()?,
+        ca_cert: ca.cert.to_pem()?,
+        ca_key: ca.key.private_key_to_pem_pkcs8()?,
+        tls_cert: leaf.cert.to_pem()?,
+        tls_key: leaf.key.private_key_to_pem_pkcs8()?,
     })
 }
 

@@ -151,6 +151,12 @@ pub async fn wait_phase(
     }
 }
 
+/// Create a Backup from its spec and wait, at most `timeout`, until it has Completed.
+pub async fn backed_up(world: &World, name: &str, spec: Value, timeout: Duration) -> Backup {
+    create_backup(world, name, spec).await;
+    wait_phase(world, name, BackupPhase::Completed, timeout).await
+}
+
 /// Wait until `check` holds, or panic with `what`.
 pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
@@ -309,9 +315,8 @@ pub fn condition(backup: &Backup, kind: &str) -> Option<(String, String, String)
 pub async fn serve_plain_location(world: &World, name: &str) -> Server {
     let server = Server::start(&world.server_kubeconfig, "server-a");
     server.wait_ready().await;
-    world.create_location(name, json!({}), json!({})).await;
     world
-        .wait_ready_reason(name, "Available", Duration::from_secs(30))
+        .create_available_location(name, json!({}), json!({}))
         .await;
     server
 }
@@ -322,10 +327,7 @@ pub async fn slow_location(world: &World, proxy: &proxy::Proxy, server: &Server)
     create_big_configmaps(world, "big", 30, 400 * 1024).await;
     server.wait_ready().await;
     world
-        .create_location("slow", json!({"s3Url": proxy.url()}), json!({}))
-        .await;
-    world
-        .wait_ready_reason("slow", "Available", Duration::from_secs(30))
+        .create_available_location("slow", json!({"s3Url": proxy.url()}), json!({}))
         .await;
 }
 

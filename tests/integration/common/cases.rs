@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::certs::{DAY, Spec, issue};
+use e2e::peers::certs::{DAY, Spec, Usage, issue};
 
 /// What the webhook must answer.
 pub enum Expect {
@@ -52,7 +52,7 @@ pub fn all() -> Vec<Case> {
     let ca = issue(&Spec::ca("veloxide-test-root"), None);
     let ca2 = issue(&Spec::ca("veloxide-test-second-root"), None);
     let server = issue(
-        &Spec::server("minio.local", &["minio.local"], &[]),
+        &Spec::leaf("minio.local", Usage::Server, &["minio.local"], &[]),
         Some(&ca),
     );
     let expired = issue(
@@ -70,20 +70,24 @@ pub fn all() -> Vec<Case> {
         },
         None,
     );
-    let bundle = format!("{}{}", ca.cert_pem(), ca2.cert_pem());
+    let bundle = format!("{}{}", ca.cert_pem_text(), ca2.cert_pem_text());
     let crlf_with_text = format!(
         "  \r\nSubject: the root\r\n{}\r\nand the second one:\r\n{}  \n",
-        ca.cert_pem().replace('\n', "\r\n"),
-        ca2.cert_pem()
+        ca.cert_pem_text().replace('\n', "\r\n"),
+        ca2.cert_pem_text()
     );
-    let pem = ca.cert_pem();
+    let pem = ca.cert_pem_text();
     let lines: Vec<&str> = pem.lines().collect();
     let truncated = lines[..lines.len() - 3].join("\n");
     // Flip characters inside the body: still base64, no longer DER.
     let mut garbled_lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     garbled_lines[3] = garbled_lines[3].chars().rev().collect();
     let garbled = garbled_lines.join("\n");
-    let with_key = format!("{}{}", ca.cert_pem(), ca.key_pem());
+    let with_key = format!(
+        "{}{}",
+        ca.cert_pem_text(),
+        String::from_utf8(ca.key_pem()).unwrap()
+    );
 
     vec![
         // Rule 1.
@@ -144,7 +148,7 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             name: "caCert DER instead of PEM",
-            spec: ca_cert(ca.cert_der()),
+            spec: ca_cert(ca.cert.to_der().unwrap()),
             expect: Denied(vec![
                 "spec.objectStorage.caCert",
                 "DER",
@@ -176,7 +180,7 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             name: "caCert with one expired certificate",
-            spec: ca_cert(format!("{}{}", expired.cert_pem(), ca.cert_pem())),
+            spec: ca_cert(format!("{}{}", expired.cert_pem_text(), ca.cert_pem_text())),
             expect: Allowed(vec!["deprecated", "have expired", "CN=old-root"]),
         },
         Case {

@@ -1,10 +1,11 @@
 //! The `veloxide webhook` binary, started for a test and killed when dropped.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::certs::{Issued, Spec, issue};
+use e2e::peers::process::spawn_listening;
+
+use e2e::peers::certs::{Issued, Spec, Usage, issue};
 
 pub struct WebhookProcess {
     child: Child,
@@ -31,34 +32,25 @@ impl WebhookProcess {
         let serving = serving_cert(&ca, "veloxide-webhook");
         std::fs::write(dir.path().join("ca.crt"), ca.cert_pem()).unwrap();
         write_pair(dir.path(), &serving);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
-            .args([
-                "webhook",
-                "--listen",
-                "127.0.0.1:0",
-                "--cert-reload-interval",
-                "100ms",
-            ])
-            .arg("--tls-cert-file")
-            .arg(dir.path().join("tls.crt"))
-            .arg("--tls-key-file")
-            .arg(dir.path().join("tls.key"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base_url = line
-            .trim()
-            .strip_prefix("veloxide webhook listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let (child, lines) = spawn_listening(
+            Command::new(env!("CARGO_BIN_EXE_veloxide"))
+                .args([
+                    "webhook",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--cert-reload-interval",
+                    "100ms",
+                ])
+                .arg("--tls-cert-file")
+                .arg(dir.path().join("tls.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.path().join("tls.key"))
+                .stderr(Stdio::inherit()),
+            &["veloxide webhook listening on "],
+        );
         WebhookProcess {
             child,
-            base_url,
+            base_url: lines.concat(),
             dir,
             ca,
         }
@@ -72,9 +64,7 @@ impl WebhookProcess {
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .use_native_tls()
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(self.ca.cert_pem().as_bytes()).unwrap(),
-            ])
+            .tls_certs_only([reqwest::Certificate::from_pem(&self.ca.cert_pem()).unwrap()])
             .build()
             .unwrap()
     }
@@ -89,8 +79,9 @@ impl Drop for WebhookProcess {
 
 pub fn serving_cert(ca: &Issued, cn: &str) -> Issued {
     issue(
-        &Spec::server(
+        &Spec::leaf(
             cn,
+            Usage::Server,
             &["localhost", "veloxide-webhook.velero.svc"],
             &["127.0.0.1"],
         ),

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use e2e::cluster::Cluster;
 use e2e::peers::Moto;
+use e2e::peers::process::spawn_listening;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -177,6 +177,20 @@ impl World {
             .unwrap();
     }
 
+    /// Create a location (as [`World::create_location`]) and wait, at most 30 s, until it is
+    /// Available.
+    pub async fn create_available_location(
+        &self,
+        name: &str,
+        extra_config: Value,
+        object_storage: Value,
+    ) -> BackupStorageLocation {
+        self.create_location(name, extra_config, object_storage)
+            .await;
+        self.wait_ready_reason(name, "Available", Duration::from_secs(30))
+            .await
+    }
+
     /// Wait until the location's `Ready` condition has `reason` (and return the location).
     pub async fn wait_ready_reason(
         &self,
@@ -259,7 +273,8 @@ impl Server {
         stderr: Stdio,
         extra: &[&str],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_veloxide"));
+        command
             .args([
                 "server",
                 "--namespace",
@@ -279,22 +294,11 @@ impl Server {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", rust_log)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let metrics_url = line
-            .trim()
-            .strip_prefix("veloxide metrics listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+            .stderr(stderr);
+        let (child, lines) = spawn_listening(&mut command, &["veloxide metrics listening on "]);
         Server {
             child,
-            metrics_url,
+            metrics_url: lines.concat(),
             identity: identity.to_owned(),
         }
     }

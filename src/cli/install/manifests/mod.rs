@@ -1,0 +1,247 @@
+//! The objects `veloxide install` makes, as plain data and in the order they are applied:
+//! what the Helm chart renders with its default values, plus the credentials Secret, the CA
+//! bundle Secret and the default BackupStorageLocation Velero's install makes.
+
+mod rbac;
+mod server;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::certs::WebhookCerts;
+use crate::api::BackupStorageLocation;
+use rbac::rbac;
+use server::{deployment, service, webhook};
+
+/// The name of the Deployment, ServiceAccount, Role and Service (the chart's full name).
+pub const NAME: &str = "veloxide";
+/// Velero's names for the credentials Secret and its key.
+pub const CREDENTIALS_SECRET: &str = "cloud-credentials";
+pub const CREDENTIALS_KEY: &str = "cloud";
+/// The Secret `--cacert` is stored in, as the README's `kubectl create secret` names it.
+pub const CA_SECRET: &str = "storage-ca-cert";
+pub const CA_KEY: &str = "ca-bundle.crt";
+/// The webhook's `kubernetes.io/tls` Secret, as the chart names it.
+pub const WEBHOOK_SECRET: &str = "veloxide-webhook-tls";
+pub const LOCATION: &str = "default";
+
+/// Everything the objects are made from. Holds secret material: no `Debug`.
+pub struct Plan {
+    pub namespace: String,
+    pub image: String,
+    pub credentials: Vec<u8>,
+    pub ca_bundle: Option<Vec<u8>>,
+    pub location: BackupStorageLocation,
+    pub webhook: WebhookCerts,
+}
+
+/// Cluster-scoped objects carry the namespace unless it is Velero's default, as Velero's
+/// install names its ClusterRoleBinding, so two installs do not fight over one name.
+pub fn cluster_name(namespace: &str, suffix: &str) -> String {
+    let base = if namespace == "velero" {
+        NAME.to_owned()
+    } else {
+        format!("{NAME}-{namespace}")
+    };
+    format!("{base}{suffix}")
+}
+
+fn labels() -> Value {
+    json!({
+        "app.kubernetes.io/name": NAME,
+        "app.kubernetes.io/instance": NAME,
+        "app.kubernetes.io/version": env!("CARGO_PKG_VERSION"),
+        "app.kubernetes.io/managed-by": "veloxide-install",
+        "app.kubernetes.io/part-of": "veloxide",
+    })
+}
+
+fn selector() -> Value {
+    json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": NAME})
+}
+
+fn meta(name: &str, namespace: Option<&str>) -> Value {
+    let mut m = json!({"name": name, "labels": labels()});
+    if let Some(ns) = namespace {
+        m["namespace"] = json!(ns);
+    }
+    m
+}
+
+fn secret(name: &str, ns: &str, kind: &str, data: &[(&str, &[u8])]) -> Value {
+    let data: BTreeMap<&str, String> = data.iter().map(|(k, v)| (*k, STANDARD.encode(v))).collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta(name, Some(ns)),
+           "type": kind, "data": data})
+}
+
+/// Every object, in dependency order: the namespace, the CRDs, then what uses them; the
+/// location before the webhook that would check it, so a first install does not wait for a
+/// server that is still starting.
+pub fn objects(plan: &Plan) -> Vec<Value> {
+    let ns = plan.namespace.as_str();
+    let mut out =
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, None)})];
+    out.extend(
+        crate::crds::all()
+            .iter()
+            .map(|crd| serde_json::to_value(crd).expect("a CRD serializes")),
+    );
+    out.push(
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(NAME, Some(ns))}),
+    );
+    out.extend(rbac(ns));
+    out.push(secret(
+        CREDENTIALS_SECRET,
+        ns,
+        "Opaque",
+        &[(CREDENTIALS_KEY, &plan.credentials)],
+    ));
+    if let Some(bundle) = &plan.ca_bundle {
+        out.push(secret(CA_SECRET, ns, "Opaque", &[(CA_KEY, bundle)]));
+    }
+    let w = &plan.webhook;
+    out.push(secret(
+        WEBHOOK_SECRET,
+        ns,
+        "kubernetes.io/tls",
+        &[
+            ("tls.crt", &w.tls_cert),
+            ("tls.key", &w.tls_key),
+            ("ca.crt", &w.ca_cert),
+            ("ca.key", &w.ca_key),
+        ],
+    ));
+    out.push(service(ns));
+    out.push(deployment(ns, &plan.image));
+    let mut location = serde_json::to_value(&plan.location).expect("a location serializes");
+    location["metadata"] = meta(LOCATION, Some(ns));
+    out.push(location);
+    out.push(webhook(ns, &w.ca_cert));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(ns: &str, ca: bool) -> Plan {
+        let location = serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": "default", "namespace": ns},
+            "spec": {"provider": "aws", "objectStorage": {"bucket": "b"}},
+        }))
+        .unwrap();
+        Plan {
+            namespace: ns.into(),
+            image: "img:1".into(),
+            credentials: b"[default]\n".to_vec(),
+            ca_bundle: ca.then(|| b"PEM".to_vec()),
+            location,
+            webhook: super::super::certs::generate(&super::super::certs::dns_names(NAME, ns))
+                .unwrap(),
+        }
+    }
+
+    fn kinds(objects: &[Value]) -> Vec<String> {
+        objects
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dependency_order_and_names() {
+        let all = kinds(&objects(&plan("velero", true)));
+        assert_eq!(all[0], "Namespace/velero");
+        assert!(
+            all[1..5]
+                .iter()
+                .all(|k| k.starts_with("CustomResourceDefinition/")),
+            "{all:?}"
+        );
+        assert_eq!(all[all.len() - 2], "BackupStorageLocation/default");
+        assert_eq!(
+            all[all.len() - 1],
+            "ValidatingWebhookConfiguration/veloxide"
+        );
+        for k in [
+            "Secret/cloud-credentials",
+            "Secret/storage-ca-cert",
+            "Secret/veloxide-webhook-tls",
+            "ClusterRoleBinding/veloxide-backup",
+            "Deployment/veloxide",
+            "Service/veloxide",
+        ] {
+            assert!(all.contains(&k.to_owned()), "{k} in {all:?}");
+        }
+        let other = kinds(&objects(&plan("backup", false)));
+        assert!(
+            other.contains(&"ClusterRole/veloxide-backup-restore".to_owned()),
+            "{other:?}"
+        );
+        assert!(other.contains(&"ValidatingWebhookConfiguration/veloxide-backup".to_owned()));
+        assert!(!other.contains(&"Secret/storage-ca-cert".to_owned()));
+    }
+
+    /// Least privilege: restores write named resources only ("*" would match pods/exec,
+    /// serviceaccounts/token and every other subresource), and the server creates only the
+    /// velero.io kinds its controllers create (Backups, DeleteBackupRequests).
+    #[test]
+    fn no_wildcard_or_subresource_in_what_restores_write_and_velero_creates_named() {
+        let all = objects(&plan("velero", true));
+        let restore = all
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "veloxide-restore")
+            .expect("the restore ClusterRole");
+        for rule in restore["rules"].as_array().unwrap() {
+            for r in rule["resources"].as_array().unwrap() {
+                let r = r.as_str().unwrap();
+                assert!(!r.contains('*') && !r.contains('/'), "{rule}");
+            }
+            assert_ne!(rule["apiGroups"], json!(["*"]), "{rule}");
+        }
+        let role = all.iter().find(|o| o["kind"] == "Role").unwrap();
+        for rule in role["rules"].as_array().unwrap() {
+            if rule["apiGroups"] == json!(["velero.io"]) {
+                let verbs = rule["verbs"].to_string();
+                let resources = rule["resources"].to_string();
+                assert!(!verbs.contains('*') && !resources.contains('*'), "{rule}");
+                assert!(!resources.contains("/finalizers"), "{rule}");
+                if verbs.contains("\"create\"") {
+                    assert!(
+                        resources == r#"["backups"]"# || resources == r#"["deletebackuprequests"]"#,
+                        "{rule}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn namespaced_objects_name_the_namespace() {
+        for o in objects(&plan("backup", false)) {
+            let kind = o["kind"].as_str().unwrap();
+            let cluster = matches!(
+                kind,
+                "Namespace"
+                    | "CustomResourceDefinition"
+                    | "ClusterRole"
+                    | "ClusterRoleBinding"
+                    | "ValidatingWebhookConfiguration"
+            );
+            assert_eq!(o["metadata"]["namespace"].is_null(), cluster, "{kind}");
+            if !cluster {
+                assert_eq!(o["metadata"]["namespace"], "backup", "{kind}");
+            }
+        }
+    }
+}
