@@ -139,7 +139,7 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                     let sweep = async {
                         // Only the list can fail the sweep; an object it cannot write is
                         // reported and skipped inside.
-                        while let Err(e) = controller::backup_sweep::fail_in_progress(&ctx).await {
+                        while let Err(e) = controller::backup::sweep::fail_in_progress(&ctx).await {
                             tracing::warn!(error = %e, "the start-up sweep of backups failed; retrying");
                             tokio::select! {
                                 _ = term.cancelled() => return false,
@@ -155,7 +155,7 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
                     };
                     // The same for restores (Velero's markInProgressCRsFailed).
                     let restores = async {
-                        while let Err(e) = controller::restore_sweep::fail_in_progress(&ctx).await {
+                        while let Err(e) = controller::restore::sweep::fail_in_progress(&ctx).await {
                             tracing::warn!(error = %e, "the start-up sweep of restores failed; retrying");
                             tokio::select! {
                                 _ = term.cancelled() => return,

@@ -17,7 +17,7 @@ use crate::api::{
     Backup, BackupPhase, BackupStorageLocation, DeleteBackupRequest, DeleteBackupRequestPhase,
     DeleteBackupRequestStatus, Restore,
 };
-use crate::controller::{Context, Error, location_store, publish_event};
+use crate::controller::{Context, Error, is_conflict, publish, store_for};
 
 pub(super) async fn carry_out(
     ctx: &Context,
@@ -40,7 +40,7 @@ pub(super) async fn carry_out(
             .await
         {
             Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 return Ok(Action::requeue(Duration::from_millis(500)));
             }
             Err(e) => return Err(e.into()),
@@ -78,7 +78,7 @@ pub(super) async fn carry_out(
     .await
     {
         Ok(c) => c,
-        Err(kube::Error::Api(e)) if e.code == 409 => {
+        Err(e) if is_conflict(&e) => {
             return Ok(Action::requeue(Duration::from_millis(500)));
         }
         Err(e) => return Err(e.into()),
@@ -90,7 +90,7 @@ pub(super) async fn carry_out(
     let mut errors = Vec::new();
     let mut deleted_objects = 0;
     if let (Some(files), Some(location)) = (&files, &location) {
-        match location_store(ctx, location).await {
+        match store_for(ctx, location).await {
             Err(e) => errors.push(format!(
                 "backup storage location {} cannot be used: {e}",
                 files.location
@@ -127,7 +127,7 @@ pub(super) async fn carry_out(
             )
         );
         tracing::info!(request = %claimed.name_any(), "{note}");
-        publish_event(
+        publish(
             ctx,
             &claimed,
             EventType::Normal,
@@ -140,7 +140,7 @@ pub(super) async fn carry_out(
         m.deletion_failure_total.with_label_values(schedule).inc();
         let note = errors.join("; ");
         tracing::warn!(request = %claimed.name_any(), backup = %name, "deletion failed: {note}");
-        publish_event(
+        publish(
             ctx,
             &claimed,
             EventType::Warning,
@@ -173,7 +173,7 @@ async fn processed(
         match write_status(ctx, &current, status.clone()).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 current = requests(ctx).get(&claimed.name_any()).await?;
                 if current.phase() != DeleteBackupRequestPhase::InProgress {
                     return Ok(());

@@ -29,7 +29,7 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error, publish_event};
+use super::{Context, Error, publish};
 use crate::api::delete::BACKUP_NAME_LABEL;
 use crate::api::label::valid_name;
 use crate::api::{
@@ -52,7 +52,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
 }
 
 fn error_policy(_r: Arc<DeleteBackupRequest>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed_reconcile(CONTROLLER, error.label(), error, Duration::from_secs(1))
+    ctx.failed_reconcile(CONTROLLER, error, Duration::from_secs(1))
 }
 
 async fn reconcile(request: Arc<DeleteBackupRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -149,7 +149,7 @@ async fn start(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, E
                 errors: Some(vec![why.clone()]),
             };
             write_status(ctx, request, status).await?;
-            publish_event(
+            publish(
                 ctx,
                 request,
                 EventType::Warning,
@@ -184,9 +184,9 @@ async fn write_status(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
     use serde_json::json;
 

@@ -58,7 +58,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
 }
 
 fn error_policy(_schedule: Arc<Schedule>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed_reconcile(CONTROLLER, error.label(), error, state::AFTER_CONFLICT)
+    ctx.failed_reconcile(CONTROLLER, error, state::AFTER_CONFLICT)
 }
 
 /// The phases of one look at a schedule, in order; each returns when it decides the outcome.

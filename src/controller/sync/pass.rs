@@ -16,7 +16,7 @@ use super::state::{METADATA_LIMIT, Skip, Summary};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::backup_key;
-use crate::controller::{Context, location_store, publish_event};
+use crate::controller::{Context, is_conflict, publish, store_for};
 use crate::storage::ObjectStore;
 
 /// Sync `location`; the error says why it could not be listed at all.
@@ -26,7 +26,7 @@ pub async fn sync_location(
 ) -> Result<Summary, String> {
     let name = location.name_any();
     let ns = &ctx.settings.namespace;
-    let store = location_store(ctx, location).await?;
+    let store = store_for(ctx, location).await?;
     let listing = store
         .list("backups/", Some("/"))
         .await
@@ -165,7 +165,7 @@ async fn create(
             match backups.create(&PostParams::default(), &prepared).await {
                 Ok(b) => (b, true),
                 // Made here meanwhile (a backup of this name started): not ours to touch.
-                Err(kube::Error::Api(e)) if e.code == 409 => return Ok(false),
+                Err(e) if is_conflict(&e) => return Ok(false),
                 Err(e) => return Err(format!("creating the Backup failed: {e}")),
             }
         }
@@ -231,7 +231,7 @@ async fn bad(
         .inc();
     tracing::warn!(location = %name, backup = %folder, reason, "{message}");
     let note = format!("backup {folder} was not synced: {message}");
-    publish_event(
+    publish(
         ctx,
         location,
         EventType::Warning,

@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
-use super::backup::{Error, State, api, patch_status, store_for};
-use super::backup_status::set_condition;
+use super::state::{State, status_patch};
+use super::status::set_condition;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
 use crate::backup::{self, BackupError};
+use crate::controller::{Error, now, patch_status, store_for};
 use crate::storage::ObjectStore;
 
 /// The condition recording whether a failed backup's leftovers are gone.
@@ -80,10 +81,10 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     }
     .await;
     let mut status = backup.status.clone().unwrap_or_default();
-    let now = Time(jiff::Timestamp::now());
+    let now = now();
     mark(&mut status, &outcome, &now);
     if outcome.is_ok() {
-        patch_status(&api(state), &name, &status).await?;
+        patch_status(&state.api(), &name, &status_patch(&status)["status"]).await?;
         tracing::info!(backup = %name, "removed a failed backup's leftovers");
         return Ok(Some(Action::await_change()));
     }

@@ -11,115 +11,39 @@
 //! gets 409 and looks again). Controllers only run on the lease holder, and a new holder first
 //! fails every backup left `InProgress` ([`super::backup_sweep`]), as Velero does at start-up.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+mod cleanup;
+mod delete;
+mod run;
+pub mod state;
+mod status;
+pub mod sweep;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::Store;
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
-use super::backup_status::{failed_validation, started, waiting};
+use super::{Context, Error, now, patch_status, publish};
 use crate::api::backup::{STORAGE_LOCATION_LABEL, SYNCED_ANNOTATION};
 use crate::api::label::valid_name;
-use crate::api::{
-    Backup, BackupPhase, BackupStatus, BackupStorageLocation, BackupWrittenTo, LocationPhase,
-};
-use crate::backup::{BackupError, Plan, Progress};
-use crate::storage::ObjectStore;
-
-/// The label this controller's reconcile metrics carry.
-pub const CONTROLLER: &str = "backup";
-/// The finalizer older veloxide versions put on every Backup, which deleted `backups/<name>/`
-/// when the object was deleted (even when the files were another cluster's). It is removed
-/// from any Backup that still carries it, without deleting anything.
-pub const LEGACY_FINALIZER: &str = "veloxide.io/backup-objects";
-
-/// How backups are run; defaults follow Velero's server flags.
-#[derive(Clone, Debug)]
-pub struct BackupSettings {
-    /// `ttl` when a backup gives none (Velero `--default-backup-ttl`, 720h).
-    pub default_ttl: Duration,
-    /// Objects per list request (Velero `--client-page-size`, 500).
-    pub page_size: u32,
-    /// The longest an expired backup waits for the collector (Velero's GC runs hourly).
-    pub gc_frequency: Duration,
-    /// The location used when none is named and none is marked default.
-    pub default_location: String,
-    /// `Some(ns)`: Secrets are read only in `ns` (`--secrets-scope namespace`).
-    pub secrets_namespace: Option<String>,
-}
-
-impl Default for BackupSettings {
-    fn default() -> Self {
-        BackupSettings {
-            default_ttl: Duration::from_secs(720 * 3600),
-            page_size: 500,
-            gc_frequency: Duration::from_secs(3600),
-            default_location: "default".into(),
-            secrets_namespace: None,
-        }
-    }
-}
-
-/// Why a backup reconcile failed (the backup's own failures are written to its status).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API request failed: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("deleting the backup's objects failed: {0}")]
-    Store(#[from] BackupError),
-    #[error("{0}")]
-    Location(String),
-}
-
-impl Error {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
-            Error::Kube(_) => "KubeApi",
-            Error::Store(e) => e.label(),
-            Error::Location(_) => "LocationUnusable",
-        }
-    }
-}
-
-/// What every reconcile of one leadership term shares.
-pub(super) struct State {
-    pub ctx: Arc<Context>,
-    term: CancellationToken,
-    /// Locations with a backup running here: one at a time per location.
-    busy: Mutex<HashSet<String>>,
-    objects: Store<Backup>,
-}
-
-/// Frees a location when the backup that took it ends, however it ends.
-struct Busy<'a>(&'a State, String);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.busy.lock().expect("busy lock").remove(&self.1);
-    }
-}
+use crate::api::{Backup, BackupPhase, BackupStorageLocation, BackupWrittenTo, LocationPhase};
+use crate::backup::Plan;
+pub use state::LEGACY_FINALIZER;
+use state::{ACTION, CONTROLLER, State, status_patch};
+use status::{failed_validation, started, waiting};
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let controller = Controller::new(api, watcher::Config::default());
-    let state = Arc::new(State {
-        ctx,
-        term: term.clone(),
-        busy: Mutex::default(),
-        objects: controller.store(),
-    });
+    let state = Arc::new(State::new(ctx, term.clone(), controller.store()));
     controller
         .graceful_shutdown_on(term.cancelled_owned())
         .run(reconcile, error_policy, state)
@@ -134,7 +58,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
 fn error_policy(_backup: Arc<Backup>, error: &Error, state: Arc<State>) -> Action {
     state
         .ctx
-        .failed_reconcile(CONTROLLER, error.label(), error, Duration::from_secs(1))
+        .failed_reconcile(CONTROLLER, error, Duration::from_secs(1))
 }
 
 async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Error> {
@@ -145,7 +69,7 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
         .total
         .set(state.objects.state().len() as i64);
     if backup.finalizers().iter().any(|f| f == LEGACY_FINALIZER) {
-        return super::backup_delete::release_legacy_finalizer(&backup, &state).await;
+        return delete::release_legacy_finalizer(&backup, &state).await;
     }
     if backup.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
@@ -160,10 +84,10 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
             start(&backup, &state).await
         }
         phase if phase.is_terminal() => {
-            if let Some(action) = super::backup_cleanup::retry(&backup, &state).await? {
+            if let Some(action) = cleanup::retry(&backup, &state).await? {
                 return Ok(action);
             }
-            super::backup_delete::collect_if_expired(&backup, &state).await
+            delete::collect_if_expired(&backup, &state).await
         }
         // InProgress here is either running in this process (reconciles of one object never
         // overlap) or was left by another leader, which the start-up sweep already failed.
@@ -176,18 +100,10 @@ fn is_synced(backup: &Backup) -> bool {
     backup.annotations().contains_key(SYNCED_ANNOTATION)
 }
 
-pub(super) fn api(state: &State) -> Api<Backup> {
-    Api::namespaced(state.ctx.client.clone(), &state.ctx.settings.namespace)
-}
-
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
-}
-
 async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let name = backup.name_any();
-    let api = api(state);
+    let api = state.api();
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let location_name = match backup
@@ -268,7 +184,7 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     }
     if !errors.is_empty() {
         let status = failed_validation(backup.status.as_ref(), errors, &now());
-        patch_status(&api, &name, &status).await?;
+        patch_status(&api, &name, &status_patch(&status)["status"]).await?;
         ctx.metrics
             .backups
             .validation_failure_total
@@ -279,7 +195,15 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
             .clone()
             .unwrap_or_default()
             .join("; ");
-        event(ctx, backup, EventType::Warning, "FailedValidation", &note).await;
+        publish(
+            ctx,
+            backup,
+            EventType::Warning,
+            "FailedValidation",
+            ACTION,
+            &note,
+        )
+        .await;
         return Ok(Action::await_change());
     }
     if let Some((reason, message)) = wait {
@@ -287,12 +211,7 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     }
 
     // One backup at a time per location.
-    if !state
-        .busy
-        .lock()
-        .expect("busy lock")
-        .insert(location_name.clone())
-    {
+    let Some(_busy) = state.take(&location_name) else {
         let message = format!(
             "another backup is running against location {location_name}; this one starts when it ends"
         );
@@ -304,8 +223,7 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
             Duration::from_secs(1),
         )
         .await;
-    }
-    let _busy = Busy(state, location_name.clone());
+    };
 
     // Claim: PUT the status with the resourceVersion this decision was made on.
     let location = location.expect("validated above");
@@ -329,7 +247,7 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
         }
         Err(e) => return Err(e.into()),
     };
-    super::backup_run::execute(state, claimed, &location, plan.expect("validated above")).await
+    run::execute(state, claimed, &location, plan.expect("validated above")).await
 }
 
 /// Record why the backup waits (once), and look again after `retry`.
@@ -341,8 +259,21 @@ async fn wait_with(
     retry: Duration,
 ) -> Result<Action, Error> {
     if let Some(status) = waiting(backup.status.as_ref(), reason, message, &now()) {
-        patch_status(&api(state), &backup.name_any(), &status).await?;
-        event(&state.ctx, backup, EventType::Normal, reason, message).await;
+        patch_status(
+            &state.api(),
+            &backup.name_any(),
+            &status_patch(&status)["status"],
+        )
+        .await?;
+        publish(
+            &state.ctx,
+            backup,
+            EventType::Normal,
+            reason,
+            ACTION,
+            message,
+        )
+        .await;
     }
     Ok(Action::requeue(retry))
 }
@@ -360,90 +291,14 @@ async fn default_location(
         .map_or_else(|| fallback.to_owned(), |l| l.name_any()))
 }
 
-/// A merge patch of the whole status on the status subresource.
-pub(super) async fn patch_status(
-    api: &Api<Backup>,
-    name: &str,
-    status: &BackupStatus,
-) -> Result<Backup, kube::Error> {
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(&status_patch(status)),
-    )
-    .await
-}
-
-/// The merge patch writing `status`. A record of files the status no longer has (a run that
-/// turned out to own nothing) is removed explicitly: left out, a merge patch would keep it, and
-/// a later deletion would delete another backup's files through it.
-pub(super) fn status_patch(status: &BackupStatus) -> serde_json::Value {
-    let mut patch = json!({ "status": status });
-    if status.written_to.is_none() {
-        patch["status"]["writtenTo"] = serde_json::Value::Null;
-    }
-    patch
-}
-
-/// Events are best effort.
-pub(super) async fn event(
-    ctx: &Context,
-    backup: &Backup,
-    kind: EventType,
-    reason: &str,
-    note: &str,
-) {
-    let event = Event {
-        type_: kind,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Backup".into(),
-        secondary: None,
-    };
-    super::location::publish(ctx, &event, &backup.object_ref(&())).await;
-}
-
-/// The store of a location, with its Secrets resolved (the one storage path).
-pub(super) async fn store_for(
-    ctx: &Context,
-    location: &BackupStorageLocation,
-) -> Result<ObjectStore, Error> {
-    super::location_store(ctx, location)
-        .await
-        .map_err(Error::Location)
-}
-
-impl State {
-    pub(super) fn cancelled(&self) -> &CancellationToken {
-        &self.term
-    }
-}
-
-/// Progress as the status shows it.
-pub(super) fn progress_status(p: Progress) -> serde_json::Value {
-    json!({"status": {"progress": {"totalItems": p.total, "itemsBackedUp": p.items, "bytesUploaded": p.bytes}}})
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::mock_client;
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::mock_client;
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
     use axum::http::Response;
     use kube::client::Body;
-
-    /// A run that finds its name taken ends FailedValidation, and the merge patch of that
-    /// status removes the record of files made at the claim.
-    #[test]
-    fn a_status_without_files_removes_the_record() {
-        let status = BackupStatus::default();
-        assert_eq!(
-            status_patch(&status)["status"]["writtenTo"],
-            serde_json::Value::Null
-        );
-        assert!(status_patch(&status)["status"].get("writtenTo").is_some());
-    }
 
     /// Two writers decide on the same resourceVersion; the second claim gets 409 from the API
     /// server. That replica must not run the backup: no store access, no event, no attempt.
@@ -452,12 +307,7 @@ mod tests {
         let (client, mut handle) = mock_client();
         let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
         let (objects, _writer) = kube::runtime::reflector::store::<Backup>();
-        let state = Arc::new(State {
-            ctx: ctx.clone(),
-            term: CancellationToken::new(),
-            busy: Mutex::default(),
-            objects,
-        });
+        let state = Arc::new(State::new(ctx.clone(), CancellationToken::new(), objects));
         let backup: Backup = serde_json::from_value(json!({
             "apiVersion": "velero.io/v1", "kind": "Backup",
             "metadata": {"name": "b", "namespace": "velero", "resourceVersion": "41",

@@ -11,14 +11,12 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
-use super::backup::{event, store_for};
-use super::backup_cleanup::{clean, mark};
-use super::backup_status::{RESTART_MESSAGE, orphaned};
-use super::fence::{Fenced, write_status};
-use super::restore_sweep::Swept;
+use super::cleanup::{clean, mark};
+use super::state::ACTION;
+use super::status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use crate::controller::fence::{Fenced, Swept, write_status};
+use crate::controller::{Context, now, publish, store_for};
 
 /// Fail every `InProgress` backup and clean up after it. Only listing them can fail the sweep
 /// as a whole: a backup whose status cannot be written is reported (log and event) and
@@ -42,7 +40,7 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     {
         swept.found += 1;
         let name = backup.name_any();
-        let now = Time(jiff::Timestamp::now());
+        let now = now();
         let mut status = orphaned(backup.status.as_ref(), &now);
         let mut rv = backup.resource_version().unwrap_or_default();
         let in_progress = |b: &Backup| b.phase() == BackupPhase::InProgress;
@@ -56,7 +54,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
                      it was skipped (its files stay) and the other backups were swept"
                 );
                 tracing::warn!(backup = %name, error = %e, "{note}");
-                event(ctx, backup, EventType::Warning, "SweepFailed", &note).await;
+                publish(
+                    ctx,
+                    backup,
+                    EventType::Warning,
+                    "SweepFailed",
+                    ACTION,
+                    &note,
+                )
+                .await;
                 swept.skipped.push(name);
                 continue;
             }
@@ -99,7 +105,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
             .last_status
             .with_label_values(schedule)
             .set(0);
-        event(ctx, backup, EventType::Warning, "Failed", RESTART_MESSAGE).await;
+        publish(
+            ctx,
+            backup,
+            EventType::Warning,
+            "Failed",
+            ACTION,
+            RESTART_MESSAGE,
+        )
+        .await;
     }
     Ok(swept)
 }

@@ -8,12 +8,13 @@ use kube::runtime::events::EventType;
 use kube::{Resource as _, ResourceExt};
 use tokio::sync::watch;
 
-use super::backup::{Error, State, api, event, progress_status, status_patch, store_for};
-use super::backup_cleanup::{clean, mark};
-use super::backup_status::finished;
-use super::fence::{Fenced, write_status};
+use super::cleanup::{clean, mark};
+use super::state::{ACTION, State, progress_status, status_patch};
+use super::status::finished;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
+use crate::controller::fence::{Fenced, write_status};
+use crate::controller::{Error, now, publish, store_for};
 use crate::storage::{MIN_PART_SIZE, MultipartOptions};
 
 /// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
@@ -38,14 +39,22 @@ pub(super) async fn execute(
     let ctx = &state.ctx;
     let name = claimed.name_any();
     let schedule = claimed.schedule().to_owned();
-    let api = api(state);
+    let api = state.api();
     ctx.metrics
         .backups
         .attempt_total
         .with_label_values(&[&schedule])
         .inc();
     let note = format!("backing up to location {}", location.name_any());
-    event(ctx, &claimed, EventType::Normal, "BackupStarted", &note).await;
+    publish(
+        ctx,
+        &claimed,
+        EventType::Normal,
+        "BackupStarted",
+        ACTION,
+        &note,
+    )
+    .await;
     let previous = claimed.status.clone().unwrap_or_default();
     // Every status write below is conditional on the version this replica last wrote.
     let mut rv = claimed.resource_version().unwrap_or_default();
@@ -78,7 +87,7 @@ pub(super) async fn execute(
                 loop {
                     tokio::select! {
                         result = &mut run => break result,
-                        _ = state.cancelled().cancelled() => {
+                        _ = state.term.cancelled() => {
                             // Leadership ended or the server is stopping. Dropping the run aborts
                             // its multipart upload; the next leader's sweep marks the backup
                             // Failed, as Velero does after a restart.
@@ -89,7 +98,7 @@ pub(super) async fn execute(
                             if seen.has_changed().unwrap_or(false) {
                                 let p = *seen.borrow_and_update();
                                 let patch = progress_status(p);
-                                match write_status(&api, &name, &mut rv, &patch["status"], ours, state.cancelled()).await {
+                                match write_status(&api, &name, &mut rv, &patch["status"], ours, &state.term).await {
                                     Ok(Fenced::Written(_)) => {}
                                     // Another writer ended it (the new leader's sweep): stop
                                     // here; dropping the run aborts its upload.
@@ -115,7 +124,7 @@ pub(super) async fn execute(
         }
     };
 
-    let now = Time::now_time();
+    let now = now();
     let mut status = finished(&previous, &result, &now);
     if let (Ok(outcome), Some(store)) = (&result, &store) {
         let mut document = claimed.clone();
@@ -150,16 +159,7 @@ pub(super) async fn execute(
     // Through status_patch: a record of files the status no longer has (a name taken in the
     // store) is removed explicitly, or the merge patch would keep the claim's writtenTo.
     let patch = status_patch(&status);
-    match write_status(
-        &api,
-        &name,
-        &mut rv,
-        &patch["status"],
-        ours,
-        state.cancelled(),
-    )
-    .await?
-    {
+    match write_status(&api, &name, &mut rv, &patch["status"], ours, &state.term).await? {
         Fenced::Written(_) => {}
         Fenced::Lost(now) => {
             // The files this run wrote are its own to remove: the status says they are not a
@@ -250,19 +250,6 @@ async fn record(
             status.failure_reason.clone().unwrap_or_default(),
         ),
     };
-    event(&state.ctx, backup, kind, phase.as_str(), &note).await;
+    publish(&state.ctx, backup, kind, phase.as_str(), ACTION, &note).await;
     let _ = backup.object_ref(&());
 }
-
-/// `Time` for now, in one place.
-trait NowTime {
-    fn now_time() -> Self;
-}
-
-impl NowTime for k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    fn now_time() -> Self {
-        Self(jiff::Timestamp::now())
-    }
-}
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -12,23 +12,11 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
-use super::fence::{Fenced, write_status};
-use super::restore::event;
-use super::restore_status::{RESTART_MESSAGE, orphaned};
+use super::state::ACTION;
+use super::status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Restore, RestorePhase};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-/// What a sweep did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Restores found InProgress.
-    pub found: usize,
-    /// Of those, marked Failed.
-    pub failed: usize,
-    /// Of those, whose status could not be written (reported, left as they were).
-    pub skipped: Vec<String>,
-}
+use crate::controller::fence::{Fenced, Swept, write_status};
+use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` restore. Only listing them can fail the sweep as a whole.
 pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
@@ -44,7 +32,7 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     {
         swept.found += 1;
         let name = restore.name_any();
-        let status = orphaned(restore.status.as_ref(), &Time(jiff::Timestamp::now()));
+        let status = orphaned(restore.status.as_ref(), &now());
         let mut rv = restore.resource_version().unwrap_or_default();
         let still_in_progress = |r: &Restore| r.phase() == RestorePhase::InProgress;
         match write_status(&api, &name, &mut rv, &status, still_in_progress, &leading).await {
@@ -57,7 +45,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
                      it was skipped and the other restores were swept"
                 );
                 tracing::warn!(restore = %name, error = %e, "{note}");
-                event(ctx, restore, EventType::Warning, "SweepFailed", &note).await;
+                publish(
+                    ctx,
+                    restore,
+                    EventType::Warning,
+                    "SweepFailed",
+                    ACTION,
+                    &note,
+                )
+                .await;
                 swept.skipped.push(name);
                 continue;
             }
@@ -69,7 +65,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
             .failed_total
             .with_label_values(&[restore.schedule()])
             .inc();
-        event(ctx, restore, EventType::Warning, "Failed", RESTART_MESSAGE).await;
+        publish(
+            ctx,
+            restore,
+            EventType::Warning,
+            "Failed",
+            ACTION,
+            RESTART_MESSAGE,
+        )
+        .await;
     }
     Ok(swept)
 }
@@ -78,9 +82,9 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
 
     fn restore(name: &str) -> Value {

@@ -15,9 +15,10 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{Error, FINALIZER, State, api, event};
+use super::state::{ACTION, FINALIZER, State};
 use crate::api::{Backup, BackupStorageLocation, Restore, RestorePhase};
 use crate::controller::Context;
+use crate::controller::{Error, publish, store_for};
 use crate::restore::{delete_files, restore_dir};
 
 /// How long after its deletion a Restore waits for an unreachable store.
@@ -95,12 +96,20 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
                 "deleting the restore's files failed; retrying in {}s: {why}",
                 wait.as_secs()
             );
-            event(ctx, restore, EventType::Warning, "DeleteFailed", &note).await;
+            publish(
+                ctx,
+                restore,
+                EventType::Warning,
+                "DeleteFailed",
+                ACTION,
+                &note,
+            )
+            .await;
             return Ok(Action::requeue(wait));
         }
         Next::Release(Some(note)) => {
             tracing::warn!(restore = %name, "{note}");
-            event(ctx, restore, EventType::Warning, "FilesLeft", &note).await;
+            publish(ctx, restore, EventType::Warning, "FilesLeft", ACTION, &note).await;
         }
         Next::Release(None) => {
             if let Attempt::Deleted { location, objects } = &attempt {
@@ -117,7 +126,8 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
         .collect();
     let patch =
         json!({"metadata": {"resourceVersion": restore.resource_version(), "finalizers": keep}});
-    api(ctx)
+    state
+        .api()
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     Ok(Action::await_change())
@@ -154,7 +164,7 @@ async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
             "location {location_name:?} of backup {backup_name:?} no longer exists"
         )));
     };
-    let store = match crate::controller::backup::store_for(ctx, &location).await {
+    let store = match store_for(ctx, &location).await {
         Ok(store) => store,
         Err(e) => {
             return Ok(Attempt::Unlocatable(format!(

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::fence::{Fenced, write_status};
-use super::restore::{State, Validated, api, event};
-use super::restore_status::finished;
+use super::state::{ACTION, State, Validated};
+use super::status::finished;
 use crate::api::{Restore, RestorePhase};
+use crate::controller::fence::{Fenced, write_status};
+use crate::controller::{Error, now, publish, store_for};
 use crate::restore::{self, Progress, Request, RestoreError};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -23,11 +23,11 @@ pub(super) async fn execute(
     state: &State,
     claimed: Restore,
     validated: Validated,
-) -> Result<Action, super::restore::Error> {
+) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let name = claimed.name_any();
     let schedule = claimed.schedule().to_owned();
-    let api = api(ctx);
+    let api = state.api();
     ctx.metrics
         .restores
         .attempt_total
@@ -35,7 +35,15 @@ pub(super) async fn execute(
         .inc();
     let backup_name = validated.backup.name_any();
     let note = format!("restoring backup {backup_name}");
-    event(ctx, &claimed, EventType::Normal, "RestoreStarted", &note).await;
+    publish(
+        ctx,
+        &claimed,
+        EventType::Normal,
+        "RestoreStarted",
+        ACTION,
+        &note,
+    )
+    .await;
     let previous = claimed.status.clone().unwrap_or_default();
     // Every status write below is conditional on the version this replica last wrote.
     let mut rv = claimed.resource_version().unwrap_or_default();
@@ -43,7 +51,7 @@ pub(super) async fn execute(
     let mut rules = validated.rules;
     rules.restore = name.clone();
 
-    let result = match super::backup::store_for(ctx, &validated.location).await {
+    let result = match store_for(ctx, &validated.location).await {
         Err(e) => Err(RestoreError::Location(e.to_string())),
         Ok(store) => {
             let (progress, mut seen) = watch::channel(Progress::default());
@@ -96,7 +104,7 @@ pub(super) async fn execute(
             }
         }
     };
-    let status = finished(&previous, &result, &Time(jiff::Timestamp::now()));
+    let status = finished(&previous, &result, &now());
     // Only over this replica's own claim: a replica that lost the lease must not turn the new
     // leader's Failed into Completed.
     match write_status(&api, &name, &mut rv, &status, ours, &state.term).await? {
@@ -136,6 +144,6 @@ pub(super) async fn execute(
             )
         }
     };
-    event(ctx, &claimed, kind, phase.as_str(), &note).await;
+    publish(ctx, &claimed, kind, phase.as_str(), ACTION, &note).await;
     Ok(Action::await_change())
 }
