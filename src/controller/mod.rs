@@ -6,6 +6,7 @@
 //! store step ([`store_for`]), status patches and events for any kind.
 
 pub mod backup;
+mod claim;
 pub mod deletion;
 pub mod download;
 pub mod fence;

@@ -13,31 +13,31 @@
 
 mod cleanup;
 mod delete;
+mod prepare;
 mod run;
 pub mod state;
 mod status;
 pub mod sweep;
+mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::claim::claim;
 use super::{Context, Error, now, patch_status, publish};
-use crate::api::backup::{STORAGE_LOCATION_LABEL, SYNCED_ANNOTATION};
-use crate::api::label::valid_name;
-use crate::api::{Backup, BackupPhase, BackupStorageLocation, BackupWrittenTo, LocationPhase};
-use crate::backup::Plan;
+use crate::api::backup::SYNCED_ANNOTATION;
+use crate::api::{Backup, BackupPhase, BackupWrittenTo};
 pub use state::LEGACY_FINALIZER;
 use state::{ACTION, CONTROLLER, State, status_patch};
 use status::{failed_validation, started, waiting};
+use validate::Checked;
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
@@ -100,154 +100,66 @@ fn is_synced(backup: &Backup) -> bool {
     backup.annotations().contains_key(SYNCED_ANNOTATION)
 }
 
+/// A new backup: prepare, validate, take its location, claim, run.
 async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     let ctx = &state.ctx;
-    let name = backup.name_any();
-    let api = state.api();
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let location_name = match backup
-        .spec
-        .storage_location
-        .as_deref()
-        .filter(|l| !l.is_empty())
-    {
-        Some(l) => l.to_owned(),
-        None => default_location(&locations, &ctx.settings.backup.default_location).await?,
-    };
-
-    // Prepare: Velero's location label and the resolved location name, in one write guarded by
-    // the resourceVersion; the watch brings the result back here. No finalizer: deleting the
-    // object deletes no data.
-    let label = valid_name(&location_name);
-    let labelled = backup.labels().get(STORAGE_LOCATION_LABEL) == Some(&label);
-    if !labelled || backup.spec.storage_location.as_deref() != Some(location_name.as_str()) {
-        let patch = json!({
-            "metadata": {
-                "resourceVersion": backup.resource_version(),
-                "labels": {STORAGE_LOCATION_LABEL: label},
-            },
-            "spec": {"storageLocation": location_name},
-        });
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+    let location_name = prepare::location_name(ctx, backup).await?;
+    if prepare::label(&state.api(), backup, &location_name).await? {
+        // The watch brings the labelled object back here.
         return Ok(Action::await_change());
     }
-
-    // Validate, as Velero does before it runs anything.
-    let mut errors = Vec::new();
-    let plan = Plan::from_spec(&backup.spec)
-        .map_err(|e| errors.extend(e))
-        .ok();
-    let ttl = match backup.spec.ttl.as_ref().map(|t| t.parse()) {
-        None => ctx.settings.backup.default_ttl,
-        Some(Ok(d)) if d.is_zero() => ctx.settings.backup.default_ttl,
-        Some(Ok(d)) => d,
-        Some(Err(e)) => {
-            errors.push(format!("spec.ttl: {e}"));
-            Duration::ZERO
+    let ready = match validate::validate(ctx, backup, &location_name).await? {
+        Checked::Invalid(errors) => return failed_validation_of(backup, state, errors).await,
+        Checked::Wait(reason, message) => {
+            return wait_with(backup, state, reason, &message, Duration::from_secs(2)).await;
         }
+        Checked::Ready(ready) => ready,
     };
-    let location = locations.get_opt(&location_name).await?;
-    let mut wait = None;
-    match &location {
-        None => errors.push(format!(
-            "backup storage location {location_name:?} does not exist; create it or name an \
-             existing one in spec.storageLocation"
-        )),
-        Some(l) if !l.spec.is_read_write() => errors.push(format!(
-            "backup can't be created because backup storage location {location_name} is \
-             currently in read-only mode"
-        )),
-        Some(l) => match l.status.as_ref().and_then(|s| s.phase) {
-            Some(LocationPhase::Available) => {}
-            Some(LocationPhase::Unavailable) => errors.push(format!(
-                "backup can't be created because BackupStorageLocation {location_name} is in \
-                 Unavailable status: {}",
-                l.status
-                    .as_ref()
-                    .and_then(|s| s.message.as_deref())
-                    .unwrap_or("")
-            )),
-            // Velero fails such backups; a location created together with its first backup
-            // simply has not been checked yet, so wait for the check instead.
-            None => {
-                wait = Some((
-                    "WaitingForLocation",
-                    format!(
-                        "backup storage location {location_name} has not been validated yet; \
-                         the backup starts once it is Available"
-                    ),
-                ))
-            }
-        },
-    }
-    if !errors.is_empty() {
-        let status = failed_validation(backup.status.as_ref(), errors, &now());
-        patch_status(&api, &name, &status_patch(&status)["status"]).await?;
-        ctx.metrics
-            .backups
-            .validation_failure_total
-            .with_label_values(&[backup.schedule()])
-            .inc();
-        let note = status
-            .validation_errors
-            .clone()
-            .unwrap_or_default()
-            .join("; ");
-        publish(
-            ctx,
-            backup,
-            EventType::Warning,
-            "FailedValidation",
-            ACTION,
-            &note,
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
-    if let Some((reason, message)) = wait {
-        return wait_with(backup, state, reason, &message, Duration::from_secs(2)).await;
-    }
-
     // One backup at a time per location.
     let Some(_busy) = state.take(&location_name) else {
         let message = format!(
             "another backup is running against location {location_name}; this one starts when it ends"
         );
-        return wait_with(
-            backup,
-            state,
-            "LocationBusy",
-            &message,
-            Duration::from_secs(1),
-        )
-        .await;
+        let retry = Duration::from_secs(1);
+        return wait_with(backup, state, "LocationBusy", &message, retry).await;
     };
-
-    // Claim: PUT the status with the resourceVersion this decision was made on.
-    let location = location.expect("validated above");
     let mut claimed = backup.clone();
-    let mut status = started(backup.status.as_ref(), ttl, &now());
+    let mut status = started(backup.status.as_ref(), ready.ttl, &now());
     // Where its files go, recorded before the first byte is written: deletion goes there.
     status.written_to = Some(BackupWrittenTo::of(
         &location_name,
-        &location.spec.object_storage,
+        &ready.location.spec.object_storage,
     ));
     claimed.status = Some(status);
-    claimed.metadata.managed_fields = None;
-    let claimed = match api
-        .replace_status(&name, &PostParams::default(), &claimed)
-        .await
-    {
-        Ok(c) => c,
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            tracing::info!(backup = %name, "the backup changed before it could be claimed (another replica may have it); looking again");
-            return Ok(Action::requeue(Duration::from_millis(500)));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(claimed) = claim(&state.api(), &claimed).await? else {
+        return Ok(Action::requeue(Duration::from_millis(500)));
     };
-    run::execute(state, claimed, &location, plan.expect("validated above")).await
+    run::execute(state, claimed, &ready.location, ready.plan).await
+}
+
+/// Record the spec's problems: the backup ends `FailedValidation`.
+async fn failed_validation_of(
+    backup: &Backup,
+    state: &State,
+    errors: Vec<String>,
+) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let status = failed_validation(backup.status.as_ref(), errors, &now());
+    let patch = status_patch(&status);
+    patch_status(&state.api(), &backup.name_any(), &patch["status"]).await?;
+    ctx.metrics
+        .backups
+        .validation_failure_total
+        .with_label_values(&[backup.schedule()])
+        .inc();
+    let note = status
+        .validation_errors
+        .clone()
+        .unwrap_or_default()
+        .join("; ");
+    let kind = EventType::Warning;
+    publish(ctx, backup, kind, "FailedValidation", ACTION, &note).await;
+    Ok(Action::await_change())
 }
 
 /// Record why the backup waits (once), and look again after `retry`.
@@ -278,27 +190,16 @@ async fn wait_with(
     Ok(Action::requeue(retry))
 }
 
-/// The location marked default, else the server's default name (Velero's rule).
-async fn default_location(
-    locations: &Api<BackupStorageLocation>,
-    fallback: &str,
-) -> Result<String, Error> {
-    let list = locations.list(&Default::default()).await?;
-    Ok(list
-        .items
-        .iter()
-        .find(|l| l.spec.default == Some(true))
-        .map_or_else(|| fallback.to_owned(), |l| l.name_any()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::backup::STORAGE_LOCATION_LABEL;
     use crate::controller::fixtures::mock_client;
     use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
     use axum::http::Response;
     use kube::client::Body;
+    use serde_json::json;
 
     /// Two writers decide on the same resourceVersion; the second claim gets 409 from the API
     /// server. That replica must not run the backup: no store access, no event, no attempt.
@@ -366,5 +267,39 @@ mod tests {
             metrics.contains(r#"velero_backup_attempt_total{schedule=""} 0"#),
             "{metrics}"
         );
+    }
+
+    /// A Backup still carrying the older data-deleting finalizer loses it (only it, guarded by
+    /// the version read) and nothing else happens: no store access, no status, no event.
+    #[tokio::test]
+    async fn the_legacy_finalizer_is_released_without_touching_the_store() {
+        use crate::controller::fixtures::{Expect, serve};
+        let (client, handle) = mock_client();
+        let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
+        let (objects, _writer) = kube::runtime::reflector::store::<Backup>();
+        let state = Arc::new(State::new(ctx, CancellationToken::new(), objects));
+        let object = json!({
+            "apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": "b", "namespace": "velero", "resourceVersion": "41",
+                         "finalizers": [LEGACY_FINALIZER, "other/keep"]},
+            "spec": {"storageLocation": "default"},
+            "status": {"phase": "Completed"},
+        });
+        let verifier = tokio::spawn(serve(
+            handle,
+            vec![Expect {
+                method: "PATCH",
+                path: "/apis/velero.io/v1/namespaces/velero/backups/b",
+                body: |b| {
+                    assert_eq!(b["metadata"]["resourceVersion"], "41");
+                    assert_eq!(b["metadata"]["finalizers"], json!(["other/keep"]));
+                },
+                reply: Some(object.clone()),
+            }],
+        ));
+        let backup: Backup = serde_json::from_value(object).unwrap();
+        let action = reconcile(Arc::new(backup), state).await.unwrap();
+        assert_eq!(action, Action::await_change());
+        verifier.await.unwrap();
     }
 }

@@ -3,19 +3,20 @@
 
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::{Resource as _, ResourceExt};
 use tokio::sync::watch;
 
 use super::cleanup::{clean, mark};
 use super::state::{ACTION, State, progress_status, status_patch};
 use super::status::finished;
-use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
 use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
-use crate::controller::fence::{Fenced, write_status};
+use crate::controller::claim::{Ended, Run};
+use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
-use crate::storage::{MIN_PART_SIZE, MultipartOptions};
+use crate::storage::{MIN_PART_SIZE, MultipartOptions, ObjectStore};
 
 /// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
 /// at most one 5 MiB part however large the cluster (the archive's producer keeps going into
@@ -27,9 +28,8 @@ const BACKUP_UPLOAD: MultipartOptions = MultipartOptions {
     max_in_flight: 1,
 };
 
-/// How often a running backup's progress is written to its status.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
+/// Run a claimed backup: the archive, `velero-backup.json` last, then the final status,
+/// metrics and an event.
 pub(super) async fn execute(
     state: &State,
     claimed: Backup,
@@ -38,12 +38,10 @@ pub(super) async fn execute(
 ) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let name = claimed.name_any();
-    let schedule = claimed.schedule().to_owned();
-    let api = state.api();
     ctx.metrics
         .backups
         .attempt_total
-        .with_label_values(&[&schedule])
+        .with_label_values(&[claimed.schedule()])
         .inc();
     let note = format!("backing up to location {}", location.name_any());
     publish(
@@ -56,77 +54,96 @@ pub(super) async fn execute(
     )
     .await;
     let previous = claimed.status.clone().unwrap_or_default();
-    // Every status write below is conditional on the version this replica last wrote.
-    let mut rv = claimed.resource_version().unwrap_or_default();
-    let ours = |b: &Backup| b.phase() == BackupPhase::InProgress;
+    let mut run = Run::new(state.api(), &claimed, &state.term);
 
     let (result, store) = match store_for(ctx, location).await {
-        Err(e) => (Err(BackupError::Location(e.to_string())), None),
+        Err(e) => (Err(BackupError::Location(e)), None),
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
-            let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size)
-                .secrets_only_in(ctx.settings.backup.secrets_namespace.clone());
-            let (progress, mut seen) = watch::channel(Progress::default());
-            let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
-            let started = previous
-                .start_timestamp
-                .as_ref()
-                .map_or(0, |t| t.0.as_second().max(0) as u64);
-            let run = backup::run(Request {
-                name: &name,
-                qualified: &qualified,
-                plan: &plan,
-                source: &source,
-                store: &store,
-                started,
-                progress,
-            });
-            let mut tick = tokio::time::interval(PROGRESS_EVERY);
-            let result = {
-                tokio::pin!(run);
-                loop {
-                    tokio::select! {
-                        result = &mut run => break result,
-                        _ = state.term.cancelled() => {
-                            // Leadership ended or the server is stopping. Dropping the run aborts
-                            // its multipart upload; the next leader's sweep marks the backup
-                            // Failed, as Velero does after a restart.
-                            tracing::warn!(backup = %name, "stopping a running backup: this replica no longer leads");
-                            return Ok(Action::await_change());
-                        }
-                        _ = tick.tick() => {
-                            if seen.has_changed().unwrap_or(false) {
-                                let p = *seen.borrow_and_update();
-                                let patch = progress_status(p);
-                                match write_status(&api, &name, &mut rv, &patch["status"], ours, &state.term).await {
-                                    Ok(Fenced::Written(_)) => {}
-                                    // Another writer ended it (the new leader's sweep): stop
-                                    // here; dropping the run aborts its upload.
-                                    Ok(Fenced::Lost(now)) => {
-                                        tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; stopping it and removing its files");
-                                        // What it wrote since the new leader's sweep cleaned
-                                        // up (a small archive is one PUT, already stored) is
-                                        // this run's own; the status says it is no backup.
-                                        if let Err(e) = backup::delete_objects(&store, &name).await {
-                                            tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
-                                        }
-                                        return Ok(Action::await_change());
-                                    }
-                                    Ok(Fenced::NotLeader) => {}
-                                    Err(e) => tracing::debug!(error = %e, "could not write progress"),
-                                }
-                            }
-                        }
-                    }
+            match archive(state, &claimed, &plan, &store, &mut run).await {
+                Ended::Finished(result) => (result, Some(store)),
+                Ended::Cancelled => return Ok(Action::await_change()),
+                Ended::Lost(now) => {
+                    tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; removing its files");
+                    // What it wrote since the new leader's sweep cleaned up (a small archive
+                    // is one PUT, already stored) is this run's own; the status says it is no
+                    // backup.
+                    remove_own_files(&store, &name).await;
+                    return Ok(Action::await_change());
                 }
-            };
-            (result, Some(store))
+            }
         }
     };
 
+    let status = final_status(&claimed, &previous, &result, store.as_ref()).await;
+    // Through status_patch: a record of files the status no longer has (a name taken in the
+    // store) is removed explicitly, or the merge patch would keep the claim's writtenTo.
+    match run.finish(&status_patch(&status)["status"]).await? {
+        Fenced::Written(_) => {}
+        Fenced::Lost(_) => {
+            // The files this run wrote are its own to remove: the status says they are not a
+            // backup. (The new leader's sweep may have removed them already.)
+            if let (Some(store), Ok(_)) = (&store, &result) {
+                remove_own_files(store, &name).await;
+            }
+            return Ok(Action::await_change());
+        }
+        // The next leader's sweep fails the backup and removes its files, as after a crash.
+        Fenced::NotLeader => return Ok(Action::await_change()),
+    }
+    record(state, &claimed, &status, result.as_ref().ok()).await;
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Write the archive, with progress in status; dropping it (lease lost, run lost) aborts its
+/// multipart upload.
+async fn archive(
+    state: &State,
+    claimed: &Backup,
+    plan: &Plan,
+    store: &ObjectStore,
+    run: &mut Run<'_, Backup>,
+) -> Ended<Result<backup::Outcome, BackupError>, Backup> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size)
+        .secrets_only_in(ctx.settings.backup.secrets_namespace.clone());
+    let (progress, mut seen) = watch::channel(Progress::default());
+    let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let started = claimed
+        .status
+        .as_ref()
+        .and_then(|s| s.start_timestamp.as_ref())
+        .map_or(0, |t| t.0.as_second().max(0) as u64);
+    let work = backup::run(Request {
+        name: &name,
+        qualified: &qualified,
+        plan,
+        source: &source,
+        store,
+        started,
+        progress,
+    });
+    let progress = || {
+        seen.has_changed()
+            .unwrap_or(false)
+            .then(|| progress_status(*seen.borrow_and_update())["status"].clone())
+    };
+    run.drive(work, progress, || None).await
+}
+
+/// The status a finished run ends with: `velero-backup.json` written last for a backup that
+/// succeeded, and nothing of a failed one left in the store.
+async fn final_status(
+    claimed: &Backup,
+    previous: &BackupStatus,
+    result: &Result<backup::Outcome, BackupError>,
+    store: Option<&ObjectStore>,
+) -> BackupStatus {
+    let name = claimed.name_any();
     let now = now();
-    let mut status = finished(&previous, &result, &now);
-    if let (Ok(outcome), Some(store)) = (&result, &store) {
+    let mut status = finished(previous, result, &now);
+    if let (Ok(outcome), Some(store)) = (result, store) {
         let mut document = claimed.clone();
         document.status = Some(status.clone());
         document.metadata.managed_fields = None;
@@ -141,52 +158,34 @@ pub(super) async fn execute(
                 if let Err(clean) = backup::delete_objects(store, &name).await {
                     tracing::warn!(backup = %name, error = %clean, "could not clean up");
                 }
-                status = finished(&previous, &Err(e), &now);
+                status = finished(previous, &Err(e), &now);
             }
         }
     }
     // Nothing of a failed backup stays in the store; if the store cannot be reached now, the
     // condition says so and the controller retries. A backup that failed because its name is
     // taken in the store must not touch the objects there: they are another backup's.
-    if let (Some(store), Err(e)) = (&store, &result)
+    if let (Some(store), Err(e)) = (store, result)
         && !matches!(e, BackupError::AlreadyExists)
     {
         let outcome = clean(store, &name).await.map_err(|e| e.to_string());
         mark(&mut status, &outcome, &now);
     }
-    // The final status must land, but only over this replica's own claim: a replica that lost
-    // the lease must not turn the new leader's Failed into Completed.
-    // Through status_patch: a record of files the status no longer has (a name taken in the
-    // store) is removed explicitly, or the merge patch would keep the claim's writtenTo.
-    let patch = status_patch(&status);
-    match write_status(&api, &name, &mut rv, &patch["status"], ours, &state.term).await? {
-        Fenced::Written(_) => {}
-        Fenced::Lost(now) => {
-            // The files this run wrote are its own to remove: the status says they are not a
-            // backup. (The new leader's sweep may have removed them already.)
-            tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup first; its status stands and this run's files are removed");
-            if let (Some(store), Ok(_)) = (&store, &result)
-                && let Err(e) = backup::delete_objects(store, &name).await
-            {
-                tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
-            }
-            return Ok(Action::await_change());
-        }
-        Fenced::NotLeader => {
-            // The next leader's sweep fails the backup and removes its files, as after a crash.
-            tracing::warn!(backup = %name, "this replica no longer leads; the final status is left to the next leader");
-            return Ok(Action::await_change());
-        }
+    status
+}
+
+/// Remove what this run wrote, once its status says it is no backup.
+async fn remove_own_files(store: &ObjectStore, name: &str) {
+    if let Err(e) = backup::delete_objects(store, name).await {
+        tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
     }
-    record(state, &claimed, &status, result.as_ref().ok()).await;
-    Ok(Action::requeue(Duration::from_secs(1)))
 }
 
 /// Metrics and the closing event, as Velero records them.
 async fn record(
     state: &State,
     backup: &Backup,
-    status: &crate::api::BackupStatus,
+    status: &BackupStatus,
     outcome: Option<&backup::Outcome>,
 ) {
     let m = &state.ctx.metrics.backups;
@@ -251,5 +250,4 @@ async fn record(
         ),
     };
     publish(&state.ctx, backup, kind, phase.as_str(), ACTION, &note).await;
-    let _ = backup.object_ref(&());
 }

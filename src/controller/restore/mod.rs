@@ -11,13 +11,15 @@ mod run;
 pub mod state;
 mod status;
 pub mod sweep;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
@@ -25,6 +27,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::claim::claim;
 use super::{Context, Error, now, patch_status, publish};
 use crate::api::Restore;
 pub use state::FINALIZER;
@@ -91,52 +94,20 @@ async fn reconcile(restore: Arc<Restore>, state: Arc<State>) -> Result<Action, E
     start(&restore, &state).await
 }
 
+/// A new restore: validate, claim, run.
 async fn start(restore: &Restore, state: &State) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let name = restore.name_any();
     let validated = match validate::validate(ctx, &restore.spec).await? {
         Ok(v) => v,
-        Err(errors) => {
-            let status = failed_validation(restore.status.as_ref(), errors, &now());
-            patch_status(&state.api(), &name, &status).await?;
-            ctx.metrics
-                .restores
-                .validation_failed_total
-                .with_label_values(&[restore.schedule()])
-                .inc();
-            let note = status
-                .validation_errors
-                .clone()
-                .unwrap_or_default()
-                .join("; ");
-            publish(
-                ctx,
-                restore,
-                EventType::Warning,
-                "FailedValidation",
-                ACTION,
-                &note,
-            )
-            .await;
-            return Ok(Action::await_change());
-        }
+        Err(errors) => return failed_validation_of(restore, state, errors).await,
     };
-    // Claim: PUT the status with the resourceVersion this decision was made on.
     let mut claimed = restore.clone();
     claimed.status = Some(started(restore.status.as_ref(), &now()));
     // Velero records the backup a schedule resolved to.
     claimed.spec.backup_name = validated.backup.name_any();
-    claimed.metadata.managed_fields = None;
-    let claimed = match state
-        .api()
-        .replace_status(&name, &PostParams::default(), &claimed)
-        .await
-    {
-        Ok(c) => c,
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            return Ok(Action::requeue(Duration::from_millis(500)));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(claimed) = claim(&state.api(), &claimed).await? else {
+        return Ok(Action::requeue(Duration::from_millis(500)));
     };
     if restore.spec.backup_name.is_empty() {
         let patch = json!({"spec": {"backupName": validated.backup.name_any()}});
@@ -146,4 +117,28 @@ async fn start(restore: &Restore, state: &State) -> Result<Action, Error> {
             .await?;
     }
     run::execute(state, claimed, validated).await
+}
+
+/// Record the spec's problems: the restore ends `FailedValidation`.
+async fn failed_validation_of(
+    restore: &Restore,
+    state: &State,
+    errors: Vec<String>,
+) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let status = failed_validation(restore.status.as_ref(), errors, &now());
+    patch_status(&state.api(), &restore.name_any(), &status).await?;
+    ctx.metrics
+        .restores
+        .validation_failed_total
+        .with_label_values(&[restore.schedule()])
+        .inc();
+    let note = status
+        .validation_errors
+        .clone()
+        .unwrap_or_default()
+        .join("; ");
+    let kind = EventType::Warning;
+    publish(ctx, restore, kind, "FailedValidation", ACTION, &note).await;
+    Ok(Action::await_change())
 }

@@ -2,8 +2,6 @@
 //! Velero's metrics and an event. A restore deleted while it runs is stopped and ends
 //! `Failed`; its finalizer then runs.
 
-use std::time::Duration;
-
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -12,29 +10,26 @@ use tokio::sync::watch;
 
 use super::state::{ACTION, State, Validated};
 use super::status::finished;
-use crate::api::{Restore, RestorePhase};
-use crate::controller::fence::{Fenced, write_status};
-use crate::controller::{Error, now, publish, store_for};
+use crate::api::{Restore, RestorePhase, RestoreStatus};
+use crate::controller::claim::{Ended, Run};
+use crate::controller::fence::Fenced;
+use crate::controller::{Context, Error, now, publish, store_for};
 use crate::restore::{self, Progress, Request, RestoreError};
+use crate::storage::ObjectStore;
 
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
+/// Run a claimed restore: the objects, then the final status, metrics and an event.
 pub(super) async fn execute(
     state: &State,
     claimed: Restore,
     validated: Validated,
 ) -> Result<Action, Error> {
     let ctx = &state.ctx;
-    let name = claimed.name_any();
-    let schedule = claimed.schedule().to_owned();
-    let api = state.api();
     ctx.metrics
         .restores
         .attempt_total
-        .with_label_values(&[&schedule])
+        .with_label_values(&[claimed.schedule()])
         .inc();
-    let backup_name = validated.backup.name_any();
-    let note = format!("restoring backup {backup_name}");
+    let note = format!("restoring backup {}", validated.backup.name_any());
     publish(
         ctx,
         &claimed,
@@ -45,82 +40,72 @@ pub(super) async fn execute(
     )
     .await;
     let previous = claimed.status.clone().unwrap_or_default();
-    // Every status write below is conditional on the version this replica last wrote.
-    let mut rv = claimed.resource_version().unwrap_or_default();
-    let ours = |r: &Restore| r.phase() == RestorePhase::InProgress;
-    let mut rules = validated.rules;
-    rules.restore = name.clone();
-
+    let mut run = Run::new(state.api(), &claimed, &state.term);
     let result = match store_for(ctx, &validated.location).await {
-        Err(e) => Err(RestoreError::Location(e.to_string())),
-        Ok(store) => {
-            let (progress, mut seen) = watch::channel(Progress::default());
-            let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
-            let run = restore::run(Request {
-                name: &name,
-                qualified: &qualified,
-                backup: &backup_name,
-                plan: &validated.plan,
-                rules: &rules,
-                policy: validated.policy,
-                client: &ctx.client,
-                store: &store,
-                progress,
-                limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
-            });
-            let mut tick = tokio::time::interval(PROGRESS_EVERY);
-            tokio::pin!(run);
-            loop {
-                tokio::select! {
-                    result = &mut run => break result,
-                    _ = state.term.cancelled() => {
-                        // The next leader's sweep marks it Failed, as Velero does after a restart.
-                        tracing::warn!(restore = %name, "stopping a running restore: this replica no longer leads");
-                        return Ok(Action::await_change());
-                    }
-                    _ = tick.tick() => {
-                        // Deleted while it runs: stop (dropping the run aborts its uploads and
-                        // removes its spool) rather than create objects nobody waits for; the
-                        // finalizer then deletes whatever files it wrote.
-                        if state.being_deleted(&claimed) {
-                            tracing::info!(restore = %name, "the restore is being deleted; stopping it");
-                            break Err(RestoreError::Deleted);
-                        }
-                        if seen.has_changed().unwrap_or(false) {
-                            let p = *seen.borrow_and_update();
-                            let progress = json!({"progress": {"totalItems": p.total, "itemsRestored": p.restored}});
-                            match write_status(&api, &name, &mut rv, &progress, ours, &state.term).await {
-                                Ok(Fenced::Written(_) | Fenced::NotLeader) => {}
-                                Ok(Fenced::Lost(now)) => {
-                                    // Another writer ended it (the new leader's sweep): stop.
-                                    tracing::warn!(restore = %name, phase = ?now.phase(), "another writer ended this restore while it ran; stopping it");
-                                    return Ok(Action::await_change());
-                                }
-                                Err(e) => tracing::debug!(error = %e, "could not write progress"),
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        Err(e) => Err(RestoreError::Location(e)),
+        Ok(store) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
+            Ended::Finished(result) => result,
+            Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
+        },
     };
     let status = finished(&previous, &result, &now());
-    // Only over this replica's own claim: a replica that lost the lease must not turn the new
-    // leader's Failed into Completed.
-    match write_status(&api, &name, &mut rv, &status, ours, &state.term).await? {
+    match run.finish(&status).await? {
         Fenced::Written(_) => {}
-        Fenced::Lost(now) => {
-            tracing::warn!(restore = %name, phase = ?now.phase(), "another writer ended this restore first; its status stands");
-            return Ok(Action::await_change());
-        }
-        Fenced::NotLeader => {
-            tracing::warn!(restore = %name, "this replica no longer leads; the final status is left to the next leader");
-            return Ok(Action::await_change());
-        }
+        Fenced::Lost(_) | Fenced::NotLeader => return Ok(Action::await_change()),
     }
+    record(ctx, &claimed, &status).await;
+    Ok(Action::await_change())
+}
+
+/// Create the backup's objects, with progress in status. A restore deleted while it runs is
+/// stopped (dropping the work aborts its uploads and removes its spool) rather than create
+/// objects nobody waits for; its finalizer then deletes whatever files it wrote.
+async fn restore_objects(
+    state: &State,
+    claimed: &Restore,
+    validated: &Validated,
+    store: &ObjectStore,
+    run: &mut Run<'_, Restore>,
+) -> Ended<Result<restore::Outcome, RestoreError>, Restore> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let mut rules = validated.rules.clone();
+    rules.restore = name.clone();
+    let backup_name = validated.backup.name_any();
+    let (progress, mut seen) = watch::channel(Progress::default());
+    let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let work = restore::run(Request {
+        name: &name,
+        qualified: &qualified,
+        backup: &backup_name,
+        plan: &validated.plan,
+        rules: &rules,
+        policy: validated.policy,
+        client: &ctx.client,
+        store,
+        progress,
+        limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
+    });
+    let progress = || {
+        seen.has_changed().unwrap_or(false).then(|| {
+            let p = *seen.borrow_and_update();
+            json!({"progress": {"totalItems": p.total, "itemsRestored": p.restored}})
+        })
+    };
+    let stop = || {
+        state.being_deleted(claimed).then(|| {
+            tracing::info!(restore = %name, "the restore is being deleted; stopping it");
+            Err(RestoreError::Deleted)
+        })
+    };
+    run.drive(work, progress, stop).await
+}
+
+/// Velero's metrics and the closing event.
+async fn record(ctx: &Context, claimed: &Restore, status: &RestoreStatus) {
     let m = &ctx.metrics.restores;
     let phase = status.phase.unwrap_or(RestorePhase::Failed);
-    let s = &[schedule.as_str()];
+    let s = &[claimed.schedule()];
     let (kind, note) = match phase {
         RestorePhase::Completed => {
             m.success_total.with_label_values(s).inc();
@@ -144,6 +129,5 @@ pub(super) async fn execute(
             )
         }
     };
-    publish(ctx, &claimed, kind, phase.as_str(), ACTION, &note).await;
-    Ok(Action::await_change())
+    publish(ctx, claimed, kind, phase.as_str(), ACTION, &note).await;
 }
