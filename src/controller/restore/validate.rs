@@ -20,6 +20,52 @@ pub(super) async fn validate(
     spec: &RestoreSpec,
 ) -> Result<Result<Validated, Vec<String>>, Error> {
     let mut errors = Vec::new();
+    let (policy, plan) = check_spec(spec, &mut errors);
+    let schedule = spec.schedule_name.as_deref().unwrap_or("");
+    let backup = source_backup(ctx, spec, schedule).await?;
+    let location = match &backup {
+        None if !spec.backup_name.is_empty() => {
+            errors.push(format!(
+                "backup {:?} does not exist in namespace {}",
+                spec.backup_name, ctx.settings.namespace
+            ));
+            None
+        }
+        None if !schedule.is_empty() => {
+            errors.push(format!(
+                "no completed backup found for schedule {schedule:?}"
+            ));
+            None
+        }
+        None => None,
+        Some(b) => backup_location(ctx, b, &mut errors).await?,
+    };
+    Ok(match (backup, location, plan, policy) {
+        (Some(backup), Some(location), Some(plan), Some(policy)) if errors.is_empty() => {
+            Ok(Validated {
+                rules: Rules {
+                    namespace_mapping: spec.namespace_mapping.clone().unwrap_or_default(),
+                    preserve_node_ports: spec.preserve_node_ports == Some(true),
+                    backup: backup.name_any(),
+                    restore: String::new(),
+                },
+                backup,
+                location,
+                plan,
+                policy,
+            })
+        }
+        // Without errors all four are there: a spec without a source has an error.
+        _ => Err(errors),
+    })
+}
+
+/// The rules of the spec alone (no API): one source, a policy veloxide knows, no features it
+/// does not run, filters that parse. Each problem goes to `errors`.
+fn check_spec(
+    spec: &RestoreSpec,
+    errors: &mut Vec<String>,
+) -> (Option<ExistingPolicy>, Option<Plan>) {
     let schedule = spec.schedule_name.as_deref().unwrap_or("");
     if spec.backup_name.is_empty() == schedule.is_empty() {
         errors.push(
@@ -57,70 +103,63 @@ pub(super) async fn validate(
         ..Default::default()
     };
     let plan = Plan::from_spec(&filters).map_err(|e| errors.extend(e)).ok();
+    (policy, plan)
+}
 
+/// The backup the restore names, or its schedule's newest Completed one.
+async fn source_backup(
+    ctx: &Context,
+    spec: &RestoreSpec,
+    schedule: &str,
+) -> Result<Option<Backup>, Error> {
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let backup = if !spec.backup_name.is_empty() {
-        backups.get_opt(&spec.backup_name).await?
-    } else if !schedule.is_empty() {
-        let list = backups
-            .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={schedule}")))
-            .await?;
-        list.items
-            .into_iter()
-            .filter(|b| b.phase() == BackupPhase::Completed)
-            .max_by_key(|b| {
-                b.status
-                    .as_ref()
-                    .and_then(|s| s.start_timestamp.as_ref())
-                    .map(|t| t.0)
-            })
-    } else {
-        None
-    };
-    let mut location = None;
-    match &backup {
-        None if !spec.backup_name.is_empty() => errors.push(format!(
-            "backup {:?} does not exist in namespace {}",
-            spec.backup_name, ctx.settings.namespace
-        )),
-        None if !schedule.is_empty() => errors.push(format!(
-            "no completed backup found for schedule {schedule:?}"
-        )),
-        None => {}
-        Some(b) if !matches!(b.phase(), BackupPhase::Completed | BackupPhase::PartiallyFailed) => {
-            errors.push(format!(
-                "backup {:?} is in phase {}; only Completed or PartiallyFailed backups can be restored",
-                b.name_any(),
-                b.phase().as_str()
-            ))
-        }
-        Some(b) => {
-            let name = b.spec.storage_location.clone().unwrap_or_default();
-            let locations: Api<BackupStorageLocation> =
-                Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-            location = locations.get_opt(&name).await?;
-            if location.is_none() {
-                errors.push(format!(
-                    "backup storage location {name:?} of backup {:?} does not exist",
-                    b.name_any()
-                ));
-            }
-        }
+    if !spec.backup_name.is_empty() {
+        return Ok(backups.get_opt(&spec.backup_name).await?);
     }
-    if !errors.is_empty() {
-        return Ok(Err(errors));
+    if schedule.is_empty() {
+        return Ok(None);
     }
-    let backup = backup.expect("checked above");
-    Ok(Ok(Validated {
-        rules: Rules {
-            namespace_mapping: spec.namespace_mapping.clone().unwrap_or_default(),
-            preserve_node_ports: spec.preserve_node_ports == Some(true),
-            backup: backup.name_any(),
-            restore: String::new(),
-        },
-        backup,
-        location: location.expect("checked above"),
-        plan: plan.expect("checked above"),
-        policy: policy.expect("checked above"),
-    }))
+    let list = backups
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={schedule}")))
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|b| b.phase() == BackupPhase::Completed)
+        .max_by_key(|b| {
+            b.status
+                .as_ref()
+                .and_then(|s| s.start_timestamp.as_ref())
+                .map(|t| t.0)
+        }))
+}
+
+/// The location of a backup that can be restored (it finished); its problems go to `errors`.
+async fn backup_location(
+    ctx: &Context,
+    backup: &Backup,
+    errors: &mut Vec<String>,
+) -> Result<Option<BackupStorageLocation>, Error> {
+    if !matches!(
+        backup.phase(),
+        BackupPhase::Completed | BackupPhase::PartiallyFailed
+    ) {
+        errors.push(format!(
+            "backup {:?} is in phase {}; only Completed or PartiallyFailed backups can be restored",
+            backup.name_any(),
+            backup.phase().as_str()
+        ));
+        return Ok(None);
+    }
+    let name = backup.spec.storage_location.clone().unwrap_or_default();
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let location = locations.get_opt(&name).await?;
+    if location.is_none() {
+        errors.push(format!(
+            "backup storage location {name:?} of backup {:?} does not exist",
+            backup.name_any()
+        ));
+    }
+    Ok(location)
 }

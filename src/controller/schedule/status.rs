@@ -1,8 +1,6 @@
 //! Status writes: each carries the resourceVersion it was decided on, so a write decided on an
 //! outdated schedule fails with 409 and the schedule is looked at again.
 
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -11,7 +9,7 @@ use serde_json::json;
 
 use super::state::AFTER_CONFLICT;
 use crate::api::{Schedule, SchedulePhase, ScheduleStatus};
-use crate::controller::{Context, Error, is_conflict, publish};
+use crate::controller::{Context, Error, is_conflict, now, publish};
 
 pub(super) fn api(ctx: &Context) -> Api<Schedule> {
     Api::namespaced(ctx.client.clone(), &ctx.settings.namespace)
@@ -93,7 +91,7 @@ pub(super) async fn failed_validation(
 /// time, which skips nothing more.
 pub(super) async fn skip(schedule: &Schedule, ctx: &Context) -> Result<Action, Error> {
     let status = with(schedule, |s| {
-        s.last_skipped = Some(Time(Timestamp::now()));
+        s.last_skipped = Some(now());
     });
     let patch = json!({
         "metadata": {"resourceVersion": schedule.resource_version()},

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
@@ -16,7 +15,7 @@ use super::state::{METADATA_LIMIT, Skip, Summary};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::backup_key;
-use crate::controller::{Context, is_conflict, publish, store_for};
+use crate::controller::{Context, is_conflict, now, publish, store_for};
 use crate::storage::ObjectStore;
 
 /// Sync `location`; the error says why it could not be listed at all.
@@ -106,7 +105,7 @@ pub async fn sync_location(
             }
         }
     }
-    let patch = json!({"status": {"lastSyncedTime": Time(jiff::Timestamp::now())}});
+    let patch = json!({"status": {"lastSyncedTime": now()}});
     Api::<BackupStorageLocation>::namespaced(ctx.client.clone(), ns)
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
