@@ -210,6 +210,35 @@ where
         .await
 }
 
+/// Remove `finalizer` from `object`, guarded by the resourceVersion read, so a finalizer
+/// another controller added meanwhile is never dropped (the write fails with 409 and the
+/// reconcile runs again).
+pub async fn release_finalizer<K>(
+    api: &Api<K>,
+    object: &K,
+    finalizer: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let keep: Vec<&String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| *f != finalizer)
+        .collect();
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": object.resource_version(),
+        "finalizers": keep,
+    }});
+    api.patch(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Record an event about `object`; best effort (a failure is logged, never returned).
 pub async fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,

@@ -16,7 +16,7 @@ use crate::api::label::valid_name;
 use crate::api::{
     Backup, BackupStorageLocation, DeleteBackupRequest, DeleteBackupRequestPhase, LocationPhase,
 };
-use crate::controller::{Error, publish};
+use crate::controller::{Error, publish, release_finalizer};
 
 /// Velero's label on a backup the collector could not ask to delete, with the reason.
 pub const GC_FAILURE_LABEL: &str = "velero.io/gc-failure";
@@ -29,21 +29,7 @@ pub(super) async fn release_legacy_finalizer(
     backup: &Backup,
     state: &State,
 ) -> Result<Action, Error> {
-    let keep: Vec<&String> = backup
-        .finalizers()
-        .iter()
-        .filter(|f| *f != LEGACY_FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": backup.resource_version(), "finalizers": keep}});
-    state
-        .api()
-        .patch(
-            &backup.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
+    release_finalizer(&state.api(), backup, LEGACY_FINALIZER).await?;
     tracing::info!(backup = %backup.name_any(), "removed the older data-deleting finalizer; nothing was deleted from the store");
     Ok(Action::await_change())
 }

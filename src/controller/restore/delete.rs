@@ -9,16 +9,13 @@
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
 use super::state::{ACTION, FINALIZER, State};
 use crate::api::{Backup, BackupStorageLocation, Restore, RestorePhase};
-use crate::controller::Context;
-use crate::controller::{Error, publish, store_for};
+use crate::controller::{Context, Error, publish, release_finalizer, store_for};
 use crate::restore::{delete_files, restore_dir};
 
 /// How long after its deletion a Restore waits for an unreachable store.
@@ -117,19 +114,7 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
             }
         }
     }
-    // Guarded by the resourceVersion, so a finalizer another controller added meanwhile is
-    // never dropped (the write fails with 409 and the reconcile runs again).
-    let keep: Vec<&String> = restore
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": restore.resource_version(), "finalizers": keep}});
-    state
-        .api()
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    release_finalizer(&state.api(), restore, FINALIZER).await?;
     Ok(Action::await_change())
 }
 
