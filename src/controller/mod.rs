@@ -21,18 +21,21 @@ mod settings;
 pub mod sync;
 mod validations;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::BackupStorageLocation;
 use crate::backup::BackupError;
@@ -189,6 +192,38 @@ pub async fn store_for(
         .await
         .store()
         .map_err(|e| e.to_string())
+}
+
+/// Run `controller` until `term` ends (lease lost or shutdown): every kind's loop. A reconcile
+/// that did not complete (the object left the cache, say) is only logged; failures are counted
+/// by `error_policy`.
+pub async fn run_until<K, S, Fut>(
+    controller: Controller<K>,
+    term: CancellationToken,
+    reconcile: impl FnMut(Arc<K>, Arc<S>) -> Fut + Send,
+    error_policy: impl Fn(Arc<K>, &Error, Arc<S>) -> Action + Send,
+    state: Arc<S>,
+    label: &'static str,
+) where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    S: Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .graceful_shutdown_on(term.cancelled_owned())
+        .run(reconcile, error_policy, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(controller = label, error = %e, "reconcile did not complete");
+            }
+        })
+        .await;
 }
 
 /// `Time` now: what every status timestamp is written with.

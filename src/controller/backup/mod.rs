@@ -23,7 +23,6 @@ mod validate;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
@@ -31,7 +30,7 @@ use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use super::claim::claim;
-use super::{Context, Error, now, patch_status, publish};
+use super::{Context, Error, now, patch_status, publish, run_until};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupWrittenTo};
 pub use state::LEGACY_FINALIZER;
@@ -44,15 +43,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let controller = Controller::new(api, watcher::Config::default());
     let state = Arc::new(State::new(ctx, term.clone(), controller.store()));
-    controller
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "backup reconcile did not complete");
-            }
-        })
-        .await;
+    run_until(controller, term, reconcile, error_policy, state, CONTROLLER).await;
 }
 
 fn error_policy(_backup: Arc<Backup>, error: &Error, state: Arc<State>) -> Action {

@@ -11,12 +11,12 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::cleanup::{clean, mark};
+use super::cleanup::{clean_where_written, mark};
 use super::state::ACTION;
 use super::status::{RESTART_MESSAGE, orphaned};
-use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use crate::api::{Backup, BackupPhase};
 use crate::controller::fence::{Fenced, Swept, write_status};
-use crate::controller::{Context, now, publish, store_for};
+use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` backup and clean up after it. Only listing them can fail the sweep
 /// as a whole: a backup whose status cannot be written is reported (log and event) and
@@ -28,8 +28,6 @@ use crate::controller::{Context, now, publish, store_for};
 /// version it last wrote, so they now fail) and never turns this `Failed` into `Completed`.
 pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let backups = api.list(&ListParams::default()).await?;
     let mut swept = Swept::default();
     let leading = CancellationToken::new();
@@ -68,17 +66,7 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
             }
         }
         swept.failed += 1;
-        let location_name = backup.files_location().unwrap_or_default().to_owned();
-        let cleaned = async {
-            let location = locations
-                .get_opt(&location_name)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
-            let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
-            clean(&store, &name).await.map_err(|e| e.to_string())
-        }
-        .await;
+        let cleaned = clean_where_written(ctx, backup).await;
         match &cleaned {
             Ok((aborted, deleted)) => tracing::info!(
                 backup = %name, aborted_uploads = aborted, deleted_objects = deleted,

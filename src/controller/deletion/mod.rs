@@ -21,7 +21,6 @@ pub mod state;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -29,7 +28,7 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error, publish};
+use super::{Context, Error, publish, run_until};
 use crate::api::delete::BACKUP_NAME_LABEL;
 use crate::api::label::valid_name;
 use crate::api::{
@@ -40,15 +39,8 @@ use state::{CONTROLLER, Decision, MAX_AGE};
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
-    Controller::new(requests(&ctx), watcher::Config::default())
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "deletebackuprequest reconcile did not complete");
-            }
-        })
-        .await;
+    let controller = Controller::new(requests(&ctx), watcher::Config::default());
+    run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER).await;
 }
 
 fn error_policy(_r: Arc<DeleteBackupRequest>, error: &Error, ctx: Arc<Context>) -> Action {

@@ -12,7 +12,6 @@ pub mod state;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::DeleteParams;
 use kube::runtime::controller::{Action, Controller};
@@ -20,7 +19,7 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error, patch_status};
+use super::{Context, Error, patch_status, run_until};
 use crate::api::{DownloadRequest, DownloadRequestPhase, DownloadRequestStatus};
 use link::link;
 pub use link::{target, token_of};
@@ -28,11 +27,8 @@ use state::{CONTROLLER, LINK_TTL, RESYNC};
 
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<DownloadRequest> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    Controller::new(api, watcher::Config::default())
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    let controller = Controller::new(api, watcher::Config::default());
+    run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER).await;
 }
 
 fn error_policy(_r: Arc<DownloadRequest>, error: &Error, ctx: Arc<Context>) -> Action {

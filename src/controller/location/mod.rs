@@ -8,7 +8,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
@@ -19,7 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::validations::{Decision, next_interval};
-use super::{Context, Error, Result, now, patch_status, publish_to};
+use super::{Context, Error, Result, now, patch_status, publish_to, run_until};
 use crate::api::{BackupStorageLocation, BackupStorageLocationStatus};
 use crate::location::{LocationConfig, inspect_pem};
 use crate::storage::{KubeSecrets, Opened, Resolved, open};
@@ -37,7 +36,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let mapper_ctx = ctx.clone();
     let config =
         kube::runtime::controller::Config::default().concurrency(ctx.settings.location_concurrency);
-    Controller::new(locations, watcher::Config::default())
+    let controller = Controller::new(locations, watcher::Config::default())
         .with_config(config)
         .watches(
             secrets,
@@ -50,15 +49,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
                     .into_iter()
                     .map(move |name| ObjectRef::new(&name).within(&namespace))
             },
-        )
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "location reconcile did not complete");
-            }
-        })
-        .await;
+        );
+    run_until(
+        controller,
+        shutdown,
+        reconcile,
+        error_policy,
+        ctx,
+        CONTROLLER,
+    )
+    .await;
 }
 
 /// Wait, then retry; count the failure by its label.

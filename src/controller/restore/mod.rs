@@ -18,7 +18,6 @@ mod validate;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -28,7 +27,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::claim::claim;
-use super::{Context, Error, now, patch_status, publish};
+use super::{Context, Error, now, patch_status, publish, run_until};
 use crate::api::Restore;
 pub use state::FINALIZER;
 use state::{ACTION, CONTROLLER, State};
@@ -42,15 +41,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
         term: term.clone(),
         objects: controller.store(),
     });
-    controller
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "restore reconcile did not complete");
-            }
-        })
-        .await;
+    run_until(controller, term, reconcile, error_policy, state, CONTROLLER).await;
 }
 
 fn error_policy(_restore: Arc<Restore>, error: &Error, state: Arc<State>) -> Action {
