@@ -15,8 +15,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::fence::{Fenced, write_status};
-use super::is_conflict;
+use kube::runtime::events::EventType;
+
+use super::fence::{Fenced, Swept, write_status};
+use super::{Context, is_conflict, publish};
 
 /// How often a running run's progress is written to its status.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -52,6 +54,40 @@ pub async fn claim<K: Claimable>(api: &Api<K>, object: &K) -> Result<Option<K>, 
             Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A start-up sweep's write of `status` (Failed) over `object`, found `InProgress`, fenced on
+/// the version listed. `Some(version written)`, or `None` when the run is not to be swept: its
+/// runner finished it after all (its status stands), or the write failed, which is reported
+/// (log and a `SweepFailed` event) and recorded in `swept.skipped`, so the others are swept all
+/// the same. `what_stays` says what a skipped run keeps, for the note.
+pub async fn mark_orphaned<K: Claimable>(
+    ctx: &Context,
+    object: &K,
+    status: &impl Serialize,
+    swept: &mut Swept,
+    what_stays: &str,
+) -> Option<String> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let name = object.name_any();
+    let mut rv = object.resource_version().unwrap_or_default();
+    let leading = CancellationToken::new();
+    match write_status(&api, &name, &mut rv, status, K::in_progress, &leading).await {
+        Ok(Fenced::Written(_)) => Some(rv),
+        Ok(Fenced::Lost(_) | Fenced::NotLeader) => None,
+        Err(e) => {
+            let noun = K::KIND.to_lowercase();
+            let note = format!(
+                "the start-up sweep could not mark this InProgress {noun} Failed ({e}); \
+                 it was skipped{what_stays} and the other {noun}s were swept"
+            );
+            tracing::warn!(kind = K::KIND, name = %name, error = %e, "{note}");
+            let kind = EventType::Warning;
+            publish(ctx, object, kind, "SweepFailed", K::KIND, &note).await;
+            swept.skipped.push(name);
+            None
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use super::cleanup::{clean_where_written, mark};
 use super::state::ACTION;
 use super::status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Backup, BackupPhase};
-use crate::controller::fence::{Fenced, Swept, write_status};
+use crate::controller::claim::mark_orphaned;
+use crate::controller::fence::{Swept, write_status};
 use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` backup and clean up after it. Only listing them can fail the sweep
@@ -40,31 +41,13 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
         let name = backup.name_any();
         let now = now();
         let mut status = orphaned(backup.status.as_ref(), &now);
-        let mut rv = backup.resource_version().unwrap_or_default();
-        let in_progress = |b: &Backup| b.phase() == BackupPhase::InProgress;
-        match write_status(&api, &name, &mut rv, &status, in_progress, &leading).await {
-            Ok(Fenced::Written(_)) => {}
-            // Its runner finished it after all: its status and files stand.
-            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
-            Err(e) => {
-                let note = format!(
-                    "the start-up sweep could not mark this InProgress backup Failed ({e}); \
-                     it was skipped (its files stay) and the other backups were swept"
-                );
-                tracing::warn!(backup = %name, error = %e, "{note}");
-                publish(
-                    ctx,
-                    backup,
-                    EventType::Warning,
-                    "SweepFailed",
-                    ACTION,
-                    &note,
-                )
-                .await;
-                swept.skipped.push(name);
-                continue;
-            }
-        }
+        // None: its runner finished it after all (its status and files stand), or it was
+        // reported and skipped.
+        let Some(mut rv) =
+            mark_orphaned(ctx, backup, &status, &mut swept, " (its files stay)").await
+        else {
+            continue;
+        };
         swept.failed += 1;
         let cleaned = clean_where_written(ctx, backup).await;
         match &cleaned {

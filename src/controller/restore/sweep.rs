@@ -10,19 +10,18 @@
 use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tokio_util::sync::CancellationToken;
 
 use super::state::ACTION;
 use super::status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Restore, RestorePhase};
-use crate::controller::fence::{Fenced, Swept, write_status};
+use crate::controller::claim::mark_orphaned;
+use crate::controller::fence::Swept;
 use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` restore. Only listing them can fail the sweep as a whole.
 pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let mut swept = Swept::default();
-    let leading = CancellationToken::new();
     for restore in api
         .list(&ListParams::default())
         .await?
@@ -33,30 +32,13 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
         swept.found += 1;
         let name = restore.name_any();
         let status = orphaned(restore.status.as_ref(), &now());
-        let mut rv = restore.resource_version().unwrap_or_default();
-        let still_in_progress = |r: &Restore| r.phase() == RestorePhase::InProgress;
-        match write_status(&api, &name, &mut rv, &status, still_in_progress, &leading).await {
-            Ok(Fenced::Written(_)) => {}
-            // Its runner finished it after all: its status stands.
-            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
-            Err(e) => {
-                let note = format!(
-                    "the start-up sweep could not mark this InProgress restore Failed ({e}); \
-                     it was skipped and the other restores were swept"
-                );
-                tracing::warn!(restore = %name, error = %e, "{note}");
-                publish(
-                    ctx,
-                    restore,
-                    EventType::Warning,
-                    "SweepFailed",
-                    ACTION,
-                    &note,
-                )
-                .await;
-                swept.skipped.push(name);
-                continue;
-            }
+        // None: its runner finished it after all (its status stands), or it was reported and
+        // skipped.
+        if mark_orphaned(ctx, restore, &status, &mut swept, "")
+            .await
+            .is_none()
+        {
+            continue;
         }
         swept.failed += 1;
         tracing::warn!(restore = %name, "{RESTART_MESSAGE}");
