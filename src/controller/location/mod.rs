@@ -3,6 +3,7 @@
 
 pub mod conditions;
 mod defaults;
+pub mod state;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -24,8 +25,7 @@ use crate::location::{LocationConfig, inspect_pem};
 use crate::storage::{KubeSecrets, Opened, Resolved, open};
 use conditions::{INSECURE, Verdict, next_status, ready_reason};
 
-/// The label this controller's metrics carry.
-pub const CONTROLLER: &str = "backupstoragelocation";
+pub use state::CONTROLLER;
 
 /// Run the controller until `shutdown`. Secrets are watched too, mapped to the locations that
 /// name them through the index that every reconcile keeps current.
