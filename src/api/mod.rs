@@ -32,5 +32,8 @@ pub use duration::GoDuration;
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
 pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};
 
+/// The name every write veloxide makes (status, events, restored objects) is attributed to.
+pub const FIELD_MANAGER: &str = "veloxide";
+
 /// The API group every veloxide resource lives in.
 pub const GROUP: &str = "velero.io";

@@ -14,8 +14,7 @@ use serde::Deserialize;
 use crate::api::BackupStorageLocation;
 use crate::location::{CaSource, FilePaths, LocationConfig};
 use crate::storage::{
-    CheckReport, KubeSecrets, ObjectStore, Outcome, SecretSource, StaticSecrets, StorageError,
-    inspect_ca, resolve,
+    CheckReport, KubeSecrets, Outcome, SecretSource, StaticSecrets, StoreCache, inspect_ca, open,
 };
 
 #[derive(Args, Debug)]
@@ -93,8 +92,14 @@ async fn verify(
         println!("warning: {warning}");
     }
     let mut config = parsed.config;
-    if args.cacert.is_some() {
-        config.trust.ca = CaSource::System;
+    if let Some(path) = &args.cacert {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let (bundle, warnings) = inspect_ca(&format!("--cacert {}", path.display()), &pem)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for warning in &warnings {
+            println!("warning: {warning}");
+        }
+        config.trust.ca = CaSource::Inline(bundle);
     }
     if args.insecure_skip_tls_verify {
         config.trust.insecure_skip_tls_verify = true;
@@ -103,24 +108,12 @@ async fn verify(
         config.credentials.secret = None;
         config.credentials.file = Some(path.clone());
     }
-    let mut resolved = match resolve(&config, secrets).await {
-        Ok(r) => r,
-        Err(e) => return Ok(CheckReport::secrets_failed(&StorageError::from(e))),
-    };
-    if let Some(path) = &args.cacert {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let (bundle, warnings) = inspect_ca(&format!("--cacert {}", path.display()), &pem)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        resolved.warnings.extend(warnings);
-        resolved.secrets.ca_pem = Some(bundle.pem);
-    }
-    for warning in &resolved.warnings {
+    // A cache of one: the command checks one location once.
+    let opened = open(&config, secrets, &StoreCache::new(), &label_of(location)).await;
+    for warning in opened.resolved.iter().flat_map(|r| &r.warnings) {
         println!("warning: {warning}");
     }
-    Ok(match ObjectStore::build(&resolved) {
-        Ok(store) => store.check().await,
-        Err(e) => CheckReport::secrets_failed(&e),
-    })
+    Ok(opened.check().await)
 }
 
 fn print_report(label: &str, location: &BackupStorageLocation, report: &CheckReport) {

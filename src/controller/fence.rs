@@ -16,6 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::is_conflict;
+
 /// What became of a fenced write.
 #[derive(Debug)]
 pub enum Fenced<K> {
@@ -26,6 +28,17 @@ pub enum Fenced<K> {
     Lost(K),
     /// This replica no longer leads: nothing was written; the next leader's sweep decides.
     NotLeader,
+}
+
+/// What a start-up sweep of the runs left `InProgress` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Runs found InProgress.
+    pub found: usize,
+    /// Of those, marked Failed.
+    pub failed: usize,
+    /// Of those, whose status could not be written (reported, left as they were).
+    pub skipped: Vec<String>,
 }
 
 /// Attempts before a write that keeps failing for other reasons than a conflict gives up.
@@ -69,7 +82,7 @@ where
                 *resource_version = stored.resource_version().unwrap_or_default();
                 return Ok(Fenced::Written(stored));
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 let now = api.get(name).await?;
                 if !still_ours(&now) {
                     return Ok(Fenced::Lost(now));
@@ -94,9 +107,9 @@ where
 mod tests {
     use serde_json::Value;
 
-    use super::super::fixtures::{Expect, mock_client, serve};
     use super::*;
     use crate::api::{Backup, BackupPhase};
+    use crate::controller::fixtures::{Expect, mock_client, serve};
 
     fn in_progress(_: &Backup) -> bool {
         true

@@ -1,13 +1,12 @@
 //! The controllers: what runs on the replica holding the lease.
+//!
+//! One folder per kind (`location/`, `backup/`, `restore/`, `download/`, `schedule/`, `sync/`,
+//! `deletion/`), each importing only from here and the leaf modules beside this file, never
+//! from another kind's folder. Shared here: the [`Context`], the one [`Error`], the location →
+//! store step ([`store_for`]), status patches and events for any kind.
 
 pub mod backup;
-mod backup_cleanup;
-mod backup_delete;
-mod backup_run;
-mod backup_status;
-pub mod backup_sweep;
-pub mod conditions;
-mod defaults;
+mod claim;
 pub mod deletion;
 pub mod download;
 pub mod fence;
@@ -17,96 +16,75 @@ mod index;
 pub mod location;
 mod mirror;
 pub mod restore;
-mod restore_run;
-mod restore_status;
-pub mod restore_sweep;
 pub mod schedule;
+mod settings;
 pub mod sync;
+mod validations;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt as _};
+use kube::{Api, Client, Resource, ResourceExt as _};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::BackupStorageLocation;
+use crate::backup::BackupError;
 use crate::location::LocationConfig;
 use crate::metrics::Metrics;
-use crate::storage::{KubeSecrets, ObjectStore, StoreCache, resolve};
+use crate::storage::{KubeSecrets, ObjectStore, StoreCache};
 
-pub use defaults::default_winner;
+pub use crate::api::FIELD_MANAGER;
 pub use index::SecretIndex;
 pub use mirror::mirror_locations;
+pub use settings::{BackupSettings, DownloadSettings, Settings};
+pub use validations::ValidationLog;
 
-/// The name every status write and event is attributed to.
-pub const FIELD_MANAGER: &str = "veloxide";
-
-/// Why a reconcile failed. Rule failures in a spec are not errors: they are written to status.
+/// Why a reconcile failed, for every controller. Rule failures in a spec are not errors: they
+/// are written to status. [`Error::label`] is both the failure metric's label and the event
+/// reason.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
     #[error("the object has no {0}")]
     MissingField(&'static str),
+    #[error("deleting the backup's objects failed: {0}")]
+    Store(#[from] BackupError),
+    #[error("{0}")]
+    Location(String),
 }
 
 impl Error {
-    /// A stable label for the failure metric.
+    /// A stable label for the failure metric and the event reason.
     pub fn label(&self) -> &'static str {
         match self {
-            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "Conflict",
+            Error::Kube(e) if is_conflict(e) => "Conflict",
             Error::Kube(kube::Error::Api(e)) if e.code == 404 => "NotFound",
             Error::Kube(kube::Error::Api(e)) if e.code == 403 => "Forbidden",
             Error::Kube(_) => "KubeApi",
             Error::MissingField(_) => "InvalidObject",
+            Error::Store(e) => e.label(),
+            Error::Location(_) => "LocationUnusable",
         }
     }
+}
+
+/// Whether the API server refused a write because the object changed since it was read (409).
+pub fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(e) if e.code == 409)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// How the controllers are tuned; defaults follow Velero's.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The namespace the server watches and reads Secrets from.
-    pub namespace: String,
-    /// Revalidation period when a location does not set `validationFrequency` (Velero: 1m).
-    pub default_validation_frequency: Duration,
-    /// The first retry after a failed check; it doubles up to the validation frequency.
-    pub failure_backoff: Duration,
-    /// Location checks run at once at most (each is a few requests to a store).
-    pub location_concurrency: u16,
-    /// How backups run (TTL, page size, collector period, default location).
-    pub backup: backup::BackupSettings,
-    /// Where SSE-C downloads are served from.
-    pub download: download::DownloadSettings,
-    /// How often locations are synced when they set no `backupSyncPeriod` (Velero's
-    /// `--backup-sync-period`, 1m; zero disables the sync).
-    pub backup_sync_period: Duration,
-    /// A store transfer with no byte for this long is abandoned (`--store-stall-timeout`).
-    pub store_stall_timeout: Duration,
-    /// Bytes a restore may spool to disk (`--restore-spool-limit`).
-    pub restore_spool_bytes: u64,
-    /// Where a location's file paths may point (`--credentials-dir`).
-    pub files: crate::location::FilePaths,
-}
-
-impl Settings {
-    pub fn new(namespace: impl Into<String>) -> Self {
-        Settings {
-            namespace: namespace.into(),
-            default_validation_frequency: Duration::from_secs(60),
-            failure_backoff: Duration::from_secs(5),
-            location_concurrency: 16,
-            backup: backup::BackupSettings::default(),
-            download: download::DownloadSettings::default(),
-            backup_sync_period: Duration::from_secs(60),
-            store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
-            restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
-            files: crate::location::FilePaths::default(),
-        }
-    }
-}
 
 /// Shared by every reconcile: clients, caches, metrics.
 pub struct Context {
@@ -120,7 +98,7 @@ pub struct Context {
     pub stores: StoreCache,
     pub secrets_index: SecretIndex,
     pub recorder: Recorder,
-    pub(crate) validations: location::ValidationLog,
+    pub(crate) validations: ValidationLog,
 }
 
 impl Context {
@@ -130,40 +108,31 @@ impl Context {
         metrics: Metrics,
         instance: Option<String>,
     ) -> Arc<Self> {
-        let recorder = Recorder::new(
+        Arc::new(Context::build(
             client.clone(),
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance,
-            },
-        );
-        Arc::new(Context {
-            reader: client.clone(),
             client,
-            stores: StoreCache::new().with_stall_timeout(settings.store_stall_timeout),
             settings,
             metrics,
-            secrets_index: SecretIndex::default(),
-            recorder,
-            validations: location::ValidationLog::default(),
-        })
+            instance,
+        ))
     }
 
-    /// What every controller's error policy does: count the error by `label`, log it, and try
-    /// again soon (a write conflict sooner: the watch already brings the newer object).
+    /// What every controller's error policy does: count the error by its label, log it, and
+    /// try again soon (a write conflict after `conflict_retry`: the watch already brings the
+    /// newer object).
     pub fn failed_reconcile(
         &self,
         controller: &str,
-        label: &str,
-        error: &dyn std::fmt::Display,
+        error: &Error,
         conflict_retry: Duration,
-    ) -> kube::runtime::controller::Action {
+    ) -> Action {
+        let label = error.label();
         self.metrics
             .reconcile_errors
             .with_label_values(&[controller, label])
             .inc();
         tracing::warn!(controller, error = %error, "reconcile failed");
-        kube::runtime::controller::Action::requeue(if label == "Conflict" {
+        Action::requeue(if label == "Conflict" {
             conflict_retry
         } else {
             Duration::from_secs(5)
@@ -178,16 +147,40 @@ impl Context {
         metrics: Metrics,
         instance: Option<String>,
     ) -> Arc<Self> {
-        let mut ctx = Arc::into_inner(Context::new(client, settings, metrics, instance))
-            .expect("a new context has one owner");
-        ctx.reader = reader;
-        Arc::new(ctx)
+        Arc::new(Context::build(client, reader, settings, metrics, instance))
+    }
+
+    fn build(
+        client: Client,
+        reader: Client,
+        settings: Settings,
+        metrics: Metrics,
+        instance: Option<String>,
+    ) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance,
+            },
+        );
+        Context {
+            reader,
+            client,
+            stores: StoreCache::new().with_stall_timeout(settings.store_stall_timeout),
+            settings,
+            metrics,
+            secrets_index: SecretIndex::default(),
+            recorder,
+            validations: ValidationLog::default(),
+        }
     }
 }
 
-/// The store of a location, with its Secrets resolved (the one storage path). The error is a
+/// The store of a location, ready to use: its spec parsed, its Secrets resolved and its client
+/// built or taken from the cache ([`crate::storage::open`], the one storage path). The error is a
 /// message for a status or an event (it carries no secret material).
-pub async fn location_store(
+pub async fn store_for(
     ctx: &Context,
     location: &BackupStorageLocation,
 ) -> Result<ObjectStore, String> {
@@ -195,14 +188,94 @@ pub async fn location_store(
         .map_err(|e| e.to_string())?
         .config;
     let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);
-    let resolved = resolve(&config, &source).await.map_err(|e| e.to_string())?;
-    ctx.stores
-        .store(&location.name_any(), &resolved)
+    crate::storage::open(&config, &source, &ctx.stores, &location.name_any())
+        .await
+        .store()
         .map_err(|e| e.to_string())
 }
 
+/// Run `controller` until `term` ends (lease lost or shutdown): every kind's loop. A reconcile
+/// that did not complete (the object left the cache, say) is only logged; failures are counted
+/// by `error_policy`.
+pub async fn run_until<K, S, Fut>(
+    controller: Controller<K>,
+    term: CancellationToken,
+    reconcile: impl FnMut(Arc<K>, Arc<S>) -> Fut + Send,
+    error_policy: impl Fn(Arc<K>, &Error, Arc<S>) -> Action + Send,
+    state: Arc<S>,
+    label: &'static str,
+) where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    S: Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .graceful_shutdown_on(term.cancelled_owned())
+        .run(reconcile, error_policy, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(controller = label, error = %e, "reconcile did not complete");
+            }
+        })
+        .await;
+}
+
+/// `Time` now: what every status timestamp is written with.
+pub fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+/// A merge patch of `status` on the status subresource of `name` (the spec is never touched).
+pub async fn patch_status<K>(
+    api: &Api<K>,
+    name: &str,
+    status: &impl Serialize,
+) -> Result<K, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+}
+
+/// Remove `finalizer` from `object`, guarded by the resourceVersion read, so a finalizer
+/// another controller added meanwhile is never dropped (the write fails with 409 and the
+/// reconcile runs again).
+pub async fn release_finalizer<K>(
+    api: &Api<K>,
+    object: &K,
+    finalizer: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let keep: Vec<&String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| *f != finalizer)
+        .collect();
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": object.resource_version(),
+        "finalizers": keep,
+    }});
+    api.patch(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Record an event about `object`; best effort (a failure is logged, never returned).
-pub async fn publish_event<K: Resource<DynamicType = ()>>(
+pub async fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     object: &K,
     kind: EventType,
@@ -217,8 +290,13 @@ pub async fn publish_event<K: Resource<DynamicType = ()>>(
         action: action.to_owned(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        tracing::warn!(error = %e, reason, "could not record an event");
+    publish_to(ctx, &event, &object.object_ref(&())).await;
+}
+
+/// Record `event` about `reference` as it is; best effort, as [`publish`].
+pub async fn publish_to(ctx: &Context, event: &Event, reference: &ObjectReference) {
+    if let Err(e) = ctx.recorder.publish(event, reference).await {
+        tracing::warn!(error = %e, reason = %event.reason, "could not record an event");
     }
 }
 

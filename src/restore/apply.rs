@@ -106,7 +106,7 @@ pub async fn apply(
         Err(e) => return Applied::Failed(format!("cannot decode the item: {e}")),
     };
     let params = PostParams {
-        field_manager: Some(crate::controller::FIELD_MANAGER.into()),
+        field_manager: Some(crate::api::FIELD_MANAGER.into()),
         ..Default::default()
     };
     match api.create(&params, &dynamic).await {
@@ -134,7 +134,7 @@ pub async fn apply(
                 return Applied::Unchanged;
             };
             let params = PatchParams {
-                field_manager: Some(crate::controller::FIELD_MANAGER.into()),
+                field_manager: Some(crate::api::FIELD_MANAGER.into()),
                 ..Default::default()
             };
             match api.patch(&name, &params, &Patch::Merge(&patch)).await {

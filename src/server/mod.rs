@@ -5,14 +5,18 @@ mod download;
 mod http;
 mod leader;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum_server::accept::DefaultAcceptor;
 use kube::Api;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::BackupStorageLocation;
+use crate::controller::fence::Swept;
 use crate::controller::{self, Context, Settings};
 use crate::http_limits::{self, Limited, MAX_CONNECTIONS};
 use crate::metrics::Metrics;
@@ -55,129 +59,17 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
     );
     metrics.register_storage(ctx.stores.stats());
     let mut tasks = tokio::task::JoinSet::new();
-
-    let listener = std::net::TcpListener::bind(options.metrics_listen)?;
-    listener.set_nonblocking(true)?;
-    let metrics_addr = listener.local_addr()?;
-    println!("veloxide metrics listening on http://{metrics_addr}");
-    tracing::info!(addr = %metrics_addr, "serving /metrics, /healthz and /readyz");
-    {
-        let app =
-            http::router(metrics.clone(), readiness.clone()).merge(download::router(ctx.clone()));
-        let shutdown = shutdown.clone();
-        let handle = axum_server::Handle::new();
-        let server = axum_server::from_tcp(listener)?
-            .acceptor(Limited::new(DefaultAcceptor, MAX_CONNECTIONS))
-            .handle(handle.clone());
-        let server = http_limits::configure(server);
-        tasks.spawn(async move {
-            shutdown.cancelled().await;
-            // Downloads in flight get the same drain as webhook requests.
-            handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            Ok(())
-        });
-        tasks.spawn(async move {
-            server
-                .serve(http_limits::bounded(app).into_make_service())
-                .await
-                .map_err(anyhow::Error::from)
-        });
-    }
-
-    match options.webhook.clone() {
-        Some(webhook_options) => {
-            let shutdown = shutdown.clone();
-            let ready = readiness.webhook_ready.clone();
-            let files = options.settings.files.clone();
-            tasks.spawn(async move {
-                let router = webhook::router_with(files);
-                webhook::serve(webhook_options, router, shutdown, move |addr| {
-                    println!("veloxide webhook listening on https://{addr}");
-                    ready.store(true, Ordering::Release);
-                })
-                .await
-                .map_err(anyhow::Error::from)
-            });
-        }
-        None => readiness.webhook_ready.store(true, Ordering::Release),
-    }
-
-    {
-        let api: Api<BackupStorageLocation> =
-            Api::namespaced(client.clone(), &options.settings.namespace);
-        let ctx = ctx.clone();
-        let synced = readiness.caches_synced.clone();
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let forget_ctx = ctx.clone();
-            controller::mirror_locations(
-                api,
-                ctx.metrics.clone(),
-                synced,
-                move |name| {
-                    forget_ctx.secrets_index.remove(name);
-                    forget_ctx.stores.remove(name);
-                    forget_ctx.validations.forget(name);
-                },
-                shutdown,
-            )
-            .await;
-            Ok(())
-        });
-    }
-
-    {
-        let ctx = ctx.clone();
-        let lease = options.lease.clone();
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            leader::run_while_leader(client, lease, shutdown, move |term| {
-                let ctx = ctx.clone();
-                async move {
-                    // Before backups start on this leader: fail those another runner left
-                    // InProgress (Velero's restart behaviour). Locations need not wait.
-                    let sweep = async {
-                        // Only the list can fail the sweep; an object it cannot write is
-                        // reported and skipped inside.
-                        while let Err(e) = controller::backup_sweep::fail_in_progress(&ctx).await {
-                            tracing::warn!(error = %e, "the start-up sweep of backups failed; retrying");
-                            tokio::select! {
-                                _ = term.cancelled() => return false,
-                                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                            }
-                        }
-                        true
-                    };
-                    let backups = async {
-                        if sweep.await {
-                            controller::backup::run(ctx.clone(), term.clone()).await;
-                        }
-                    };
-                    // The same for restores (Velero's markInProgressCRsFailed).
-                    let restores = async {
-                        while let Err(e) = controller::restore_sweep::fail_in_progress(&ctx).await {
-                            tracing::warn!(error = %e, "the start-up sweep of restores failed; retrying");
-                            tokio::select! {
-                                _ = term.cancelled() => return,
-                                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                            }
-                        }
-                        controller::restore::run(ctx.clone(), term.clone()).await;
-                    };
-                    tokio::join!(
-                        controller::location::run(ctx.clone(), term.clone()),
-                        backups,
-                        restores,
-                        controller::download::run(ctx.clone(), term.clone()),
-                        controller::deletion::run(ctx.clone(), term.clone()),
-                        controller::sync::run(ctx.clone(), term.clone()),
-                        controller::schedule::run(ctx.clone(), term.clone()),
-                    );
-                }
-            })
-            .await
-        });
-    }
+    serve_http(&options, &ctx, &readiness, &shutdown, &mut tasks)?;
+    serve_webhook(&options, &readiness, &shutdown, &mut tasks);
+    tasks.spawn(mirror(ctx.clone(), readiness.clone(), shutdown.clone()));
+    let lease = options.lease.clone();
+    let leading = shutdown.clone();
+    tasks.spawn(async move {
+        leader::run_while_leader(client, lease, leading, move |term| {
+            controllers(ctx.clone(), term)
+        })
+        .await
+    });
 
     // The first task to fail brings the others down; a clean shutdown waits for all.
     let mut outcome = Ok(());
@@ -193,4 +85,138 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
     }
     tracing::info!("server stopped");
     outcome
+}
+
+type Tasks = tokio::task::JoinSet<anyhow::Result<()>>;
+
+/// `/metrics`, `/healthz`, `/readyz` and the SSE-C downloads, on the metrics address.
+fn serve_http(
+    options: &ServerOptions,
+    ctx: &Arc<Context>,
+    readiness: &Readiness,
+    shutdown: &CancellationToken,
+    tasks: &mut Tasks,
+) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(options.metrics_listen)?;
+    listener.set_nonblocking(true)?;
+    let metrics_addr = listener.local_addr()?;
+    println!("veloxide metrics listening on http://{metrics_addr}");
+    tracing::info!(addr = %metrics_addr, "serving /metrics, /healthz and /readyz");
+    let app =
+        http::router(ctx.metrics.clone(), readiness.clone()).merge(download::router(ctx.clone()));
+    let shutdown = shutdown.clone();
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp(listener)?
+        .acceptor(Limited::new(DefaultAcceptor, MAX_CONNECTIONS))
+        .handle(handle.clone());
+    let server = http_limits::configure(server);
+    tasks.spawn(async move {
+        shutdown.cancelled().await;
+        // Downloads in flight get the same drain as webhook requests.
+        handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        Ok(())
+    });
+    tasks.spawn(async move {
+        server
+            .serve(http_limits::bounded(app).into_make_service())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    Ok(())
+}
+
+/// The admission webhook, when it has a certificate; without one, it counts as ready.
+fn serve_webhook(
+    options: &ServerOptions,
+    readiness: &Readiness,
+    shutdown: &CancellationToken,
+    tasks: &mut Tasks,
+) {
+    let Some(webhook_options) = options.webhook.clone() else {
+        readiness.webhook_ready.store(true, Ordering::Release);
+        return;
+    };
+    let shutdown = shutdown.clone();
+    let ready = readiness.webhook_ready.clone();
+    let files = options.settings.files.clone();
+    tasks.spawn(async move {
+        let router = webhook::router_with(files);
+        webhook::serve(webhook_options, router, shutdown, move |addr| {
+            println!("veloxide webhook listening on https://{addr}");
+            ready.store(true, Ordering::Release);
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    });
+}
+
+/// Every replica mirrors the locations (metrics, readiness); a deleted one is forgotten.
+async fn mirror(
+    ctx: Arc<Context>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let api: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let forget_ctx = ctx.clone();
+    controller::mirror_locations(
+        api,
+        ctx.metrics.clone(),
+        readiness.caches_synced.clone(),
+        move |name| {
+            forget_ctx.secrets_index.remove(name);
+            forget_ctx.stores.remove(name);
+            forget_ctx.validations.forget(name);
+        },
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// What runs on the lease holder, for one leadership term.
+async fn controllers(ctx: Arc<Context>, term: CancellationToken) {
+    // Before backups and restores start on this leader: fail those another runner left
+    // InProgress (Velero's restart behaviour, markInProgressCRsFailed). Locations need not wait.
+    let backups = after_sweep(
+        "backups",
+        &term,
+        || controller::backup::sweep::fail_in_progress(&ctx),
+        controller::backup::run(ctx.clone(), term.clone()),
+    );
+    let restores = after_sweep(
+        "restores",
+        &term,
+        || controller::restore::sweep::fail_in_progress(&ctx),
+        controller::restore::run(ctx.clone(), term.clone()),
+    );
+    tokio::join!(
+        controller::location::run(ctx.clone(), term.clone()),
+        backups,
+        restores,
+        controller::download::run(ctx.clone(), term.clone()),
+        controller::deletion::run(ctx.clone(), term.clone()),
+        controller::sync::run(ctx.clone(), term.clone()),
+        controller::schedule::run(ctx.clone(), term.clone()),
+    );
+}
+
+/// Run `sweep` until it succeeds (only its list can fail it; an object it cannot write is
+/// reported and skipped inside), then `controller`; nothing more once the term ends.
+async fn after_sweep<S>(
+    what: &str,
+    term: &CancellationToken,
+    sweep: impl Fn() -> S,
+    controller: impl Future<Output = ()>,
+) where
+    S: Future<Output = Result<Swept, kube::Error>>,
+{
+    while let Err(e) = sweep().await {
+        tracing::warn!(error = %e, "the start-up sweep of {what} failed; retrying");
+        tokio::select! {
+            _ = term.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    controller.await;
 }

@@ -178,20 +178,45 @@ impl ObjectStore {
     }
 }
 
-/// Resolve a location's Secrets, get its store from `cache` and run the check: what the
-/// controller runs on every validation. A resolution failure is the report's first step.
-pub async fn check_location(
+/// The one path from a parsed location to a ready [`ObjectStore`]: resolve its Secrets through
+/// `source`, then build its clients or reuse those `cache` holds for the same inputs. What
+/// every user of a location calls: the controllers, `veloxide verify` and the tests.
+pub async fn open(
     config: &LocationConfig,
     source: &impl SecretSource,
     cache: &StoreCache,
     location: &str,
-) -> CheckReport {
-    let resolved = match resolve(config, source).await {
-        Ok(r) => r,
-        Err(e) => return CheckReport::secrets_failed(&e.into()),
-    };
-    match cache.store(location, &resolved) {
-        Ok(store) => store.check().await,
-        Err(e) => CheckReport::secrets_failed(&e),
+) -> Opened {
+    match resolve(config, source).await {
+        Ok(resolved) => Opened {
+            store: cache.store(location, &resolved),
+            resolved: Some(resolved),
+        },
+        Err(e) => Opened {
+            resolved: None,
+            store: Err(e.into()),
+        },
+    }
+}
+
+/// What [`open`] came to: the resolved Secrets (`None` when they could not be), and the store
+/// or why there is none.
+pub struct Opened {
+    pub resolved: Option<Resolved>,
+    pub store: Result<ObjectStore>,
+}
+
+impl Opened {
+    /// The store, or why there is none.
+    pub fn store(self) -> Result<ObjectStore> {
+        self.store
+    }
+
+    /// Check the store; a store that could not be opened is the report's first step.
+    pub async fn check(self) -> CheckReport {
+        match self.store {
+            Ok(store) => store.check().await,
+            Err(e) => CheckReport::secrets_failed(&e),
+        }
     }
 }

@@ -47,6 +47,7 @@ mod storage_cli;
 mod storage_moto;
 mod storage_trust;
 mod store_stalls;
+mod structure;
 mod velero_interop;
 mod verify_cluster;
 mod webhook_binary;

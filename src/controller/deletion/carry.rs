@@ -17,7 +17,7 @@ use crate::api::{
     Backup, BackupPhase, BackupStorageLocation, DeleteBackupRequest, DeleteBackupRequestPhase,
     DeleteBackupRequestStatus, Restore,
 };
-use crate::controller::{Context, Error, location_store, publish_event};
+use crate::controller::{Context, Error, is_conflict, publish, store_for};
 
 pub(super) async fn carry_out(
     ctx: &Context,
@@ -28,26 +28,75 @@ pub(super) async fn carry_out(
 ) -> Result<Action, Error> {
     let name = backup.name_any();
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-
-    // The Backup first, fenced on the resourceVersion the decision was made on: a backup the
-    // backup controller claimed meanwhile makes this fail, and the reconcile decides again.
-    if backup.phase() != BackupPhase::Deleting {
-        let mut deleting = backup.clone();
-        deleting.status.get_or_insert_with(Default::default).phase = Some(BackupPhase::Deleting);
-        deleting.metadata.managed_fields = None;
-        match backups
-            .replace_status(&name, &PostParams::default(), &deleting)
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                return Ok(Action::requeue(Duration::from_millis(500)));
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if !mark_deleting(&backups, &backup).await? {
+        return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    let Some(claimed) = claim_request(ctx, request, &backup).await? else {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    };
+    let schedule = &[backup.schedule()];
+    let m = &ctx.metrics.backups;
+    m.deletion_attempt_total.with_label_values(schedule).inc();
+    let (errors, deleted_objects) =
+        delete_everything(ctx, &backups, &name, files.as_ref(), location.as_ref()).await;
+    if errors.is_empty() {
+        m.deletion_success_total.with_label_values(schedule).inc();
+        let note = format!(
+            "deleted backup {name}: {deleted_objects} objects{}",
+            files.as_ref().map_or_else(
+                || " (it wrote none)".to_owned(),
+                |f| format!(" in location {}", f.location)
+            )
+        );
+        tracing::info!(request = %claimed.name_any(), "{note}");
+        let kind = EventType::Normal;
+        publish(ctx, &claimed, kind, "BackupDeleted", "Delete", &note).await;
+    } else {
+        m.deletion_failure_total.with_label_values(schedule).inc();
+        let note = errors.join("; ");
+        tracing::warn!(request = %claimed.name_any(), backup = %name, "deletion failed: {note}");
+        let kind = EventType::Warning;
+        publish(ctx, &claimed, kind, "DeletionFailed", "Delete", &note).await;
+    }
+    let done = DeleteBackupRequestStatus {
+        phase: Some(DeleteBackupRequestPhase::Processed),
+        errors: (!errors.is_empty()).then(|| errors.clone()),
+    };
+    processed(ctx, &claimed, done).await?;
+    if errors.is_empty() {
+        remove_requests_for(ctx, &name, &backup.uid().unwrap_or_default()).await?;
+    }
+    Ok(Action::requeue(MAX_AGE))
+}
 
-    // Claim the request, with Velero's labels so later requests and the collector find it.
+/// The Backup goes `Deleting` first, fenced on the resourceVersion the decision was made on:
+/// a backup the backup controller claimed meanwhile makes this fail (`false`), and the
+/// reconcile decides again.
+async fn mark_deleting(backups: &Api<Backup>, backup: &Backup) -> Result<bool, Error> {
+    if backup.phase() == BackupPhase::Deleting {
+        return Ok(true);
+    }
+    let mut deleting = backup.clone();
+    deleting.status.get_or_insert_with(Default::default).phase = Some(BackupPhase::Deleting);
+    deleting.metadata.managed_fields = None;
+    match backups
+        .replace_status(&backup.name_any(), &PostParams::default(), &deleting)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_conflict(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Claim the request (`InProgress`), with Velero's labels so later requests and the collector
+/// find it; `None` when another writer changed it first.
+async fn claim_request(
+    ctx: &Context,
+    request: &DeleteBackupRequest,
+    backup: &Backup,
+) -> Result<Option<DeleteBackupRequest>, Error> {
+    let name = backup.name_any();
     let uid = backup.uid().unwrap_or_default();
     let labels = request.labels();
     let request = if labels.get(BACKUP_NAME_LABEL) != Some(&valid_name(&name))
@@ -67,98 +116,57 @@ pub(super) async fn carry_out(
     } else {
         request.clone()
     };
-    let claimed = match write_status(
-        ctx,
-        &request,
-        DeleteBackupRequestStatus {
-            phase: Some(DeleteBackupRequestPhase::InProgress),
-            errors: None,
-        },
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            return Ok(Action::requeue(Duration::from_millis(500)));
-        }
-        Err(e) => return Err(e.into()),
+    let in_progress = DeleteBackupRequestStatus {
+        phase: Some(DeleteBackupRequestPhase::InProgress),
+        errors: None,
     };
-    let schedule = &[backup.schedule()];
-    let m = &ctx.metrics.backups;
-    m.deletion_attempt_total.with_label_values(schedule).inc();
+    match write_status(ctx, &request, in_progress).await {
+        Ok(claimed) => Ok(Some(claimed)),
+        Err(e) if is_conflict(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
 
+/// The backup's files, then the restores of it, then the Backup object, each only once what
+/// came before went; what failed, and how many objects went from the store.
+async fn delete_everything(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    name: &str,
+    files: Option<&Files>,
+    location: Option<&BackupStorageLocation>,
+) -> (Vec<String>, usize) {
     let mut errors = Vec::new();
     let mut deleted_objects = 0;
-    if let (Some(files), Some(location)) = (&files, &location) {
-        match location_store(ctx, location).await {
+    if let (Some(files), Some(location)) = (files, location) {
+        match store_for(ctx, location).await {
             Err(e) => errors.push(format!(
                 "backup storage location {} cannot be used: {e}",
                 files.location
             )),
-            Ok(store) => match crate::backup::delete_objects(&store, &name).await {
+            Ok(store) => match crate::backup::delete_objects(&store, name).await {
                 Ok(n) => deleted_objects = n,
                 Err(e) => errors.push(format!(
                     "deleting {} in location {} failed: {e}",
-                    crate::backup::backup_dir(&name),
+                    crate::backup::backup_dir(name),
                     files.location
                 )),
             },
         }
     }
-    if errors.is_empty() {
-        if let Err(e) = delete_restores(ctx, &name).await {
-            errors.push(e);
-        }
+    if errors.is_empty()
+        && let Err(e) = delete_restores(ctx, name).await
+    {
+        errors.push(e);
     }
     if errors.is_empty() {
-        match backups.delete(&name, &Default::default()).await {
+        match backups.delete(name, &Default::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => errors.push(format!("deleting the Backup object failed: {e}")),
         }
     }
-    if errors.is_empty() {
-        m.deletion_success_total.with_label_values(schedule).inc();
-        let note = format!(
-            "deleted backup {name}: {deleted_objects} objects{}",
-            files.as_ref().map_or_else(
-                || " (it wrote none)".to_owned(),
-                |f| format!(" in location {}", f.location)
-            )
-        );
-        tracing::info!(request = %claimed.name_any(), "{note}");
-        publish_event(
-            ctx,
-            &claimed,
-            EventType::Normal,
-            "BackupDeleted",
-            "Delete",
-            &note,
-        )
-        .await;
-    } else {
-        m.deletion_failure_total.with_label_values(schedule).inc();
-        let note = errors.join("; ");
-        tracing::warn!(request = %claimed.name_any(), backup = %name, "deletion failed: {note}");
-        publish_event(
-            ctx,
-            &claimed,
-            EventType::Warning,
-            "DeletionFailed",
-            "Delete",
-            &note,
-        )
-        .await;
-    }
-    let done = DeleteBackupRequestStatus {
-        phase: Some(DeleteBackupRequestPhase::Processed),
-        errors: (!errors.is_empty()).then(|| errors.clone()),
-    };
-    processed(ctx, &claimed, done).await?;
-    if errors.is_empty() {
-        remove_requests_for(ctx, &name, &backup.uid().unwrap_or_default()).await?;
-    }
-    Ok(Action::requeue(MAX_AGE))
+    (errors, deleted_objects)
 }
 
 /// Write `Processed`, fenced on the claimed request; when something else changed it meanwhile
@@ -173,7 +181,7 @@ async fn processed(
         match write_status(ctx, &current, status.clone()).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 current = requests(ctx).get(&claimed.name_any()).await?;
                 if current.phase() != DeleteBackupRequestPhase::InProgress {
                     return Ok(());

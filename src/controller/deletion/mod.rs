@@ -21,7 +21,6 @@ pub mod state;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -29,7 +28,7 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error, publish_event};
+use super::{Context, Error, publish, run_until};
 use crate::api::delete::BACKUP_NAME_LABEL;
 use crate::api::label::valid_name;
 use crate::api::{
@@ -40,19 +39,12 @@ use state::{CONTROLLER, Decision, MAX_AGE};
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
-    Controller::new(requests(&ctx), watcher::Config::default())
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "deletebackuprequest reconcile did not complete");
-            }
-        })
-        .await;
+    let controller = Controller::new(requests(&ctx), watcher::Config::default());
+    run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER).await;
 }
 
 fn error_policy(_r: Arc<DeleteBackupRequest>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed_reconcile(CONTROLLER, error.label(), error, Duration::from_secs(1))
+    ctx.failed_reconcile(CONTROLLER, error, Duration::from_secs(1))
 }
 
 async fn reconcile(request: Arc<DeleteBackupRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -149,7 +141,7 @@ async fn start(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, E
                 errors: Some(vec![why.clone()]),
             };
             write_status(ctx, request, status).await?;
-            publish_event(
+            publish(
                 ctx,
                 request,
                 EventType::Warning,
@@ -184,9 +176,9 @@ async fn write_status(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
     use serde_json::json;
 

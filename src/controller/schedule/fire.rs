@@ -13,7 +13,7 @@ use super::sleep;
 use super::state::{AFTER_CONFLICT, WHILE_RUNNING, holds_back};
 use super::status::{self, event, with};
 use crate::api::{Backup, Schedule, SchedulePhase};
-use crate::controller::{Context, Error};
+use crate::controller::{Context, Error, is_conflict};
 use crate::schedule::{Cron, Due, backup_for, backup_name, base, decide};
 
 pub(super) async fn tick(
@@ -81,7 +81,7 @@ pub(super) async fn tick(
                 .await;
             }
             // The name is the fence: another replica, or this one before a restart, made it.
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 tracing::info!(schedule = %name, backup = %backup_name, "the backup of this run already exists; recording it");
             }
             Err(e) => return Err(e.into()),

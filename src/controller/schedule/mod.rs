@@ -26,7 +26,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error};
+use super::{Context, Error, run_until};
 use crate::api::backup::SCHEDULE_LABEL;
 use crate::api::{Backup, Schedule};
 use state::CONTROLLER;
@@ -46,19 +46,13 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
                 let schedule = backup.schedule().to_owned();
                 (!schedule.is_empty()).then(|| ObjectRef::new(&schedule).within(&ns))
             },
-        )
-        .graceful_shutdown_on(term.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "schedule reconcile did not complete");
-            }
-        });
+        );
+    let controller = run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER);
     tokio::join!(controller, forget);
 }
 
 fn error_policy(_schedule: Arc<Schedule>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed_reconcile(CONTROLLER, error.label(), error, state::AFTER_CONFLICT)
+    ctx.failed_reconcile(CONTROLLER, error, state::AFTER_CONFLICT)
 }
 
 /// The phases of one look at a schedule, in order; each returns when it decides the outcome.

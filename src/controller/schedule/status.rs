@@ -1,17 +1,15 @@
 //! Status writes: each carries the resourceVersion it was decided on, so a write decided on an
 //! outdated schedule fails with 409 and the schedule is looked at again.
 
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::state::AFTER_CONFLICT;
 use crate::api::{Schedule, SchedulePhase, ScheduleStatus};
-use crate::controller::{Context, Error};
+use crate::controller::{Context, Error, is_conflict, now, publish};
 
 pub(super) fn api(ctx: &Context) -> Api<Schedule> {
     Api::namespaced(ctx.client.clone(), &ctx.settings.namespace)
@@ -47,7 +45,7 @@ pub(super) async fn write(
         .await
     {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) if is_conflict(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -93,7 +91,7 @@ pub(super) async fn failed_validation(
 /// time, which skips nothing more.
 pub(super) async fn skip(schedule: &Schedule, ctx: &Context) -> Result<Action, Error> {
     let status = with(schedule, |s| {
-        s.last_skipped = Some(Time(Timestamp::now()));
+        s.last_skipped = Some(now());
     });
     let patch = json!({
         "metadata": {"resourceVersion": schedule.resource_version()},
@@ -106,7 +104,7 @@ pub(super) async fn skip(schedule: &Schedule, ctx: &Context) -> Result<Action, E
         .await
     {
         Ok(s) => s,
-        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Action::requeue(AFTER_CONFLICT)),
+        Err(e) if is_conflict(&e) => return Ok(Action::requeue(AFTER_CONFLICT)),
         Err(e) => return Err(e.into()),
     };
     let patch = json!({
@@ -118,7 +116,7 @@ pub(super) async fn skip(schedule: &Schedule, ctx: &Context) -> Result<Action, E
         .await
     {
         Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Action::requeue(AFTER_CONFLICT)),
+        Err(e) if is_conflict(&e) => return Ok(Action::requeue(AFTER_CONFLICT)),
         Err(e) => return Err(e.into()),
     }
     event(
@@ -155,18 +153,5 @@ pub(super) async fn event(
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
-        type_: kind,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Schedule".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx
-        .recorder
-        .publish(&event, &schedule.object_ref(&()))
-        .await
-    {
-        tracing::warn!(error = %e, reason, "could not record an event");
-    }
+    publish(ctx, schedule, kind, reason, "Schedule", note).await;
 }

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
@@ -16,7 +15,7 @@ use super::state::{METADATA_LIMIT, Skip, Summary};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
 use crate::backup::backup_key;
-use crate::controller::{Context, location_store, publish_event};
+use crate::controller::{Context, is_conflict, now, publish, store_for};
 use crate::storage::ObjectStore;
 
 /// Sync `location`; the error says why it could not be listed at all.
@@ -26,7 +25,7 @@ pub async fn sync_location(
 ) -> Result<Summary, String> {
     let name = location.name_any();
     let ns = &ctx.settings.namespace;
-    let store = location_store(ctx, location).await?;
+    let store = store_for(ctx, location).await?;
     let listing = store
         .list("backups/", Some("/"))
         .await
@@ -106,7 +105,7 @@ pub async fn sync_location(
             }
         }
     }
-    let patch = json!({"status": {"lastSyncedTime": Time(jiff::Timestamp::now())}});
+    let patch = json!({"status": {"lastSyncedTime": now()}});
     Api::<BackupStorageLocation>::namespaced(ctx.client.clone(), ns)
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -165,7 +164,7 @@ async fn create(
             match backups.create(&PostParams::default(), &prepared).await {
                 Ok(b) => (b, true),
                 // Made here meanwhile (a backup of this name started): not ours to touch.
-                Err(kube::Error::Api(e)) if e.code == 409 => return Ok(false),
+                Err(e) if is_conflict(&e) => return Ok(false),
                 Err(e) => return Err(format!("creating the Backup failed: {e}")),
             }
         }
@@ -231,7 +230,7 @@ async fn bad(
         .inc();
     tracing::warn!(location = %name, backup = %folder, reason, "{message}");
     let note = format!("backup {folder} was not synced: {message}");
-    publish_event(
+    publish(
         ctx,
         location,
         EventType::Warning,

@@ -109,7 +109,10 @@ pub async fn store(spec: &BackupStorageLocationSpec, secrets: &StaticSecrets) ->
 
 pub async fn check(spec: &BackupStorageLocationSpec, secrets: &StaticSecrets) -> CheckReport {
     let cache = veloxide::storage::StoreCache::new();
-    veloxide::storage::check_location(&parse(spec), secrets, &cache, "test/location").await
+    veloxide::storage::open(&parse(spec), secrets, &cache, "test/location")
+        .await
+        .check()
+        .await
 }
 
 /// Render a report for assertion messages.

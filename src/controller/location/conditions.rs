@@ -34,107 +34,31 @@ pub fn next_status(
     generation: Option<i64>,
     now: Time,
 ) -> BackupStorageLocationStatus {
-    let condition = |kind: &str, status: &str, reason: &str, message: String| Condition {
-        type_: kind.to_owned(),
-        status: status.to_owned(),
-        reason: reason.to_owned(),
-        message,
-        observed_generation: generation,
-        last_transition_time: now.clone(),
+    let stamp = Stamp {
+        generation,
+        now: &now,
     };
-    let mut fresh: Vec<Condition> = Vec::new();
-    let (available, message) = match verdict {
-        Verdict::Invalid(message) => {
-            fresh.push(condition(
-                "Ready",
-                "False",
-                "InvalidSpec",
-                message.to_owned(),
-            ));
-            (false, format!("InvalidSpec: {message}"))
-        }
-        Verdict::Checked(report) => {
-            let first_failure = report.steps.iter().find(|s| s.outcome == Outcome::Failed);
-            for aspect in ASPECTS {
-                let steps: Vec<_> = report
-                    .steps
-                    .iter()
-                    .filter(|s| s.name.condition() == aspect)
-                    .collect();
-                let passed: Vec<&str> = steps
-                    .iter()
-                    .filter(|s| s.outcome == Outcome::Passed)
-                    .map(|s| s.message.as_str())
-                    .collect();
-                fresh.push(
-                    if let Some(failed) = steps.iter().find(|s| s.outcome == Outcome::Failed) {
-                        let reason = failed.reason.map_or("CheckFailed", |r| r.as_str());
-                        condition(aspect, "False", reason, failed.message.clone())
-                    } else if !passed.is_empty() {
-                        condition(aspect, "True", "Verified", passed.join("; "))
-                    } else if first_failure.is_some() {
-                        condition(
-                            aspect,
-                            "Unknown",
-                            "NotChecked",
-                            "not checked: an earlier step failed".into(),
-                        )
-                    } else {
-                        condition(
-                            aspect,
-                            "True",
-                            "NotApplicable",
-                            "nothing to check for this location".into(),
-                        )
-                    },
-                );
-            }
-            match first_failure {
-                None => {
-                    fresh.push(condition(
-                        "Ready",
-                        "True",
-                        "Available",
-                        "every check passed".into(),
-                    ));
-                    (true, String::new())
-                }
-                Some(failed) => {
-                    let reason = failed.reason.map_or("CheckFailed", |r| r.as_str());
-                    let remedy = failed
-                        .remedy
-                        .map(|r| format!(" Fix: {r}."))
-                        .unwrap_or_default();
-                    let message = format!(
-                        "{reason}: {}.{remedy}",
-                        failed.message.trim_end_matches('.')
-                    );
-                    fresh.push(condition("Ready", "False", reason, message.clone()));
-                    (false, message)
-                }
-            }
-        }
+    let (mut fresh, available, message) = match verdict {
+        Verdict::Invalid(message) => (
+            vec![stamp.condition("Ready", "False", "InvalidSpec", message.to_owned())],
+            false,
+            format!("InvalidSpec: {message}"),
+        ),
+        Verdict::Checked(report) => checked(report, &stamp),
     };
     if insecure {
-        fresh.push(condition(
-            INSECURE,
-            "True",
-            "InsecureSkipTLSVerify",
-            "the store's TLS certificate is not verified (spec.config.insecureSkipTLSVerify); \
+        fresh.push(
+            stamp.condition(
+                INSECURE,
+                "True",
+                "InsecureSkipTLSVerify",
+                "the store's TLS certificate is not verified (spec.config.insecureSkipTLSVerify); \
              trust its CA with caCertRef instead"
-                .to_owned(),
-        ));
+                    .to_owned(),
+            ),
+        );
     }
-    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
-    for fresh_condition in &mut fresh {
-        if let Some(old) = previous_conditions
-            .iter()
-            .find(|c| c.type_ == fresh_condition.type_)
-            && old.status == fresh_condition.status
-        {
-            fresh_condition.last_transition_time = old.last_transition_time.clone();
-        }
-    }
+    keep_transition_times(&mut fresh, previous);
     // Ready first, so `kubectl describe` leads with the verdict.
     fresh.sort_by_key(|c| c.type_ != "Ready");
     BackupStorageLocationStatus {
@@ -143,12 +67,110 @@ pub fn next_status(
         } else {
             LocationPhase::Unavailable
         }),
-        last_validation_time: Some(now),
+        last_validation_time: Some(now.clone()),
         last_synced_time: previous.and_then(|p| p.last_synced_time.clone()),
         message: (!message.is_empty()).then_some(message),
         last_synced_revision: None,
         access_mode: None,
         conditions: fresh,
+    }
+}
+
+/// The generation and time every condition of one status carries.
+struct Stamp<'a> {
+    generation: Option<i64>,
+    now: &'a Time,
+}
+
+impl Stamp<'_> {
+    fn condition(&self, kind: &str, status: &str, reason: &str, message: String) -> Condition {
+        Condition {
+            type_: kind.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            observed_generation: self.generation,
+            last_transition_time: self.now.clone(),
+        }
+    }
+}
+
+/// The conditions a check report gives (one per aspect, then `Ready`), whether the location
+/// is available, and the status message.
+fn checked(report: &CheckReport, stamp: &Stamp<'_>) -> (Vec<Condition>, bool, String) {
+    let first_failure = report.steps.iter().find(|s| s.outcome == Outcome::Failed);
+    let mut fresh: Vec<Condition> = ASPECTS
+        .iter()
+        .map(|aspect| aspect_condition(report, aspect, first_failure.is_some(), stamp))
+        .collect();
+    let Some(failed) = first_failure else {
+        fresh.push(stamp.condition("Ready", "True", "Available", "every check passed".into()));
+        return (fresh, true, String::new());
+    };
+    let reason = failed.reason.map_or("CheckFailed", |r| r.as_str());
+    let remedy = failed
+        .remedy
+        .map(|r| format!(" Fix: {r}."))
+        .unwrap_or_default();
+    let message = format!(
+        "{reason}: {}.{remedy}",
+        failed.message.trim_end_matches('.')
+    );
+    fresh.push(stamp.condition("Ready", "False", reason, message.clone()));
+    (fresh, false, message)
+}
+
+/// One aspect's condition: its failed step, else its passed steps, else not checked (an
+/// earlier step failed) or nothing to check.
+fn aspect_condition(
+    report: &CheckReport,
+    aspect: &str,
+    any_failed: bool,
+    stamp: &Stamp<'_>,
+) -> Condition {
+    let steps: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| s.name.condition() == aspect)
+        .collect();
+    let passed: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.outcome == Outcome::Passed)
+        .map(|s| s.message.as_str())
+        .collect();
+    if let Some(failed) = steps.iter().find(|s| s.outcome == Outcome::Failed) {
+        let reason = failed.reason.map_or("CheckFailed", |r| r.as_str());
+        stamp.condition(aspect, "False", reason, failed.message.clone())
+    } else if !passed.is_empty() {
+        stamp.condition(aspect, "True", "Verified", passed.join("; "))
+    } else if any_failed {
+        stamp.condition(
+            aspect,
+            "Unknown",
+            "NotChecked",
+            "not checked: an earlier step failed".into(),
+        )
+    } else {
+        stamp.condition(
+            aspect,
+            "True",
+            "NotApplicable",
+            "nothing to check for this location".into(),
+        )
+    }
+}
+
+/// A condition whose status did not flip keeps its `lastTransitionTime`.
+fn keep_transition_times(fresh: &mut [Condition], previous: Option<&BackupStorageLocationStatus>) {
+    let previous_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    for fresh_condition in fresh {
+        if let Some(old) = previous_conditions
+            .iter()
+            .find(|c| c.type_ == fresh_condition.type_)
+            && old.status == fresh_condition.status
+        {
+            fresh_condition.last_transition_time = old.last_transition_time.clone();
+        }
     }
 }
 

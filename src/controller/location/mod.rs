@@ -1,107 +1,31 @@
 //! The BackupStorageLocation controller: parse, resolve Secrets, check the store, write
 //! status, events and metrics; revalidate on schedule, on spec change and on Secret change.
 
-use std::collections::HashMap;
+pub mod conditions;
+mod defaults;
+pub mod state;
+
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::conditions::{INSECURE, Verdict, next_status, ready_reason};
-use super::{Context, Error, Result};
+use super::validations::{Decision, next_interval};
+use super::{Context, Error, Result, now, patch_status, publish_to, run_until};
 use crate::api::{BackupStorageLocation, BackupStorageLocationStatus};
 use crate::location::{LocationConfig, inspect_pem};
-use crate::storage::{CheckReport, KubeSecrets, Resolved, resolve};
+use crate::storage::{KubeSecrets, Opened, Resolved, open};
+use conditions::{INSECURE, Verdict, next_status, ready_reason};
 
-/// The label this controller's metrics carry.
-pub const CONTROLLER: &str = "backupstoragelocation";
-
-/// When each location was last checked here, against which inputs, and how it went.
-#[derive(Default)]
-pub(crate) struct ValidationLog {
-    entries: Mutex<HashMap<String, Validated>>,
-}
-
-#[derive(Clone, Copy)]
-struct Validated {
-    inputs: u64,
-    at: Instant,
-    failures: u32,
-}
-
-/// What to do with a location now.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Validate,
-    WaitFor(Duration),
-    AwaitChange,
-}
-
-impl ValidationLog {
-    fn decide(&self, name: &str, inputs: u64, frequency: Duration, backoff: Duration) -> Decision {
-        let entries = self.entries.lock().expect("log lock");
-        let Some(last) = entries.get(name) else {
-            return Decision::Validate;
-        };
-        if last.inputs != inputs {
-            return Decision::Validate;
-        }
-        match next_interval(frequency, backoff, last.failures) {
-            None => Decision::AwaitChange,
-            Some(interval) => match interval.checked_sub(last.at.elapsed()) {
-                Some(left) if !left.is_zero() => Decision::WaitFor(left),
-                _ => Decision::Validate,
-            },
-        }
-    }
-
-    fn record(&self, name: &str, inputs: u64, passed: bool) -> u32 {
-        let mut entries = self.entries.lock().expect("log lock");
-        let failures = if passed {
-            0
-        } else {
-            entries.get(name).map_or(0, |e| e.failures) + 1
-        };
-        entries.insert(
-            name.to_owned(),
-            Validated {
-                inputs,
-                at: Instant::now(),
-                failures,
-            },
-        );
-        failures
-    }
-
-    pub(crate) fn forget(&self, name: &str) {
-        self.entries.lock().expect("log lock").remove(name);
-    }
-}
-
-/// The wait before the next check: the frequency after a success (none when it is 0: the
-/// location is validated once), and a doubling backoff capped by the frequency after failures.
-fn next_interval(frequency: Duration, backoff: Duration, failures: u32) -> Option<Duration> {
-    if frequency.is_zero() {
-        return (failures > 0)
-            .then(|| backoff.saturating_mul(1 << failures.min(16).saturating_sub(1)));
-    }
-    if failures == 0 {
-        return Some(frequency);
-    }
-    let grown = backoff.saturating_mul(1 << failures.min(16).saturating_sub(1));
-    Some(grown.min(frequency))
-}
+pub use state::CONTROLLER;
 
 /// Run the controller until `shutdown`. Secrets are watched too, mapped to the locations that
 /// name them through the index that every reconcile keeps current.
@@ -112,7 +36,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let mapper_ctx = ctx.clone();
     let config =
         kube::runtime::controller::Config::default().concurrency(ctx.settings.location_concurrency);
-    Controller::new(locations, watcher::Config::default())
+    let controller = Controller::new(locations, watcher::Config::default())
         .with_config(config)
         .watches(
             secrets,
@@ -125,20 +49,21 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
                     .into_iter()
                     .map(move |name| ObjectRef::new(&name).within(&namespace))
             },
-        )
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "location reconcile did not complete");
-            }
-        })
-        .await;
+        );
+    run_until(
+        controller,
+        shutdown,
+        reconcile,
+        error_policy,
+        ctx,
+        CONTROLLER,
+    )
+    .await;
 }
 
 /// Wait, then retry; count the failure by its label.
 fn error_policy(_location: Arc<BackupStorageLocation>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.failed_reconcile(CONTROLLER, error.label(), error, Duration::from_millis(500))
+    ctx.failed_reconcile(CONTROLLER, error, Duration::from_millis(500))
 }
 
 /// Check one location if it is due, and write what was found.
@@ -154,7 +79,7 @@ pub async fn reconcile(location: Arc<BackupStorageLocation>, ctx: Arc<Context>) 
     }
     let api: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    super::defaults::ensure_single_default(&location, &api, &ctx).await?;
+    defaults::ensure_single_default(&location, &api, &ctx).await?;
 
     let generation = location.metadata.generation;
     let config = match LocationConfig::from_spec_with(&location.spec, &ctx.settings.files) {
@@ -186,8 +111,8 @@ pub async fn reconcile(location: Arc<BackupStorageLocation>, ctx: Arc<Context>) 
     ctx.secrets_index.set(&name, &config.secret_names());
 
     let source = KubeSecrets::new(ctx.client.clone(), &ctx.settings.namespace);
-    let resolved = resolve(&config, &source).await;
-    let inputs = inputs_digest(generation, &resolved);
+    let opened = open(&config, &source, &ctx.stores, &name).await;
+    let inputs = inputs_digest(generation, &opened);
     let frequency = config
         .validation_frequency
         .unwrap_or(ctx.settings.default_validation_frequency);
@@ -201,19 +126,10 @@ pub async fn reconcile(location: Arc<BackupStorageLocation>, ctx: Arc<Context>) 
     }
 
     let started = Instant::now();
-    let (report, ca_expiry) = match resolved {
-        Err(e) => (CheckReport::secrets_failed(&e.into()), None),
-        Ok(resolved) => {
-            let expiry = ca_expiry(&resolved);
-            let report = match ctx.stores.store(&name, &resolved) {
-                Ok(store) => store.check().await,
-                Err(e) => CheckReport::secrets_failed(&e),
-            };
-            (report, expiry)
-        }
-    };
+    let expiry = opened.resolved.as_ref().and_then(ca_expiry);
+    let report = opened.check().await;
     ctx.metrics.observe_check(started.elapsed());
-    match ca_expiry {
+    match expiry {
         Some(t) => ctx.metrics.ca_expiry.with_label_values(&[&name]).set(t),
         None => {
             let _ = ctx.metrics.ca_expiry.remove_label_values(&[&name]);
@@ -254,12 +170,7 @@ async fn write_status(
     if status.message.is_none() {
         body["message"] = Value::Null;
     }
-    api.patch_status(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(&json!({ "status": body })),
-    )
-    .await?;
+    patch_status(api, &name, &body).await?;
 
     let available = status.phase == Some(crate::api::LocationPhase::Available);
     let result = if available { "success" } else { "failure" };
@@ -299,7 +210,7 @@ async fn write_status(
             action: "Validate".into(),
             secondary: None,
         };
-        publish(ctx, &event, &reference).await;
+        publish_to(ctx, &event, &reference).await;
     }
     let had_insecure = previous.is_some_and(|p| p.conditions.iter().any(|c| c.type_ == INSECURE));
     let has_insecure = status.conditions.iter().any(|c| c.type_ == INSECURE);
@@ -311,20 +222,9 @@ async fn write_status(
             action: "Validate".into(),
             secondary: None,
         };
-        publish(ctx, &event, &reference).await;
+        publish_to(ctx, &event, &reference).await;
     }
     Ok(())
-}
-
-/// Events are best effort: failing to record one never fails a reconcile.
-pub(super) async fn publish(
-    ctx: &Context,
-    event: &Event,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-) {
-    if let Err(e) = ctx.recorder.publish(event, reference).await {
-        tracing::warn!(error = %e, reason = %event.reason, "could not record an event");
-    }
 }
 
 fn ca_expiry(resolved: &Resolved) -> Option<i64> {
@@ -337,17 +237,17 @@ fn ca_expiry(resolved: &Resolved) -> Option<i64> {
 
 /// A digest of everything a check depends on: the spec's generation and the resolved Secret
 /// material (or why it could not be resolved). Equal digests mean nothing changed.
-fn inputs_digest(
-    generation: Option<i64>,
-    resolved: &Result<Resolved, crate::storage::SecretError>,
-) -> u64 {
-    match resolved {
-        Ok(r) => digest(&(
+fn inputs_digest(generation: Option<i64>, opened: &Opened) -> u64 {
+    match &opened.resolved {
+        Some(r) => digest(&(
             generation,
             crate::storage::Fingerprint::of(r).0,
             r.secrets.customer_key.as_ref().map(|k| k.0),
         )),
-        Err(e) => digest(&(generation, e.to_string())),
+        None => digest(&(
+            generation,
+            opened.store.as_ref().err().map(|e| e.to_string()),
+        )),
     }
 }
 
@@ -355,10 +255,6 @@ fn digest(value: &impl Hash) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     value.hash(&mut hasher);
     hasher.finish()
-}
-
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -374,10 +270,11 @@ fn truncate(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
+    use serde_json::json;
 
     fn invalid_location() -> BackupStorageLocation {
         serde_json::from_value(json!({
@@ -459,30 +356,5 @@ mod tests {
         verifier.await.unwrap();
         let failures = ctx.metrics.render();
         assert!(failures.contains(r#"veloxide_location_validations_total{location="bad",reason="InvalidSpec",result="failure"} 1"#), "{failures}");
-    }
-
-    #[test]
-    fn intervals_back_off_on_failure_and_respect_zero() {
-        let s = Duration::from_secs;
-        assert_eq!(next_interval(s(60), s(5), 0), Some(s(60)));
-        assert_eq!(next_interval(s(60), s(5), 1), Some(s(5)));
-        assert_eq!(next_interval(s(60), s(5), 2), Some(s(10)));
-        assert_eq!(next_interval(s(60), s(5), 5), Some(s(60)));
-        // 0 means validate once: no schedule after success, retries after failure.
-        assert_eq!(next_interval(s(0), s(5), 0), None);
-        assert_eq!(next_interval(s(0), s(5), 3), Some(s(20)));
-    }
-
-    #[test]
-    fn unchanged_inputs_wait_and_changed_inputs_validate() {
-        let log = ValidationLog::default();
-        let s = Duration::from_secs;
-        assert_eq!(log.decide("a", 1, s(60), s(5)), Decision::Validate);
-        log.record("a", 1, true);
-        assert!(matches!(log.decide("a", 1, s(60), s(5)), Decision::WaitFor(d) if d > s(59)));
-        assert_eq!(log.decide("a", 2, s(60), s(5)), Decision::Validate);
-        assert_eq!(log.decide("a", 1, s(0), s(5)), Decision::AwaitChange);
-        log.forget("a");
-        assert_eq!(log.decide("a", 1, s(60), s(5)), Decision::Validate);
     }
 }

@@ -9,15 +9,13 @@
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
-use super::{Error, FINALIZER, State, api, event};
+use super::state::{ACTION, FINALIZER, State};
 use crate::api::{Backup, BackupStorageLocation, Restore, RestorePhase};
-use crate::controller::Context;
+use crate::controller::{Context, Error, publish, release_finalizer, store_for};
 use crate::restore::{delete_files, restore_dir};
 
 /// How long after its deletion a Restore waits for an unreachable store.
@@ -95,12 +93,20 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
                 "deleting the restore's files failed; retrying in {}s: {why}",
                 wait.as_secs()
             );
-            event(ctx, restore, EventType::Warning, "DeleteFailed", &note).await;
+            publish(
+                ctx,
+                restore,
+                EventType::Warning,
+                "DeleteFailed",
+                ACTION,
+                &note,
+            )
+            .await;
             return Ok(Action::requeue(wait));
         }
         Next::Release(Some(note)) => {
             tracing::warn!(restore = %name, "{note}");
-            event(ctx, restore, EventType::Warning, "FilesLeft", &note).await;
+            publish(ctx, restore, EventType::Warning, "FilesLeft", ACTION, &note).await;
         }
         Next::Release(None) => {
             if let Attempt::Deleted { location, objects } = &attempt {
@@ -108,18 +114,7 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
             }
         }
     }
-    // Guarded by the resourceVersion, so a finalizer another controller added meanwhile is
-    // never dropped (the write fails with 409 and the reconcile runs again).
-    let keep: Vec<&String> = restore
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": restore.resource_version(), "finalizers": keep}});
-    api(ctx)
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    release_finalizer(&state.api(), restore, FINALIZER).await?;
     Ok(Action::await_change())
 }
 
@@ -154,7 +149,7 @@ async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
             "location {location_name:?} of backup {backup_name:?} no longer exists"
         )));
     };
-    let store = match crate::controller::backup::store_for(ctx, &location).await {
+    let store = match store_for(ctx, &location).await {
         Ok(store) => store,
         Err(e) => {
             return Ok(Attempt::Unlocatable(format!(

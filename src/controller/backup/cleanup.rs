@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
-use super::backup::{Error, State, api, patch_status, store_for};
-use super::backup_status::set_condition;
+use super::state::{State, status_patch};
+use super::status::set_condition;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
 use crate::backup::{self, BackupError};
+use crate::controller::{Context, Error, now, patch_status, store_for};
 use crate::storage::ObjectStore;
 
 /// The condition recording whether a failed backup's leftovers are gone.
@@ -25,6 +26,22 @@ pub async fn clean(store: &ObjectStore, name: &str) -> Result<(usize, usize), Ba
     let aborted = store.abort_uploads(&backup::backup_dir(name)).await?;
     let deleted = backup::delete_objects(store, name).await?;
     Ok((aborted, deleted))
+}
+
+/// [`clean`] in the location the backup's files went to; why not, as a message for status.
+pub async fn clean_where_written(ctx: &Context, backup: &Backup) -> Result<(usize, usize), String> {
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let location_name = backup.files_location().unwrap_or_default();
+    let location = locations
+        .get_opt(location_name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
+    let store = store_for(ctx, &location).await?;
+    clean(&store, &backup.name_any())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Record a cleanup's outcome on the status.
@@ -64,26 +81,13 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     if !pending(backup) {
         return Ok(None);
     }
-    let ctx = &state.ctx;
     let name = backup.name_any();
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let location_name = backup.files_location().unwrap_or_default().to_owned();
-    let outcome = async {
-        let location = locations
-            .get_opt(&location_name)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
-        let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
-        clean(&store, &name).await.map_err(|e| e.to_string())
-    }
-    .await;
+    let outcome = clean_where_written(&state.ctx, backup).await;
     let mut status = backup.status.clone().unwrap_or_default();
-    let now = Time(jiff::Timestamp::now());
+    let now = now();
     mark(&mut status, &outcome, &now);
     if outcome.is_ok() {
-        patch_status(&api(state), &name, &status).await?;
+        patch_status(&state.api(), &name, &status_patch(&status)["status"]).await?;
         tracing::info!(backup = %name, "removed a failed backup's leftovers");
         return Ok(Some(Action::await_change()));
     }

@@ -6,8 +6,8 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use super::{Context, Result};
 use crate::api::BackupStorageLocation;
+use crate::controller::{Context, Result, is_conflict};
 
 /// Of the locations marked default, the one that keeps it: the newest (ties: the last name).
 pub fn default_winner(locations: &[BackupStorageLocation]) -> Option<&BackupStorageLocation> {
@@ -57,7 +57,7 @@ pub(super) async fn ensure_single_default(
             .await
         {
             Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {
+            Err(e) if is_conflict(&e) => {
                 tracing::info!(location = %loser.name_any(), "the location changed since it was read; leaving spec.default to the next reconcile");
                 continue;
             }
@@ -72,16 +72,16 @@ pub(super) async fn ensure_single_default(
             action: "SetDefault".into(),
             secondary: Some(winner.object_ref(&())),
         };
-        super::location::publish(ctx, &event, &loser.object_ref(&())).await;
+        crate::controller::publish_to(ctx, &event, &loser.object_ref(&())).await;
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::Value;

@@ -10,12 +10,13 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::backup::{Error, LEGACY_FINALIZER, State, api, event};
+use super::state::{ACTION, LEGACY_FINALIZER, State};
 use crate::api::delete::{BACKUP_NAME_LABEL, BACKUP_UID_LABEL};
 use crate::api::label::valid_name;
 use crate::api::{
     Backup, BackupStorageLocation, DeleteBackupRequest, DeleteBackupRequestPhase, LocationPhase,
 };
+use crate::controller::{Error, publish, release_finalizer};
 
 /// Velero's label on a backup the collector could not ask to delete, with the reason.
 pub const GC_FAILURE_LABEL: &str = "velero.io/gc-failure";
@@ -28,20 +29,7 @@ pub(super) async fn release_legacy_finalizer(
     backup: &Backup,
     state: &State,
 ) -> Result<Action, Error> {
-    let keep: Vec<&String> = backup
-        .finalizers()
-        .iter()
-        .filter(|f| *f != LEGACY_FINALIZER)
-        .collect();
-    let patch =
-        json!({"metadata": {"resourceVersion": backup.resource_version(), "finalizers": keep}});
-    api(state)
-        .patch(
-            &backup.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
+    release_finalizer(&state.api(), backup, LEGACY_FINALIZER).await?;
     tracing::info!(backup = %backup.name_any(), "removed the older data-deleting finalizer; nothing was deleted from the store");
     Ok(Action::await_change())
 }
@@ -97,7 +85,7 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
         return Ok(Action::requeue(left.min(gc_frequency)));
     }
     // A schedule's retention keeps its newest Completed backup(s) past their TTL.
-    if super::kept_by_retention(ctx, backup).await? {
+    if crate::controller::kept_by_retention(ctx, backup).await? {
         return Ok(Action::requeue(gc_frequency));
     }
     let name = backup.name_any();
@@ -111,7 +99,8 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
     if let Err(failure) = gc_check(&location) {
         if label.as_deref() != Some(failure.as_str()) {
             let patch = json!({"metadata": {"labels": {GC_FAILURE_LABEL: failure.as_str()}}});
-            api(state)
+            state
+                .api()
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
             let note = format!(
@@ -120,13 +109,22 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
                 failure.as_str(),
                 backup.files_location().unwrap_or("")
             );
-            event(ctx, backup, EventType::Warning, "ExpiryBlocked", &note).await;
+            publish(
+                ctx,
+                backup,
+                EventType::Warning,
+                "ExpiryBlocked",
+                ACTION,
+                &note,
+            )
+            .await;
         }
         return Ok(Action::requeue(gc_frequency));
     }
     if label.is_some() {
         let patch = json!({"metadata": {"labels": {GC_FAILURE_LABEL: null}}});
-        api(state)
+        state
+            .api()
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
@@ -155,7 +153,7 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
             expiration.0,
             created.name_any()
         );
-        event(ctx, backup, EventType::Normal, "Expired", &note).await;
+        publish(ctx, backup, EventType::Normal, "Expired", ACTION, &note).await;
     }
     Ok(Action::requeue(gc_frequency))
 }

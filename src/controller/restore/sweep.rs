@@ -10,31 +10,18 @@
 use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tokio_util::sync::CancellationToken;
 
-use super::Context;
-use super::fence::{Fenced, write_status};
-use super::restore::event;
-use super::restore_status::{RESTART_MESSAGE, orphaned};
+use super::state::ACTION;
+use super::status::{RESTART_MESSAGE, orphaned};
 use crate::api::{Restore, RestorePhase};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-/// What a sweep did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Restores found InProgress.
-    pub found: usize,
-    /// Of those, marked Failed.
-    pub failed: usize,
-    /// Of those, whose status could not be written (reported, left as they were).
-    pub skipped: Vec<String>,
-}
+use crate::controller::claim::mark_orphaned;
+use crate::controller::fence::Swept;
+use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` restore. Only listing them can fail the sweep as a whole.
 pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let mut swept = Swept::default();
-    let leading = CancellationToken::new();
     for restore in api
         .list(&ListParams::default())
         .await?
@@ -44,23 +31,14 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     {
         swept.found += 1;
         let name = restore.name_any();
-        let status = orphaned(restore.status.as_ref(), &Time(jiff::Timestamp::now()));
-        let mut rv = restore.resource_version().unwrap_or_default();
-        let still_in_progress = |r: &Restore| r.phase() == RestorePhase::InProgress;
-        match write_status(&api, &name, &mut rv, &status, still_in_progress, &leading).await {
-            Ok(Fenced::Written(_)) => {}
-            // Its runner finished it after all: its status stands.
-            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
-            Err(e) => {
-                let note = format!(
-                    "the start-up sweep could not mark this InProgress restore Failed ({e}); \
-                     it was skipped and the other restores were swept"
-                );
-                tracing::warn!(restore = %name, error = %e, "{note}");
-                event(ctx, restore, EventType::Warning, "SweepFailed", &note).await;
-                swept.skipped.push(name);
-                continue;
-            }
+        let status = orphaned(restore.status.as_ref(), &now());
+        // None: its runner finished it after all (its status stands), or it was reported and
+        // skipped.
+        if mark_orphaned(ctx, restore, &status, &mut swept, "")
+            .await
+            .is_none()
+        {
+            continue;
         }
         swept.failed += 1;
         tracing::warn!(restore = %name, "{RESTART_MESSAGE}");
@@ -69,7 +47,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
             .failed_total
             .with_label_values(&[restore.schedule()])
             .inc();
-        event(ctx, restore, EventType::Warning, "Failed", RESTART_MESSAGE).await;
+        publish(
+            ctx,
+            restore,
+            EventType::Warning,
+            "Failed",
+            ACTION,
+            RESTART_MESSAGE,
+        )
+        .await;
     }
     Ok(swept)
 }
@@ -78,9 +64,9 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::fixtures::{Expect, mock_client, serve};
-    use super::super::{Context, Settings};
     use super::*;
+    use crate::controller::fixtures::{Expect, mock_client, serve};
+    use crate::controller::{Context, Settings};
     use crate::metrics::Metrics;
 
     fn restore(name: &str) -> Value {

@@ -11,14 +11,13 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
-use super::backup::{event, store_for};
-use super::backup_cleanup::{clean, mark};
-use super::backup_status::{RESTART_MESSAGE, orphaned};
-use super::fence::{Fenced, write_status};
-use super::restore_sweep::Swept;
-use crate::api::{Backup, BackupPhase, BackupStorageLocation};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use super::cleanup::{clean_where_written, mark};
+use super::state::ACTION;
+use super::status::{RESTART_MESSAGE, orphaned};
+use crate::api::{Backup, BackupPhase};
+use crate::controller::claim::mark_orphaned;
+use crate::controller::fence::{Swept, write_status};
+use crate::controller::{Context, now, publish};
 
 /// Fail every `InProgress` backup and clean up after it. Only listing them can fail the sweep
 /// as a whole: a backup whose status cannot be written is reported (log and event) and
@@ -30,8 +29,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 /// version it last wrote, so they now fail) and never turns this `Failed` into `Completed`.
 pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let backups = api.list(&ListParams::default()).await?;
     let mut swept = Swept::default();
     let leading = CancellationToken::new();
@@ -42,37 +39,17 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
     {
         swept.found += 1;
         let name = backup.name_any();
-        let now = Time(jiff::Timestamp::now());
+        let now = now();
         let mut status = orphaned(backup.status.as_ref(), &now);
-        let mut rv = backup.resource_version().unwrap_or_default();
-        let in_progress = |b: &Backup| b.phase() == BackupPhase::InProgress;
-        match write_status(&api, &name, &mut rv, &status, in_progress, &leading).await {
-            Ok(Fenced::Written(_)) => {}
-            // Its runner finished it after all: its status and files stand.
-            Ok(Fenced::Lost(_) | Fenced::NotLeader) => continue,
-            Err(e) => {
-                let note = format!(
-                    "the start-up sweep could not mark this InProgress backup Failed ({e}); \
-                     it was skipped (its files stay) and the other backups were swept"
-                );
-                tracing::warn!(backup = %name, error = %e, "{note}");
-                event(ctx, backup, EventType::Warning, "SweepFailed", &note).await;
-                swept.skipped.push(name);
-                continue;
-            }
-        }
+        // None: its runner finished it after all (its status and files stand), or it was
+        // reported and skipped.
+        let Some(mut rv) =
+            mark_orphaned(ctx, backup, &status, &mut swept, " (its files stay)").await
+        else {
+            continue;
+        };
         swept.failed += 1;
-        let location_name = backup.files_location().unwrap_or_default().to_owned();
-        let cleaned = async {
-            let location = locations
-                .get_opt(&location_name)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
-            let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
-            clean(&store, &name).await.map_err(|e| e.to_string())
-        }
-        .await;
+        let cleaned = clean_where_written(ctx, backup).await;
         match &cleaned {
             Ok((aborted, deleted)) => tracing::info!(
                 backup = %name, aborted_uploads = aborted, deleted_objects = deleted,
@@ -99,7 +76,15 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
             .last_status
             .with_label_values(schedule)
             .set(0);
-        event(ctx, backup, EventType::Warning, "Failed", RESTART_MESSAGE).await;
+        publish(
+            ctx,
+            backup,
+            EventType::Warning,
+            "Failed",
+            ACTION,
+            RESTART_MESSAGE,
+        )
+        .await;
     }
     Ok(swept)
 }

@@ -1,0 +1,253 @@
+//! Running a claimed backup: the store, progress in status while it runs, `velero-backup.json`
+//! last, then the final status, metrics and an event.
+
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use tokio::sync::watch;
+
+use super::cleanup::{clean, mark};
+use super::state::{ACTION, State, progress_status, status_patch};
+use super::status::finished;
+use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
+use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
+use crate::controller::claim::{Ended, Run};
+use crate::controller::fence::Fenced;
+use crate::controller::{Error, now, publish, store_for};
+use crate::storage::{MIN_PART_SIZE, MultipartOptions, ObjectStore};
+
+/// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
+/// at most one 5 MiB part however large the cluster (the archive's producer keeps going into
+/// its 2 MiB channel while a part is sent). Parallel parts would buy nothing: the archive is
+/// produced at the pace of the API server's lists and gzip (a few MB/s here), while a part
+/// takes tens of milliseconds to send. 10,000 parts of 5 MiB still allow a 48 GiB archive.
+const BACKUP_UPLOAD: MultipartOptions = MultipartOptions {
+    part_size: MIN_PART_SIZE,
+    max_in_flight: 1,
+};
+
+/// Run a claimed backup: the archive, `velero-backup.json` last, then the final status,
+/// metrics and an event.
+pub(super) async fn execute(
+    state: &State,
+    claimed: Backup,
+    location: &BackupStorageLocation,
+    plan: Plan,
+) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    ctx.metrics
+        .backups
+        .attempt_total
+        .with_label_values(&[claimed.schedule()])
+        .inc();
+    let note = format!("backing up to location {}", location.name_any());
+    publish(
+        ctx,
+        &claimed,
+        EventType::Normal,
+        "BackupStarted",
+        ACTION,
+        &note,
+    )
+    .await;
+    let previous = claimed.status.clone().unwrap_or_default();
+    let mut run = Run::new(state.api(), &claimed, &state.term);
+
+    let (result, store) = match store_for(ctx, location).await {
+        Err(e) => (Err(BackupError::Location(e)), None),
+        Ok(store) => {
+            let store = store.with_multipart(BACKUP_UPLOAD);
+            match archive(state, &claimed, &plan, &store, &mut run).await {
+                Ended::Finished(result) => (result, Some(store)),
+                Ended::Cancelled => return Ok(Action::await_change()),
+                Ended::Lost(now) => {
+                    tracing::warn!(backup = %name, phase = ?now.phase(), "another writer ended this backup while it ran; removing its files");
+                    // What it wrote since the new leader's sweep cleaned up (a small archive
+                    // is one PUT, already stored) is this run's own; the status says it is no
+                    // backup.
+                    remove_own_files(&store, &name).await;
+                    return Ok(Action::await_change());
+                }
+            }
+        }
+    };
+
+    let status = final_status(&claimed, &previous, &result, store.as_ref()).await;
+    // Through status_patch: a record of files the status no longer has (a name taken in the
+    // store) is removed explicitly, or the merge patch would keep the claim's writtenTo.
+    match run.finish(&status_patch(&status)["status"]).await? {
+        Fenced::Written(_) => {}
+        Fenced::Lost(_) => {
+            // The files this run wrote are its own to remove: the status says they are not a
+            // backup. (The new leader's sweep may have removed them already.)
+            if let (Some(store), Ok(_)) = (&store, &result) {
+                remove_own_files(store, &name).await;
+            }
+            return Ok(Action::await_change());
+        }
+        // The next leader's sweep fails the backup and removes its files, as after a crash.
+        Fenced::NotLeader => return Ok(Action::await_change()),
+    }
+    record(state, &claimed, &status, result.as_ref().ok()).await;
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Write the archive, with progress in status; dropping it (lease lost, run lost) aborts its
+/// multipart upload.
+async fn archive(
+    state: &State,
+    claimed: &Backup,
+    plan: &Plan,
+    store: &ObjectStore,
+    run: &mut Run<'_, Backup>,
+) -> Ended<Result<backup::Outcome, BackupError>, Backup> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let source = Source::new(ctx.reader.clone(), ctx.settings.backup.page_size)
+        .secrets_only_in(ctx.settings.backup.secrets_namespace.clone());
+    let (progress, mut seen) = watch::channel(Progress::default());
+    let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let started = claimed
+        .status
+        .as_ref()
+        .and_then(|s| s.start_timestamp.as_ref())
+        .map_or(0, |t| t.0.as_second().max(0) as u64);
+    let work = backup::run(Request {
+        name: &name,
+        qualified: &qualified,
+        plan,
+        source: &source,
+        store,
+        started,
+        progress,
+    });
+    let progress = || {
+        seen.has_changed()
+            .unwrap_or(false)
+            .then(|| progress_status(*seen.borrow_and_update())["status"].clone())
+    };
+    run.drive(work, progress, || None).await
+}
+
+/// The status a finished run ends with: `velero-backup.json` written last for a backup that
+/// succeeded, and nothing of a failed one left in the store.
+async fn final_status(
+    claimed: &Backup,
+    previous: &BackupStatus,
+    result: &Result<backup::Outcome, BackupError>,
+    store: Option<&ObjectStore>,
+) -> BackupStatus {
+    let name = claimed.name_any();
+    let now = now();
+    let mut status = finished(previous, result, &now);
+    if let (Ok(outcome), Some(store)) = (result, store) {
+        let mut document = claimed.clone();
+        document.status = Some(status.clone());
+        document.metadata.managed_fields = None;
+        let value = serde_json::to_value(&document).expect("a Backup serializes");
+        match backup::write_metadata(store, &name, &value).await {
+            Ok(_) => {
+                if let Some(e) = status.encryption.as_mut() {
+                    e.objects = Some(outcome.objects as i64 + 1);
+                }
+            }
+            Err(e) => {
+                if let Err(clean) = backup::delete_objects(store, &name).await {
+                    tracing::warn!(backup = %name, error = %clean, "could not clean up");
+                }
+                status = finished(previous, &Err(e), &now);
+            }
+        }
+    }
+    // Nothing of a failed backup stays in the store; if the store cannot be reached now, the
+    // condition says so and the controller retries. A backup that failed because its name is
+    // taken in the store must not touch the objects there: they are another backup's.
+    if let (Some(store), Err(e)) = (store, result)
+        && !matches!(e, BackupError::AlreadyExists)
+    {
+        let outcome = clean(store, &name).await.map_err(|e| e.to_string());
+        mark(&mut status, &outcome, &now);
+    }
+    status
+}
+
+/// Remove what this run wrote, once its status says it is no backup.
+async fn remove_own_files(store: &ObjectStore, name: &str) {
+    if let Err(e) = backup::delete_objects(store, name).await {
+        tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
+    }
+}
+
+/// Metrics and the closing event, as Velero records them.
+async fn record(
+    state: &State,
+    backup: &Backup,
+    status: &BackupStatus,
+    outcome: Option<&backup::Outcome>,
+) {
+    let m = &state.ctx.metrics.backups;
+    let s = &[backup.schedule()];
+    let phase = status.phase.unwrap_or(BackupPhase::Failed);
+    match phase {
+        BackupPhase::Completed => {
+            m.success_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(1);
+            m.last_successful_timestamp
+                .with_label_values(s)
+                .set(jiff::Timestamp::now().as_second());
+        }
+        BackupPhase::PartiallyFailed => {
+            m.partial_failure_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(0);
+        }
+        BackupPhase::FailedValidation => {
+            m.validation_failure_total.with_label_values(s).inc();
+        }
+        _ => {
+            m.failure_total.with_label_values(s).inc();
+            m.last_status.with_label_values(s).set(0);
+        }
+    }
+    if let (Some(start), Some(end)) = (&status.start_timestamp, &status.completion_timestamp) {
+        let seconds = end.0.as_second() - start.0.as_second();
+        m.duration_seconds
+            .with_label_values(s)
+            .observe(seconds.max(0) as f64);
+    }
+    if let Some(o) = outcome {
+        m.tarball_size_bytes
+            .with_label_values(s)
+            .set(o.tarball_size as i64);
+        m.items_total.with_label_values(s).set(o.items as i64);
+        m.items_errors.with_label_values(s).set(o.errors as i64);
+        if o.warnings > 0 {
+            m.warning_total.with_label_values(s).inc();
+        }
+    }
+    let (kind, note) = match phase {
+        BackupPhase::Completed => (EventType::Normal, "the backup completed".to_owned()),
+        BackupPhase::PartiallyFailed => (
+            EventType::Warning,
+            format!(
+                "the backup partially failed: {} errors",
+                status.errors.unwrap_or(0)
+            ),
+        ),
+        BackupPhase::FailedValidation => (
+            EventType::Warning,
+            status
+                .validation_errors
+                .clone()
+                .unwrap_or_default()
+                .join("; "),
+        ),
+        _ => (
+            EventType::Warning,
+            status.failure_reason.clone().unwrap_or_default(),
+        ),
+    };
+    publish(&state.ctx, backup, kind, phase.as_str(), ACTION, &note).await;
+}

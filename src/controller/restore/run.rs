@@ -1,0 +1,133 @@
+//! Running a claimed restore: progress in status while it runs, then the final status,
+//! Velero's metrics and an event. A restore deleted while it runs is stopped and ends
+//! `Failed`; its finalizer then runs.
+
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::state::{ACTION, State, Validated};
+use super::status::finished;
+use crate::api::{Restore, RestorePhase, RestoreStatus};
+use crate::controller::claim::{Ended, Run};
+use crate::controller::fence::Fenced;
+use crate::controller::{Context, Error, now, publish, store_for};
+use crate::restore::{self, Progress, Request, RestoreError};
+use crate::storage::ObjectStore;
+
+/// Run a claimed restore: the objects, then the final status, metrics and an event.
+pub(super) async fn execute(
+    state: &State,
+    claimed: Restore,
+    validated: Validated,
+) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    ctx.metrics
+        .restores
+        .attempt_total
+        .with_label_values(&[claimed.schedule()])
+        .inc();
+    let note = format!("restoring backup {}", validated.backup.name_any());
+    publish(
+        ctx,
+        &claimed,
+        EventType::Normal,
+        "RestoreStarted",
+        ACTION,
+        &note,
+    )
+    .await;
+    let previous = claimed.status.clone().unwrap_or_default();
+    let mut run = Run::new(state.api(), &claimed, &state.term);
+    let result = match store_for(ctx, &validated.location).await {
+        Err(e) => Err(RestoreError::Location(e)),
+        Ok(store) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
+            Ended::Finished(result) => result,
+            Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
+        },
+    };
+    let status = finished(&previous, &result, &now());
+    match run.finish(&status).await? {
+        Fenced::Written(_) => {}
+        Fenced::Lost(_) | Fenced::NotLeader => return Ok(Action::await_change()),
+    }
+    record(ctx, &claimed, &status).await;
+    Ok(Action::await_change())
+}
+
+/// Create the backup's objects, with progress in status. A restore deleted while it runs is
+/// stopped (dropping the work aborts its uploads and removes its spool) rather than create
+/// objects nobody waits for; its finalizer then deletes whatever files it wrote.
+async fn restore_objects(
+    state: &State,
+    claimed: &Restore,
+    validated: &Validated,
+    store: &ObjectStore,
+    run: &mut Run<'_, Restore>,
+) -> Ended<Result<restore::Outcome, RestoreError>, Restore> {
+    let ctx = &state.ctx;
+    let name = claimed.name_any();
+    let mut rules = validated.rules.clone();
+    rules.restore = name.clone();
+    let backup_name = validated.backup.name_any();
+    let (progress, mut seen) = watch::channel(Progress::default());
+    let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let work = restore::run(Request {
+        name: &name,
+        qualified: &qualified,
+        backup: &backup_name,
+        plan: &validated.plan,
+        rules: &rules,
+        policy: validated.policy,
+        client: &ctx.client,
+        store,
+        progress,
+        limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
+    });
+    let progress = || {
+        seen.has_changed().unwrap_or(false).then(|| {
+            let p = *seen.borrow_and_update();
+            json!({"progress": {"totalItems": p.total, "itemsRestored": p.restored}})
+        })
+    };
+    let stop = || {
+        state.being_deleted(claimed).then(|| {
+            tracing::info!(restore = %name, "the restore is being deleted; stopping it");
+            Err(RestoreError::Deleted)
+        })
+    };
+    run.drive(work, progress, stop).await
+}
+
+/// Velero's metrics and the closing event.
+async fn record(ctx: &Context, claimed: &Restore, status: &RestoreStatus) {
+    let m = &ctx.metrics.restores;
+    let phase = status.phase.unwrap_or(RestorePhase::Failed);
+    let s = &[claimed.schedule()];
+    let (kind, note) = match phase {
+        RestorePhase::Completed => {
+            m.success_total.with_label_values(s).inc();
+            (EventType::Normal, "the restore completed".to_owned())
+        }
+        RestorePhase::PartiallyFailed => {
+            m.partial_failure_total.with_label_values(s).inc();
+            (
+                EventType::Warning,
+                format!(
+                    "the restore partially failed: {} errors",
+                    status.errors.unwrap_or(0)
+                ),
+            )
+        }
+        _ => {
+            m.failed_total.with_label_values(s).inc();
+            (
+                EventType::Warning,
+                status.failure_reason.clone().unwrap_or_default(),
+            )
+        }
+    };
+    publish(ctx, claimed, kind, phase.as_str(), ACTION, &note).await;
+}

@@ -1,0 +1,165 @@
+//! Whether a restore can run: its spec against what veloxide can honour, and the backup and
+//! location it needs.
+
+use kube::api::ListParams;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::state::Validated;
+use crate::api::backup::SCHEDULE_LABEL;
+use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec};
+use crate::backup::Plan;
+use crate::controller::{Context, Error};
+use crate::restore::ExistingPolicy;
+use crate::restore::prepare::Rules;
+
+/// Check the spec against what veloxide can honour and find the backup and its location.
+/// The outer error is the API failing; the inner one is the spec's problems, every one.
+pub(super) async fn validate(
+    ctx: &Context,
+    spec: &RestoreSpec,
+) -> Result<Result<Validated, Vec<String>>, Error> {
+    let mut errors = Vec::new();
+    let (policy, plan) = check_spec(spec, &mut errors);
+    let schedule = spec.schedule_name.as_deref().unwrap_or("");
+    let backup = source_backup(ctx, spec, schedule).await?;
+    let location = match &backup {
+        None if !spec.backup_name.is_empty() => {
+            errors.push(format!(
+                "backup {:?} does not exist in namespace {}",
+                spec.backup_name, ctx.settings.namespace
+            ));
+            None
+        }
+        None if !schedule.is_empty() => {
+            errors.push(format!(
+                "no completed backup found for schedule {schedule:?}"
+            ));
+            None
+        }
+        None => None,
+        Some(b) => backup_location(ctx, b, &mut errors).await?,
+    };
+    Ok(match (backup, location, plan, policy) {
+        (Some(backup), Some(location), Some(plan), Some(policy)) if errors.is_empty() => {
+            Ok(Validated {
+                rules: Rules {
+                    namespace_mapping: spec.namespace_mapping.clone().unwrap_or_default(),
+                    preserve_node_ports: spec.preserve_node_ports == Some(true),
+                    backup: backup.name_any(),
+                    restore: String::new(),
+                },
+                backup,
+                location,
+                plan,
+                policy,
+            })
+        }
+        // Without errors all four are there: a spec without a source has an error.
+        _ => Err(errors),
+    })
+}
+
+/// The rules of the spec alone (no API): one source, a policy veloxide knows, no features it
+/// does not run, filters that parse. Each problem goes to `errors`.
+fn check_spec(
+    spec: &RestoreSpec,
+    errors: &mut Vec<String>,
+) -> (Option<ExistingPolicy>, Option<Plan>) {
+    let schedule = spec.schedule_name.as_deref().unwrap_or("");
+    if spec.backup_name.is_empty() == schedule.is_empty() {
+        errors.push(
+            "Either a backup or schedule must be specified as a source for the restore, but not both"
+                .to_owned(),
+        );
+    }
+    let policy = ExistingPolicy::parse(spec.existing_resource_policy.as_deref())
+        .map_err(|e| errors.push(e))
+        .ok();
+    let set =
+        |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != &json!({}));
+    if set(&spec.hooks) {
+        errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
+    }
+    if set(&spec.restore_status) {
+        errors.push(
+            "spec.restoreStatus: restoring status is not supported by veloxide; remove it".into(),
+        );
+    }
+    if set(&spec.resource_modifier) {
+        errors.push(
+            "spec.resourceModifier: resource modifiers are not supported by veloxide; remove it"
+                .into(),
+        );
+    }
+    let filters = BackupSpec {
+        included_namespaces: spec.included_namespaces.clone(),
+        excluded_namespaces: spec.excluded_namespaces.clone(),
+        included_resources: spec.included_resources.clone(),
+        excluded_resources: spec.excluded_resources.clone(),
+        include_cluster_resources: spec.include_cluster_resources,
+        label_selector: spec.label_selector.clone(),
+        or_label_selectors: spec.or_label_selectors.clone(),
+        ..Default::default()
+    };
+    let plan = Plan::from_spec(&filters).map_err(|e| errors.extend(e)).ok();
+    (policy, plan)
+}
+
+/// The backup the restore names, or its schedule's newest Completed one.
+async fn source_backup(
+    ctx: &Context,
+    spec: &RestoreSpec,
+    schedule: &str,
+) -> Result<Option<Backup>, Error> {
+    let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    if !spec.backup_name.is_empty() {
+        return Ok(backups.get_opt(&spec.backup_name).await?);
+    }
+    if schedule.is_empty() {
+        return Ok(None);
+    }
+    let list = backups
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={schedule}")))
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|b| b.phase() == BackupPhase::Completed)
+        .max_by_key(|b| {
+            b.status
+                .as_ref()
+                .and_then(|s| s.start_timestamp.as_ref())
+                .map(|t| t.0)
+        }))
+}
+
+/// The location of a backup that can be restored (it finished); its problems go to `errors`.
+async fn backup_location(
+    ctx: &Context,
+    backup: &Backup,
+    errors: &mut Vec<String>,
+) -> Result<Option<BackupStorageLocation>, Error> {
+    if !matches!(
+        backup.phase(),
+        BackupPhase::Completed | BackupPhase::PartiallyFailed
+    ) {
+        errors.push(format!(
+            "backup {:?} is in phase {}; only Completed or PartiallyFailed backups can be restored",
+            backup.name_any(),
+            backup.phase().as_str()
+        ));
+        return Ok(None);
+    }
+    let name = backup.spec.storage_location.clone().unwrap_or_default();
+    let locations: Api<BackupStorageLocation> =
+        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let location = locations.get_opt(&name).await?;
+    if location.is_none() {
+        errors.push(format!(
+            "backup storage location {name:?} of backup {:?} does not exist",
+            backup.name_any()
+        ));
+    }
+    Ok(location)
+}
