@@ -114,30 +114,39 @@ async fn every_object_equals_its_original(world: &World, all_bytes: &[u8]) {
     assert_eq!(namespace["metadata"]["labels"]["team"], "shop");
 }
 
-/// Dependency order, from the API server's audit log (the server's own writes since `before`).
+/// Dependency order, from the API server's audit log (the server's own writes since `before`):
+/// every create of one kind answered before the first create of the next (a restore creates
+/// the objects of one kind in parallel, the kinds one after another).
 fn created_in_dependency_order(world: &World, before: usize) {
     let log = world.cluster.requests().unwrap().split_off(before);
-    let first_create = |path_end: &str| {
-        log.iter()
-            .position(|r| {
+    let creates = |path_end: &str| -> (usize, usize) {
+        let at: Vec<usize> = log
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
                 let path = r["requestURI"].as_str().unwrap().split('?').next().unwrap();
                 r["verb"] == "create"
                     && r["user"]["username"] == "system:serviceaccount:velero:veloxide"
                     && path.ends_with(path_end)
             })
-            .unwrap_or_else(|| panic!("no create of {path_end}"))
+            .map(|(i, _)| i)
+            .collect();
+        match (at.first(), at.last()) {
+            (Some(&first), Some(&last)) => (first, last),
+            _ => panic!("no create of {path_end}"),
+        }
     };
     let order = [
-        first_create("/api/v1/namespaces"),
-        first_create("/shop-copy/serviceaccounts"),
-        first_create("/shop-copy/configmaps"),
-        first_create("/shop-copy/secrets"),
-        first_create("/shop-copy/deployments"),
-        first_create("/shop-copy/widgets"),
+        creates("/api/v1/namespaces"),
+        creates("/shop-copy/serviceaccounts"),
+        creates("/shop-copy/configmaps"),
+        creates("/shop-copy/secrets"),
+        creates("/shop-copy/deployments"),
+        creates("/shop-copy/widgets"),
     ];
     assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "creation order {order:?}"
+        order.windows(2).all(|w| w[0].1 < w[1].0),
+        "creation order (first, last) per kind: {order:?}"
     );
 }
 
