@@ -4,8 +4,6 @@ pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod get;
 
-pub(super) use create::parse_selector;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

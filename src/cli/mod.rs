@@ -16,6 +16,7 @@ mod progress;
 mod restore;
 mod schedule;
 mod select;
+mod selector;
 mod trust;
 mod uninstall;
 mod usage;

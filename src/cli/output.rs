@@ -29,7 +29,7 @@ pub struct ListArgs {
 /// Check a `--selector` at parse time (a bad one is a usage error, exit status 2) and keep its
 /// text for the API server's `labelSelector`.
 pub fn selector_arg(text: &str) -> Result<String, String> {
-    super::backup::parse_selector(text)
+    super::selector::parse_selector(text)
         .map(|_| text.to_owned())
         .map_err(|e| format!("{e:#}"))
 }

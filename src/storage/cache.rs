@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::ObjectStore;
 use super::client::{Clients, Fingerprint};
 use super::error::Result;
 use super::secrets::Resolved;
 use super::stats::StorageStats;
+use super::store::ObjectStore;
 
 #[derive(Default)]
 struct Entries {

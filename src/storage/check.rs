@@ -7,10 +7,10 @@ use aws_credential_types::provider::ProvideCredentials as _;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use bytes::Bytes;
 
-use super::ObjectStore;
 use super::error::StorageError;
 use super::reason::{Reason, chain_text, classify_transport};
 use super::sse::Sse;
+use super::store::ObjectStore;
 use crate::location::Encryption;
 
 /// Velero's top-level folders under a location's prefix (`persistence.IsValid`).

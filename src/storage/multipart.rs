@@ -11,32 +11,11 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
-use super::ObjectStore;
 use super::error::{Result, StorageError};
 use super::ops::with_customer_key;
 use super::sse::Recorded;
-
-/// S3's smallest part (all but the last).
-pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-
-/// How an upload is cut and how many parts travel at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MultipartOptions {
-    /// Bytes per part; at least [`MIN_PART_SIZE`].
-    pub part_size: usize,
-    /// Parts being sent at the same time (at least 1).
-    pub max_in_flight: usize,
-}
-
-impl Default for MultipartOptions {
-    /// 8 MiB parts, 4 in flight: enough to keep a store busy, about 40 MiB of buffers.
-    fn default() -> Self {
-        MultipartOptions {
-            part_size: 8 * 1024 * 1024,
-            max_in_flight: 4,
-        }
-    }
-}
+use super::store::MIN_PART_SIZE;
+use super::store::ObjectStore;
 
 /// What an upload wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt as _;
 
-use super::ObjectStore;
 use super::error::{Result, StorageError};
 use super::sse::{Recorded, Sse};
+use super::store::ObjectStore;
 
 /// What a HEAD says about an object.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -350,7 +350,6 @@ fn no_import_cycles_among_controller_files() {
 
 /// The same rule for the whole of `src/`.
 #[test]
-#[ignore = "cycles outside src/controller and src/server are left to the lead after the merge of issue 12's branches; run with --ignored to list them"]
 fn no_import_cycles_in_src() {
     let found = cycles(&src());
     assert!(found.is_empty(), "import cycles: {found:#?}");

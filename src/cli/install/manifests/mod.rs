@@ -2,6 +2,7 @@
 //! what the Helm chart renders with its default values, plus the credentials Secret, the CA
 //! bundle Secret and the default BackupStorageLocation Velero's install makes.
 
+mod names;
 mod rbac;
 mod server;
 
@@ -13,20 +14,12 @@ use serde_json::{Value, json};
 
 use super::certs::WebhookCerts;
 use crate::api::BackupStorageLocation;
+use names::meta;
+pub use names::{
+    CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, LOCATION, NAME, WEBHOOK_SECRET,
+};
 use rbac::rbac;
 use server::{deployment, service, webhook};
-
-/// The name of the Deployment, ServiceAccount, Role and Service (the chart's full name).
-pub const NAME: &str = "veloxide";
-/// Velero's names for the credentials Secret and its key.
-pub const CREDENTIALS_SECRET: &str = "cloud-credentials";
-pub const CREDENTIALS_KEY: &str = "cloud";
-/// The Secret `--cacert` is stored in, as the README's `kubectl create secret` names it.
-pub const CA_SECRET: &str = "storage-ca-cert";
-pub const CA_KEY: &str = "ca-bundle.crt";
-/// The webhook's `kubernetes.io/tls` Secret, as the chart names it.
-pub const WEBHOOK_SECRET: &str = "veloxide-webhook-tls";
-pub const LOCATION: &str = "default";
 
 /// Everything the objects are made from. Holds secret material: no `Debug`.
 pub struct Plan {
@@ -36,39 +29,6 @@ pub struct Plan {
     pub ca_bundle: Option<Vec<u8>>,
     pub location: BackupStorageLocation,
     pub webhook: WebhookCerts,
-}
-
-/// Cluster-scoped objects carry the namespace unless it is Velero's default, as Velero's
-/// install names its ClusterRoleBinding, so two installs do not fight over one name.
-pub fn cluster_name(namespace: &str, suffix: &str) -> String {
-    let base = if namespace == "velero" {
-        NAME.to_owned()
-    } else {
-        format!("{NAME}-{namespace}")
-    };
-    format!("{base}{suffix}")
-}
-
-fn labels() -> Value {
-    json!({
-        "app.kubernetes.io/name": NAME,
-        "app.kubernetes.io/instance": NAME,
-        "app.kubernetes.io/version": env!("CARGO_PKG_VERSION"),
-        "app.kubernetes.io/managed-by": "veloxide-install",
-        "app.kubernetes.io/part-of": "veloxide",
-    })
-}
-
-fn selector() -> Value {
-    json!({"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": NAME})
-}
-
-fn meta(name: &str, namespace: Option<&str>) -> Value {
-    let mut m = json!({"name": name, "labels": labels()});
-    if let Some(ns) = namespace {
-        m["namespace"] = json!(ns);
-    }
-    m
 }
 
 fn secret(name: &str, ns: &str, kind: &str, data: &[(&str, &[u8])]) -> Value {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{NAME, cluster_name, meta};
+use super::names::{NAME, cluster_name, meta};
 
 /// What restores may write besides the core resources: the chart's `rbac.restore.resources`.
 const RESTORE_RESOURCES: [(&str, &[&str]); 14] = [

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::{NAME, WEBHOOK_SECRET, cluster_name, labels, meta, selector};
+use super::names::{NAME, WEBHOOK_SECRET, cluster_name, labels, meta, selector};
 
 const METRICS_PORT: u16 = 8085;
 const WEBHOOK_PORT: u16 = 9443;
