@@ -11,12 +11,14 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
 use super::keys::restore_key;
-use super::prepare::{NEVER_RESTORED, Place, Rules, prepare, rank};
-use super::spool::{Item, Limits, Spool, over_bound, spool};
+use super::log::RestoreLog;
+use super::prepare::{Place, Rules, prepare};
+use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
-use crate::backup::{Plan, ResourceDesc, Source, backup_key};
+use crate::backup::{Plan, backup_key};
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -54,24 +56,6 @@ pub struct Outcome {
     pub restored: u64,
     pub errors: u64,
     pub warnings: u64,
-}
-
-/// Velero's text log with the restore's name on every line.
-struct RestoreLog {
-    spool: GzSpool,
-    restore: String,
-}
-
-impl RestoreLog {
-    fn line(&mut self, level: &str, message: &str) {
-        let time = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
-        let msg = serde_json::to_string(message).expect("a string serializes");
-        let line = format!(
-            "time=\"{time}\" level={level} msg={msg} restore={}\n",
-            self.restore
-        );
-        let _ = self.spool.write(line.as_bytes());
-    }
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -141,7 +125,7 @@ async fn restore_items(
             spooled.format_version.as_deref().unwrap_or("unknown")
         ),
     );
-    let chosen = choose(request, &spooled, log, results).await;
+    let chosen = choose(request.client, request.plan, &spooled, log, results).await;
     let total = chosen.len() as u64;
     let mut tally = Tally {
         log,
@@ -237,75 +221,6 @@ impl Tally<'_> {
             restored: outcome.restored,
         });
     }
-}
-
-/// The items the restore's filters take, in the order they are created.
-async fn choose<'s>(
-    request: &Request<'_>,
-    spooled: &'s Spool,
-    log: &mut RestoreLog,
-    results: &mut Results,
-) -> Vec<&'s Item> {
-    // Resources as the archive holds them, with short names from the cluster where it knows
-    // the resource, so filters name resources the way they do for backups.
-    let live = Source::new(request.client.clone(), 500)
-        .discover()
-        .await
-        .unwrap_or_default();
-    let mut descs: Vec<ResourceDesc> = Vec::new();
-    for item in &spooled.items {
-        if descs
-            .iter()
-            .any(|d| d.group_resource() == item.group_resource)
-        {
-            continue;
-        }
-        let (plural, group) = item
-            .group_resource
-            .split_once('.')
-            .unwrap_or((item.group_resource.as_str(), ""));
-        let known = live
-            .iter()
-            .find(|d| d.group_resource() == item.group_resource);
-        descs.push(ResourceDesc {
-            group: group.into(),
-            version: known.map_or_else(String::new, |d| d.version.clone()),
-            plural: plural.into(),
-            singular: known.map_or_else(
-                || plural.trim_end_matches('s').into(),
-                |d| d.singular.clone(),
-            ),
-            kind: known.map_or_else(String::new, |d| d.kind.clone()),
-            short_names: known.map_or_else(Vec::new, |d| d.short_names.clone()),
-            namespaced: item.namespace.is_some(),
-        });
-    }
-    let (resources, unresolved) = request.plan.resources(&descs);
-    for name in unresolved {
-        let message = format!("resource {name:?} named in the restore is not in the backup");
-        log.line("warning", &message);
-        results.warnings.add_general(message);
-    }
-    let wanted: HashSet<String> = resources.iter().map(|r| r.group_resource()).collect();
-    let mut chosen: Vec<&Item> = spooled
-        .items
-        .iter()
-        .filter(|i| wanted.contains(&i.group_resource))
-        .filter(|i| !NEVER_RESTORED.contains(&i.group_resource.as_str()))
-        .filter(|i| match &i.namespace {
-            Some(ns) => request.plan.wants_namespace(ns),
-            None if i.group_resource == "namespaces" => request.plan.wants_namespace(&i.name),
-            None => true,
-        })
-        .collect();
-    chosen.sort_by(|a, b| {
-        (rank(&a.group_resource), &a.namespace, &a.name).cmp(&(
-            rank(&b.group_resource),
-            &b.namespace,
-            &b.name,
-        ))
-    });
-    chosen
 }
 
 /// [`restore_one`], with the item it was for.

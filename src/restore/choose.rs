@@ -1,0 +1,79 @@
+//! Which of a backup's items a restore takes, and in what order.
+
+use std::collections::HashSet;
+
+use super::log::RestoreLog;
+use super::prepare::{NEVER_RESTORED, rank};
+use super::spool::{Item, Spool};
+use crate::backup::sidefiles::Results;
+use crate::backup::{Plan, ResourceDesc, Source};
+
+/// The items the restore's filters take, in the order they are created.
+pub async fn choose<'s>(
+    client: &kube::Client,
+    plan: &Plan,
+    spooled: &'s Spool,
+    log: &mut RestoreLog,
+    results: &mut Results,
+) -> Vec<&'s Item> {
+    // Resources as the archive holds them, with short names from the cluster where it knows
+    // the resource, so filters name resources the way they do for backups.
+    let live = Source::new(client.clone(), 500)
+        .discover()
+        .await
+        .unwrap_or_default();
+    let mut descs: Vec<ResourceDesc> = Vec::new();
+    for item in &spooled.items {
+        if descs
+            .iter()
+            .any(|d| d.group_resource() == item.group_resource)
+        {
+            continue;
+        }
+        let (plural, group) = item
+            .group_resource
+            .split_once('.')
+            .unwrap_or((item.group_resource.as_str(), ""));
+        let known = live
+            .iter()
+            .find(|d| d.group_resource() == item.group_resource);
+        descs.push(ResourceDesc {
+            group: group.into(),
+            version: known.map_or_else(String::new, |d| d.version.clone()),
+            plural: plural.into(),
+            singular: known.map_or_else(
+                || plural.trim_end_matches('s').into(),
+                |d| d.singular.clone(),
+            ),
+            kind: known.map_or_else(String::new, |d| d.kind.clone()),
+            short_names: known.map_or_else(Vec::new, |d| d.short_names.clone()),
+            namespaced: item.namespace.is_some(),
+        });
+    }
+    let (resources, unresolved) = plan.resources(&descs);
+    for name in unresolved {
+        let message = format!("resource {name:?} named in the restore is not in the backup");
+        log.line("warning", &message);
+        results.warnings.add_general(message);
+    }
+    let wanted: HashSet<String> = resources.iter().map(|r| r.group_resource()).collect();
+    let mut chosen: Vec<&Item> = spooled
+        .items
+        .iter()
+        .filter(|i| wanted.contains(&i.group_resource))
+        .filter(|i| !NEVER_RESTORED.contains(&i.group_resource.as_str()))
+        .filter(|i| match &i.namespace {
+            Some(ns) => plan.wants_namespace(ns),
+            None if i.group_resource == "namespaces" => plan.wants_namespace(&i.name),
+            None => true,
+        })
+        .collect();
+    chosen.sort_by(|a, b| {
+        (rank(&a.group_resource), &a.namespace, &a.name).cmp(&(
+            rank(&b.group_resource),
+            &b.namespace,
+            &b.name,
+        ))
+    });
+    chosen
+}
