@@ -15,8 +15,8 @@
 //! counted for the server's user) next to `apiserver_request_total`'s increase (every client).
 //! Both servers authenticate as a ServiceAccount bound to cluster-admin, as in a cluster, so
 //! API priority and fairness treats them alike. Velero runs with its client rate limits raised
-//! (`VX_VELERO_ARGS`, default `--client-qps=1000 --client-burst=2000`): its defaults (20/30)
-//! would measure its throttle, not its work.
+//! (`VX_VELERO_ARGS`, default `--client-qps=1000 --client-burst=2000`): at its defaults (100/s,
+//! burst 100) a restore making 3 requests an object measures the throttle, not the work.
 //!
 //! Ceilings, on the backup's own control plane: a paged list (500 a page, one request at a
 //! time) of every namespaced resource type in the 10 namespaces and of the namespaces, bodies
