@@ -5,6 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::webhook::{VALIDATE_BSL_PATH, VALIDATE_SCHEDULE_PATH};
+
 use super::names::{NAME, WEBHOOK_SECRET, cluster_name, labels, meta, selector};
 
 const METRICS_PORT: u16 = 8085;
@@ -98,39 +100,30 @@ pub(super) fn deployment(ns: &str, image: &str) -> Value {
 }
 
 pub(super) fn webhook(ns: &str, ca_cert: &[u8]) -> Value {
+    // One entry per validated kind, served on the router's path for it.
+    let entry = |name: &str, path: &str, resource: &str| {
+        json!({
+            "name": name,
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5,
+            "matchPolicy": "Equivalent",
+            "clientConfig": {
+                "service": {"name": NAME, "namespace": ns, "path": path, "port": 443},
+                "caBundle": STANDARD.encode(ca_cert),
+            },
+            "rules": [{"apiGroups": ["velero.io"], "apiVersions": ["v1"],
+                       "operations": ["CREATE", "UPDATE"],
+                       "resources": [resource], "scope": "Namespaced"}],
+        })
+    };
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
         "metadata": meta(&cluster_name(ns, ""), None),
-        "webhooks": [{
-            "name": "bsl.veloxide.velero.io",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "timeoutSeconds": 5,
-            "matchPolicy": "Equivalent",
-            "clientConfig": {
-                "service": {"name": NAME, "namespace": ns,
-                            "path": "/validate-velero-io-v1-backupstoragelocation", "port": 443},
-                "caBundle": STANDARD.encode(ca_cert),
-            },
-            "rules": [{"apiGroups": ["velero.io"], "apiVersions": ["v1"],
-                       "operations": ["CREATE", "UPDATE"],
-                       "resources": ["backupstoragelocations"], "scope": "Namespaced"}],
-        }, {
-            "name": "schedule.veloxide.velero.io",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "timeoutSeconds": 5,
-            "matchPolicy": "Equivalent",
-            "clientConfig": {
-                "service": {"name": NAME, "namespace": ns,
-                            "path": "/validate-velero-io-v1-schedule", "port": 443},
-                "caBundle": STANDARD.encode(ca_cert),
-            },
-            "rules": [{"apiGroups": ["velero.io"], "apiVersions": ["v1"],
-                       "operations": ["CREATE", "UPDATE"],
-                       "resources": ["schedules"], "scope": "Namespaced"}],
-        }],
+        "webhooks": [
+            entry("bsl.veloxide.velero.io", VALIDATE_BSL_PATH, "backupstoragelocations"),
+            entry("schedule.veloxide.velero.io", VALIDATE_SCHEDULE_PATH, "schedules"),
+        ],
     })
 }
