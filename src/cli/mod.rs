@@ -184,6 +184,21 @@ struct ServerArgs {
     /// name (repeat for several); anything else is refused at admission and in status.
     #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
     credentials_dirs: Vec<PathBuf>,
+    /// How long a backup that sets no `ttl` is kept (Velero's flag and default).
+    #[arg(long, default_value = "720h", value_parser = parse_duration)]
+    default_backup_ttl: Duration,
+    /// The location of a backup that names none, when no location is marked
+    /// `spec.default: true` (Velero's flag and default).
+    #[arg(long, default_value = "default")]
+    default_backup_storage_location: String,
+    /// Objects per list request while backing up (Velero's flag and default). Velero reads 0
+    /// as "no paging"; veloxide always pages, so 0 is refused rather than read differently.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    client_page_size: u32,
+    /// The longest an expired backup waits before its deletion is asked for (Velero's flag
+    /// and default).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    garbage_collection_frequency: Duration,
 }
 
 /// `--secrets-scope`.
@@ -297,6 +312,10 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         format!("{}-{}", host.trim(), std::process::id())
     });
     let mut settings = crate::controller::Settings::new(&namespace);
+    settings.backup.default_ttl = args.default_backup_ttl;
+    settings.backup.default_location = args.default_backup_storage_location;
+    settings.backup.page_size = args.client_page_size;
+    settings.backup.gc_frequency = args.garbage_collection_frequency;
     settings.default_validation_frequency = args.default_validation_frequency;
     settings.backup_sync_period = args.backup_sync_period;
     settings.download.service = args.download_service;

@@ -198,6 +198,7 @@ async fn controllers(ctx: Arc<Context>, term: CancellationToken) {
         controller::deletion::run(ctx.clone(), term.clone()),
         controller::sync::run(ctx.clone(), term.clone()),
         controller::schedule::run(ctx.clone(), term.clone()),
+        controller::serverstatus::run(ctx.clone(), term.clone()),
     );
 }
 

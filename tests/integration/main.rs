@@ -40,6 +40,7 @@ mod restore_sse_c;
 mod schedule_retention;
 mod schedules;
 mod secrets_in_logs;
+mod server_flags;
 mod server_leader;
 mod server_locations;
 mod server_stalls;
