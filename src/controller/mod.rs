@@ -20,6 +20,7 @@ pub mod schedule;
 mod settings;
 pub mod sync;
 mod validations;
+pub mod written;
 
 use std::future::Future;
 use std::sync::Arc;
