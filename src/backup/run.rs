@@ -10,7 +10,6 @@ use tokio_util::io::StreamReader;
 
 use super::error::BackupError;
 use super::keys::{backup_dir, backup_key};
-use super::owner::remove_own;
 use super::produce::{CRDS, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
@@ -37,8 +36,8 @@ pub struct Outcome {
 /// folder that is not empty, or whose marker another run wrote first, is a name taken
 /// ([`BackupError::AlreadyExists`]); a store that does not answer the check cleanly fails the
 /// run before anything is written ([`BackupError::Unchecked`]). On a failure after the claim,
-/// the files this run wrote are deleted again (while the marker still names it), so a failed
-/// backup leaves nothing behind and never touches what is not its own.
+/// the caller deletes the files this run wrote ([`super::remove_own`], while the marker still
+/// names it), so a failed backup leaves nothing behind and never touches what is not its own.
 pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
     let store = request.store;
     let dir = backup_dir(request.name);
@@ -74,22 +73,8 @@ pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
         // it names this run.
         Err(e) => return Err(e.into()),
     }
-    let result = write_all(&request).await;
-    if result.is_err() {
-        match remove_own(store, request.name, request.uid).await {
-            Ok(removed) => {
-                tracing::debug!(
-                    backup = request.qualified,
-                    ?removed,
-                    "cleaned up after a failed backup"
-                )
-            }
-            Err(e) => {
-                tracing::warn!(backup = request.qualified, error = %e, "could not clean up after a failed backup")
-            }
-        }
-    }
-    result
+    // On failure the caller cleans up (once, recording what it removed in the status).
+    write_all(&request).await
 }
 
 async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
