@@ -26,7 +26,7 @@ pub use collect::Source;
 pub use error::BackupError;
 pub use filter::{Plan, ResourceDesc};
 pub use keys::{backup_dir, backup_key};
-pub use owner::{Proof, Removed, delete_proven, proof, remove_own};
+pub use owner::{Cleaner, Proof, Removed, delete_proven, proof, remove_own};
 pub use request::{Progress, Request};
 pub use run::{Outcome, run, write_metadata};
 

@@ -97,31 +97,60 @@ pub enum Removed {
     Nothing,
 }
 
+/// Who is cleaning up after a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cleaner {
+    /// The run itself, in the process that wrote the files (after its own failure, or once
+    /// fenced out by a new leader).
+    Runner,
+    /// Someone who knows the run only from its Backup object: the start-up sweep, a retry.
+    Other,
+}
+
+/// Whether a cleanup by `cleaner` may delete the run's files, given the proof: a folder naming
+/// the run; and, for the runner itself, a folder naming nobody. (A new leader's sweep deletes
+/// the marker last while the runner, not yet aware it lost the lease, may still be writing:
+/// what it wrote since is its own, and no other run can have claimed a folder that still holds
+/// files, since a claim needs an empty folder.)
+pub fn may_remove(proof: &Proof, cleaner: Cleaner) -> bool {
+    match proof {
+        Proof::Ours => true,
+        Proof::Absent => cleaner == Cleaner::Runner,
+        Proof::Other(_) => false,
+    }
+}
+
 /// A run's cleanup (after a failure, by the sweep, by a retry, by a run fenced out): only the
-/// files a run writes, only their uploads, and only while the folder proves this run's.
+/// files a run writes, only their uploads, and only while the folder proves this run's
+/// ([`may_remove`]).
 pub async fn remove_own(
     store: &ObjectStore,
     name: &str,
     uid: &str,
+    cleaner: Cleaner,
 ) -> Result<Removed, StorageError> {
-    match proof(store, name, uid).await? {
-        Proof::Other(why) => Ok(Removed::NotOurs(why)),
-        Proof::Absent => Ok(Removed::Nothing),
-        Proof::Ours => {
-            let keys = own_files(name).map(|f| backup_key(name, &f));
-            let mut aborted = 0;
-            for key in &keys {
-                aborted += store.abort_uploads_of(key).await?;
-            }
-            let present = store.list(&backup_dir(name), None).await?.keys;
-            let mut deleted = 0;
-            for key in keys.iter().filter(|k| present.contains(k)) {
-                store.delete(key).await?;
-                deleted += 1;
-            }
-            Ok(Removed::Deleted { aborted, deleted })
-        }
+    let proof = proof(store, name, uid).await?;
+    if !may_remove(&proof, cleaner) {
+        return Ok(match proof {
+            Proof::Other(why) => Removed::NotOurs(why),
+            _ => Removed::Nothing,
+        });
     }
+    let keys = own_files(name).map(|f| backup_key(name, &f));
+    let mut aborted = 0;
+    for key in &keys {
+        aborted += store.abort_uploads_of(key).await?;
+    }
+    let present = store.list(&backup_dir(name), None).await?.keys;
+    let mut deleted = 0;
+    for key in keys.iter().filter(|k| present.contains(k)) {
+        store.delete(key).await?;
+        deleted += 1;
+    }
+    if proof == Proof::Absent && aborted == 0 && deleted == 0 {
+        return Ok(Removed::Nothing);
+    }
+    Ok(Removed::Deleted { aborted, deleted })
 }
 
 /// A DeleteBackupRequest's deletion: the whole folder (Velero's files included), once it is
@@ -192,6 +221,21 @@ mod tests {
             panic!()
         };
         assert!(why.contains("uid u-2"), "{why}");
+    }
+
+    #[test]
+    fn only_the_runner_itself_removes_from_a_folder_naming_nobody() {
+        let other = Proof::Other("uid u-2".into());
+        for (proof, cleaner, may) in [
+            (Proof::Ours, Cleaner::Runner, true),
+            (Proof::Ours, Cleaner::Other, true),
+            (Proof::Absent, Cleaner::Runner, true),
+            (Proof::Absent, Cleaner::Other, false),
+            (other.clone(), Cleaner::Runner, false),
+            (other, Cleaner::Other, false),
+        ] {
+            assert_eq!(may_remove(&proof, cleaner), may, "{proof:?} {cleaner:?}");
+        }
     }
 
     #[test]

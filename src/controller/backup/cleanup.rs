@@ -16,7 +16,7 @@ use kube::runtime::controller::Action;
 use super::state::{State, status_patch};
 use super::status::set_condition;
 use crate::api::{Backup, BackupPhase, BackupStatus};
-use crate::backup::{self, Removed};
+use crate::backup::{self, Cleaner, Removed};
 use crate::controller::written::{Unreachable, files_of};
 use crate::controller::{Context, Error, now, patch_status};
 use crate::storage::ObjectStore;
@@ -42,8 +42,13 @@ pub enum Failure {
 
 /// Remove what this run wrote: its files and their uploads, only while the folder's marker
 /// (or stored metadata) names `uid` ([`backup::remove_own`]).
-pub async fn clean(store: &ObjectStore, name: &str, uid: &str) -> Result<Removed, Failure> {
-    backup::remove_own(store, name, uid)
+pub async fn clean(
+    store: &ObjectStore,
+    name: &str,
+    uid: &str,
+    cleaner: Cleaner,
+) -> Result<Removed, Failure> {
+    backup::remove_own(store, name, uid, cleaner)
         .await
         .map_err(|e| Failure::Pending(e.to_string()))
 }
@@ -64,7 +69,7 @@ pub async fn clean_where_written(ctx: &Context, backup: &Backup) -> Result<Remov
         Err(Unreachable::Moved(why)) => return Err(Failure::Moved(why)),
         Err(e) => return Err(Failure::Pending(e.to_string())),
     };
-    clean(&files.store, &backup.name_any(), &files.uid).await
+    clean(&files.store, &backup.name_any(), &files.uid, Cleaner::Other).await
 }
 
 /// Record a cleanup's outcome on the status.

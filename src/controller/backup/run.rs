@@ -12,7 +12,7 @@ use super::cleanup::{clean, mark};
 use super::state::{ACTION, State, progress_status, status_patch};
 use super::status::finished;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
-use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
+use crate::backup::{self, BackupError, Cleaner, Plan, Progress, Request, Source};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
@@ -191,7 +191,7 @@ async fn final_status(
     };
     if let (Some(store), true) = (store, wrote) {
         let uid = claimed.uid().unwrap_or_default();
-        let outcome = clean(store, &name, &uid).await;
+        let outcome = clean(store, &name, &uid, Cleaner::Runner).await;
         mark(&mut status, &outcome, &now);
     }
     status
@@ -202,7 +202,7 @@ async fn final_status(
 async fn remove_own_files(store: &ObjectStore, claimed: &Backup) {
     let name = claimed.name_any();
     let uid = claimed.uid().unwrap_or_default();
-    match backup::remove_own(store, &name, &uid).await {
+    match backup::remove_own(store, &name, &uid, Cleaner::Runner).await {
         Ok(removed) => tracing::info!(backup = %name, ?removed, "removed this run's files"),
         Err(e) => tracing::warn!(backup = %name, error = %e, "could not remove this run's files"),
     }
