@@ -8,6 +8,12 @@ pub enum BackupError {
     /// Velero's check: a backup of that name is already in the store.
     #[error("backup already exists in object storage")]
     AlreadyExists,
+    /// The store did not answer cleanly whether the name is free (a 5xx, a timeout, a
+    /// refusal): nothing was written, and nothing is deleted.
+    #[error(
+        "could not tell whether the name is free in the location, so nothing was written or deleted: {0}"
+    )]
+    Unchecked(StorageError),
     #[error("discovering the cluster's resources failed: {0}")]
     Discovery(kube::Error),
     #[error("{0}")]
@@ -28,6 +34,7 @@ impl BackupError {
         match self {
             BackupError::AlreadyExists => "AlreadyExists",
             BackupError::Discovery(_) => "DiscoveryFailed",
+            BackupError::Unchecked(e) => e.reason().as_str(),
             BackupError::Store(e) => e.reason().as_str(),
             BackupError::Archive(_) => "ArchiveFailed",
             BackupError::UploadStopped => "UploadStopped",

@@ -14,6 +14,7 @@ mod error;
 pub mod filter;
 mod keys;
 pub mod metrics;
+pub mod owner;
 mod produce;
 mod request;
 mod run;
@@ -25,8 +26,9 @@ pub use collect::Source;
 pub use error::BackupError;
 pub use filter::{Plan, ResourceDesc};
 pub use keys::{backup_dir, backup_key};
+pub use owner::{Cleaner, Proof, Removed, delete_proven, proof, remove_own};
 pub use request::{Progress, Request};
-pub use run::{Outcome, delete_objects, run, write_metadata};
+pub use run::{Outcome, run, write_metadata};
 
 /// The encryption mode a store recorded, as the backup's status names it.
 pub fn recorded_mode(recorded: &Recorded) -> &'static str {

@@ -12,6 +12,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     /// `namespace/name`, for the log.
     pub qualified: &'a str,
+    /// The Backup's uid: the folder's owner marker names it, and every cleanup checks it.
+    pub uid: &'a str,
     pub plan: &'a Plan,
     pub source: &'a Source,
     pub store: &'a ObjectStore,

@@ -13,7 +13,7 @@ use super::keys::{backup_dir, backup_key};
 use super::produce::{CRDS, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
-use crate::storage::{ObjectStore, Recorded};
+use crate::storage::{Claim, ObjectStore, Owner, Recorded};
 
 /// Chunks waiting for the upload; with 256 KiB chunks, at most 2 MiB between the two sides.
 const CHANNEL_DEPTH: usize = 8;
@@ -32,29 +32,49 @@ pub struct Outcome {
     pub objects: u64,
 }
 
-/// Run the backup. On failure, whatever this run wrote is deleted again (a multipart upload
-/// in flight is aborted by the store layer), so a failed backup leaves nothing behind.
+/// Run the backup: claim `backups/<name>/` (see [`crate::storage::Owner`]), then write. A
+/// folder that is not empty, or whose marker another run wrote first, is a name taken
+/// ([`BackupError::AlreadyExists`]); a store that does not answer the check cleanly fails the
+/// run before anything is written ([`BackupError::Unchecked`]). On a failure after the claim,
+/// the caller deletes the files this run wrote ([`super::remove_own`], while the marker still
+/// names it), so a failed backup leaves nothing behind and never touches what is not its own.
 pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
     let store = request.store;
-    for file in [
-        "velero-backup.json".to_owned(),
-        format!("{}.tar.gz", request.name),
-    ] {
-        if store
-            .head(&backup_key(request.name, &file))
-            .await?
-            .is_some()
-        {
+    let dir = backup_dir(request.name);
+    let (namespace, _) = request.qualified.split_once('/').unwrap_or(("", ""));
+    let owner = Owner {
+        kind: "Backup".into(),
+        namespace: namespace.to_owned(),
+        name: request.name.to_owned(),
+        uid: request.uid.to_owned(),
+    };
+    // Existence is what a listing the store answered says, nothing else.
+    match store.holds_any(&dir).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::info!(
+                backup = request.qualified,
+                "the name is taken in the store: {dir} holds objects"
+            );
             return Err(BackupError::AlreadyExists);
         }
+        Err(e) => return Err(BackupError::Unchecked(e)),
     }
-    let result = write_all(&request).await;
-    if result.is_err() {
-        if let Err(e) = delete_objects(store, request.name).await {
-            tracing::warn!(backup = request.qualified, error = %e, "could not clean up after a failed backup");
+    match store.claim_dir(&dir, &owner).await {
+        Ok(Claim::Claimed) => {}
+        Ok(Claim::Taken(why)) => {
+            tracing::info!(
+                backup = request.qualified,
+                "the name is taken in the store: {why}"
+            );
+            return Err(BackupError::AlreadyExists);
         }
+        // The marker may be there or not: the caller's cleanup looks, and deletes it only if
+        // it names this run.
+        Err(e) => return Err(e.into()),
     }
-    result
+    // On failure the caller cleans up (once, recording what it removed in the status).
+    write_all(&request).await
 }
 
 async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
@@ -100,7 +120,8 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
     let (items, resource_list) = produced?;
     log.line("info", &format!("Backed up a total of {items} items"));
 
-    let mut objects = 1;
+    // The owner marker and the archive, each HEAD-checked when written.
+    let mut objects = 2;
     let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
     store
         .upload(
@@ -143,13 +164,5 @@ pub async fn write_metadata(
     let body = serde_json::to_vec_pretty(backup_json).map_err(io::Error::other)?;
     Ok(store
         .put(&backup_key(name, "velero-backup.json"), Bytes::from(body))
-        .await?)
-}
-
-/// Delete every object under `backups/<name>/`, `velero-backup.json` first so a reader never
-/// sees a backup whose files are half gone.
-pub async fn delete_objects(store: &ObjectStore, name: &str) -> Result<usize, BackupError> {
-    Ok(store
-        .delete_dir(&backup_dir(name), Some("velero-backup.json"))
         .await?)
 }

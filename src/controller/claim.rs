@@ -173,6 +173,13 @@ impl<'a, K: Claimable> Run<'a, K> {
         Ok(written)
     }
 
+    /// Whether the run is still this replica's, by a fenced write of nothing (refused once
+    /// anyone else wrote the object): checked before a step that must not happen for a run
+    /// taken over (a backup's velero-backup.json).
+    pub async fn confirm(&mut self) -> Result<Fenced<K>, kube::Error> {
+        self.write(&serde_json::json!({})).await
+    }
+
     async fn write(&mut self, status: &impl Serialize) -> Result<Fenced<K>, kube::Error> {
         write_status(
             &self.api,

@@ -21,6 +21,7 @@ pub mod serverstatus;
 mod settings;
 pub mod sync;
 mod validations;
+pub mod written;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -28,8 +28,13 @@ pub use spool::Limits;
 use crate::storage::{ObjectStore, StorageError};
 
 /// Delete restore `name`'s files: its unfinished uploads (a restore stopped mid-upload leaves
-/// one) and every key under `restores/<name>/`, nothing else. Returns how many objects were
-/// deleted.
+/// one) and every key under `restores/<name>/`, nothing else; the owner marker last, so an
+/// interrupted deletion can still prove the rest its own. Returns how many objects were
+/// deleted. Callers check the marker first (`controller::restore::delete`).
 pub async fn delete_files(store: &ObjectStore, name: &str) -> Result<usize, StorageError> {
-    store.delete_dir(&restore_dir(name), None).await
+    let order = crate::storage::Order {
+        first: None,
+        last: Some(crate::storage::OWNER_FILE),
+    };
+    store.delete_dir(&restore_dir(name), order).await
 }

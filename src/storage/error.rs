@@ -104,6 +104,15 @@ impl StorageError {
         }
     }
 
+    /// The HTTP status the store answered with; `None` when no answer came (or the error is
+    /// not the store's).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            StorageError::Store { status, .. } => *status,
+            _ => None,
+        }
+    }
+
     /// Whether the store answered 404 (no such key, upload or bucket).
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -4,6 +4,7 @@
 //! LocationConfig + SecretSource ──resolve──▶ Resolved ──StoreCache::store──▶ ObjectStore
 //!                                                         (clients cached by Fingerprint)
 //! ObjectStore: put / upload (multipart) / get / head / list / delete / presigned_get / check
+//!              claim_dir / dir_owner (a folder's owner marker, see `owner`)
 //! ```
 //! Every operation applies the location's encryption and TLS settings; nothing else in
 //! veloxide builds an S3 or KMS client. Keys passed to operations are relative to the
@@ -18,6 +19,7 @@ mod error;
 mod kube;
 mod multipart;
 mod ops;
+mod owner;
 mod reason;
 mod secrets;
 mod sse;
@@ -30,10 +32,12 @@ mod uploads;
 pub use cache::StoreCache;
 pub use check::{CheckReport, Outcome, Step, StepName};
 pub use client::{Clients, Fingerprint};
+pub use dir::Order;
 pub use error::{Result, StorageError};
 pub use kube::KubeSecrets;
 pub use multipart::Uploaded;
 pub use ops::{Listing, ObjectBody, ObjectInfo};
+pub use owner::{Claim, OWNER_FILE, Owner, owner_key};
 pub use reason::Reason;
 pub use secrets::{
     ClientIdentity, CustomerKey, Redacted, Resolved, SecretError, SecretMaterial, SecretSource,

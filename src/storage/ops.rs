@@ -47,6 +47,25 @@ impl ObjectStore {
     /// Put a small object in one request, with the location's encryption, then HEAD it and
     /// check the store recorded that encryption.
     pub async fn put(&self, key: &str, body: Bytes) -> Result<Recorded> {
+        self.put_object(key, body, false)
+            .await?
+            .ok_or_else(|| StorageError::unanswered("PutObject", self.full_key(key), "412"))
+    }
+
+    /// [`ObjectStore::put`] only if no object `key` exists (`If-None-Match: *`, one atomic
+    /// request in S3, MinIO, moto and LocalStack): `None` when one does (412). A store that
+    /// does not know conditional writes either refuses them (501, an error here) or ignores
+    /// the header; callers that need to know read the object back ([`super::owner`]).
+    pub async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<Option<Recorded>> {
+        self.put_object(key, body, true).await
+    }
+
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Bytes,
+        if_absent: bool,
+    ) -> Result<Option<Recorded>> {
         let full = self.full_key(key);
         let size = body.len();
         let mut req = self
@@ -69,8 +88,11 @@ impl ObjectStore {
         if let Some(tags) = &self.config.tagging {
             req = req.tagging(tags);
         }
+        if if_absent {
+            req = req.if_none_match("*");
+        }
         let deadline = super::stall::part_deadline(self.stall, size);
-        super::stall::bounded(
+        let sent = super::stall::bounded(
             deadline,
             &format!("PutObject {full}"),
             self.stall,
@@ -78,8 +100,12 @@ impl ObjectStore {
         )
         .await
         .map_err(|message| StorageError::unanswered("PutObject", full.clone(), message))?
-        .map_err(|e| StorageError::from_sdk("PutObject", &full, e))?;
-        self.verify_written(key).await
+        .map_err(|e| StorageError::from_sdk("PutObject", &full, e));
+        match sent {
+            Err(e) if if_absent && e.status() == Some(412) => Ok(None),
+            Err(e) => Err(e),
+            Ok(_) => self.verify_written(key).await.map(Some),
+        }
     }
 
     /// HEAD an object just written and compare its encryption with the location's. A mismatch
@@ -147,7 +173,16 @@ impl ObjectStore {
             .head_object()
             .bucket(&self.config.bucket)
             .key(&full);
-        match with_customer_key!(req, self.sse).send().await {
+        let what = format!("HeadObject {full}");
+        let sent = super::stall::bounded(
+            self.stall,
+            &what,
+            self.stall,
+            with_customer_key!(req, self.sse).send(),
+        )
+        .await
+        .map_err(|message| StorageError::unanswered("HeadObject", full.clone(), message))?;
+        match sent {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length().unwrap_or(0).max(0) as u64,
                 etag: out.e_tag().map(str::to_owned),

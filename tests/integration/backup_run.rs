@@ -230,7 +230,7 @@ fn the_status_counts_items_and_confirms_no_encryption(
     let enc = status.encryption.as_ref().unwrap();
     assert_eq!(enc.mode.as_deref(), Some("None"));
     assert_eq!(enc.verified, Some(true));
-    assert_eq!(enc.objects, Some(5));
+    assert_eq!(enc.objects, Some(6));
     for key in keys {
         assert!(
             head(world, key).get("ServerSideEncryption").is_none(),
@@ -247,7 +247,7 @@ async fn sse_s3_is_on_every_object(world: &World) {
     assert_eq!(enc.mode.as_deref(), Some("SSE-S3"));
     assert_eq!(enc.verified, Some(true));
     let aes_keys = list_keys(world, "sse-s3/backups/b-aes/");
-    assert_eq!(aes_keys.len(), 5);
+    assert_eq!(aes_keys.len(), 6);
     for key in &aes_keys {
         assert_eq!(head(world, key)["ServerSideEncryption"], "AES256", "{key}");
     }
@@ -262,7 +262,7 @@ async fn sse_kms_with_a_bucket_key_is_on_every_object(world: &World) {
     assert_eq!(enc.verified, Some(true));
     let recorded_key = enc.kms_key_id.clone().unwrap();
     let kms_keys = list_keys(world, "kms/backups/b-kms/");
-    assert_eq!(kms_keys.len(), 5);
+    assert_eq!(kms_keys.len(), 6);
     for key in &kms_keys {
         let h = head(world, key);
         assert_eq!(h["ServerSideEncryption"], "aws:kms", "{key}");

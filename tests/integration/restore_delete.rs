@@ -71,7 +71,7 @@ async fn deleting_a_restore_deletes_its_files_and_only_those() {
             "{:?}",
             done.finalizers()
         );
-        assert_eq!(files(&world, "plain", name).len(), 3, "{name}");
+        assert_eq!(files(&world, "plain", name).len(), 4, "{name}");
     }
     let r10_files = files(&world, "plain", "r10");
 

@@ -20,7 +20,7 @@ pub use certs::{Issued, Pki};
 pub use haproxy::{Haproxy, HaproxyOptions};
 pub use localstack::LocalStack;
 pub use moto::Moto;
-pub use recorder::{Recorded, Recorder, SseCMode};
+pub use recorder::{Fault, Recorded, Recorder, SseCMode};
 
 /// The repository root: the nearest ancestor of this crate's manifest holding `.work` or `.git`.
 pub fn repo_root() -> PathBuf {

@@ -1,7 +1,9 @@
 //! A TLS-terminating proxy that records every request's headers on their way to moto, so
 //! tests can assert what went over the wire. moto does not implement SSE-C (it stores
 //! plaintext and confirms nothing), so the proxy can also stand in for a store's SSE-C
-//! behaviour: enforce and confirm customer keys like S3 does, or refuse them outright.
+//! behaviour: enforce and confirm customer keys like S3 does, or refuse them outright. And it
+//! injects faults a real store has on a bad day ([`Fault`]): an error status for chosen
+//! requests, or requests held until several arrive together (writers racing at one instant).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,8 +50,28 @@ impl Recorded {
     }
 }
 
+/// What the recorder does to requests matching a rule, instead of forwarding them as they come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this HTTP status with an S3 error body (`503`: SlowDown, anything else:
+    /// InternalError), without forwarding.
+    Status(u16),
+    /// Hold each matching request until this many have arrived (or 10 s passed), then forward
+    /// them all at once.
+    Together(usize),
+}
+
+struct Rule {
+    method: String,
+    /// Each matched against the path and the decoded query (`prefix=backups/b/` for a listing).
+    contains: Vec<String>,
+    fault: Fault,
+    barrier: Arc<tokio::sync::Barrier>,
+}
+
 struct Inner {
     upstream: String,
+    rules: Mutex<Vec<Rule>>,
     client: reqwest::Client,
     mode: SseCMode,
     log: Mutex<Vec<Recorded>>,
@@ -81,6 +103,7 @@ impl Recorder {
             .expect("reqwest client");
         let inner = Arc::new(Inner {
             upstream: upstream.trim_end_matches('/').to_owned(),
+            rules: Mutex::new(Vec::new()),
             client,
             mode,
             log: Mutex::new(Vec::new()),
@@ -120,6 +143,26 @@ impl Recorder {
 
     pub fn clear(&self) {
         self.inner.log.lock().expect("log lock").clear();
+    }
+
+    /// From now on, requests with `method` whose path and decoded query (`/bucket/key?k=v&...`)
+    /// contain every one of `contains` get `fault`.
+    pub fn inject(&self, method: &str, contains: &[&str], fault: Fault) {
+        let parties = match fault {
+            Fault::Together(n) => n.max(1),
+            Fault::Status(_) => 1,
+        };
+        self.inner.rules.lock().expect("rules lock").push(Rule {
+            method: method.to_owned(),
+            contains: contains.iter().map(|c| (*c).to_owned()).collect(),
+            fault,
+            barrier: Arc::new(tokio::sync::Barrier::new(parties)),
+        });
+    }
+
+    /// Forward everything as it comes again.
+    pub fn clear_faults(&self) {
+        self.inner.rules.lock().expect("rules lock").clear();
     }
 }
 
@@ -162,8 +205,37 @@ async fn forward(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         target: target.clone(),
         headers: headers.clone(),
     });
-    let md5 = headers.get(MD5).cloned();
     let method = parts.method.as_str();
+    let decoded = format!(
+        "{path}?{}",
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    let fault = inner
+        .rules
+        .lock()
+        .expect("rules lock")
+        .iter()
+        .find(|r| r.method == method && r.contains.iter().all(|c| decoded.contains(c.as_str())))
+        .map(|r| (r.fault, r.barrier.clone()));
+    match fault {
+        Some((Fault::Status(code), _)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let name = if code == 503 {
+                "SlowDown"
+            } else {
+                "InternalError"
+            };
+            return error(status, name, "injected by the test's recorder");
+        }
+        Some((Fault::Together(_), barrier)) => {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), barrier.wait()).await;
+        }
+        None => {}
+    }
+    let md5 = headers.get(MD5).cloned();
     // An object read has no query, or only the `x-id=GetObject` the AWS SDKs add; anything
     // else (`?uploads`, `?list-type=2`, ...) is not a read of one object.
     let query = parts.uri.query().unwrap_or("");

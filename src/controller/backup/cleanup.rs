@@ -2,68 +2,110 @@
 //! parts are invisible to listings but billed). When the store is unreachable at the moment of
 //! failure, the abort cannot reach it either, so the backup carries a `StoreCleaned=False`
 //! condition and the controller retries until the store answers.
+//!
+//! Only what is its own: a cleanup deletes the files a run writes, and only while the folder's
+//! owner marker (or stored metadata) names the backup's uid (`backup::owner`), through the
+//! store the files were written to (`controller::written`).
 
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
 
 use super::state::{State, status_patch};
 use super::status::set_condition;
-use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
-use crate::backup::{self, BackupError};
-use crate::controller::{Context, Error, now, patch_status, store_for};
+use crate::api::{Backup, BackupPhase, BackupStatus};
+use crate::backup::{self, Cleaner, Removed};
+use crate::controller::written::{Unreachable, files_of};
+use crate::controller::{Context, Error, now, patch_status};
 use crate::storage::ObjectStore;
 
 /// The condition recording whether a failed backup's leftovers are gone.
 pub const CLEANED: &str = "StoreCleaned";
 /// How soon a failed cleanup is tried again.
 const RETRY: Duration = Duration::from_secs(3);
+/// How soon a cleanup refused because the location points elsewhere looks again (someone has
+/// to point it back; nothing changes meanwhile).
+const MOVED_RETRY: Duration = Duration::from_secs(60);
 
-/// Abort the backup's multipart uploads and delete its objects.
-pub async fn clean(store: &ObjectStore, name: &str) -> Result<(usize, usize), BackupError> {
-    let aborted = store.abort_uploads(&backup::backup_dir(name)).await?;
-    let deleted = backup::delete_objects(store, name).await?;
-    Ok((aborted, deleted))
+/// Why a cleanup did not happen yet.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The location now points at another store: nothing is deleted there.
+    #[error("{0}")]
+    Moved(String),
+    /// The store (or the API) failed; retried.
+    #[error("{0}")]
+    Pending(String),
 }
 
-/// [`clean`] in the location the backup's files went to; why not, as a message for status.
-pub async fn clean_where_written(ctx: &Context, backup: &Backup) -> Result<(usize, usize), String> {
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let location_name = backup.files_location().unwrap_or_default();
-    let location = locations
-        .get_opt(location_name)
+/// Remove what this run wrote: its files and their uploads, only while the folder's marker
+/// (or stored metadata) names `uid` ([`backup::remove_own`]).
+pub async fn clean(
+    store: &ObjectStore,
+    name: &str,
+    uid: &str,
+    cleaner: Cleaner,
+) -> Result<Removed, Failure> {
+    backup::remove_own(store, name, uid, cleaner)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("location {location_name:?} does not exist"))?;
-    let store = store_for(ctx, &location).await?;
-    clean(&store, &backup.name_any())
-        .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure::Pending(e.to_string()))
+}
+
+/// [`clean`] in the store the backup's files went to. A backup with no record of where it
+/// wrote (older releases, a run that never got to write) owns nothing, and nothing is done.
+pub async fn clean_where_written(ctx: &Context, backup: &Backup) -> Result<Removed, Failure> {
+    if backup
+        .status
+        .as_ref()
+        .and_then(|s| s.written_to.as_ref())
+        .is_none()
+    {
+        return Ok(Removed::Nothing);
+    }
+    let files = match files_of(ctx, backup).await {
+        Ok(files) => files,
+        Err(Unreachable::Moved(why)) => return Err(Failure::Moved(why)),
+        Err(e) => return Err(Failure::Pending(e.to_string())),
+    };
+    clean(&files.store, &backup.name_any(), &files.uid, Cleaner::Other).await
 }
 
 /// Record a cleanup's outcome on the status.
-pub fn mark(status: &mut BackupStatus, outcome: &Result<(usize, usize), String>, now: &Time) {
-    match outcome {
-        Ok((aborted, deleted)) => set_condition(
-            status,
-            CLEANED,
+pub fn mark(status: &mut BackupStatus, outcome: &Result<Removed, Failure>, now: &Time) {
+    let (done, reason, message) = match outcome {
+        Ok(Removed::Deleted { aborted, deleted }) => (
             true,
             "Cleaned",
-            &format!("aborted {aborted} multipart uploads and deleted {deleted} objects"),
-            now,
+            format!("aborted {aborted} multipart uploads and deleted {deleted} objects"),
         ),
-        Err(e) => set_condition(
-            status,
-            CLEANED,
+        Ok(Removed::NotOurs(why)) => (
+            true,
+            "NotOwned",
+            format!(
+                "nothing was deleted: the backup's folder in the store is not this backup's ({why})"
+            ),
+        ),
+        Ok(Removed::Nothing) => (
+            true,
+            "NothingWritten",
+            "nothing was deleted: no file in the store is this backup's".to_owned(),
+        ),
+        Err(Failure::Moved(why)) => (
+            false,
+            "LocationMoved",
+            format!(
+                "the backup's leftovers are not removed through a location that points elsewhere: {why}"
+            ),
+        ),
+        Err(Failure::Pending(e)) => (
             false,
             "CleanupPending",
-            &format!("the backup's leftovers could not be removed yet; retrying: {e}"),
-            now,
+            format!("the backup's leftovers could not be removed yet; retrying: {e}"),
         ),
-    }
+    };
+    set_condition(status, CLEANED, done, reason, &message, now);
 }
 
 /// Whether a failed backup still has leftovers to remove.
@@ -86,11 +128,30 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     let mut status = backup.status.clone().unwrap_or_default();
     let now = now();
     mark(&mut status, &outcome, &now);
-    if outcome.is_ok() {
-        patch_status(&state.api(), &name, &status_patch(&status)["status"]).await?;
-        tracing::info!(backup = %name, "removed a failed backup's leftovers");
-        return Ok(Some(Action::await_change()));
+    let reason_changed = {
+        let before = backup
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLEANED));
+        let after = status.conditions.iter().find(|c| c.type_ == CLEANED);
+        before.map(|c| (&c.reason, &c.message)) != after.map(|c| (&c.reason, &c.message))
+    };
+    match outcome {
+        Ok(_) => {
+            patch_status(&state.api(), &name, &status_patch(&status)["status"]).await?;
+            tracing::info!(backup = %name, "finished a failed backup's cleanup");
+            Ok(Some(Action::await_change()))
+        }
+        Err(Failure::Moved(_)) => {
+            if reason_changed {
+                patch_status(&state.api(), &name, &status_patch(&status)["status"]).await?;
+            }
+            tracing::info!(backup = %name, "cleanup refused: the location points elsewhere");
+            Ok(Some(Action::requeue(MOVED_RETRY)))
+        }
+        Err(Failure::Pending(_)) => {
+            tracing::debug!(backup = %name, "cleanup still failing; retrying");
+            Ok(Some(Action::requeue(RETRY)))
+        }
     }
-    tracing::debug!(backup = %name, "cleanup still failing; retrying");
-    Ok(Some(Action::requeue(RETRY)))
 }

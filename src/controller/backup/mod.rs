@@ -117,10 +117,9 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     let mut claimed = backup.clone();
     let mut status = started(backup.status.as_ref(), ready.ttl, &now());
     // Where its files go, recorded before the first byte is written: deletion goes there.
-    status.written_to = Some(BackupWrittenTo::of(
-        &location_name,
-        &ready.location.spec.object_storage,
-    ));
+    // Whose: the owner marker the run writes names this uid, and every cleanup checks it.
+    status.written_to =
+        Some(BackupWrittenTo::of(&location_name, &ready.location.spec).owned_by(backup.uid()));
     claimed.status = Some(status);
     let Some(claimed) = claim(&state.api(), &claimed).await? else {
         return Ok(Action::requeue(Duration::from_millis(500)));

@@ -12,7 +12,7 @@ use super::cleanup::{clean, mark};
 use super::state::{ACTION, State, progress_status, status_patch};
 use super::status::finished;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
-use crate::backup::{self, BackupError, Plan, Progress, Request, Source};
+use crate::backup::{self, BackupError, Cleaner, Plan, Progress, Request, Source};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
@@ -68,12 +68,26 @@ pub(super) async fn execute(
                     // What it wrote since the new leader's sweep cleaned up (a small archive
                     // is one PUT, already stored) is this run's own; the status says it is no
                     // backup.
-                    remove_own_files(&store, &name).await;
+                    remove_own_files(&store, &claimed).await;
                     return Ok(Action::await_change());
                 }
             }
         }
     };
+    // The last moment to find out this run is no longer the backup's runner before
+    // velero-backup.json says it is complete: a fenced write of nothing. (The sweep writes
+    // Failed before it deletes, so a run that passes here either finishes or finds its final
+    // write refused and deletes velero-backup.json first.)
+    if let (Ok(_), Some(store)) = (&result, &store) {
+        match run.confirm().await? {
+            Fenced::Written(_) => {}
+            Fenced::Lost(_) => {
+                remove_own_files(store, &claimed).await;
+                return Ok(Action::await_change());
+            }
+            Fenced::NotLeader => return Ok(Action::await_change()),
+        }
+    }
 
     let status = final_status(&claimed, &previous, &result, store.as_ref()).await;
     // Through status_patch: a record of files the status no longer has (a name taken in the
@@ -81,10 +95,12 @@ pub(super) async fn execute(
     match run.finish(&status_patch(&status)["status"]).await? {
         Fenced::Written(_) => {}
         Fenced::Lost(_) => {
-            // The files this run wrote are its own to remove: the status says they are not a
-            // backup. (The new leader's sweep may have removed them already.)
+            // The files this run wrote are its own to remove, velero-backup.json first: the
+            // status says they are not a backup. (The new leader's sweep may have removed the
+            // others already, and the marker with them; the stored metadata still names this
+            // run, so it is found and deleted.)
             if let (Some(store), Ok(_)) = (&store, &result) {
-                remove_own_files(store, &name).await;
+                remove_own_files(store, &claimed).await;
             }
             return Ok(Action::await_change());
         }
@@ -115,9 +131,11 @@ async fn archive(
         .as_ref()
         .and_then(|s| s.start_timestamp.as_ref())
         .map_or(0, |t| t.0.as_second().max(0) as u64);
+    let uid = claimed.uid().unwrap_or_default();
     let work = backup::run(Request {
         name: &name,
         qualified: &qualified,
+        uid: &uid,
         plan,
         source: &source,
         store,
@@ -143,6 +161,7 @@ async fn final_status(
     let name = claimed.name_any();
     let now = now();
     let mut status = finished(previous, result, &now);
+    let mut metadata_failed = false;
     if let (Ok(outcome), Some(store)) = (result, store) {
         let mut document = claimed.clone();
         document.status = Some(status.clone());
@@ -155,29 +174,37 @@ async fn final_status(
                 }
             }
             Err(e) => {
-                if let Err(clean) = backup::delete_objects(store, &name).await {
-                    tracing::warn!(backup = %name, error = %clean, "could not clean up");
-                }
+                // The cleanup below removes what this run wrote.
                 status = finished(previous, &Err(e), &now);
+                metadata_failed = true;
             }
         }
     }
     // Nothing of a failed backup stays in the store; if the store cannot be reached now, the
-    // condition says so and the controller retries. A backup that failed because its name is
-    // taken in the store must not touch the objects there: they are another backup's.
-    if let (Some(store), Err(e)) = (store, result)
-        && !matches!(e, BackupError::AlreadyExists)
-    {
-        let outcome = clean(store, &name).await.map_err(|e| e.to_string());
+    // condition says so and the controller retries. A run that never claimed the name (taken,
+    // or the store did not answer the check) wrote nothing and owns nothing there: no cleanup.
+    // Any other cleanup deletes only while the folder's marker names this run.
+    let wrote = match result {
+        Err(BackupError::AlreadyExists | BackupError::Unchecked(_)) => false,
+        Err(_) => true,
+        Ok(_) => metadata_failed,
+    };
+    if let (Some(store), true) = (store, wrote) {
+        let uid = claimed.uid().unwrap_or_default();
+        let outcome = clean(store, &name, &uid, Cleaner::Runner).await;
         mark(&mut status, &outcome, &now);
     }
     status
 }
 
-/// Remove what this run wrote, once its status says it is no backup.
-async fn remove_own_files(store: &ObjectStore, name: &str) {
-    if let Err(e) = backup::delete_objects(store, name).await {
-        tracing::warn!(backup = %name, error = %e, "could not remove this run's files");
+/// Remove what this run wrote (velero-backup.json first), once its status says it is no
+/// backup; only while the store shows the files are this run's.
+async fn remove_own_files(store: &ObjectStore, claimed: &Backup) {
+    let name = claimed.name_any();
+    let uid = claimed.uid().unwrap_or_default();
+    match backup::remove_own(store, &name, &uid, Cleaner::Runner).await {
+        Ok(removed) => tracing::info!(backup = %name, ?removed, "removed this run's files"),
+        Err(e) => tracing::warn!(backup = %name, error = %e, "could not remove this run's files"),
     }
 }
 

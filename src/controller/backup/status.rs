@@ -188,6 +188,11 @@ pub fn finished(
             status.phase = Some(BackupPhase::Failed);
             status.failure_reason = Some(e.to_string());
             set_condition(&mut status, "Ready", false, e.label(), &e.to_string(), now);
+            // The store never said the name was free: nothing was written, nothing is owned.
+            if matches!(e, BackupError::Unchecked(_)) {
+                status.written_to = None;
+                status.progress = None;
+            }
             if matches!(e, BackupError::Store(s) if s.reason() == crate::storage::Reason::EncryptionMismatch)
             {
                 set_condition(
@@ -288,7 +293,7 @@ mod tests {
         claimed.written_to = Some(crate::api::BackupWrittenTo {
             location: "default".into(),
             bucket: "b".into(),
-            prefix: String::new(),
+            ..Default::default()
         });
         let taken = finished(&claimed, &Err(BackupError::AlreadyExists), &at(30));
         assert_eq!(taken.phase, Some(BackupPhase::FailedValidation));
@@ -298,6 +303,17 @@ mod tests {
                 .starts_with("backup already exists in object storage")
         );
         assert_eq!(taken.conditions[0].reason, "FailedValidation");
+        // A store that did not answer whether the name is free: Failed, owning nothing.
+        let unchecked = BackupError::Unchecked(crate::storage::StorageError::Config("503".into()));
+        let failed = finished(&claimed, &Err(unchecked), &at(30));
+        assert_eq!(failed.phase, Some(BackupPhase::Failed));
+        assert_eq!(failed.written_to, None);
+        assert!(
+            failed
+                .failure_reason
+                .unwrap()
+                .contains("nothing was written or deleted")
+        );
     }
 
     #[test]

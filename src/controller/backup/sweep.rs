@@ -1,6 +1,8 @@
 //! What a new leader does before its backup controller starts: every backup left `InProgress`
 //! (its runner died or lost the lease) is marked `Failed` with Velero's message, and whatever
-//! it left in the store (parts of a multipart upload, side files) is removed.
+//! it left in the store (parts of a multipart upload, side files) is removed: only the files a
+//! run writes, only while the folder's owner marker names the backup, and only through a
+//! location still pointing where they were written (`cleanup::clean_where_written`).
 //!
 //! Velero's choice, kept over resuming: a half-written archive cannot be continued (the
 //! multipart upload's parts are gone or unknown), and re-running silently would make one
@@ -51,9 +53,8 @@ pub async fn fail_in_progress(ctx: &Context) -> Result<Swept, kube::Error> {
         swept.failed += 1;
         let cleaned = clean_where_written(ctx, backup).await;
         match &cleaned {
-            Ok((aborted, deleted)) => tracing::info!(
-                backup = %name, aborted_uploads = aborted, deleted_objects = deleted,
-                "cleaned up after an interrupted backup"
+            Ok(removed) => tracing::info!(
+                backup = %name, ?removed, "cleaned up after an interrupted backup"
             ),
             Err(e) => {
                 tracing::warn!(backup = %name, error = %e, "could not clean up after an interrupted backup yet")

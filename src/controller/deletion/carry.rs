@@ -17,6 +17,7 @@ use crate::api::{
     Backup, BackupPhase, BackupStorageLocation, DeleteBackupRequest, DeleteBackupRequestPhase,
     DeleteBackupRequestStatus, Restore,
 };
+use crate::backup::Removed;
 use crate::controller::{Context, Error, is_conflict, publish, store_for};
 
 pub(super) async fn carry_out(
@@ -144,8 +145,16 @@ async fn delete_everything(
                 "backup storage location {} cannot be used: {e}",
                 files.location
             )),
-            Ok(store) => match crate::backup::delete_objects(&store, name).await {
-                Ok(n) => deleted_objects = n,
+            // Proven again here (the request was checked before the Backup went Deleting):
+            // only a folder whose marker or stored metadata names this backup is deleted.
+            Ok(store) => match crate::backup::delete_proven(&store, name, &files.uid).await {
+                Ok(Removed::Deleted { deleted, .. }) => deleted_objects = deleted,
+                Ok(Removed::Nothing) => {}
+                Ok(Removed::NotOurs(why)) => errors.push(format!(
+                    "{} in location {} is not this backup's ({why}); nothing was deleted",
+                    crate::backup::backup_dir(name),
+                    files.location
+                )),
                 Err(e) => errors.push(format!(
                     "deleting {} in location {} failed: {e}",
                     crate::backup::backup_dir(name),

@@ -75,20 +75,20 @@ pub fn decide(
              Unavailable state{why}"
         ));
     }
-    if let Some(written) = backup.status.as_ref().and_then(|s| s.written_to.as_ref()) {
-        let now = BackupWrittenTo::of(name, &location.spec.object_storage);
-        if now != *written {
-            return Decision::Refuse(format!(
-                "backup storage location {name} now points at bucket {:?} prefix {:?}, but the \
-                 backup was written to bucket {:?} prefix {:?}; point the location back to \
-                 delete its files",
-                now.bucket, now.prefix, written.bucket, written.prefix
-            ));
-        }
+    let written = backup.status.as_ref().and_then(|s| s.written_to.as_ref());
+    if let Some(why) = written.and_then(|w| w.moved(&BackupWrittenTo::of(name, &location.spec))) {
+        return Decision::Refuse(format!("{why}; nothing was deleted"));
     }
+    // Whose files to look for: the record's uid (a synced backup's is the stored metadata's),
+    // else (an older release's backup) this object's own.
+    let uid = written
+        .and_then(|w| w.uid.clone())
+        .or_else(|| backup.metadata.uid.clone())
+        .unwrap_or_default();
     Decision::Proceed {
         files: Some(Files {
             location: name.to_owned(),
+            uid,
         }),
     }
 }
@@ -194,15 +194,51 @@ mod tests {
         let moved = location("a", "ReadWrite", Some("Available"), "other");
         let why = refusal(decide("b", Some(&b), Some(&moved)));
         assert!(why.contains("now points at bucket"), "{why}");
+        assert!(why.contains("nothing was deleted"), "{why}");
         // Slashes around a prefix are not a move.
         let same = location("a", "ReadWrite", Some("Available"), "/p/");
         assert_eq!(
             decide("b", Some(&b), Some(&same)),
             Decision::Proceed {
                 files: Some(Files {
-                    location: "a".into()
+                    location: "a".into(),
+                    uid: String::new(),
                 })
             }
+        );
+    }
+
+    #[test]
+    fn a_location_moved_to_another_endpoint_is_refused_and_the_record_names_whose_files() {
+        let record = json!({"location": "a", "bucket": "bucket", "prefix": "p", "provider": "aws",
+                            "s3Url": "https://one", "region": "r1", "uid": "u-9"});
+        let b = backup("Completed", record);
+        let config = |url: &str| {
+            Some(
+                [("s3Url", url), ("region", "r1")]
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .into(),
+            )
+        };
+        let mut l = location("a", "ReadWrite", Some("Available"), "p");
+        l.spec.config = config("https://one/");
+        let files = Files {
+            location: "a".into(),
+            uid: "u-9".into(),
+        };
+        assert_eq!(
+            decide("b", Some(&b), Some(&l)),
+            Decision::Proceed { files: Some(files) }
+        );
+        l.spec.config = config("https://two");
+        let why = refusal(decide("b", Some(&b), Some(&l)));
+        assert!(
+            why.contains("now points at bucket \"bucket\" prefix \"p\" at https://two"),
+            "{why}"
+        );
+        assert!(
+            why.contains("written to bucket \"bucket\" prefix \"p\" at https://one"),
+            "{why}"
         );
     }
 

@@ -5,7 +5,12 @@
 //! |------------------------|-----------------------------------------------------------------|
 //! | deleted                | nothing                                                         |
 //! | Processed, InProgress  | removed 24 h after creation ([`state::MAX_AGE`])                |
-//! | New                    | [`decide`]: refuse (Processed with an error), or [`carry`] it out |
+//! | New                    | [`decide`], then [`prove`]: refuse (Processed with an error), or [`carry`] it out |
+//!
+//! Proving: the backup's folder must be its own before anything happens: its owner marker (or,
+//! for a backup of an older release or of Velero, its stored `velero-backup.json`) names the
+//! backup's uid (a synced backup's: the uid stored with it). Another cluster's backup of the same
+//! name is refused, and neither the Backup nor the store is touched.
 //!
 //! Carrying out: the Backup becomes `Deleting` (fenced on its resourceVersion, so a backup
 //! claimed meanwhile is not touched), the request is claimed `InProgress` (fenced likewise), the
@@ -16,6 +21,7 @@
 
 mod carry;
 pub mod decide;
+mod prove;
 pub mod state;
 
 use std::sync::Arc;
@@ -133,7 +139,13 @@ async fn start(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, E
         }
         None => None,
     };
-    match decide::decide(&backup_name, backup.as_ref(), location.as_ref()) {
+    let mut decision = decide::decide(&backup_name, backup.as_ref(), location.as_ref());
+    if let (Decision::Proceed { files: Some(files) }, Some(location)) = (&decision, &location)
+        && let Err(why) = prove::ours(ctx, location, &backup_name, &files.uid).await
+    {
+        decision = Decision::Refuse(why);
+    }
+    match decision {
         Decision::Refuse(why) => {
             tracing::info!(request = %request.name_any(), backup = %backup_name, "refused: {why}");
             let status = DeleteBackupRequestStatus {

@@ -11,10 +11,12 @@ pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Velero polls for them.
 pub const RESTORES_GONE_WITHIN: Duration = Duration::from_secs(60);
 
-/// The backup's files: the location they are in, checked usable.
+/// The backup's files: the location they are in, checked usable, and the uid the folder's
+/// owner marker (or stored metadata) must name for any of them to be deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Files {
     pub location: String,
+    pub uid: String,
 }
 
 /// What to do with a new request.

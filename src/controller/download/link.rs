@@ -4,8 +4,9 @@
 use kube::{Api, ResourceExt};
 
 use super::state::LINK_TTL;
-use crate::api::{Backup, BackupStorageLocation, DownloadRequest, Restore};
-use crate::controller::{Context, store_for};
+use crate::api::{Backup, DownloadRequest, Restore};
+use crate::controller::Context;
+use crate::controller::written::files_of;
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -34,14 +35,11 @@ pub async fn target(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("backup {backup_name:?} does not exist"))?;
-    let location_name = backup.spec.storage_location.clone().unwrap_or_default();
-    let locations: Api<BackupStorageLocation> = Api::namespaced(ctx.client.clone(), ns);
-    let location = locations
-        .get_opt(&location_name)
+    // Through the location the backup was written to, and only while it still points there.
+    let store = files_of(ctx, &backup)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("backup storage location {location_name:?} does not exist"))?;
-    let store = store_for(ctx, &location).await.map_err(|e| e.to_string())?;
+        .store;
     let sse_c = matches!(store.config().encryption, Encryption::SseC(_));
     Ok((store, target.kind.key(&backup_name, &target.name), sse_c))
 }

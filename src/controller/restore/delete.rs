@@ -6,6 +6,11 @@
 //! its location is gone, or the location cannot be used) they are left, with a Warning event.
 //! When the store fails, the deletion is retried with backoff until [`GIVE_UP_AFTER`] past the
 //! `deletionTimestamp`, then left the same way. (Velero retries forever.)
+//!
+//! Only its own: the files are deleted only while the folder's owner marker (written by the
+//! run before its files, see `run.rs`) names this Restore's uid, and only through a location
+//! still pointing where the backup was written. A same-named restore of another cluster sharing
+//! the bucket keeps its files.
 
 use std::time::Duration;
 
@@ -14,9 +19,11 @@ use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
 use super::state::{ACTION, FINALIZER, State};
-use crate::api::{Backup, BackupStorageLocation, Restore, RestorePhase};
-use crate::controller::{Context, Error, publish, release_finalizer, store_for};
+use crate::api::{Backup, Restore, RestorePhase};
+use crate::controller::written::{Unreachable, files_of};
+use crate::controller::{Context, Error, publish, release_finalizer};
 use crate::restore::{delete_files, restore_dir};
+use crate::storage::Owner;
 
 /// How long after its deletion a Restore waits for an unreachable store.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
@@ -118,9 +125,9 @@ pub(super) async fn finalize(restore: &Restore, state: &State) -> Result<Action,
     Ok(Action::await_change())
 }
 
-/// Find the files through the restore's backup and its location, and delete them. The outer
-/// error is the API failing (retried by the error policy); the store's failures are an
-/// [`Attempt`].
+/// Find the files through the restore's backup and the location it was written to, prove them
+/// this restore's (the owner marker names its uid), and delete them. The outer error is the API
+/// failing (retried by the error policy); the store's failures are an [`Attempt`].
 async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
     // Only runs that got as far as InProgress wrote anything.
     if matches!(
@@ -140,30 +147,60 @@ async fn attempt(ctx: &Context, restore: &Restore) -> Result<Attempt, Error> {
              location"
         )));
     };
-    // Where the backup was written, not a location named in its spec later.
-    let location_name = backup.files_location().unwrap_or_default().to_owned();
-    let locations: Api<BackupStorageLocation> =
-        Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let Some(location) = locations.get_opt(&location_name).await? else {
-        return Ok(Attempt::Unlocatable(format!(
-            "location {location_name:?} of backup {backup_name:?} no longer exists"
-        )));
+    // Where the backup was written, and only while the location still points there.
+    let files = match files_of(ctx, &backup).await {
+        Ok(files) => files,
+        Err(Unreachable::Api(_, e)) => return Err(e.into()),
+        Err(e) => return Ok(Attempt::Unlocatable(e.to_string())),
     };
-    let store = match store_for(ctx, &location).await {
-        Ok(store) => store,
+    let location_name = files.location.name_any();
+    let name = restore.name_any();
+    let uid = restore.uid().unwrap_or_default();
+    let owner = match files.store.dir_owner(&restore_dir(&name)).await {
+        Ok(owner) => owner,
         Err(e) => {
-            return Ok(Attempt::Unlocatable(format!(
-                "location {location_name:?} cannot be used: {e}"
+            return Ok(Attempt::StoreFailed(format!(
+                "location {location_name:?}: {e}"
             )));
         }
     };
-    Ok(match delete_files(&store, &restore.name_any()).await {
+    match decide_owner(owner.as_ref(), &uid) {
+        Owned::Ours => {}
+        Owned::NotOurs(why) => return Ok(Attempt::Unlocatable(why)),
+    }
+    Ok(match delete_files(&files.store, &name).await {
         Ok(objects) => Attempt::Deleted {
             location: location_name,
             objects,
         },
         Err(e) => Attempt::StoreFailed(format!("location {location_name:?}: {e}")),
     })
+}
+
+/// Whether `restores/<name>/` may be deleted by the restore with `uid`.
+#[derive(Debug, PartialEq)]
+enum Owned {
+    Ours,
+    NotOurs(String),
+}
+
+/// The folder is this restore's only when its marker names this restore's uid. Without a
+/// marker (an older release's restore, or one that never wrote) nothing proves it, and a
+/// restore of the same name elsewhere may own it: it is left.
+fn decide_owner(owner: Option<&Owner>, uid: &str) -> Owned {
+    match owner {
+        Some(o) if o.uid == uid => Owned::Ours,
+        Some(o) => Owned::NotOurs(format!(
+            "the folder is another restore's of the same name ({} {}/{}, uid {}), perhaps \
+             another cluster's sharing the bucket",
+            o.kind, o.namespace, o.name, o.uid
+        )),
+        None => Owned::NotOurs(
+            "no owner marker names this restore there (written by an older release, or by \
+             another cluster's restore of the same name)"
+                .into(),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +231,22 @@ mod tests {
         assert!(note.contains("could not be located"), "{note}");
         assert!(note.contains("restores/r1/"), "{note}");
         assert!(note.contains("\"b\" no longer exists"), "{note}");
+    }
+
+    #[test]
+    fn only_a_marker_naming_the_restore_proves_its_files() {
+        let owner = |uid: &str| Owner {
+            kind: "Restore".into(),
+            namespace: "velero".into(),
+            name: "r1".into(),
+            uid: uid.into(),
+        };
+        assert_eq!(decide_owner(Some(&owner("u-1")), "u-1"), Owned::Ours);
+        let Owned::NotOurs(why) = decide_owner(Some(&owner("u-2")), "u-1") else {
+            panic!("another restore's folder proven ours")
+        };
+        assert!(why.contains("uid u-2"), "{why}");
+        assert!(matches!(decide_owner(None, "u-1"), Owned::NotOurs(_)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Context, Error, now, publish, store_for};
 use crate::restore::{self, Progress, Request, RestoreError};
-use crate::storage::ObjectStore;
+use crate::storage::{Claim, ObjectStore, Owner, StorageError};
 
 /// Run a claimed restore: the objects, then the final status, metrics and an event.
 pub(super) async fn execute(
@@ -43,9 +43,12 @@ pub(super) async fn execute(
     let mut run = Run::new(state.api(), &claimed, &state.term);
     let result = match store_for(ctx, &validated.location).await {
         Err(e) => Err(RestoreError::Location(e)),
-        Ok(store) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
-            Ended::Finished(result) => result,
-            Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
+        Ok(store) => match claim_files(&store, &claimed).await {
+            Err(e) => Err(e),
+            Ok(()) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
+                Ended::Finished(result) => result,
+                Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
+            },
         },
     };
     let status = finished(&previous, &result, &now());
@@ -55,6 +58,40 @@ pub(super) async fn execute(
     }
     record(ctx, &claimed, &status).await;
     Ok(Action::await_change())
+}
+
+/// Claim `restores/<name>/` before anything is restored: its owner marker names this Restore,
+/// so the finalizer deletes the files only while they are this restore's, and a same-named
+/// restore of another cluster sharing the bucket neither overwrites nor deletes them. A name
+/// taken there (or a store that does not answer cleanly) fails the restore before it creates
+/// anything.
+async fn claim_files(store: &ObjectStore, claimed: &Restore) -> Result<(), RestoreError> {
+    let name = claimed.name_any();
+    let dir = restore::restore_dir(&name);
+    let owner = Owner {
+        kind: "Restore".into(),
+        namespace: claimed.namespace().unwrap_or_default(),
+        name: name.clone(),
+        uid: claimed.uid().unwrap_or_default(),
+    };
+    let taken = |why: String| {
+        RestoreError::Upload(StorageError::Config(format!(
+            "{dir} in the location is taken ({why}): a restore of this name was made there \
+             already, perhaps by another cluster sharing the bucket; nothing was restored, \
+             choose another name"
+        )))
+    };
+    if store.holds_any(&dir).await.map_err(RestoreError::Upload)? {
+        return Err(taken("it holds objects".into()));
+    }
+    match store
+        .claim_dir(&dir, &owner)
+        .await
+        .map_err(RestoreError::Upload)?
+    {
+        Claim::Claimed => Ok(()),
+        Claim::Taken(why) => Err(taken(why)),
+    }
 }
 
 /// Create the backup's objects, with progress in status. A restore deleted while it runs is

@@ -151,15 +151,22 @@ async fn backup_location(
         ));
         return Ok(None);
     }
-    let name = backup.spec.storage_location.clone().unwrap_or_default();
+    // Where the backup was written (its record), not a location its spec names later.
+    let name = backup.files_location().unwrap_or_default().to_owned();
     let locations: Api<BackupStorageLocation> =
         Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
     let location = locations.get_opt(&name).await?;
-    if location.is_none() {
-        errors.push(format!(
+    match &location {
+        None => errors.push(format!(
             "backup storage location {name:?} of backup {:?} does not exist",
             backup.name_any()
-        ));
+        )),
+        Some(l) => {
+            if let Some(why) = crate::controller::written::moved(backup, l) {
+                errors.push(why);
+                return Ok(None);
+            }
+        }
     }
     Ok(location)
 }

@@ -126,10 +126,11 @@ pub fn prepare(
     };
     status.phase = Some(phase);
     let location_name = location.metadata.name.clone().unwrap_or_default();
-    status.written_to = Some(BackupWrittenTo::of(
-        &location_name,
-        &location.spec.object_storage,
-    ));
+    // Whose files: the uid stored with them, which their owner marker (or the stored
+    // metadata) names; a deletion here deletes them only while it does.
+    status.written_to = Some(
+        BackupWrittenTo::of(&location_name, &location.spec).owned_by(stored.metadata.uid.clone()),
+    );
     let meta = &mut stored.metadata;
     meta.namespace = Some(namespace.to_owned());
     meta.resource_version = None;

@@ -164,7 +164,11 @@ fn velero_s_own_file_decodes_and_becomes_a_local_backup() {
         Some(BackupWrittenTo {
             location: "shared".into(),
             bucket: "shared".into(),
-            prefix: "team".into()
+            prefix: "team".into(),
+            provider: Some("aws".into()),
+            // Whose files: the uid stored with them (a deletion here checks the store for it).
+            uid: Some("0b8c-uid".into()),
+            ..Default::default()
         })
     );
 }

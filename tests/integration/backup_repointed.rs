@@ -1,0 +1,105 @@
+//! Cleanup goes where the backup was written. A backup fails while the store is unreachable,
+//! so its cleanup is pending; meanwhile its location is repointed to another prefix, where a
+//! folder of the same name holds another backup. When the store answers again, the cleanup
+//! retry refuses (`StoreCleaned=False`, reason `LocationMoved`, saying where to point the
+//! location back) and deletes nothing in the new place. Before the fix, the retry deleted the
+//! same-named folder through the repointed location.
+
+use crate::backup_support;
+use crate::server_support;
+
+use std::time::Duration;
+
+use backup_support::proxy::Proxy;
+use backup_support::*;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use server_support::{BUCKET, Server, World};
+use veloxide::api::BackupPhase;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
+    let world = World::start().await;
+    // Another backup named `big`, under the prefix the location will be repointed to.
+    for file in ["velero-backup.json", "big.tar.gz"] {
+        let body = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(body.path(), b"another cluster's").unwrap();
+        let key = format!("elsewhere/backups/big/{file}");
+        let out = aws(
+            &world,
+            &[
+                "s3api",
+                "put-object",
+                "--bucket",
+                BUCKET,
+                "--key",
+                &key,
+                "--body",
+                body.path().to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let theirs = list_keys(&world, "elsewhere/backups/big/");
+    assert_eq!(theirs.len(), 2);
+
+    let mut proxy = Proxy::start(world.moto.port, None, 3_000_000).await;
+    let server = Server::start(&world.server_kubeconfig, "server-a");
+    back_up_big_slowly(&world, &proxy, &server).await;
+    upload_in_flight(&world).await;
+    proxy.stop();
+    let failed = wait_phase(&world, "big", BackupPhase::Failed, Duration::from_secs(120)).await;
+    let (cleaned, why, _) = condition(&failed, "StoreCleaned").unwrap();
+    assert_eq!(
+        (cleaned.as_str(), why.as_str()),
+        ("False", "CleanupPending")
+    );
+
+    // The location now points at the other prefix; the store comes back.
+    let patch = json!({"spec": {"objectStorage": {"prefix": "elsewhere"}}});
+    world
+        .locations()
+        .patch("slow", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    proxy.restart().await;
+    eventually("the retry refuses", Duration::from_secs(90), || async {
+        let b = backups(&world).get("big").await.unwrap();
+        condition(&b, "StoreCleaned").is_some_and(|(_, reason, _)| reason == "LocationMoved")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        list_keys(&world, "elsewhere/backups/big/"),
+        theirs,
+        "the retry deleted a same-named folder through the repointed location"
+    );
+    let b = backups(&world).get("big").await.unwrap();
+    let (status, _, message) = condition(&b, "StoreCleaned").unwrap();
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("now points at bucket \"velero-backups\" prefix \"elsewhere\""),
+        "{message}"
+    );
+    assert!(message.contains("point the location back"), "{message}");
+
+    // Pointed back, the retry finishes the cleanup where the backup was written.
+    let patch = json!({"spec": {"objectStorage": {"prefix": "slow"}}});
+    world
+        .locations()
+        .patch("slow", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    eventually("the leftovers removed", Duration::from_secs(90), || async {
+        let b = backups(&world).get("big").await.unwrap();
+        condition(&b, "StoreCleaned").is_some_and(|(s, _, _)| s == "True")
+    })
+    .await;
+    assert_eq!(world.moto.multipart_uploads(BUCKET).await, 0);
+    assert_eq!(list_keys(&world, "slow/backups/big/"), Vec::<String>::new());
+    assert_eq!(list_keys(&world, "elsewhere/backups/big/"), theirs);
+}
