@@ -14,10 +14,12 @@ mod error;
 pub mod filter;
 mod keys;
 pub mod metrics;
+pub mod not_done;
 mod produce;
 mod request;
 mod run;
 pub mod sidefiles;
+pub mod stored;
 
 use crate::storage::Recorded;
 

@@ -19,6 +19,7 @@ mod api_server_restart;
 mod backup_cli;
 mod backup_faults;
 mod backup_lifecycle;
+mod backup_not_done;
 mod backup_partial;
 mod backup_run;
 mod backup_secrets_scope;
