@@ -5,11 +5,14 @@
 //!
 //! Only finished backups with data are candidates (Completed, PartiallyFailed); backups still
 //! running and Failed ones are never selected for deletion here (failed ones expire by TTL).
+//! Only Completed backups fill a period's slot: a PartiallyFailed run later the same day must
+//! not displace the day's Completed one (it may still be kept by `keepLast`).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::api::{Backup, BackupPhase, Retention};
+use super::own::made_by;
+use crate::api::{Backup, BackupPhase, Retention, Schedule};
 
 /// One backup as retention sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +76,7 @@ pub fn expired(policy: &Retention, zone: &TimeZone, backups: &[Candidate]) -> Ve
         }
         let local = backup.time.to_zoned(zone.clone());
         for (i, (_, bucket)) in rules.iter().enumerate() {
-            if left[i] == 0 {
+            if left[i] == 0 || backup.phase != BackupPhase::Completed {
                 continue;
             }
             let value = bucket(&local);
@@ -134,14 +137,16 @@ pub fn time_of(schedule: &str, backup: &Backup) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// The candidates of `schedule` among `backups` (by Velero's label).
-pub fn candidates(schedule: &str, backups: &[Backup]) -> Vec<Candidate> {
+/// The candidates of `schedule` among `backups`: only those it made in this cluster
+/// ([`made_by`]), never another cluster's backups the sync brought in under the same name.
+pub fn candidates(schedule: &Schedule, backups: &[Backup]) -> Vec<Candidate> {
+    let name = schedule.metadata.name.as_deref().unwrap_or_default();
     backups
         .iter()
-        .filter(|b| b.schedule() == schedule)
+        .filter(|b| made_by(schedule, b))
         .map(|b| Candidate {
             name: b.metadata.name.clone().unwrap_or_default(),
-            time: time_of(schedule, b),
+            time: time_of(name, b),
             phase: b.phase(),
         })
         .collect()
@@ -292,6 +297,31 @@ mod tests {
                 vec!["2026-12-01T00:00:00Z"],
             ),
             (
+                // The day's newest is PartiallyFailed: the day's slot goes to its Completed
+                // one, and the PartiallyFailed run is not kept by a period rule.
+                "a PartiallyFailed run does not displace the day's Completed one",
+                policy(|p| p.keep_daily = Some(2)),
+                backups(&[
+                    ("2026-12-01T03:00:00Z", Completed),
+                    ("2026-12-01T15:00:00Z", PartiallyFailed),
+                    ("2026-12-02T03:00:00Z", Completed),
+                    ("2026-12-02T15:00:00Z", PartiallyFailed),
+                ]),
+                vec!["2026-12-01T15:00:00Z", "2026-12-02T15:00:00Z"],
+            ),
+            (
+                "keepLast still counts a PartiallyFailed run",
+                policy(|p| {
+                    p.keep_last = Some(1);
+                    p.keep_daily = Some(1)
+                }),
+                backups(&[
+                    ("2026-12-02T03:00:00Z", Completed),
+                    ("2026-12-02T15:00:00Z", PartiallyFailed),
+                ]),
+                vec![],
+            ),
+            (
                 "running and failed backups are never selected",
                 policy(|p| p.keep_last = Some(1)),
                 backups(&[
@@ -340,23 +370,34 @@ mod tests {
         assert_eq!(expired(&p, &berlin, &list), Vec::<String>::new());
     }
 
-    /// A backup's time is the tick in its name, so backups synced into a new cluster (created
-    /// all at once) keep their place; only this schedule's backups are candidates.
+    /// A backup's time is the tick in its name (a backup recreated by the sync keeps its
+    /// place); only the backups this schedule made here are candidates: not another
+    /// schedule's, not one by hand, not another cluster's same-named schedule's.
     #[test]
     fn candidates_are_this_schedules_by_their_tick() {
+        let ours =
+            serde_json::json!({"velero.io/schedule-name": "s", "veloxide.io/schedule-uid": "u-s"});
         let list: Vec<Backup> = serde_json::from_value(serde_json::json!([
             {"metadata": {"name": "s-20261201030000", "creationTimestamp": "2026-12-09T00:00:00Z",
-                          "labels": {"velero.io/schedule-name": "s"}},
+                          "labels": ours},
              "spec": {}, "status": {"phase": "Completed"}},
             {"metadata": {"name": "s-other-20261201030000", "creationTimestamp": "2026-12-09T00:00:00Z",
                           "labels": {"velero.io/schedule-name": "s-other"}}, "spec": {}},
             {"metadata": {"name": "manual", "creationTimestamp": "2026-12-09T00:00:00Z"}, "spec": {}},
             {"metadata": {"name": "s-by-hand", "creationTimestamp": "2026-12-09T00:00:00Z",
-                          "labels": {"velero.io/schedule-name": "s"}},
+                          "labels": ours},
              "spec": {}, "status": {"startTimestamp": "2026-12-05T00:00:00Z"}},
+            {"metadata": {"name": "s-20261130030000", "creationTimestamp": "2026-12-09T00:00:00Z",
+                          "labels": {"velero.io/schedule-name": "s", "veloxide.io/schedule-uid": "u-elsewhere"},
+                          "annotations": {"veloxide.io/synced-from": "default"}},
+             "spec": {}, "status": {"phase": "Completed"}},
         ]))
         .unwrap();
-        let got = candidates("s", &list);
+        let schedule: Schedule = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "s", "uid": "u-s"}, "spec": {"schedule": "@daily", "template": {}},
+        }))
+        .unwrap();
+        let got = candidates(&schedule, &list);
         assert_eq!(
             got.iter()
                 .map(|c| (c.name.as_str(), c.time.to_string()))

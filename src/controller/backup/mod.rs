@@ -13,6 +13,7 @@
 
 mod cleanup;
 mod delete;
+pub mod expiry;
 mod prepare;
 mod run;
 pub mod state;
