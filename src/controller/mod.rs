@@ -5,6 +5,7 @@
 //! from another kind's folder. Shared here: the [`Context`], the one [`Error`], the location →
 //! store step ([`store_for`]), status patches and events for any kind.
 
+pub mod backoff;
 pub mod backup;
 mod claim;
 pub mod deletion;

@@ -2,7 +2,6 @@
 //! backups retention keeps. Plain functions over plain data; `controller::schedule` carries
 //! them out and the webhook refuses what `validate` refuses.
 
-pub mod backoff;
 pub mod cron;
 pub mod due;
 pub mod metrics;

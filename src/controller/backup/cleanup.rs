@@ -3,8 +3,6 @@
 //! failure, the abort cannot reach it either, so the backup carries a `StoreCleaned=False`
 //! condition and the controller retries until the store answers.
 
-use std::time::Duration;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -13,13 +11,11 @@ use super::state::{State, status_patch};
 use super::status::set_condition;
 use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
 use crate::backup::{self, BackupError};
-use crate::controller::{Context, Error, now, patch_status, store_for};
+use crate::controller::{Context, Error, backoff, now, patch_status, store_for};
 use crate::storage::ObjectStore;
 
 /// The condition recording whether a failed backup's leftovers are gone.
 pub const CLEANED: &str = "StoreCleaned";
-/// How soon a failed cleanup is tried again.
-const RETRY: Duration = Duration::from_secs(3);
 
 /// Abort the backup's multipart uploads and delete its objects.
 pub async fn clean(store: &ObjectStore, name: &str) -> Result<(usize, usize), BackupError> {
@@ -81,6 +77,15 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     if !pending(backup) {
         return Ok(None);
     }
+    // Retries end at the TTL: expiry asks for the backup's deletion then.
+    let expiration = backup
+        .status
+        .as_ref()
+        .and_then(|s| s.expiration.as_ref())
+        .map(|t| t.0);
+    if !backoff::before_ttl(expiration, jiff::Timestamp::now()) {
+        return Ok(None);
+    }
     let name = backup.name_any();
     let outcome = clean_where_written(&state.ctx, backup).await;
     let mut status = backup.status.clone().unwrap_or_default();
@@ -91,6 +96,14 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
         tracing::info!(backup = %name, "removed a failed backup's leftovers");
         return Ok(Some(Action::await_change()));
     }
-    tracing::debug!(backup = %name, "cleanup still failing; retrying");
-    Ok(Some(Action::requeue(RETRY)))
+    // Back off: wait as long as it has been failing (the condition's transition time is when
+    // it started failing; it moves only when the status flips).
+    let first = backup
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLEANED))
+        .map_or(now.0, |c| c.last_transition_time.0);
+    let wait = backoff::wait_after(first, now.0);
+    tracing::debug!(backup = %name, ?wait, "cleanup still failing; retrying");
+    Ok(Some(Action::requeue(wait)))
 }

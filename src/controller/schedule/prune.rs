@@ -14,8 +14,8 @@ use super::status::event;
 use crate::api::{
     Backup, BackupPhase, DeleteBackupRequest, DeleteBackupRequestPhase, Retention, Schedule,
 };
+use crate::controller::backoff::may_ask;
 use crate::controller::{Context, Error, list};
-use crate::schedule::backoff::may_ask;
 use crate::schedule::retention::{candidates, expired};
 use crate::schedule::{Cron, made_by};
 

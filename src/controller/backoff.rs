@@ -1,7 +1,9 @@
-//! When retention asks again for a backup whose deletion it asked for and that failed (the
-//! location was unavailable, read-only, or moved): after a delay that doubles with each failure,
-//! and not at all once the backup's TTL has passed (expiry asks for it then, with its own
-//! reporting). Without this, every look at the schedule made one more refused request.
+//! Retries that back off and end: retention asking again for a backup whose deletion failed
+//! (the location was unavailable, read-only, or moved), and the cleanup of a failed backup's
+//! leftovers when the store did not answer. Each waits longer the longer it has been failing,
+//! and stops at the backup's TTL: expiry asks for the backup's deletion then, with its own
+//! reporting. Without this, every look made one more refused request, or one more store call
+//! every few seconds for ever. Plain functions of times.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ pub const MOST: Duration = Duration::from_secs(3600);
 /// Whether retention may ask again now, given when its failed requests for the backup were
 /// made (any order) and the backup's expiration.
 pub fn may_ask(failed: &[Timestamp], expiration: Option<Timestamp>, now: Timestamp) -> bool {
-    if expiration.is_some_and(|e| e <= now) {
+    if !before_ttl(expiration, now) {
         return false;
     }
     let Some(last) = failed.iter().max() else {
@@ -26,6 +28,22 @@ pub fn may_ask(failed: &[Timestamp], expiration: Option<Timestamp>, now: Timesta
         .min(16);
     let wait = FIRST.saturating_mul(1 << doublings).min(MOST);
     Duration::try_from(now.duration_since(*last)).is_ok_and(|since| since >= wait)
+}
+
+/// How long after a failed attempt to try again, when the first of the failures in a row was
+/// at `first`: as long as it has been failing (so the delay doubles), from [`FIRST_RETRY`] to
+/// [`MOST`].
+pub fn wait_after(first: Timestamp, now: Timestamp) -> Duration {
+    let failing = Duration::try_from(now.duration_since(first)).unwrap_or(Duration::ZERO);
+    failing.clamp(FIRST_RETRY, MOST)
+}
+
+/// The first delay of [`wait_after`].
+pub const FIRST_RETRY: Duration = Duration::from_secs(3);
+
+/// Whether a retry for a backup expiring at `expiration` may still run: not once it expired.
+pub fn before_ttl(expiration: Option<Timestamp>, now: Timestamp) -> bool {
+    expiration.is_none_or(|e| e > now)
 }
 
 #[cfg(test)]
@@ -75,5 +93,27 @@ mod tests {
             let failed: Vec<Timestamp> = failed.iter().map(|t| at(t)).collect();
             assert_eq!(may_ask(&failed, expiration, now), want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_cleanup_waits_as_long_as_it_has_failed_and_ends_at_the_ttl() {
+        let now = at("2026-12-01T12:00:00Z");
+        for (first, want) in [
+            ("2026-12-01T12:00:00Z", 3),
+            ("2026-12-01T11:59:50Z", 10),
+            ("2026-12-01T11:50:00Z", 600),
+            ("2026-11-01T00:00:00Z", 3600),
+            // A clock that went back: the shortest delay.
+            ("2026-12-01T13:00:00Z", 3),
+        ] {
+            assert_eq!(
+                wait_after(at(first), now),
+                Duration::from_secs(want),
+                "{first}"
+            );
+        }
+        assert!(before_ttl(None, now));
+        assert!(before_ttl(Some(at("2026-12-01T12:00:01Z")), now));
+        assert!(!before_ttl(Some(now), now));
     }
 }
