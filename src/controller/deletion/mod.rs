@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{ListParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -42,7 +42,7 @@ use state::{CONTROLLER, Decision, MAX_AGE};
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
-    let controller = Controller::new(requests(&ctx), watcher::Config::default());
+    let controller = super::list::controller(requests(&ctx), watcher::Config::default());
     run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER).await;
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::api::ListParams;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
@@ -37,7 +37,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Schedule> = Api::namespaced(ctx.client.clone(), &ns);
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ns);
     let forget = forget_deleted(api.clone(), ctx.clone(), term.clone());
-    let controller = Controller::new(api, watcher::Config::default())
+    let controller = list::controller(api, watcher::Config::default())
         // A backup of the schedule finishing may release the next run, or make one to prune.
         .watches(
             backups,
