@@ -197,4 +197,44 @@ mod tests {
         assert!(with_expiration(b"[1]", to).is_err());
         assert!(with_expiration(br#"{"status": 3}"#, to).is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever a stored file holds: facts and the rewrite answer or refuse, never panic;
+        /// a rewrite reads back with the new expiration, the same uid, and nothing else changed.
+        #[test]
+        fn rewrites_keep_everything_but_the_expiration(
+            uid in proptest::option::of(".{0,40}"),
+            status in 0u8..4,
+            key in "[a-zA-Z]{1,12}",
+            value in ".{0,40}",
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let _ = facts(&noise);
+            let _ = with_expiration(&noise, Timestamp::UNIX_EPOCH);
+            let mut doc = json!({"kind": "Backup", "metadata": {}, "spec": {key.clone(): value}});
+            if let Some(uid) = &uid {
+                doc["metadata"]["uid"] = json!(uid);
+            }
+            match status {
+                0 => {}
+                1 => doc["status"] = json!(null),
+                2 => doc["status"] = json!({"phase": "Completed", "expiration": "2026-01-01T00:00:00Z"}),
+                _ => doc["status"] = json!({"expiration": 5}),
+            }
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            let to: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+            let out = with_expiration(&bytes, to).unwrap();
+            let read = facts(&out).unwrap();
+            proptest::prop_assert_eq!(read.expiration, Some(to));
+            proptest::prop_assert_eq!(read.uid, uid);
+            let mut back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            back["status"].as_object_mut().unwrap().remove("expiration");
+            let mut want = doc.clone();
+            if !want["status"].is_object() {
+                want["status"] = json!({});
+            }
+            want["status"].as_object_mut().unwrap().remove("expiration");
+            proptest::prop_assert_eq!(back, want);
+        }
+    }
 }
