@@ -65,3 +65,8 @@ cm = lambda name, ns: json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
     "status": {"phase": "Completed", "version": 1, "formatVersion": "1.1.0",
                "startTimestamp": "2026-01-01T00:00:00Z", "completionTimestamp": "2026-01-01T00:01:00Z",
                "expiration": "2026-01-31T00:00:00Z", "progress": {"totalItems": 3, "itemsBackedUp": 3}}}))
+
+# sync_metadata: the same file, as the sync and expiry read it back.
+(out / "sync_metadata").mkdir(exist_ok=True)
+for seed in (out / "backup_metadata").iterdir():
+    (out / "sync_metadata" / seed.name).write_bytes(seed.read_bytes())

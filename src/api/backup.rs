@@ -101,7 +101,8 @@ pub struct BackupSpec {
     /// How long the backup is kept (Go duration; unset or 0 means 720h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<GoDuration>,
-    /// Accepted for compatibility; veloxide backs up resources, not volume data.
+    /// Accepted for compatibility; veloxide backs up resources, not volume data (a backup
+    /// taking claims while this is unset or true says so in a warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub snapshot_volumes: Option<bool>,
@@ -122,6 +123,11 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub ordered_resources: Option<BTreeMap<String, String>>,
+    /// Velero's resource policy (a ConfigMap); not applied by veloxide yet (the backup says
+    /// so in a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub resource_policy: Option<k8s_openapi::api::core::v1::TypedLocalObjectReference>,
     /// Velero's pre/post exec hooks; not run by veloxide (a backup with hooks fails validation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kube::core::{Selector, SelectorExt as _};
 
+use super::not_done::Asks;
 use crate::api::BackupSpec;
 
 /// A listable resource, as discovery describes it (the preferred version only).
@@ -95,6 +96,16 @@ pub struct Plan {
     excluded_resources: Vec<String>,
     include_cluster: Option<bool>,
     selectors: Vec<Selector>,
+    asks: Asks,
+}
+
+/// Velero's label that keeps an object out of every backup, whatever the filters say.
+pub const EXCLUDE_LABEL: &str = "velero.io/exclude-from-backup";
+
+/// Whether an object's labels keep it out of backups (`velero.io/exclude-from-backup=true`,
+/// exactly as Velero compares it).
+pub fn excluded_by_label(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(EXCLUDE_LABEL).is_some_and(|v| v == "true")
 }
 
 impl Plan {
@@ -177,7 +188,13 @@ impl Plan {
             excluded_resources,
             include_cluster: spec.include_cluster_resources,
             selectors,
+            asks: Asks::from_spec(spec),
         })
+    }
+
+    /// What the spec asks for that veloxide does not do yet (see `backup::not_done`).
+    pub fn asks(&self) -> &Asks {
+        &self.asks
     }
 
     fn all_namespaces(&self) -> bool {

@@ -14,11 +14,13 @@ mod error;
 pub mod filter;
 mod keys;
 pub mod metrics;
+pub mod not_done;
 pub mod owner;
 mod produce;
 mod request;
 mod run;
 pub mod sidefiles;
+pub mod stored;
 
 use crate::storage::Recorded;
 

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 
 use super::archive::{ArchiveWriter, ItemRef};
 use super::error::BackupError;
-use super::filter::{Plan, ResourceDesc};
+use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
+use super::not_done::{Seen, not_done};
 use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
 
@@ -58,6 +59,7 @@ async fn archive_into(
         items: 0,
         total: 0,
         with_items: BTreeSet::new(),
+        seen: Seen::default(),
         tx,
     };
     for resource in resources {
@@ -65,6 +67,11 @@ async fn archive_into(
     }
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
+    }
+    // What was asked and not done: said, never dropped.
+    for message in not_done(request.plan.asks(), &out.seen) {
+        log.line("warning", &message);
+        results.warnings.add_general(message);
     }
     let rest = out.archive.finish()?;
     send(tx, rest).await?;
@@ -80,6 +87,8 @@ struct Archiving<'t> {
     total: u64,
     /// Group-resources (outside the core group) with at least one item in the archive.
     with_items: BTreeSet<String>,
+    /// What the items taken ask for that is not done.
+    seen: Seen,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
 }
 
@@ -158,6 +167,16 @@ async fn archive_resource(
                     out.total -= 1;
                     continue;
                 }
+                if excluded_by_label(item.metadata.labels.as_ref().unwrap_or(&Default::default())) {
+                    out.total -= 1;
+                    log.line(
+                        "info",
+                        &format!("Excluding {group_resource} {}{name}: it has the label {EXCLUDE_LABEL}=true",
+                            namespace.map_or(String::new(), |n| format!("{n}/"))),
+                    );
+                    continue;
+                }
+                out.seen.observe(resource, item);
                 let json = match serde_json::to_vec(item) {
                     Ok(json) => json,
                     Err(e) => {

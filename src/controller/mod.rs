@@ -5,6 +5,7 @@
 //! from another kind's folder. Shared here: the [`Context`], the one [`Error`], the location →
 //! store step ([`store_for`]), status patches and events for any kind.
 
+pub mod backoff;
 pub mod backup;
 mod claim;
 pub mod deletion;
@@ -13,6 +14,7 @@ pub mod fence;
 #[cfg(test)]
 mod fixtures;
 mod index;
+pub mod list;
 pub mod location;
 mod mirror;
 pub mod restore;
@@ -303,7 +305,9 @@ pub async fn publish_to(ctx: &Context, event: &Event, reference: &ObjectReferenc
 }
 
 /// Whether `backup` is one of the newest `keepLastSuccessful` Completed backups of a schedule
-/// with `spec.retention`: such a backup is never expired, by retention or by its TTL.
+/// with `spec.retention` that made it in this cluster: such a backup is never expired, by
+/// retention or by its TTL. Another cluster's backup (synced here under the same schedule
+/// name) is never kept by this cluster's policy.
 pub async fn kept_by_retention(
     ctx: &Context,
     backup: &crate::api::Backup,
@@ -315,23 +319,21 @@ pub async fn kept_by_retention(
     }
     let schedules: kube::Api<Schedule> =
         kube::Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let Some(policy) = schedules
-        .get_opt(schedule)
-        .await?
-        .and_then(|s| s.spec.retention)
-    else {
+    let Some(schedule) = schedules.get_opt(schedule).await? else {
         return Ok(false);
     };
+    let Some(policy) = schedule.spec.retention.clone() else {
+        return Ok(false);
+    };
+    if !crate::schedule::made_by(&schedule, backup) {
+        return Ok(false);
+    }
     let backups: kube::Api<Backup> =
         kube::Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let list = backups
-        .list(&kube::api::ListParams::default().labels(&format!(
-            "{}={schedule}",
-            crate::api::backup::SCHEDULE_LABEL
-        )))
-        .await?
-        .items;
-    let candidates = crate::schedule::retention::candidates(schedule, &list);
+    let params =
+        kube::api::ListParams::default().labels(&crate::schedule::own::selector(&schedule));
+    let list = list::all(&backups, &params).await?;
+    let candidates = crate::schedule::retention::candidates(&schedule, &list);
     let name = backup.metadata.name.as_deref().unwrap_or_default();
     Ok(crate::schedule::retention::protected(&policy, &candidates)
         .iter()

@@ -41,6 +41,9 @@ pub struct Request<'a> {
     pub progress: watch::Sender<Progress>,
     /// What the archive may cost (sizes, counts, the spool's room).
     pub limits: Limits,
+    /// What the spec asks for that is not done (`backup::not_done::restore_not_done`): each a
+    /// warning in the log and the results.
+    pub not_done: Vec<String>,
 }
 
 /// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
@@ -131,6 +134,10 @@ async fn restore_items(
             spooled.format_version.as_deref().unwrap_or("unknown")
         ),
     );
+    for message in &request.not_done {
+        log.line("warning", message);
+        results.warnings.add_general(message.clone());
+    }
     let chosen = choose(request.client, request.plan, &spooled, log, results).await;
     let total = chosen.len() as u64;
     let mut tally = Tally {

@@ -315,6 +315,15 @@ fn field(
                 if step == 0 {
                     return Err(err("step must be a positive whole number, not 0".into()));
                 }
+                // A step as long as the field's range matches its first value only (robfig
+                // accepts `*/90` in minutes and runs hourly): almost surely not what was meant.
+                if step > max - min {
+                    return Err(err(format!(
+                        "step {step} is past the field's range ({min}-{max}): it would match one \
+                         value only; use a step up to {}, or name the value",
+                        max - min
+                    )));
+                }
                 (r, Some(step))
             }
             None => (part, None),

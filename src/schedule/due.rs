@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::cron::Cron;
+use super::own::SCHEDULE_UID_LABEL;
 use crate::api::backup::SCHEDULE_LABEL;
 use crate::api::{Backup, Schedule};
 
@@ -77,8 +78,9 @@ pub fn backup_name(schedule: &str, tick: Timestamp) -> String {
 const NOT_COPIED: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// The Backup a schedule makes at `tick`, as Velero's `FromSchedule`: the template's spec,
-/// the template's labels (else the schedule's) plus `velero.io/schedule-name`, the schedule's
-/// annotations, and an owner reference when `useOwnerReferencesInBackup`.
+/// the template's labels (else the schedule's) plus `velero.io/schedule-name` (and veloxide's
+/// `veloxide.io/schedule-uid`), the schedule's annotations, and an owner reference when
+/// `useOwnerReferencesInBackup`.
 pub fn backup_for(schedule: &Schedule, tick: Timestamp) -> Backup {
     let name = schedule.metadata.name.clone().unwrap_or_default();
     let template_labels = schedule
@@ -91,6 +93,11 @@ pub fn backup_for(schedule: &Schedule, tick: Timestamp) -> Backup {
         .or_else(|| schedule.metadata.labels.clone())
         .unwrap_or_default();
     labels.insert(SCHEDULE_LABEL.to_owned(), name.clone());
+    // Which Schedule made it, so retention never counts another cluster's same-named
+    // schedule's backups as this one's (`schedule::own`).
+    if let Some(uid) = schedule.metadata.uid.as_ref().filter(|u| !u.is_empty()) {
+        labels.insert(SCHEDULE_UID_LABEL.to_owned(), uid.clone());
+    }
     let annotations: BTreeMap<String, String> = schedule
         .metadata
         .annotations
@@ -284,7 +291,8 @@ mod tests {
         assert_eq!(b["metadata"]["namespace"], "velero");
         assert_eq!(
             b["metadata"]["labels"],
-            json!({"team": "ops", "velero.io/schedule-name": "nightly"})
+            json!({"team": "ops", "velero.io/schedule-name": "nightly",
+                   "veloxide.io/schedule-uid": "u-1"})
         );
         assert_eq!(b["metadata"]["annotations"], json!({"note": "x"}));
         assert!(b["metadata"].get("ownerReferences").is_none());
@@ -300,7 +308,8 @@ mod tests {
         let b = serde_json::to_value(backup_for(&schedule(with), tick)).unwrap();
         assert_eq!(
             b["metadata"]["labels"],
-            json!({"tier": "gold", "velero.io/schedule-name": "nightly"})
+            json!({"tier": "gold", "velero.io/schedule-name": "nightly",
+                   "veloxide.io/schedule-uid": "u-1"})
         );
         assert_eq!(
             b["metadata"]["ownerReferences"],

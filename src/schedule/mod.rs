@@ -5,10 +5,13 @@
 pub mod cron;
 pub mod due;
 pub mod metrics;
+pub mod own;
 pub mod retention;
+pub mod ttl;
 
 pub use cron::{Cron, CronError};
 pub use due::{Due, backup_for, backup_name, base, decide};
+pub use own::{SCHEDULE_UID_LABEL, made_by};
 
 use crate::api::ScheduleSpec;
 use crate::backup::Plan;
@@ -38,12 +41,39 @@ pub fn validate(spec: &ScheduleSpec) -> Result<Cron, Vec<String>> {
     }
 }
 
+/// The longest Schedule name: it is the value of its backups' `velero.io/schedule-name`
+/// label, and label values hold at most 63 characters.
+pub const MAX_NAME: usize = crate::api::label::MAX_LENGTH;
+
+/// Why a Schedule's name cannot work, if it cannot: every Backup it made would be refused by
+/// the API server (the label), so the schedule would try again for ever.
+pub fn name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    (length > MAX_NAME).then(|| {
+        format!(
+            "metadata.name: {length} characters; a Schedule's name is the \
+             velero.io/schedule-name label of its backups, which holds at most {MAX_NAME}: \
+             create it again with a shorter name"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec(value: serde_json::Value) -> ScheduleSpec {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn names_over_63_characters_are_refused() {
+        assert_eq!(name_problem(&"a".repeat(63)), None);
+        let problem = name_problem(&"a".repeat(64)).unwrap();
+        assert!(
+            problem.starts_with("metadata.name: 64 characters; a Schedule's name is the velero.io/schedule-name label"),
+            "{problem}"
+        );
     }
 
     #[test]

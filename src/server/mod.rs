@@ -190,12 +190,19 @@ async fn controllers(ctx: Arc<Context>, term: CancellationToken) {
         || controller::restore::sweep::fail_in_progress(&ctx),
         controller::restore::run(ctx.clone(), term.clone()),
     );
+    // A deletion another runner left InProgress is carried out again (deleting is idempotent).
+    let deletions = after_sweep(
+        "deletion requests",
+        &term,
+        || controller::deletion::resume::resume_in_progress(&ctx),
+        controller::deletion::run(ctx.clone(), term.clone()),
+    );
     tokio::join!(
         controller::location::run(ctx.clone(), term.clone()),
         backups,
         restores,
         controller::download::run(ctx.clone(), term.clone()),
-        controller::deletion::run(ctx.clone(), term.clone()),
+        deletions,
         controller::sync::run(ctx.clone(), term.clone()),
         controller::schedule::run(ctx.clone(), term.clone()),
         controller::serverstatus::run(ctx.clone(), term.clone()),

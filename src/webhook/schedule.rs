@@ -5,7 +5,7 @@
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse};
 
-use super::review::{Admits, BadRequest, Read, answer, deny, read_spec};
+use super::review::{Admits, BadRequest, Read, answer, deny, read_spec, with_warnings};
 use crate::api::ScheduleSpec;
 
 /// Answer one Schedule admission request (see [`super::review`] for the HTTP contract).
@@ -24,9 +24,22 @@ fn respond(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         Read::Spec(response, spec) => (response, spec),
         Read::Answer(answer) => return answer,
     };
-    match crate::schedule::validate(&spec) {
-        Ok(_) => response,
-        Err(errors) => deny(response, errors.join("; "), Vec::new()),
+    let warnings: Vec<String> = crate::schedule::ttl::shorter_than_retention(&spec)
+        .into_iter()
+        .collect();
+    let name = request
+        .object
+        .as_ref()
+        .and_then(|o| o.metadata.name.as_deref())
+        .unwrap_or(request.name.as_str());
+    let named = crate::schedule::name_problem(name);
+    match (crate::schedule::validate(&spec), named) {
+        (Ok(_), None) => with_warnings(response, warnings),
+        (Ok(_), Some(problem)) => deny(response, problem, warnings),
+        (Err(errors), named) => {
+            let errors: Vec<String> = named.into_iter().chain(errors).collect();
+            deny(response, errors.join("; "), warnings)
+        }
     }
 }
 
@@ -99,6 +112,35 @@ mod tests {
                 }
             }
         }
+        // A TTL shorter than what retention keeps is allowed, with a warning naming both.
+        let answer = review(
+            schedule(json!({"schedule": "@daily", "template": {"ttl": "24h"},
+                            "retention": {"keepDaily": 7}})),
+            "CREATE",
+        );
+        assert_eq!(answer["response"]["allowed"], true);
+        let warning = answer["response"]["warnings"][0].as_str().unwrap();
+        assert!(
+            warning.starts_with(
+                "spec.template.ttl: 24h is shorter than the 168h spec.retention.keepDaily"
+            ),
+            "{warning}"
+        );
+        let answer = review(
+            schedule(json!({"schedule": "@daily", "template": {}})),
+            "CREATE",
+        );
+        assert!(answer["response"].get("warnings").is_none(), "{answer}");
+        // A name too long for its backups' label is refused, naming the field.
+        let mut long = schedule(json!({"schedule": "@daily", "template": {}}));
+        long["metadata"]["name"] = json!("n".repeat(64));
+        let answer = review(long, "CREATE");
+        assert_eq!(answer["response"]["allowed"], false);
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("metadata.name: 64 characters"),
+            "{message}"
+        );
         // Deleting a schedule is never refused.
         let answer = review(schedule(json!({"schedule": "nope"})), "DELETE");
         assert_eq!(answer["response"]["allowed"], true);

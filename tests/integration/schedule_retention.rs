@@ -158,3 +158,84 @@ async fn retention_keeps_exactly_the_newest_and_deletes_through_requests() {
     }
     drop(server);
 }
+
+/// A day's slot goes to its Completed backup: a PartiallyFailed run later the same day does not
+/// displace it (and is the one retention asks to delete).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partially_failed_run_does_not_displace_the_days_completed_one() {
+    let world = world().await;
+    let schedules: Api<Schedule> = Api::namespaced(world.client.clone(), NS);
+    let schedule: Schedule = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "Schedule",
+        "metadata": {"name": "daily", "namespace": NS},
+        "spec": {"schedule": "0 3 * * *", "paused": true, "template": {},
+                 "retention": {"keepDaily": 1, "keepLastSuccessful": 0}},
+    }))
+    .unwrap();
+    let schedule = schedules
+        .create(&PostParams::default(), &schedule)
+        .await
+        .unwrap();
+    let uid = schedule.metadata.uid.unwrap();
+    // Made by the schedule (its name and uid), finished, before any server runs.
+    for (name, phase) in [
+        ("daily-20261201030000", "Completed"),
+        ("daily-20261201150000", "PartiallyFailed"),
+    ] {
+        create_backup_labelled(
+            &world,
+            name,
+            json!({"storageLocation": "default"}),
+            json!({"velero.io/schedule-name": "daily", "veloxide.io/schedule-uid": uid}),
+        )
+        .await;
+        let mut finished = backups(&world).get(name).await.unwrap();
+        finished.status = Some(serde_json::from_value(json!({"phase": phase})).unwrap());
+        finished.metadata.managed_fields = None;
+        backups(&world)
+            .replace_status(name, &PostParams::default(), &finished)
+            .await
+            .unwrap();
+    }
+    let server = backup_support::serve_plain_location(&world, "default").await;
+    let requests: Api<DeleteBackupRequest> = Api::namespaced(world.client.clone(), NS);
+    eventually(
+        "retention asks for the PartiallyFailed run",
+        Duration::from_secs(30),
+        || async {
+            requests
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .any(|r| r.spec.backup_name == "daily-20261201150000")
+                || backups(&world)
+                    .get_opt("daily-20261201150000")
+                    .await
+                    .unwrap()
+                    .is_none()
+        },
+    )
+    .await;
+    let asked: Vec<String> = requests
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.spec.backup_name)
+        .collect();
+    assert!(
+        !asked.contains(&"daily-20261201030000".to_owned()),
+        "the day's Completed backup was asked for: {asked:?}"
+    );
+    assert!(
+        backups(&world)
+            .get_opt("daily-20261201030000")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(server);
+}

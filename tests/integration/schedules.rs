@@ -188,7 +188,8 @@ async fn two_replicas_make_one_backup_per_tick_across_a_leader_kill() {
     // Another replica got to a tick first (or this leader made its backup and restarted before
     // writing lastBackup): the backup of the next tick already exists when the tick comes. The
     // leader must record it, not make a second one for that tick, and not skip to another.
-    let status = schedules(&world).get("tick").await.unwrap().status.unwrap();
+    let tick = schedules(&world).get("tick").await.unwrap();
+    let (status, uid) = (tick.status.unwrap(), tick.metadata.uid.unwrap());
     let mut raced = status.next_run.unwrap().0;
     if raced.duration_since(Timestamp::now()) < jiff::SignedDuration::from_millis(1500) {
         raced += jiff::SignedDuration::from_secs(every);
@@ -197,7 +198,8 @@ async fn two_replicas_make_one_backup_per_tick_across_a_leader_kill() {
     let backup: Backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
         "metadata": {"name": raced_name, "namespace": NS,
-                     "labels": {"velero.io/schedule-name": "tick", "tier": "gold"}},
+                     "labels": {"velero.io/schedule-name": "tick", "tier": "gold",
+                                "veloxide.io/schedule-uid": uid}},
         "spec": {"includedNamespaces": ["app"], "ttl": "1h0m0s"},
     }))
     .unwrap();
@@ -401,6 +403,38 @@ async fn admission_time_zones_pause_and_from_schedule() {
         text(&out)
     );
     assert!(schedules(&world).get_opt("bad").await.unwrap().is_none());
+
+    // A step past the field's range (robfig would run `*/90` hourly) and a name its backups'
+    // label cannot hold are refused too, each naming the field.
+    for (name, cron, want) in [
+        (
+            "steps".to_owned(),
+            "*/90 * * * *",
+            "spec.schedule: minute field \"*/90\": step 90 is past the field's range (0-59)",
+        ),
+        ("n".repeat(64), "@daily", "metadata.name: 64 characters"),
+    ] {
+        let object = json!({"apiVersion": "velero.io/v1", "kind": "Schedule",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"schedule": cron, "template": {}}});
+        let out = kubectl(&world, &["apply", "-f", "-"], Some(&object.to_string()));
+        assert!(!out.status.success(), "{name}");
+        assert!(text(&out).contains(want), "{}", text(&out));
+    }
+    // A TTL shorter than what retention keeps is applied, with a warning saying so.
+    let short = json!({"apiVersion": "velero.io/v1", "kind": "Schedule",
+        "metadata": {"name": "short-ttl", "namespace": NS},
+        "spec": {"schedule": "@daily", "paused": true, "template": {"ttl": "24h0m0s"},
+                 "retention": {"keepDaily": 7}}});
+    let out = kubectl(&world, &["apply", "-f", "-"], Some(&short.to_string()));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "Warning: spec.template.ttl: 24h0m0s is shorter than the 168h spec.retention.keepDaily"
+        ),
+        "{}",
+        text(&out)
+    );
 
     // A zoned schedule is Enabled with the next 03:00 in Berlin as its next run.
     let good = json!({"apiVersion": "velero.io/v1", "kind": "Schedule",

@@ -178,3 +178,24 @@ fn bad_filters_are_refused_naming_the_field() {
         );
     }
 }
+
+/// Velero's exclusion label keeps an object out only when its value is exactly "true".
+#[test]
+fn the_exclusion_label_is_true_or_nothing() {
+    let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    for (pairs, excluded) in [
+        (vec![("velero.io/exclude-from-backup", "true")], true),
+        (vec![("velero.io/exclude-from-backup", "True")], false),
+        (vec![("velero.io/exclude-from-backup", "false")], false),
+        (vec![("velero.io/exclude-from-backup", "")], false),
+        (vec![("app", "true")], false),
+        (vec![], false),
+    ] {
+        assert_eq!(excluded_by_label(&labels(&pairs)), excluded, "{pairs:?}");
+    }
+}

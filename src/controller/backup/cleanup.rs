@@ -18,13 +18,11 @@ use super::status::set_condition;
 use crate::api::{Backup, BackupPhase, BackupStatus};
 use crate::backup::{self, Cleaner, Removed};
 use crate::controller::written::{Unreachable, files_of};
-use crate::controller::{Context, Error, now, patch_status};
+use crate::controller::{Context, Error, backoff, now, patch_status};
 use crate::storage::ObjectStore;
 
 /// The condition recording whether a failed backup's leftovers are gone.
 pub const CLEANED: &str = "StoreCleaned";
-/// How soon a failed cleanup is tried again.
-const RETRY: Duration = Duration::from_secs(3);
 /// How soon a cleanup refused because the location points elsewhere looks again (someone has
 /// to point it back; nothing changes meanwhile).
 const MOVED_RETRY: Duration = Duration::from_secs(60);
@@ -123,6 +121,15 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
     if !pending(backup) {
         return Ok(None);
     }
+    // Retries end at the TTL: expiry asks for the backup's deletion then.
+    let expiration = backup
+        .status
+        .as_ref()
+        .and_then(|s| s.expiration.as_ref())
+        .map(|t| t.0);
+    if !backoff::before_ttl(expiration, jiff::Timestamp::now()) {
+        return Ok(None);
+    }
     let name = backup.name_any();
     let outcome = clean_where_written(&state.ctx, backup).await;
     let mut status = backup.status.clone().unwrap_or_default();
@@ -150,8 +157,16 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
             Ok(Some(Action::requeue(MOVED_RETRY)))
         }
         Err(Failure::Pending(_)) => {
-            tracing::debug!(backup = %name, "cleanup still failing; retrying");
-            Ok(Some(Action::requeue(RETRY)))
+            // Back off: wait as long as it has been failing (the condition's transition time is when
+    // it started failing; it moves only when the status flips).
+    let first = backup
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLEANED))
+        .map_or(now.0, |c| c.last_transition_time.0);
+            let wait = backoff::wait_after(first, now.0);
+            tracing::debug!(backup = %name, ?wait, "cleanup still failing; retrying");
+            Ok(Some(Action::requeue(wait)))
         }
     }
 }

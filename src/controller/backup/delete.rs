@@ -79,14 +79,15 @@ pub(super) async fn collect_if_expired(backup: &Backup, state: &State) -> Result
     let Some(expiration) = backup.status.as_ref().and_then(|s| s.expiration.as_ref()) else {
         return Ok(Action::await_change());
     };
+    // A schedule's retention keeps its newest Completed backup(s) past their TTL, this
+    // cluster's or (read from the store) the one that made a synced backup.
+    if let Some(action) = super::expiry::hold(backup, expiration.0, state).await? {
+        return Ok(action);
+    }
     let left = expiration.0.duration_since(jiff::Timestamp::now());
     if left.is_positive() {
         let left = Duration::try_from(left).unwrap_or(gc_frequency);
         return Ok(Action::requeue(left.min(gc_frequency)));
-    }
-    // A schedule's retention keeps its newest Completed backup(s) past their TTL.
-    if crate::controller::kept_by_retention(ctx, backup).await? {
-        return Ok(Action::requeue(gc_frequency));
     }
     let name = backup.name_any();
     let locations: Api<BackupStorageLocation> =

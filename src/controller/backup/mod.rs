@@ -13,6 +13,7 @@
 
 mod cleanup;
 mod delete;
+pub mod expiry;
 mod prepare;
 mod run;
 pub mod state;
@@ -23,7 +24,7 @@ mod validate;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -41,7 +42,7 @@ use validate::Checked;
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = super::list::controller(api, watcher::Config::default());
     let state = Arc::new(State::new(ctx, term.clone(), controller.store()));
     run_until(controller, term, reconcile, error_policy, state, CONTROLLER).await;
 }

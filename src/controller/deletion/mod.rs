@@ -4,6 +4,7 @@
 //! | request phase          | what happens                                                    |
 //! |------------------------|-----------------------------------------------------------------|
 //! | deleted                | nothing                                                         |
+//! | InProgress at a term's start | run again from New ([`resume`]): the leader before died mid-way |
 //! | Processed, InProgress  | removed 24 h after creation ([`state::MAX_AGE`])                |
 //! | New                    | [`decide`], then [`prove`]: refuse (Processed with an error), or [`carry`] it out |
 //!
@@ -21,14 +22,16 @@
 
 mod carry;
 pub mod decide;
+mod name;
 mod prove;
+pub mod resume;
 pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{ListParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -45,7 +48,7 @@ use state::{CONTROLLER, Decision, MAX_AGE};
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
-    let controller = Controller::new(requests(&ctx), watcher::Config::default());
+    let controller = super::list::controller(requests(&ctx), watcher::Config::default());
     run_until(controller, term, reconcile, error_policy, ctx, CONTROLLER).await;
 }
 
@@ -96,6 +99,9 @@ async fn expire(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, 
 /// Decide on a new request, and refuse it or carry it out.
 async fn start(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, Error> {
     let backup_name = request.spec.backup_name.clone();
+    if let Some(why) = name::problem(&backup_name) {
+        return refuse(ctx, request, &backup_name, why).await;
+    }
     if !backup_name.is_empty() {
         // One request per backup at a time (Velero removes the older ones).
         let others = requests(ctx)
@@ -146,29 +152,37 @@ async fn start(request: &DeleteBackupRequest, ctx: &Context) -> Result<Action, E
         decision = Decision::Refuse(why);
     }
     match decision {
-        Decision::Refuse(why) => {
-            tracing::info!(request = %request.name_any(), backup = %backup_name, "refused: {why}");
-            let status = DeleteBackupRequestStatus {
-                phase: Some(DeleteBackupRequestPhase::Processed),
-                errors: Some(vec![why.clone()]),
-            };
-            write_status(ctx, request, status).await?;
-            publish(
-                ctx,
-                request,
-                EventType::Warning,
-                "DeletionRefused",
-                "Delete",
-                &why,
-            )
-            .await;
-            Ok(Action::requeue(MAX_AGE))
-        }
+        Decision::Refuse(why) => refuse(ctx, request, &backup_name, why).await,
         Decision::Proceed { files } => {
             let backup = backup.expect("decide proceeds only with a backup");
             carry::carry_out(ctx, request, backup, location, files).await
         }
     }
+}
+
+/// Processed with the reason, and a Warning event; nothing is deleted.
+async fn refuse(
+    ctx: &Context,
+    request: &DeleteBackupRequest,
+    backup_name: &str,
+    why: String,
+) -> Result<Action, Error> {
+    tracing::info!(request = %request.name_any(), backup = %backup_name, "refused: {why}");
+    let status = DeleteBackupRequestStatus {
+        phase: Some(DeleteBackupRequestPhase::Processed),
+        errors: Some(vec![why.clone()]),
+    };
+    write_status(ctx, request, status).await?;
+    publish(
+        ctx,
+        request,
+        EventType::Warning,
+        "DeletionRefused",
+        "Delete",
+        &why,
+    )
+    .await;
+    Ok(Action::requeue(MAX_AGE))
 }
 
 /// PUT the request's status carrying the resourceVersion it was read at: of two writers only

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -35,7 +35,7 @@ use status::{failed_validation, started};
 
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = super::list::controller(api, watcher::Config::default());
     let state = Arc::new(State {
         ctx,
         term: term.clone(),

@@ -122,6 +122,7 @@ async fn restore_objects(
         store,
         progress,
         limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
+        not_done: crate::backup::not_done::restore_not_done(&claimed.spec),
     });
     let progress = || {
         seen.has_changed().unwrap_or(false).then(|| {

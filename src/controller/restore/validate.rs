@@ -6,12 +6,12 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::state::Validated;
-use crate::api::backup::SCHEDULE_LABEL;
-use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec};
+use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec, Schedule};
 use crate::backup::Plan;
 use crate::controller::{Context, Error};
 use crate::restore::ExistingPolicy;
 use crate::restore::prepare::Rules;
+use crate::schedule::made_by;
 
 /// Check the spec against what veloxide can honour and find the backup and its location.
 /// The outer error is the API failing; the inner one is the spec's problems, every one.
@@ -33,7 +33,9 @@ pub(super) async fn validate(
         }
         None if !schedule.is_empty() => {
             errors.push(format!(
-                "no completed backup found for schedule {schedule:?}"
+                "spec.scheduleName: no Completed backup made by schedule {schedule:?} in this \
+                 cluster (backups another cluster's schedule of that name made, found by the \
+                 sync, are not its); name the backup with spec.backupName"
             ));
             None
         }
@@ -106,7 +108,7 @@ fn check_spec(
     (policy, plan)
 }
 
-/// The backup the restore names, or its schedule's newest Completed one.
+/// The backup the restore names, or the newest Completed one its schedule made here.
 async fn source_backup(
     ctx: &Context,
     spec: &RestoreSpec,
@@ -119,13 +121,19 @@ async fn source_backup(
     if schedule.is_empty() {
         return Ok(None);
     }
+    // Only what this cluster's Schedule of that name made: a standby cluster with the same
+    // Schedule must not restore the other site's newest backup by accident.
+    let schedules: Api<Schedule> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let Some(schedule) = schedules.get_opt(schedule).await? else {
+        return Ok(None);
+    };
     let list = backups
-        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={schedule}")))
+        .list(&ListParams::default().labels(&crate::schedule::own::selector(&schedule)))
         .await?;
     Ok(list
         .items
         .into_iter()
-        .filter(|b| b.phase() == BackupPhase::Completed)
+        .filter(|b| b.phase() == BackupPhase::Completed && made_by(&schedule, b))
         .max_by_key(|b| {
             b.status
                 .as_ref()

@@ -60,7 +60,7 @@ pub(super) async fn tick(
     let exists = backups.iter().any(|b| b.name_any() == backup_name);
     if !exists {
         // No new backup while one of this schedule's is still running (Velero #9264).
-        if let Some(running) = backups.iter().find(|b| holds_back(b)) {
+        if let Some(running) = backups.iter().find(|b| holds_back(schedule, b)) {
             tracing::info!(schedule = %name, running = %running.name_any(), due = %tick, "a backup of this schedule is still running; the due run waits for it");
             let status = enabled(schedule, Some(tick));
             status::write(schedule, &status, ctx).await?;

@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::api::ListParams;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Error, run_until};
+use super::{Context, Error, list, run_until};
 use crate::api::backup::SCHEDULE_LABEL;
 use crate::api::{Backup, Schedule};
 use state::CONTROLLER;
@@ -37,7 +37,7 @@ pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
     let api: Api<Schedule> = Api::namespaced(ctx.client.clone(), &ns);
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ns);
     let forget = forget_deleted(api.clone(), ctx.clone(), term.clone());
-    let controller = Controller::new(api, watcher::Config::default())
+    let controller = list::controller(api, watcher::Config::default())
         // A backup of the schedule finishing may release the next run, or make one to prune.
         .watches(
             backups,
@@ -72,15 +72,22 @@ async fn reconcile(schedule: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action,
             .set(created.0.as_second());
     }
     // 1. Validate, every time (as Velero: an Enabled schedule is not trusted).
-    let cron = match crate::schedule::validate(&schedule.spec) {
-        Ok(cron) => cron,
-        Err(errors) => return status::failed_validation(&schedule, errors, &ctx).await,
+    let named = crate::schedule::name_problem(&name);
+    let cron = match (crate::schedule::validate(&schedule.spec), named) {
+        (Ok(cron), None) => cron,
+        (Ok(_), Some(problem)) => {
+            return status::failed_validation(&schedule, vec![problem], &ctx).await;
+        }
+        (Err(errors), named) => {
+            let errors = named.into_iter().chain(errors).collect();
+            return status::failed_validation(&schedule, errors, &ctx).await;
+        }
     };
     // 2. skipImmediately: skip the run due now, once.
     if schedule.spec.skip_immediately == Some(true) {
         return status::skip(&schedule, &ctx).await;
     }
-    let backups = of_schedule(&ctx, &name).await?;
+    let backups = of_schedule(&ctx, &schedule).await?;
     // 3. Retention, paused or not (it only concerns backups already made).
     if let Some(policy) = &schedule.spec.retention {
         prune::prune(&schedule, policy, &cron, &backups, &ctx).await?;
@@ -93,14 +100,13 @@ async fn reconcile(schedule: Arc<Schedule>, ctx: Arc<Context>) -> Result<Action,
     fire::tick(&schedule, &cron, &backups, &ctx).await
 }
 
-/// This schedule's backups (by Velero's label), read from the API server, not a cache.
-async fn of_schedule(ctx: &Context, schedule: &str) -> Result<Vec<Backup>, Error> {
+/// The backups labelled with this schedule's name, read from the API server, not a cache:
+/// those it made here, and any another cluster's same-named schedule made that the sync
+/// brought in (they name a tick already done; nothing else of theirs is looked at).
+async fn of_schedule(ctx: &Context, schedule: &Schedule) -> Result<Vec<Backup>, Error> {
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let selector = format!("{SCHEDULE_LABEL}={schedule}");
-    Ok(api
-        .list(&ListParams::default().labels(&selector))
-        .await?
-        .items)
+    let selector = format!("{SCHEDULE_LABEL}={}", schedule.name_any());
+    Ok(list::all(&api, &ListParams::default().labels(&selector)).await?)
 }
 
 /// A requeue after `wait`, capped (see [`state::MAX_SLEEP`]).

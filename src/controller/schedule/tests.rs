@@ -187,7 +187,8 @@ async fn the_newest_completed_backup_of_a_schedule_with_retention_is_kept_past_i
     let backup = |name: &str| {
         json!({"apiVersion": "velero.io/v1", "kind": "Backup",
                "metadata": {"name": name, "namespace": "velero",
-                            "labels": {"velero.io/schedule-name": "s"}},
+                            "labels": {"velero.io/schedule-name": "s",
+                                       "veloxide.io/schedule-uid": "u-1"}},
                "spec": {}, "status": {"phase": "Completed"}})
     };
     let mut schedule = schedule("2026-11-01T00:00:00Z");

@@ -76,7 +76,7 @@ async fn sync_due(
         untils.push(period);
         let name = location.name_any();
         let sync = &ctx.metrics.sync;
-        match pass::sync_location(ctx, location).await {
+        match pass::sync_location(ctx, location, term).await {
             Ok(summary) => {
                 sync.passes.with_label_values(&[&name, "success"]).inc();
                 sync.found

@@ -8,20 +8,25 @@ use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, Post
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use tokio::io::AsyncReadExt as _;
+use tokio_util::sync::CancellationToken;
 
 use super::plan::{decode, orphans, prepare};
-use super::state::{METADATA_LIMIT, Skip, Summary};
+use super::state::{Skip, Summary};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
-use crate::backup::backup_key;
-use crate::controller::{Context, is_conflict, now, publish, store_for};
+use crate::backup::stored::{self, StoredError};
+use crate::controller::{Context, is_conflict, list, now, publish, store_for};
 use crate::storage::ObjectStore;
 
-/// Sync `location`; the error says why it could not be listed at all.
+/// Sync `location`; the error says why it could not be listed at all, or that the term ended
+/// mid-pass. Leadership is checked before each folder and each orphan: a replica that lost the
+/// lease stops creating and deleting objects at once (a pass over 100,000 folders takes long
+/// enough for a new leader to start its own), and records no `lastSyncedTime` for a pass it
+/// did not finish.
 pub async fn sync_location(
     ctx: &Context,
     location: &BackupStorageLocation,
+    term: &CancellationToken,
 ) -> Result<Summary, String> {
     let name = location.name_any();
     let ns = &ctx.settings.namespace;
@@ -38,17 +43,19 @@ pub async fn sync_location(
         .map(str::to_owned)
         .collect();
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), ns);
-    let here = backups
-        .list(&ListParams::default())
+    let here = list::all(&backups, &ListParams::default())
         .await
-        .map_err(|e| format!("listing Backups failed: {e}"))?
-        .items;
+        .map_err(|e| format!("listing Backups failed: {e}"))?;
     let by_name: BTreeMap<String, &Backup> = here.iter().map(|b| (b.name_any(), b)).collect();
     let mut summary = Summary {
         found: in_store.len(),
         ..Summary::default()
     };
+    let ended = || "the leadership term ended mid-pass; the next leader syncs again".to_owned();
     for folder in &in_store {
+        if term.is_cancelled() {
+            return Err(ended());
+        }
         let existing = by_name.get(folder.as_str());
         // An object the sync created whose status never landed is finished now; any other
         // object of that name is left alone (it is this cluster's, or already synced).
@@ -93,6 +100,9 @@ pub async fn sync_location(
         }
     }
     for orphan in orphans(&here, &name, &in_store) {
+        if term.is_cancelled() {
+            return Err(ended());
+        }
         let backup = orphan.name_any();
         match backups.delete(&backup, &Default::default()).await {
             Ok(_) => {
@@ -113,38 +123,13 @@ pub async fn sync_location(
     Ok(summary)
 }
 
-/// The folder's `velero-backup.json`, read to at most [`METADATA_LIMIT`] bytes; `None` when
+/// The folder's `velero-backup.json`, read to at most [`stored::METADATA_LIMIT`] bytes; `None` when
 /// there is none.
 async fn read_metadata(store: &ObjectStore, folder: &str) -> Result<Option<Vec<u8>>, Skip> {
-    let key = backup_key(folder, "velero-backup.json");
-    let info = store
-        .head(&key)
-        .await
-        .map_err(|e| Skip::Bad("ReadFailed", format!("HEAD {key}: {e}")))?;
-    let Some(info) = info else { return Ok(None) };
-    let too_large = || {
-        Skip::Bad(
-            "TooLarge",
-            format!("{key} is larger than {METADATA_LIMIT} bytes; no Backup is that large"),
-        )
-    };
-    if info.size > METADATA_LIMIT {
-        return Err(too_large());
-    }
-    let body = store
-        .get(&key)
-        .await
-        .map_err(|e| Skip::Bad("ReadFailed", format!("GET {key}: {e}")))?;
-    let mut bytes = Vec::new();
-    body.into_async_read()
-        .take(METADATA_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| Skip::Bad("ReadFailed", format!("reading {key}: {e}")))?;
-    if bytes.len() as u64 > METADATA_LIMIT {
-        return Err(too_large());
-    }
-    Ok(Some(bytes))
+    stored::read(store, folder).await.map_err(|e| match e {
+        StoredError::TooLarge { .. } => Skip::Bad("TooLarge", e.to_string()),
+        e => Skip::Bad("ReadFailed", e.to_string()),
+    })
 }
 
 /// Create the Backup (or take the one a previous pass created), then write its status: the

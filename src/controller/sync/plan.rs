@@ -73,31 +73,63 @@ pub fn sync_phase(
     }
 }
 
+/// The few fields looked at before the whole decode; every other field is skipped as the
+/// parser passes it, without being built.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow, rename = "apiVersion")]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    status: Option<StatusHead>,
+}
+
+#[derive(serde::Deserialize)]
+struct StatusHead {
+    #[serde(default)]
+    phase: Option<String>,
+}
+
 /// Decode a stored `velero-backup.json`: the v1 Backup as Velero or veloxide wrote it; fields
 /// this version does not know are ignored, and a phase it does not know is not synced.
+///
+/// Decoded straight into the typed Backup (never into a generic JSON tree first): what it
+/// holds in memory is then a small multiple of the bytes it keeps, and nothing for the fields
+/// it skips, whatever a file planted in a shared bucket contains.
 pub fn decode(bytes: &[u8]) -> Result<Backup, Skip> {
-    let mut value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Skip::Bad("Undecodable", format!("not JSON: {e}")))?;
-    if value["kind"] != "Backup" || value["apiVersion"] != "velero.io/v1" {
+    let undecodable = |e: String| Skip::Bad("Undecodable", e);
+    let head: Head<'_> =
+        serde_json::from_slice(bytes).map_err(|e| undecodable(format!("not JSON: {e}")))?;
+    if head.kind.as_deref() != Some("Backup") || head.api_version.as_deref() != Some("velero.io/v1")
+    {
+        let shown = |v: Option<std::borrow::Cow<'_, str>>| {
+            v.map_or("null".to_owned(), |v| {
+                format!("{:?}", v.chars().take(64).collect::<String>())
+            })
+        };
         return Err(Skip::Bad(
             "NotABackup",
             format!(
                 "apiVersion {} kind {}: not a velero.io/v1 Backup",
-                value["apiVersion"], value["kind"]
+                shown(head.api_version),
+                shown(head.kind)
             ),
         ));
     }
-    if let Some(phase) = value.pointer("/status/phase").cloned() {
-        if serde_json::from_value::<BackupPhase>(phase.clone()).is_err() {
-            return Err(Skip::Phase(phase.to_string()));
+    if let Some(phase) = head.status.and_then(|s| s.phase) {
+        let value = serde_json::Value::String(phase);
+        if serde_json::from_value::<BackupPhase>(value.clone()).is_err() {
+            return Err(Skip::Phase(value.to_string()));
         }
     }
-    // A null status is Velero's "not set".
-    if value.get("status").is_some_and(|s| s.is_null()) {
-        value.as_object_mut().map(|o| o.remove("status"));
-    }
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| Skip::Bad("Undecodable", format!("field {}: {}", e.path(), e.inner())))
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let backup: Backup = serde_path_to_error::deserialize(&mut reader)
+        .map_err(|e| undecodable(format!("field {}: {}", e.path(), e.inner())))?;
+    reader
+        .end()
+        .map_err(|e| undecodable(format!("after the Backup: {e}")))?;
+    Ok(backup)
 }
 
 /// The Backup object to create for a stored backup in `folder` of `location`, with the status

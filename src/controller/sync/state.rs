@@ -2,10 +2,6 @@
 
 use std::time::Duration;
 
-/// The most of a `velero-backup.json` the sync reads. Velero caps at 1 GiB; a Backup object
-/// cannot exceed the API server's request limit (about 3 MiB), so anything over 8 MiB is not
-/// one, and reading it would only cost memory.
-pub const METADATA_LIMIT: u64 = 8 * 1024 * 1024;
 /// The longest the sync sleeps between two looks at the locations, whatever their periods.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The shortest, so a tiny period cannot turn the loop into a busy one.

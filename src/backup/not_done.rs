@@ -1,0 +1,190 @@
+//! What a backup asks for that veloxide does not do yet, said in its status (the warning
+//! count), its log and its results, naming the field and what was left out, instead of being
+//! accepted and dropped. One table ([`not_done`]): the issue that builds a feature deletes its
+//! row. Never a warning for a default the user did not set and that changes nothing.
+
+use kube::api::DynamicObject;
+
+use super::filter::ResourceDesc;
+use crate::api::{BackupSpec, RestoreSpec};
+
+/// Velero's pod annotation naming the volumes to back up file by file.
+pub const BACKUP_VOLUMES_ANNOTATION: &str = "backup.velero.io/backup-volumes";
+/// The prefixes of Velero's backup hook annotations on a pod
+/// (`pre.hook.backup.velero.io/command`, `.../container`, `.../on-error`, `.../timeout`).
+const HOOK_ANNOTATION_PREFIXES: [&str; 2] =
+    ["pre.hook.backup.velero.io/", "post.hook.backup.velero.io/"];
+/// The most objects one warning names; the rest are counted.
+const NAMED: usize = 5;
+
+/// The spec fields asking for what is not done, read once from the spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Asks {
+    pub snapshot_volumes: Option<bool>,
+    pub default_volumes_to_fs_backup: Option<bool>,
+    pub snapshot_move_data: Option<bool>,
+    pub ordered_resources: bool,
+    /// `kind/name` of `spec.resourcePolicy`.
+    pub resource_policy: Option<String>,
+}
+
+impl Asks {
+    pub fn from_spec(spec: &BackupSpec) -> Asks {
+        Asks {
+            snapshot_volumes: spec.snapshot_volumes,
+            default_volumes_to_fs_backup: spec.default_volumes_to_fs_backup,
+            snapshot_move_data: spec.snapshot_move_data,
+            ordered_resources: spec
+                .ordered_resources
+                .as_ref()
+                .is_some_and(|o| !o.is_empty()),
+            resource_policy: spec
+                .resource_policy
+                .as_ref()
+                .map(|r| format!("{}/{}", r.kind, r.name)),
+        }
+    }
+}
+
+/// What the run took that a warning may name (`namespace/name`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub claims: Vec<String>,
+    /// Pods with the file-system backup annotation, with its value.
+    pub fs_backup_pods: Vec<(String, String)>,
+    /// Pods with backup hook annotations, with the first one found.
+    pub hook_pods: Vec<(String, String)>,
+}
+
+impl Seen {
+    /// Note what `item` (of `resource`, taken by the backup) asks for.
+    pub fn observe(&mut self, resource: &ResourceDesc, item: &DynamicObject) {
+        if !resource.group.is_empty() {
+            return;
+        }
+        let name = format!(
+            "{}/{}",
+            item.metadata.namespace.as_deref().unwrap_or_default(),
+            item.metadata.name.as_deref().unwrap_or_default()
+        );
+        match resource.plural.as_str() {
+            "persistentvolumeclaims" => self.claims.push(name),
+            "pods" => {
+                let annotations = item.metadata.annotations.iter().flatten();
+                for (key, value) in annotations {
+                    if key == BACKUP_VOLUMES_ANNOTATION && !value.trim().is_empty() {
+                        self.fs_backup_pods.push((name.clone(), value.clone()));
+                    }
+                }
+                let hook = item
+                    .metadata
+                    .annotations
+                    .iter()
+                    .flatten()
+                    .find(|(k, _)| HOOK_ANNOTATION_PREFIXES.iter().any(|p| k.starts_with(p)));
+                if let Some((key, _)) = hook {
+                    self.hook_pods.push((name, key.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `a, b, c and 4 more`.
+fn some(names: impl IntoIterator<Item = String>) -> String {
+    let names: Vec<String> = names.into_iter().collect();
+    let shown = names
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().saturating_sub(NAMED) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// Every warning for what the backup asked and veloxide did not do, one per row.
+pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
+    let mut out = Vec::new();
+    // Velero snapshots volumes unless told not to; without a snapshot the claim's data is not
+    // in the backup, which the user must know before relying on it.
+    if !seen.claims.is_empty() && asks.snapshot_volumes != Some(false) {
+        let said = match asks.snapshot_volumes {
+            Some(true) => "true",
+            _ => "unset (Velero snapshots volumes then)",
+        };
+        out.push(format!(
+            "spec.snapshotVolumes is {said}, but veloxide does not snapshot volumes yet: the {} \
+             PersistentVolumeClaims taken ({}) are backed up as objects only; their volume \
+             contents are not in the backup",
+            seen.claims.len(),
+            some(seen.claims.iter().cloned())
+        ));
+    }
+    if asks.default_volumes_to_fs_backup == Some(true) {
+        out.push(
+            "spec.defaultVolumesToFsBackup is true, but veloxide does not back up pod volumes \
+             file by file yet: no pod volume's contents are in the backup"
+                .to_owned(),
+        );
+    }
+    if asks.snapshot_move_data == Some(true) {
+        out.push(
+            "spec.snapshotMoveData is true, but veloxide does not move snapshot data to the \
+             store yet: no volume data was moved"
+                .to_owned(),
+        );
+    }
+    if !seen.fs_backup_pods.is_empty() {
+        out.push(format!(
+            "pod annotation {BACKUP_VOLUMES_ANNOTATION} on {} pods taken ({}): veloxide does not \
+             back up pod volumes file by file yet; those volumes' contents are not in the backup",
+            seen.fs_backup_pods.len(),
+            some(seen.fs_backup_pods.iter().map(|(p, v)| format!("{p}: {v}")))
+        ));
+    }
+    if !seen.hook_pods.is_empty() {
+        out.push(format!(
+            "backup hook annotations on {} pods taken ({}): veloxide does not run backup hooks \
+             yet; none was run",
+            seen.hook_pods.len(),
+            some(seen.hook_pods.iter().map(|(p, k)| format!("{p}: {k}")))
+        ));
+    }
+    if asks.ordered_resources {
+        out.push(
+            "spec.orderedResources is set, but veloxide does not order items within a resource \
+             yet: they are in the API server's list order"
+                .to_owned(),
+        );
+    }
+    if let Some(policy) = &asks.resource_policy {
+        out.push(format!(
+            "spec.resourcePolicy names {policy}, but veloxide does not apply resource policies \
+             yet: nothing was skipped or treated differently by it"
+        ));
+    }
+    out
+}
+
+/// The same for a restore: what its spec asks for that veloxide does not do yet.
+pub fn restore_not_done(spec: &RestoreSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    // Unset, Velero restores volumes from snapshots when the backup has any; veloxide's
+    // backups have none, so only an explicit `true` asks for something left out.
+    if spec.restore_p_vs == Some(true) {
+        out.push(
+            "spec.restorePVs is true, but veloxide does not restore volumes from snapshots yet \
+             (its backups hold none): PersistentVolumes and claims are restored as objects only, \
+             without their data"
+                .to_owned(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

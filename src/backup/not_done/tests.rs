@@ -1,0 +1,190 @@
+use super::*;
+use serde_json::json;
+
+fn asks(spec: serde_json::Value) -> Asks {
+    Asks::from_spec(&serde_json::from_value(spec).unwrap())
+}
+
+fn seen(claims: &[&str], fs: &[(&str, &str)], hooks: &[(&str, &str)]) -> Seen {
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    Seen {
+        claims: claims.iter().map(|c| c.to_string()).collect(),
+        fs_backup_pods: pairs(fs),
+        hook_pods: pairs(hooks),
+    }
+}
+
+/// (what, spec, seen, the start of each warning, in order)
+#[test]
+fn table() {
+    let none = Seen::default();
+    let one_claim = seen(&["app/data"], &[], &[]);
+    let cases: Vec<(&str, serde_json::Value, Seen, Vec<&str>)> = vec![
+        (
+            "an empty spec, nothing taken: nothing",
+            json!({}),
+            none.clone(),
+            vec![],
+        ),
+        (
+            "defaults the user did not set that change nothing: nothing",
+            json!({"snapshotVolumes": null, "defaultVolumesToFsBackup": false,
+                   "snapshotMoveData": false, "orderedResources": {}}),
+            none.clone(),
+            vec![],
+        ),
+        (
+            "a claim taken, snapshotVolumes unset",
+            json!({}),
+            one_claim.clone(),
+            vec![
+                "spec.snapshotVolumes is unset (Velero snapshots volumes then), but veloxide does not snapshot volumes yet: the 1 PersistentVolumeClaims taken (app/data) are backed up as objects only; their volume contents are not in the backup",
+            ],
+        ),
+        (
+            "a claim taken, snapshotVolumes true",
+            json!({"snapshotVolumes": true}),
+            one_claim.clone(),
+            vec!["spec.snapshotVolumes is true, but"],
+        ),
+        (
+            "a claim taken, snapshotVolumes false: asked for none, none made",
+            json!({"snapshotVolumes": false}),
+            one_claim,
+            vec![],
+        ),
+        (
+            "snapshotVolumes true and no claim: nothing left out",
+            json!({"snapshotVolumes": true}),
+            none.clone(),
+            vec![],
+        ),
+        (
+            "defaultVolumesToFsBackup",
+            json!({"defaultVolumesToFsBackup": true}),
+            none.clone(),
+            vec!["spec.defaultVolumesToFsBackup is true, but"],
+        ),
+        (
+            "snapshotMoveData",
+            json!({"snapshotMoveData": true}),
+            none.clone(),
+            vec!["spec.snapshotMoveData is true, but"],
+        ),
+        (
+            "the file-system backup annotation on a pod",
+            json!({}),
+            seen(&[], &[("app/web", "data,logs")], &[]),
+            vec![
+                "pod annotation backup.velero.io/backup-volumes on 1 pods taken (app/web: data,logs)",
+            ],
+        ),
+        (
+            "hook annotations on a pod",
+            json!({}),
+            seen(&[], &[], &[("app/db", "pre.hook.backup.velero.io/command")]),
+            vec![
+                "backup hook annotations on 1 pods taken (app/db: pre.hook.backup.velero.io/command): veloxide does not run backup hooks yet; none was run",
+            ],
+        ),
+        (
+            "orderedResources",
+            json!({"orderedResources": {"pods": "app/a,app/b"}}),
+            none.clone(),
+            vec!["spec.orderedResources is set, but"],
+        ),
+        (
+            "a resource policy",
+            json!({"resourcePolicy": {"kind": "configmap", "name": "skip-big"}}),
+            none.clone(),
+            vec!["spec.resourcePolicy names configmap/skip-big, but"],
+        ),
+        (
+            "several at once, in the table's order",
+            json!({"snapshotMoveData": true, "defaultVolumesToFsBackup": true}),
+            seen(&["a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7"], &[], &[]),
+            vec![
+                "spec.snapshotVolumes is unset (Velero snapshots volumes then), but veloxide does not snapshot volumes yet: the 7 PersistentVolumeClaims taken (a/1, a/2, a/3, a/4, a/5 and 2 more)",
+                "spec.defaultVolumesToFsBackup",
+                "spec.snapshotMoveData",
+            ],
+        ),
+    ];
+    for (what, spec, seen, want) in cases {
+        let got = not_done(&asks(spec), &seen);
+        assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
+        for (got, want) in got.iter().zip(&want) {
+            assert!(
+                got.starts_with(want),
+                "{what}: {got:?} does not start {want:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn seen_notes_claims_and_pod_annotations_only() {
+    let desc = |group: &str, plural: &str| ResourceDesc {
+        group: group.into(),
+        version: "v1".into(),
+        plural: plural.into(),
+        singular: String::new(),
+        kind: String::new(),
+        short_names: vec![],
+        namespaced: true,
+    };
+    let object = |annotations: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "X",
+            "metadata": {"name": "n", "namespace": "ns", "annotations": annotations}}))
+        .unwrap()
+    };
+    let mut seen = Seen::default();
+    seen.observe(&desc("", "persistentvolumeclaims"), &object(json!({})));
+    seen.observe(
+        &desc("", "pods"),
+        &object(json!({"backup.velero.io/backup-volumes": "data",
+                       "post.hook.backup.velero.io/command": "[\"sync\"]"})),
+    );
+    seen.observe(
+        &desc("", "pods"),
+        &object(json!({"backup.velero.io/backup-volumes": " "})),
+    );
+    seen.observe(
+        &desc("", "configmaps"),
+        &object(json!({"backup.velero.io/backup-volumes": "x"})),
+    );
+    seen.observe(
+        &desc("example.com", "pods"),
+        &object(json!({"backup.velero.io/backup-volumes": "x"})),
+    );
+    assert_eq!(
+        seen,
+        Seen {
+            claims: vec!["ns/n".into()],
+            fs_backup_pods: vec![("ns/n".into(), "data".into())],
+            hook_pods: vec![("ns/n".into(), "post.hook.backup.velero.io/command".into())],
+        }
+    );
+}
+
+#[test]
+fn restores_warn_of_restore_pvs_only_when_asked() {
+    for (spec, warned) in [
+        (json!({"backupName": "b"}), false),
+        (json!({"backupName": "b", "restorePVs": false}), false),
+        (json!({"backupName": "b", "restorePVs": true}), true),
+    ] {
+        let got = restore_not_done(&serde_json::from_value(spec.clone()).unwrap());
+        assert_eq!(got.len(), usize::from(warned), "{spec}: {got:?}");
+        if warned {
+            assert!(
+                got[0].starts_with("spec.restorePVs is true, but veloxide"),
+                "{got:?}"
+            );
+        }
+    }
+}
