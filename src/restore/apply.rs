@@ -38,6 +38,11 @@ pub enum Applied {
     ExistsDifferent,
     /// Could not be restored: an error.
     Failed(String),
+    /// Left out by a restore action (the reason); a warning when `warn`.
+    Skipped {
+        reason: String,
+        warn: bool,
+    },
 }
 
 impl Applied {
@@ -45,7 +50,7 @@ impl Applied {
         match self {
             Applied::Created => "created",
             Applied::Updated => "updated",
-            Applied::Unchanged | Applied::ExistsDifferent => "skipped",
+            Applied::Unchanged | Applied::ExistsDifferent | Applied::Skipped { .. } => "skipped",
             Applied::Failed(_) => "failed",
         }
     }

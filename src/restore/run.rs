@@ -1,7 +1,7 @@
 //! One restore's work: stream the archive into the spool, choose and order the items, create
 //! them, then write the log, results and resource list under `restores/<name>/`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -10,12 +10,14 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
+use super::actions::{self, Context, OwnRoles, Stop};
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
 use super::keys::restore_key;
 use super::log::RestoreLog;
-use super::prepare::{Place, Rules, prepare};
+use super::own_roles::own_roles;
+use super::prepare::{Place, Rules, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
@@ -126,6 +128,22 @@ async fn restore_items(
         ),
     );
     let chosen = choose(request.client, request.plan, &spooled, log, results).await;
+    let reprovisioned = reprovisioned(&chosen);
+    let has_bindings = chosen.iter().any(|i| {
+        i.group_resource == "rolebindings.rbac.authorization.k8s.io"
+            || i.group_resource == "clusterrolebindings.rbac.authorization.k8s.io"
+    });
+    let own_roles = if has_bindings {
+        own_roles(request.client).await
+    } else {
+        OwnRoles::Known(BTreeSet::new())
+    };
+    let ctx = Context {
+        rules: request.rules,
+        reprovisioned: &reprovisioned,
+        own_roles: &own_roles,
+        server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
+    };
     let total = chosen.len() as u64;
     let mut tally = Tally {
         log,
@@ -147,7 +165,7 @@ async fn restore_items(
         // Send (rustc's higher-ranked lifetime limitation with async closures).
         let mut jobs = Vec::with_capacity(kind.len());
         for &item in kind {
-            jobs.push(restore_tagged(request, item, &namespaces_ready));
+            jobs.push(restore_tagged(request, &ctx, item, &namespaces_ready));
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
         while let Some((item, (gvk, applied))) = done.next().await {
@@ -210,6 +228,17 @@ impl Tally<'_> {
                 log.line("warning", &message);
                 results.warnings.add(target_ns.as_deref(), message);
             }
+            Applied::Skipped { reason, warn } => {
+                // Counted as done: the item was dealt with as the restore means to.
+                outcome.restored += 1;
+                let message = format!("Skipped {what}: {reason}");
+                if *warn {
+                    log.line("warning", &message);
+                    results.warnings.add(target_ns.as_deref(), message);
+                } else {
+                    log.line("info", &message);
+                }
+            }
             Applied::Failed(reason) => {
                 let message = format!("error restoring {what}: {reason}");
                 log.line("error", &message);
@@ -226,15 +255,36 @@ impl Tally<'_> {
 /// [`restore_one`], with the item it was for.
 async fn restore_tagged<'i>(
     request: &Request<'_>,
+    ctx: &Context<'_>,
     item: &'i Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (&'i Item, (String, Applied)) {
-    (item, restore_one(request, item, namespaces_ready).await)
+    (
+        item,
+        restore_one(request, ctx, item, namespaces_ready).await,
+    )
+}
+
+/// The names of the chosen PersistentVolumes that are not restored but provisioned anew
+/// (`actions::reprovisioned`); an item that does not read is left to fail on its own turn.
+fn reprovisioned(chosen: &[&Item]) -> BTreeSet<String> {
+    chosen
+        .iter()
+        .filter(|i| i.group_resource == "persistentvolumes")
+        .filter(|i| {
+            i.read()
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|pv| actions::reprovisioned(&pv))
+        })
+        .map(|i| i.name.clone())
+        .collect()
 }
 
 /// Restore one item; returns its resource-list key and what happened.
 async fn restore_one(
     request: &Request<'_>,
+    ctx: &Context<'_>,
     item: &Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (String, Applied) {
@@ -265,6 +315,12 @@ async fn restore_one(
     if let Err(e) = prepare(&mut object, request.rules, place) {
         return (gvk, Applied::Failed(e));
     }
+    match actions::run(&item.group_resource, &mut object, ctx) {
+        Ok(()) => {}
+        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }),
+        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
+    }
+    strip_status(&mut object);
     let resource = match api_resource(&object, &item.group_resource) {
         Ok(r) => r,
         Err(e) => return (gvk, Applied::Failed(e)),

@@ -31,6 +31,7 @@ mod download_trust;
 mod leader_fencing;
 mod location_rules;
 mod rbac;
+mod restore_actions;
 mod restore_crafted;
 mod restore_delete;
 mod restore_localstack;
