@@ -34,6 +34,7 @@ mod rbac;
 mod restore_actions;
 mod restore_crafted;
 mod restore_delete;
+mod restore_identity;
 mod restore_localstack;
 mod restore_modes;
 mod restore_run;
