@@ -12,12 +12,14 @@
 
 pub mod actions;
 pub mod apply;
+mod budget;
 mod choose;
 mod error;
 mod keys;
 mod log;
 pub mod metrics;
 mod own_roles;
+pub mod parse;
 pub mod prepare;
 mod run;
 pub mod spool;

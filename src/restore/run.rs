@@ -12,11 +12,13 @@ use tokio::sync::{Mutex, watch};
 
 use super::actions::{self, Context, OwnRoles, Stop};
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::budget::Budget;
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
 use super::keys::restore_key;
 use super::log::RestoreLog;
 use super::own_roles::own_roles;
+use super::parse::{admit, parse};
 use super::prepare::{Place, Rules, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
@@ -160,12 +162,19 @@ async fn restore_items(
     // Kinds one after another, in the order chosen (Velero's priorities: a Namespace before
     // what is in it, a CRD before its resources); the objects of one kind in parallel.
     let namespaces_ready = Mutex::new(HashSet::new());
+    let budget = Budget::new();
     for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
         // Send (rustc's higher-ranked lifetime limitation with async closures).
         let mut jobs = Vec::with_capacity(kind.len());
         for &item in kind {
-            jobs.push(restore_tagged(request, &ctx, item, &namespaces_ready));
+            jobs.push(restore_tagged(
+                request,
+                &ctx,
+                &budget,
+                item,
+                &namespaces_ready,
+            ));
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
         while let Some((item, (gvk, applied))) = done.next().await {
@@ -256,12 +265,13 @@ impl Tally<'_> {
 async fn restore_tagged<'i>(
     request: &Request<'_>,
     ctx: &Context<'_>,
+    budget: &Budget,
     item: &'i Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (&'i Item, (String, Applied)) {
     (
         item,
-        restore_one(request, ctx, item, namespaces_ready).await,
+        restore_one(request, ctx, budget, item, namespaces_ready).await,
     )
 }
 
@@ -285,17 +295,29 @@ fn reprovisioned(chosen: &[&Item]) -> BTreeSet<String> {
 async fn restore_one(
     request: &Request<'_>,
     ctx: &Context<'_>,
+    budget: &Budget,
     item: &Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (String, Applied) {
     let fallback_key = item.group_resource.clone();
-    let mut object: Value =
-        match item.read().map_err(|e| e.to_string()).and_then(|b| {
-            serde_json::from_slice(&b).map_err(|e| format!("the item is not JSON: {e}"))
-        }) {
-            Ok(o) => o,
-            Err(e) => return (fallback_key, Applied::Failed(e)),
-        };
+    let text = match item.read() {
+        Ok(t) => t,
+        Err(e) => return (fallback_key, Applied::Failed(e.to_string())),
+    };
+    // Held until the item is created: what its parse may cost, out of the restore's budget.
+    let reserved = match admit(&text) {
+        Ok(estimate) => budget.reserve(text.len() as u64, estimate).await,
+        Err(e) => Err(e),
+    };
+    let _reserved = match reserved {
+        Ok(r) => r,
+        Err(e) => return (fallback_key, Applied::Failed(e)),
+    };
+    let mut object = match parse(&text) {
+        Ok(o) => o,
+        Err(e) => return (fallback_key, Applied::Failed(e)),
+    };
+    drop(text);
     let gvk = format!(
         "{}/{}",
         object["apiVersion"].as_str().unwrap_or_default(),

@@ -32,6 +32,7 @@ mod leader_fencing;
 mod location_rules;
 mod rbac;
 mod restore_actions;
+mod restore_bombs;
 mod restore_crafted;
 mod restore_delete;
 mod restore_identity;
