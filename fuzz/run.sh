@@ -13,9 +13,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 rustup toolchain list | grep -q nightly || { echo "a nightly toolchain is needed for cargo fuzz" >&2; exit 1; }
 
-mkdir -p corpus/admission_review corpus/ca_bundle corpus/archive corpus/backup_metadata corpus/sync_metadata
+mkdir -p corpus/admission_review corpus/ca_bundle corpus/archive corpus/archive_memory corpus/item_json corpus/backup_metadata corpus/sync_metadata
 python3 seed.py corpus
-for target in admission_review ca_bundle archive backup_metadata sync_metadata; do
+for target in admission_review ca_bundle archive archive_memory item_json backup_metadata sync_metadata; do
   echo "== fuzzing $target for ${seconds}s"
   cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 \
     | grep -E '^(#[0-9]+.*DONE|stat::|==|INFO: Running|.*(panicked|ERROR|SUMMARY))' || true

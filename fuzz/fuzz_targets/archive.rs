@@ -6,6 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use veloxide::restore::Limits;
 use veloxide::restore::apply::api_resource;
+use veloxide::restore::parse::parse;
 use veloxide::restore::prepare::{Place, Rules, prepare};
 use veloxide::restore::spool::spool_blocking;
 
@@ -16,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
         spool_bytes: 256 * 1024,
         expanded_bytes: 1024 * 1024,
         entries: 256,
+        files: 64,
         path_bytes: 512,
+        header_bytes: 1024,
     };
     let Ok(spooled) = spool_blocking(data, limits) else {
         return;
@@ -30,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     for item in &spooled.items {
         let bytes = item.read().expect("a spooled item reads back");
         assert!(bytes.len() as u64 <= limits.item_bytes);
-        let Ok(mut object) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        let Ok(mut object) = parse(&bytes) else {
             continue;
         };
         let place = Place {

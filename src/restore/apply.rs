@@ -38,6 +38,11 @@ pub enum Applied {
     ExistsDifferent,
     /// Could not be restored: an error.
     Failed(String),
+    /// Left out by a restore action (the reason); a warning when `warn`.
+    Skipped {
+        reason: String,
+        warn: bool,
+    },
 }
 
 impl Applied {
@@ -45,7 +50,7 @@ impl Applied {
         match self {
             Applied::Created => "created",
             Applied::Updated => "updated",
-            Applied::Unchanged | Applied::ExistsDifferent => "skipped",
+            Applied::Unchanged | Applied::ExistsDifferent | Applied::Skipped { .. } => "skipped",
             Applied::Failed(_) => "failed",
         }
     }
@@ -118,6 +123,14 @@ pub async fn apply(
                 resource.api_version, resource.plural, e.message
             ));
         }
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            return Applied::Failed(format!(
+                "{} ({}); the server's restore identity creates only what the chart's \
+                 rbac.restore.resources names (webhook configurations, admission policies, \
+                 Leases and bindings are left out unless named there)",
+                e.message, e.code
+            ));
+        }
         Err(e) => return Applied::Failed(describe(&e)),
     }
     let existing = match api.get(&name).await {
@@ -139,6 +152,12 @@ pub async fn apply(
             };
             match api.patch(&name, &params, &Patch::Merge(&patch)).await {
                 Ok(_) => Applied::Updated,
+                Err(kube::Error::Api(e)) if e.code == 403 => Applied::Failed(format!(
+                    "could not be updated: {} ({}); existingResourcePolicy \"update\" needs the \
+                     chart's rbac.restore.existingResourcePolicyUpdate=true (and, for a \
+                     Namespace, rbac.restore.updateNamespaces=true)",
+                    e.message, e.code
+                )),
                 Err(e) => Applied::Failed(format!("could not be updated: {}", describe(&e))),
             }
         }

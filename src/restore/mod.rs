@@ -3,18 +3,23 @@
 //!
 //! ```text
 //! ObjectStore::get (streaming) ─▶ spool (tar.gz → one file per item) ─▶ filter (Plan)
-//!     ─▶ order (rank) ─▶ prepare (strip, map) ─▶ apply (create / skip / update; one kind
+//!     ─▶ order (rank) ─▶ prepare (strip, map) ─▶ actions (Velero's, one file each)
+//!     ─▶ apply (create / skip / update; one kind
 //!        after another, 16 objects of a kind at a time)
 //!     ─▶ restores/<name>/ logs, results, resource list (the location's encryption)
 //! ```
 //! The controller (`controller::restore`) decides when a restore runs and writes its status.
 
+pub mod actions;
 pub mod apply;
+mod budget;
 mod choose;
 mod error;
 mod keys;
 mod log;
 pub mod metrics;
+mod own_roles;
+pub mod parse;
 pub mod prepare;
 mod run;
 pub mod spool;

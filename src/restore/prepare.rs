@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-/// Velero's resources that are never restored (they are the cluster's, or Velero's own).
+/// The resources that are never restored (they are the cluster's, or Velero's own): Velero's
+/// list and the requests veloxide acts on.
 pub const NEVER_RESTORED: &[&str] = &[
     "nodes",
     "events",
@@ -17,6 +18,10 @@ pub const NEVER_RESTORED: &[&str] = &[
     "csinodes.storage.k8s.io",
     "volumeattachments.storage.k8s.io",
     "backuprepositories.velero.io",
+    // Not in Velero's list: restored, a request would act again on this cluster's backups
+    // (a DeleteBackupRequest deletes one) or hand out a download link.
+    "deletebackuprequests.velero.io",
+    "downloadrequests.velero.io",
 ];
 
 /// The labels Velero puts on every restored object.
@@ -79,9 +84,10 @@ impl Rules {
     }
 }
 
-/// Turn a backed-up object into one to create: server-set metadata and status go, the
-/// namespace is mapped, Velero's labels are added, and kind-specific fields the cluster
-/// assigns (a Service's cluster IP) are dropped.
+/// Turn a backed-up object into one to create: server-set metadata goes, the namespace is
+/// mapped, and Velero's labels are added; status stays for the actions ([`strip_status`]). What
+/// is specific to a kind (a Service's cluster IP, a Pod's node) is `actions/`' work, done after
+/// this.
 pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<(), String> {
     let kind = object
         .get("kind")
@@ -91,7 +97,6 @@ pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<()
     let root = object
         .as_object_mut()
         .ok_or("the item is not a JSON object")?;
-    root.remove("status");
     let metadata = root
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
@@ -126,10 +131,15 @@ pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<()
             Value::String(rules.restore.clone()),
         );
     }
-    if kind == "Service" {
-        reset_service(root, rules.preserve_node_ports);
-    }
     Ok(())
+}
+
+/// The last step before an object is created: its status goes (the API server sets it). Not
+/// part of [`prepare`]: the restore actions read it first (a completed Pod or Job is skipped).
+pub fn strip_status(object: &mut Value) {
+    if let Some(root) = object.as_object_mut() {
+        root.remove("status");
+    }
 }
 
 /// Where an item sits in the archive (`resources/<gr>/namespaces/<ns>/<name>.json` or
@@ -189,25 +199,6 @@ fn reset_metadata(metadata: &mut Map<String, Value>) {
         "generateName",
     ] {
         metadata.remove(field);
-    }
-}
-
-fn reset_service(root: &mut Map<String, Value>, preserve_node_ports: bool) {
-    let Some(spec) = root.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    // A headless Service keeps "None"; any address was the old cluster's.
-    if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-    }
-    if !preserve_node_ports {
-        spec.remove("healthCheckNodePort");
-        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-                port.remove("nodePort");
-            }
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! One restore's work: stream the archive into the spool, choose and order the items, create
 //! them, then write the log, results and resource list under `restores/<name>/`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -10,12 +10,16 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
+use super::actions::{self, Context, OwnRoles, Stop};
 use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::budget::Budget;
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
 use super::keys::restore_key;
 use super::log::RestoreLog;
-use super::prepare::{Place, Rules, prepare};
+use super::own_roles::own_roles;
+use super::parse::{admit, parse};
+use super::prepare::{Place, Rules, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
@@ -139,6 +143,22 @@ async fn restore_items(
         results.warnings.add_general(message.clone());
     }
     let chosen = choose(request.client, request.plan, &spooled, log, results).await;
+    let reprovisioned = reprovisioned(&chosen);
+    let has_bindings = chosen.iter().any(|i| {
+        i.group_resource == "rolebindings.rbac.authorization.k8s.io"
+            || i.group_resource == "clusterrolebindings.rbac.authorization.k8s.io"
+    });
+    let own_roles = if has_bindings {
+        own_roles(request.client).await
+    } else {
+        OwnRoles::Known(BTreeSet::new())
+    };
+    let ctx = Context {
+        rules: request.rules,
+        reprovisioned: &reprovisioned,
+        own_roles: &own_roles,
+        server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
+    };
     let total = chosen.len() as u64;
     let mut tally = Tally {
         log,
@@ -155,12 +175,19 @@ async fn restore_items(
     // Kinds one after another, in the order chosen (Velero's priorities: a Namespace before
     // what is in it, a CRD before its resources); the objects of one kind in parallel.
     let namespaces_ready = Mutex::new(HashSet::new());
+    let budget = Budget::new();
     for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
         // Send (rustc's higher-ranked lifetime limitation with async closures).
         let mut jobs = Vec::with_capacity(kind.len());
         for &item in kind {
-            jobs.push(restore_tagged(request, item, &namespaces_ready));
+            jobs.push(restore_tagged(
+                request,
+                &ctx,
+                &budget,
+                item,
+                &namespaces_ready,
+            ));
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
         while let Some((item, (gvk, applied))) = done.next().await {
@@ -224,6 +251,17 @@ impl Tally<'_> {
                 log.line("warning", &message);
                 results.warnings.add(target_ns.as_deref(), message);
             }
+            Applied::Skipped { reason, warn } => {
+                // Counted as done: the item was dealt with as the restore means to.
+                outcome.restored += 1;
+                let message = format!("Skipped {what}: {reason}");
+                if *warn {
+                    log.line("warning", &message);
+                    results.warnings.add(target_ns.as_deref(), message);
+                } else {
+                    log.line("info", &message);
+                }
+            }
             Applied::Failed(reason) => {
                 let message = format!("error restoring {what}: {reason}");
                 log.line("error", &message);
@@ -240,26 +278,60 @@ impl Tally<'_> {
 /// [`restore_one`], with the item it was for.
 async fn restore_tagged<'i>(
     request: &Request<'_>,
+    ctx: &Context<'_>,
+    budget: &Budget,
     item: &'i Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (&'i Item, (String, Applied)) {
-    (item, restore_one(request, item, namespaces_ready).await)
+    (
+        item,
+        restore_one(request, ctx, budget, item, namespaces_ready).await,
+    )
+}
+
+/// The names of the chosen PersistentVolumes that are not restored but provisioned anew
+/// (`actions::reprovisioned`); an item that does not read is left to fail on its own turn.
+fn reprovisioned(chosen: &[&Item]) -> BTreeSet<String> {
+    chosen
+        .iter()
+        .filter(|i| i.group_resource == "persistentvolumes")
+        .filter(|i| {
+            i.read()
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|pv| actions::reprovisioned(&pv))
+        })
+        .map(|i| i.name.clone())
+        .collect()
 }
 
 /// Restore one item; returns its resource-list key and what happened.
 async fn restore_one(
     request: &Request<'_>,
+    ctx: &Context<'_>,
+    budget: &Budget,
     item: &Item,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (String, Applied) {
     let fallback_key = item.group_resource.clone();
-    let mut object: Value =
-        match item.read().map_err(|e| e.to_string()).and_then(|b| {
-            serde_json::from_slice(&b).map_err(|e| format!("the item is not JSON: {e}"))
-        }) {
-            Ok(o) => o,
-            Err(e) => return (fallback_key, Applied::Failed(e)),
-        };
+    let text = match item.read() {
+        Ok(t) => t,
+        Err(e) => return (fallback_key, Applied::Failed(e.to_string())),
+    };
+    // Held until the item is created: what its parse may cost, out of the restore's budget.
+    let reserved = match admit(&text) {
+        Ok(estimate) => budget.reserve(text.len() as u64, estimate).await,
+        Err(e) => Err(e),
+    };
+    let _reserved = match reserved {
+        Ok(r) => r,
+        Err(e) => return (fallback_key, Applied::Failed(e)),
+    };
+    let mut object = match parse(&text) {
+        Ok(o) => o,
+        Err(e) => return (fallback_key, Applied::Failed(e)),
+    };
+    drop(text);
     let gvk = format!(
         "{}/{}",
         object["apiVersion"].as_str().unwrap_or_default(),
@@ -279,6 +351,12 @@ async fn restore_one(
     if let Err(e) = prepare(&mut object, request.rules, place) {
         return (gvk, Applied::Failed(e));
     }
+    match actions::run(&item.group_resource, &mut object, ctx) {
+        Ok(()) => {}
+        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }),
+        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
+    }
+    strip_status(&mut object);
     let resource = match api_resource(&object, &item.group_resource) {
         Ok(r) => r,
         Err(e) => return (gvk, Applied::Failed(e)),

@@ -5,14 +5,25 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
-/// The largest item accepted; Kubernetes itself refuses objects over ~1.5 MiB, so anything
-/// far bigger is not an object the API server could take back.
-pub const MAX_ITEM_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest item accepted: the API server's own limit on a request body (3 MiB; etcd
+/// keeps objects under 1.5 MiB by default), so a larger item is not an object the API server
+/// could take back, only a way to make the restore hold it in memory.
+pub const MAX_ITEM_BYTES: u64 = 3 * 1024 * 1024;
+
+/// The largest body of a tar extension header (a GNU long name or long link, a PAX header):
+/// these are read whole into memory, so their size is checked before a byte is read. A path is
+/// at most `Limits::path_bytes`; a PAX header holds it and a few short records.
+pub const MAX_HEADER_BYTES: u64 = 8 * 1024;
+
+/// What one spooled file costs its volume at least: a filesystem block, however small the
+/// item (a million one-byte items fill 4 GiB of disk, not 1 MB).
+pub const BLOCK_BYTES: u64 = 4096;
 
 /// What an archive may cost a restore. Every bound is checked as the archive streams, before
 /// the cost is paid: over one, the spool stops with [`OverBound`] naming it.
@@ -20,14 +31,19 @@ pub const MAX_ITEM_BYTES: u64 = 16 * 1024 * 1024;
 pub struct Limits {
     /// Bytes of one item (the tar header's size, which the reader holds it to).
     pub item_bytes: u64,
-    /// Bytes of all items written to the spool directory: at most what its volume holds.
+    /// Bytes of all items written to the spool directory, each rounded up to whole
+    /// [`BLOCK_BYTES`] blocks: at most what its volume holds.
     pub spool_bytes: u64,
     /// Bytes the gzip stream may expand to, every entry counted (a gzip bomb stops here).
     pub expanded_bytes: u64,
     /// Tar entries of any kind.
     pub entries: usize,
+    /// Files in the spool (items): each costs an inode and a line of the in-memory index.
+    pub files: usize,
     /// Bytes of an entry's path.
     pub path_bytes: usize,
+    /// Bytes of one extension header's body (GNU long name or link, PAX), read into memory.
+    pub header_bytes: u64,
 }
 
 impl Limits {
@@ -41,7 +57,9 @@ impl Limits {
             spool_bytes,
             expanded_bytes: spool_bytes.saturating_mul(4).saturating_add(64 << 20),
             entries: 2_000_000,
+            files: 1_000_000,
             path_bytes: 1024,
+            header_bytes: MAX_HEADER_BYTES,
         }
     }
 }
@@ -78,14 +96,23 @@ pub struct Item {
     /// The backup's namespace; `None` for cluster-scoped objects.
     pub namespace: Option<String>,
     pub name: String,
-    file: PathBuf,
+    /// Bytes of the item's JSON (at most [`Limits::item_bytes`]).
+    pub size: u64,
+    /// The spool directory (shared) and the item's number in it: no path per item in memory.
+    dir: Arc<Path>,
+    number: usize,
 }
 
 impl Item {
     /// The object's JSON, as backed up.
     pub fn read(&self) -> io::Result<Vec<u8>> {
-        std::fs::read(&self.file)
+        std::fs::read(file_of(&self.dir, self.number))
     }
+}
+
+/// Numbered files: names from the archive never become paths.
+fn file_of(dir: &Path, number: usize) -> PathBuf {
+    dir.join(format!("{number}.json"))
 }
 
 /// Items on disk; the directory goes when this is dropped.
@@ -210,10 +237,14 @@ fn spool_entries(
     limits: Limits,
     dir: tempfile::TempDir,
 ) -> io::Result<Spool> {
+    let shared: Arc<Path> = dir.path().into();
     let mut items = Vec::new();
     let mut format_version = None;
     let mut spooled = 0u64;
-    for (count, entry) in archive.entries()?.enumerate() {
+    // Raw entries: the tar crate would read a GNU long name or a PAX header whole, whatever
+    // its size, before this loop could look at it. Here each is bounded first.
+    let mut extended = Extended::default();
+    for (count, entry) in archive.entries()?.raw(true).enumerate() {
         if count >= limits.entries {
             return Err(over(format!(
                 "the archive holds more than {} entries (the restore's bound on entries)",
@@ -221,7 +252,13 @@ fn spool_entries(
             )));
         }
         let mut entry = entry?;
-        let raw_path = entry.path_bytes();
+        if extended.take_extension(&mut entry, limits)? {
+            continue;
+        }
+        let raw_path = extended
+            .path
+            .take()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
         if raw_path.len() > limits.path_bytes {
             return Err(over(format!(
                 "an entry's path is {} bytes, over the bound of {} bytes",
@@ -229,10 +266,18 @@ fn spool_entries(
                 limits.path_bytes
             )));
         }
-        if !entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        if kind.is_gnu_sparse() {
+            // Its extra headers follow unannounced; a backup never holds one.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a GNU sparse file entry: not part of a backup archive",
+            ));
+        }
+        if !kind.is_file() {
             continue;
         }
-        let path = entry.path()?.to_string_lossy().into_owned();
+        let path = String::from_utf8_lossy(&raw_path).into_owned();
         if path == "metadata/version" {
             let mut text = String::new();
             entry.by_ref().take(64).read_to_string(&mut text)?;
@@ -242,31 +287,45 @@ fn spool_entries(
         let Some((group_resource, namespace, name)) = item_of(&path) else {
             continue;
         };
-        if entry.size() > limits.item_bytes {
+        let size = entry.size();
+        if size > limits.item_bytes {
             return Err(over(format!(
-                "{path} is {} bytes, over the bound of {} bytes for one item",
-                entry.size(),
+                "{path} is {size} bytes, over the bound of {} bytes for one item (the API \
+                 server's own limit on an object)",
                 limits.item_bytes
             )));
         }
-        spooled += entry.size();
+        if items.len() >= limits.files {
+            return Err(over(format!(
+                "the archive holds more than {} items (the restore's bound on spooled files)",
+                limits.files
+            )));
+        }
+        spooled += size.div_ceil(BLOCK_BYTES).max(1) * BLOCK_BYTES;
         if spooled > limits.spool_bytes {
             return Err(over(format!(
-                "the archive's items need more than the restore spool's {} bytes \
-                 (--restore-spool-limit, the chart's restoreSpool.sizeLimit): raise it to \
-                 restore this backup",
+                "the archive's items need more than the restore spool's {} bytes, each file \
+                 counted in whole {BLOCK_BYTES}-byte blocks (--restore-spool-limit, the chart's \
+                 restoreSpool.sizeLimit): raise it to restore this backup",
                 limits.spool_bytes
             )));
         }
-        // Numbered files: names from the archive never become paths.
-        let file = dir.path().join(format!("{}.json", items.len()));
-        copy_to(&mut entry, &file)?;
+        let number = items.len();
+        copy_to(&mut entry, &file_of(&shared, number))?;
         items.push(Item {
             group_resource,
             namespace,
             name,
-            file,
+            size,
+            dir: shared.clone(),
+            number,
         });
+    }
+    if extended.path.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the archive ends with an extension header and no entry it describes",
+        ));
     }
     Ok(Spool {
         _dir: dir,
@@ -309,6 +368,9 @@ fn copy_to(entry: &mut impl Read, file: &Path) -> io::Result<()> {
     io::copy(entry, &mut out)?;
     Ok(())
 }
+
+mod extension;
+use extension::Extended;
 
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,13 @@ use veloxide::api::RestorePhase;
 /// One backup, then restores from it in steps each named for what it checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_round_trip_order_and_existing_resource_policy() {
-    let world = World::start().await;
+    // existingResourcePolicy "update" is an opt-in of the chart's restore identity.
+    let world = World::start_with_rbac(&[
+        "rbac.secretsScope=cluster",
+        server_support::RESTORE_WIDGETS,
+        "rbac.restore.existingResourcePolicyUpdate=true",
+    ])
+    .await;
     create_widget_crd(&world).await;
     create_workload(&world, "shop", 3).await;
     // A Secret whose data is every byte value: compared byte for byte after the restore.

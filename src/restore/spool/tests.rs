@@ -94,10 +94,12 @@ async fn refused(bytes: Vec<u8>, limits: Limits) -> String {
 async fn every_bound_stops_the_spool_and_names_itself() {
     let small = Limits {
         item_bytes: 1000,
-        spool_bytes: 2500,
+        spool_bytes: 3 * 4096 - 1,
         expanded_bytes: 64 * 1024,
         entries: 5,
+        files: 1000,
         path_bytes: 100,
+        header_bytes: 512,
     };
     let item = |i: usize| format!("resources/configmaps/namespaces/app/c{i}.json");
     let kib = vec![b'x'; 900];
@@ -112,7 +114,7 @@ async fn every_bound_stops_the_spool_and_names_itself() {
     let three: Vec<(String, &[u8])> = (0..3).map(|i| (item(i), kib.as_slice())).collect();
     let refs: Vec<(&str, &[u8])> = three.iter().map(|(p, d)| (p.as_str(), *d)).collect();
     let message = refused(crafted(&refs), small).await;
-    assert!(message.contains("restore spool's 2500 bytes"), "{message}");
+    assert!(message.contains("restore spool's 12287 bytes"), "{message}");
     // Too many entries, even tiny and not items.
     let many: Vec<(String, &[u8])> = (0..6).map(|i| (format!("x/{i}"), b"".as_slice())).collect();
     let refs: Vec<(&str, &[u8])> = many.iter().map(|(p, d)| (p.as_str(), *d)).collect();
@@ -138,4 +140,76 @@ async fn every_bound_stops_the_spool_and_names_itself() {
     let ok = crafted(&[(&item(0), &kib), (&item(1), &kib)]);
     let spooled = spool(std::io::Cursor::new(ok), small).await.unwrap();
     assert_eq!(spooled.items.len(), 2);
+}
+
+/// The bounds that hold in memory, not only on disk: extension headers are bounded before they
+/// are read, tiny items cost whole blocks, and the number of files is bounded.
+#[tokio::test]
+async fn headers_blocks_and_files_are_bounded() {
+    let small = Limits {
+        item_bytes: 1000,
+        spool_bytes: 2 * BLOCK_BYTES,
+        expanded_bytes: 64 << 20,
+        entries: 100,
+        files: 3,
+        path_bytes: 1024,
+        header_bytes: 512,
+    };
+    let item = |i: usize| format!("resources/configmaps/namespaces/app/c{i}.json");
+    // Three one-byte items: 3 bytes, but three blocks on disk.
+    let tiny: Vec<(String, &[u8])> = (0..3).map(|i| (item(i), b"x".as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = tiny.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+    let message = refused(crafted(&refs), small).await;
+    assert!(message.contains("whole 4096-byte blocks"), "{message}");
+    // Four items: over the files bound, whatever the room.
+    let roomy = Limits {
+        spool_bytes: 1 << 30,
+        ..small
+    };
+    let four: Vec<(String, &[u8])> = (0..4).map(|i| (item(i), b"x".as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = four.iter().map(|(p, d)| (p.as_str(), *d)).collect();
+    let message = refused(crafted(&refs), roomy).await;
+    assert!(message.contains("more than 3 items"), "{message}");
+    // A GNU long name over the header bound (the tar crate writes one for a long path).
+    let long = format!(
+        "resources/configmaps/namespaces/app/{}.json",
+        "n".repeat(600)
+    );
+    let message = refused(crafted(&[(&long, b"{}")]), roomy).await;
+    assert!(
+        message.contains("GNU long-name header of 642 bytes, over the bound of 512"),
+        "{message}"
+    );
+    // PAX headers: one over the bound is refused before it is read; one within names the item.
+    let pax = |path: &[u8]| {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut tar = tar::Builder::new(gz);
+        tar.append_pax_extensions([("path", path)]).unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(2);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, "short-name", &b"{}"[..])
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap()
+    };
+    let message = refused(pax(&[b'p'; 600]), roomy).await;
+    assert!(message.contains("PAX header of"), "{message}");
+    let named = spool(
+        std::io::Cursor::new(pax(b"resources/configmaps/namespaces/app/from-pax.json")),
+        roomy,
+    )
+    .await
+    .unwrap();
+    assert_eq!(named.items.len(), 1);
+    assert_eq!(named.items[0].name, "from-pax");
+    // Within the bounds: a long name the header bound admits spools under that name.
+    let ok_long = format!(
+        "resources/configmaps/namespaces/app/{}.json",
+        "n".repeat(200)
+    );
+    let spooled = spool(std::io::Cursor::new(crafted(&[(&ok_long, b"{}")])), roomy)
+        .await
+        .unwrap();
+    assert_eq!(spooled.items[0].name, "n".repeat(200));
 }

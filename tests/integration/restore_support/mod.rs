@@ -197,3 +197,65 @@ pub fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// A tar.gz of (path, bytes) entries, written by hand as a planted archive would be.
+pub fn crafted_archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut tar = tar::Builder::new(gz);
+    for (path, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// Replace backup `backup`'s tarball (in location `location`, whose prefix is its name) with
+/// `bytes`: what whoever may write to a shared bucket can do.
+pub async fn plant_archive(world: &World, location: &str, backup: &str, bytes: Vec<u8>) {
+    world
+        .moto
+        .s3(
+            reqwest::Method::PUT,
+            &format!(
+                "/{}/{location}/backups/{backup}/{backup}.tar.gz",
+                super::server_support::BUCKET
+            ),
+            bytes,
+        )
+        .await;
+}
+
+/// An archive entry for `object`: `resources/<gr>/namespaces/<ns>/<name>.json`, or
+/// `resources/<gr>/cluster/<name>.json` without a namespace.
+pub fn entry(group_resource: &str, ns: Option<&str>, object: &Value) -> (String, Vec<u8>) {
+    let name = object["metadata"]["name"].as_str().unwrap();
+    let path = match ns {
+        Some(ns) => format!("resources/{group_resource}/namespaces/{ns}/{name}.json"),
+        None => format!("resources/{group_resource}/cluster/{name}.json"),
+    };
+    (path, serde_json::to_vec(object).unwrap())
+}
+
+/// Wait until the restore reaches any terminal phase (at most 60 s).
+pub async fn wait_restore_ended(world: &World, name: &str) -> Restore {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let restore = restores(world).get(name).await.unwrap();
+        if restore.phase().is_terminal() || Instant::now() > deadline {
+            return restore;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The restore's results file (Velero's `restore-<name>-results.gz`) in location `location`.
+pub fn restore_results(world: &World, location: &str, name: &str) -> Value {
+    let key = format!("{location}/restores/{name}/restore-{name}-results.gz");
+    serde_json::from_slice(&crate::backup_support::gunzip(
+        &crate::backup_support::download(world, &key),
+    ))
+    .unwrap()
+}

@@ -6,17 +6,10 @@ use serde_json::{Value, json};
 
 use super::names::{NAME, cluster_name, meta};
 
-/// What restores may write besides the core resources: the chart's `rbac.restore.resources`.
-const RESTORE_RESOURCES: [(&str, &[&str]); 14] = [
-    (
-        "admissionregistration.k8s.io",
-        &[
-            "mutatingwebhookconfigurations",
-            "validatingwebhookconfigurations",
-            "validatingadmissionpolicies",
-            "validatingadmissionpolicybindings",
-        ],
-    ),
+/// What restores may create besides the core resources: the chart's `rbac.restore.resources`.
+/// Webhook configurations, admission policies, Leases and bindings are left out: a planted
+/// archive could take the cluster with them (the chart's values.yaml says how to add them).
+const RESTORE_RESOURCES: [(&str, &[&str]); 12] = [
     ("apiextensions.k8s.io", &["customresourcedefinitions"]),
     (
         "apps",
@@ -30,7 +23,6 @@ const RESTORE_RESOURCES: [(&str, &[&str]); 14] = [
     ),
     ("autoscaling", &["horizontalpodautoscalers"]),
     ("batch", &["cronjobs", "jobs"]),
-    ("coordination.k8s.io", &["leases"]),
     ("discovery.k8s.io", &["endpointslices"]),
     (
         "networking.k8s.io",
@@ -38,15 +30,7 @@ const RESTORE_RESOURCES: [(&str, &[&str]); 14] = [
     ),
     ("node.k8s.io", &["runtimeclasses"]),
     ("policy", &["poddisruptionbudgets"]),
-    (
-        "rbac.authorization.k8s.io",
-        &[
-            "clusterrolebindings",
-            "clusterroles",
-            "rolebindings",
-            "roles",
-        ],
-    ),
+    ("rbac.authorization.k8s.io", &["clusterroles", "roles"]),
     ("scheduling.k8s.io", &["priorityclasses"]),
     (
         "snapshot.storage.k8s.io",
@@ -101,8 +85,14 @@ pub(super) fn rbac(ns: &str) -> Vec<Value> {
         {"apiGroups": groups, "resources": ["*"], "verbs": ["get", "list"]},
     ]});
     // Named resources only: "*" would also match subresources (pods/exec, serviceaccounts/token).
-    let write = json!(["create", "update", "patch"]);
-    let mut restore_rules = vec![json!({"apiGroups": [""], "resources": core, "verbs": write})];
+    // Create only: update and patch (existingResourcePolicy "update", a namespace's labels) are
+    // the chart's opt-ins.
+    let write = json!(["create"]);
+    let core_but_namespaces: Vec<&str> = core.into_iter().filter(|r| *r != "namespaces").collect();
+    let mut restore_rules = vec![
+        json!({"apiGroups": [""], "resources": core_but_namespaces, "verbs": write}),
+        json!({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}),
+    ];
     restore_rules.extend(RESTORE_RESOURCES.iter().map(
         |(group, resources)| json!({"apiGroups": [group], "resources": resources, "verbs": write}),
     ));

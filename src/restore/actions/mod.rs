@@ -1,0 +1,189 @@
+//! Velero's built-in restore actions, one file each: what a restore changes in (or skips of) an
+//! item before it is created, so an object from another cluster, or from this cluster's past,
+//! cannot bind a disk, a node or a token it no longer owns. Each action is a pure function of
+//! the item and the restore's [`Context`]; [`ACTIONS`] lists them in the order Velero runs them
+//! (`pkg/restore/restore.go`'s own steps first, then the plugins in the order
+//! `pkg/cmd/server/plugin/plugin.go` registers them), so every rewrite a restore makes is read
+//! here.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::prepare::Rules;
+
+mod completed;
+mod job;
+mod lease;
+mod pod;
+mod pv;
+mod pvc;
+mod rbac;
+mod secret;
+mod service;
+mod service_account;
+
+pub use pv::reprovisioned;
+pub use rbac::{OwnRoles, RoleName};
+
+/// What the actions know besides the item.
+pub struct Context<'a> {
+    pub rules: &'a Rules,
+    /// PersistentVolumes of this restore that are not restored (reclaim policy `Delete`, no
+    /// snapshot): their claims are provisioned anew.
+    pub reprovisioned: &'a BTreeSet<String>,
+    /// The roles the server's own identity holds, which no restored binding may grant.
+    pub own_roles: &'a OwnRoles,
+    /// The server's namespace (the Restore's): its leader election runs there.
+    pub server_namespace: &'a str,
+}
+
+/// Why an item is not created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Left out on purpose, as Velero leaves it out; `warn` when the user loses something
+    /// they may expect (a volume's contents), so it is counted in the restore's warnings.
+    Skip { reason: String, warn: bool },
+    /// Refused: an item error (a binding the restore must never create).
+    Refuse(String),
+}
+
+impl Stop {
+    fn skip(reason: impl Into<String>) -> Stop {
+        Stop::Skip {
+            reason: reason.into(),
+            warn: false,
+        }
+    }
+}
+
+/// An action: rewrite the item in place, or stop it.
+type Action = fn(&mut Value, &Context<'_>) -> Result<(), Stop>;
+
+/// Every action, in Velero's order, with the resource it applies to and Velero's name for it.
+pub const ACTIONS: &[(&str, &str, Action)] = &[
+    // restore.go: completed Pods and Jobs are not restored, before anything else.
+    ("pods", "restore.go isCompleted", completed::pod),
+    ("jobs.batch", "restore.go isCompleted", completed::job),
+    // restore.go: a PV without a snapshot is re-provisioned (Delete) or restored unbound.
+    (
+        "persistentvolumes",
+        "restore.go persistent volumes",
+        pv::restore,
+    ),
+    ("jobs.batch", "velero.io/job", job::restore),
+    ("pods", "velero.io/pod", pod::restore),
+    ("services", "velero.io/service", service::restore),
+    (
+        "serviceaccounts",
+        "velero.io/service-account",
+        service_account::restore,
+    ),
+    (
+        "rolebindings.rbac.authorization.k8s.io",
+        "velero.io/role-bindings",
+        rbac::restore,
+    ),
+    (
+        "clusterrolebindings.rbac.authorization.k8s.io",
+        "velero.io/cluster-role-bindings",
+        rbac::restore,
+    ),
+    ("persistentvolumeclaims", "velero.io/pvc", pvc::restore),
+    ("secrets", "velero.io/secret", secret::restore),
+    // Not Velero's: the server's own leader lock is never restored over.
+    (
+        "leases.coordination.k8s.io",
+        "veloxide lease",
+        lease::restore,
+    ),
+];
+
+/// Run every action that applies to an item of `group_resource`, in order; the first stop ends
+/// it.
+pub fn run(group_resource: &str, object: &mut Value, ctx: &Context<'_>) -> Result<(), Stop> {
+    for (resource, _, action) in ACTIONS {
+        if *resource == group_resource {
+            action(object, ctx)?;
+        }
+    }
+    Ok(())
+}
+
+/// `object[path...]` as a mutable map, when every step is one.
+fn map_at<'v>(object: &'v mut Value, path: &[&str]) -> Option<&'v mut Map<String, Value>> {
+    let mut at = object;
+    for step in path {
+        at = at.get_mut(*step)?;
+    }
+    at.as_object_mut()
+}
+
+/// `object[path...]` as a string.
+fn str_at<'v>(object: &'v Value, path: &[&str]) -> Option<&'v str> {
+    let mut at = object;
+    for step in path {
+        at = at.get(*step)?;
+    }
+    at.as_str()
+}
+
+/// Remove `keys` from the map at `path` (annotations, labels, a selector's matchLabels).
+fn remove_keys(object: &mut Value, path: &[&str], keys: &[&str]) {
+    if let Some(map) = map_at(object, path) {
+        for key in keys {
+            map.remove(*key);
+        }
+    }
+}
+
+/// A restore's context for the actions' table tests: `app` mapped to `app-copy`, the volume
+/// `pv-gone` re-provisioned, and the server bound to the ClusterRole `veloxide-backup`.
+#[cfg(test)]
+pub(crate) struct TestContext {
+    pub rules: Rules,
+    pub reprovisioned: BTreeSet<String>,
+    pub own_roles: OwnRoles,
+}
+
+#[cfg(test)]
+impl TestContext {
+    pub fn new() -> TestContext {
+        TestContext {
+            rules: Rules {
+                namespace_mapping: [("app".to_owned(), "app-copy".to_owned())].into(),
+                preserve_node_ports: false,
+                backup: "b".into(),
+                restore: "r".into(),
+            },
+            reprovisioned: ["pv-gone".to_owned()].into(),
+            own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
+        }
+    }
+
+    pub fn ctx(&self) -> Context<'_> {
+        Context {
+            rules: &self.rules,
+            reprovisioned: &self.reprovisioned,
+            own_roles: &self.own_roles,
+            server_namespace: "velero",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list names each resource the way the archive does, so no action is dead code.
+    #[test]
+    fn every_action_names_a_resource_as_the_archive_does() {
+        for (resource, name, _) in ACTIONS {
+            let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+            assert!(
+                plural.chars().all(|c| c.is_ascii_lowercase()) && !group.contains('/'),
+                "{name}: {resource}"
+            );
+        }
+    }
+}
