@@ -6,85 +6,123 @@
 #   csi-snapshotter      (the same module)
 # and beside bin/, manifests/: the snapshot CRDs (the external-snapshotter/client/v8 module's
 # config/crd) and the sidecars' RBAC (their modules' deploy/kubernetes), read from the module
-# cache, so nothing of theirs is committed here.
+# cache at build time, so nothing of theirs is committed here.
 #
-# Everything lands in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/<key>, <key> a digest of what
-# decides the build (the three modules' go.mod/go.sum, the driver's sources, this script, the Go
-# version), so a second clone on the same machine reuses it; a changed input builds beside it.
-# Go's module and build caches are ours too (csi/go/), kept so that a rebuild after a change to
-# the driver takes seconds; nothing else's caches are touched. Progress goes to stderr.
+# Cached across clones in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/, in two parts keyed by
+# their own inputs, so that a change to the driver rebuilds the driver only (about a minute)
+# and not the sidecars (about twenty on two busy cores):
+#   sidecars-<key>/   key: the wrapper modules' go.mod/go.sum, this script, the Go version
+#   driver-<key>/     key: the driver module's go.mod/go.sum and sources, this script, the Go version
+#   <key>/bin         the four binaries (hard links) and manifests/, key: the two keys
+# Each build has Go module and build caches of its own (<part>-<key>.go/, several GB for the
+# sidecars) and drops them when done; no other build's caches are touched. Progress: stderr.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 src="$root/e2e/csi"
+self="$root/e2e/tools/build-csi.sh"
 command -v go >/dev/null || { echo "build-csi: go not found (Go 1.26 or newer is needed)" >&2; exit 1; }
-
 go_version="$(go env GOVERSION)"
-key="$(cd "$src" && cat provisioner/go.mod provisioner/go.sum snapshotter/go.mod snapshotter/go.sum \
-    driver/go.mod driver/go.sum $(find driver -name '*.go' | LC_ALL=C sort) "$root/e2e/tools/build-csi.sh" \
-    <(echo "$go_version") | sha256sum | cut -c1-16)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi"
-out="$cache/$key"
-bin="$out/bin"
+mkdir -p "$cache"
 
-if [[ -x "$bin/veloxide-csi" && -x "$bin/csi-provisioner" && -x "$bin/snapshot-controller" \
-    && -x "$bin/csi-snapshotter" && -d "$out/manifests" ]]; then
-    echo "$bin"
+digest() { cat "$@" <(echo "$go_version") | sha256sum | cut -c1-16; }
+sidecars_key="$(cd "$src" && digest provisioner/go.mod provisioner/go.sum snapshotter/go.mod snapshotter/go.sum "$self")"
+driver_key="$(cd "$src/driver" && digest go.mod go.sum $(find . -name '*.go' | LC_ALL=C sort) "$self")"
+key="$(echo "$sidecars_key $driver_key" | sha256sum | cut -c1-16)"
+sidecars="$cache/sidecars-$sidecars_key"
+driver="$cache/driver-$driver_key"
+out="$cache/$key"
+
+if [[ -f "$out/.complete" ]]; then
+    touch "$out/.complete"
+    echo "$out/bin"
     exit 0
 fi
-
-export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/cache" GOFLAGS=-mod=readonly
-export GOTMPDIR="$cache/go/tmp"
-mkdir -p "$GOTMPDIR"
-export CGO_ENABLED=0
-
-version_of() { awk -v m="$2" '$1 == m { print $2; exit }' "$src/$1/go.mod"; }
-provisioner_version="$(version_of provisioner github.com/kubernetes-csi/external-provisioner/v6)"
-snapshotter_version="$(version_of snapshotter github.com/kubernetes-csi/external-snapshotter/v8)"
+# One build of a key at a time on the machine: a second clone asking for the same key waits and
+# then finds it built. (flock on fd 9, held until this script exits.)
+exec 9>"$cache/.lock"
+flock 9
 
 start=$(date +%s)
-echo "build-csi: veloxide-csi, external-provisioner $provisioner_version, external-snapshotter $snapshotter_version with $go_version into $bin" >&2
-# A directory of this run's own, renamed into place at the end: two clones building at once
-# each finish whole, and the second rename finds the first's result (and drops its own).
-tmp="$out.tmp.$$"
-trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/bin" "$tmp/manifests/crds" "$tmp/manifests/rbac"
-for m in driver provisioner snapshotter; do (cd "$src/$m" && go mod download); done
-echo "build-csi: modules $(du -sh "$GOMODCACHE" | cut -f1) in $(( $(date +%s) - start )) s" >&2
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 
-# The driver first: gofmt, vet and the CSI sanity suite (csi-test) against its socket, or no build.
-unformatted="$(cd "$src/driver" && gofmt -l .)"
-[[ -z "$unformatted" ]] || { echo "build-csi: gofmt wants changes in: $unformatted" >&2; exit 1; }
-(cd "$src/driver" && go vet -trimpath ./... && go test -trimpath -count=1 ./... >&2)
-(cd "$src/driver" && go build -trimpath -ldflags "-s -w -X main.version=e2e-$key" -o "$tmp/bin/" ./cmd/veloxide-csi)
-echo "build-csi: driver built and sanity-checked at $(( $(date +%s) - start )) s" >&2
+# with_go_caches DIR CMD...: runs CMD with Go's module and build caches in DIR.
+with_go_caches() {
+    local d="$1"
+    shift
+    mkdir -p "$d/tmp"
+    GOMODCACHE="$d/mod" GOCACHE="$d/cache" GOTMPDIR="$d/tmp" "$@"
+}
+# drop_go_caches DIR: the module cache is read-only on disk; go clean removes it properly.
+drop_go_caches() {
+    GOMODCACHE="$1/mod" go clean -modcache 2>/dev/null || true
+    rm -rf "$1"
+}
 
-# The sidecars' own mains, built from the wrapper modules' graphs (`go build` of a package of a
-# required module). A component the proxy cannot serve fails here with go's own error.
-(cd "$src/provisioner" && go build -trimpath -ldflags "-s -w -X main.version=$provisioner_version" \
-    -o "$tmp/bin/" github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner)
-echo "build-csi: csi-provisioner built at $(( $(date +%s) - start )) s" >&2
-(cd "$src/snapshotter" && go build -trimpath -ldflags "-s -w -X main.version=$snapshotter_version" -o "$tmp/bin/" \
-    github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller \
-    github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter)
-echo "build-csi: snapshot-controller and csi-snapshotter built at $(( $(date +%s) - start )) s" >&2
+build_driver() {
+    local gc="$driver.go" tmp="$driver.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp/bin"
+    echo "build-csi: the driver into $driver" >&2
+    (cd "$src/driver" && with_go_caches "$gc" go mod download)
+    # gofmt, vet and the tests (decision tables, the CSI sanity suite against its socket) first:
+    # a driver that fails them is not built.
+    local unformatted
+    unformatted="$(cd "$src/driver" && gofmt -l .)"
+    [[ -z "$unformatted" ]] || { echo "build-csi: gofmt wants changes in: $unformatted" >&2; exit 1; }
+    (cd "$src/driver" && with_go_caches "$gc" go vet -trimpath ./...)
+    (cd "$src/driver" && with_go_caches "$gc" go test -trimpath -count=1 ./... >&2)
+    (cd "$src/driver" && with_go_caches "$gc" go build -trimpath -ldflags "-s -w -X main.version=e2e-$driver_key" \
+        -o "$tmp/bin/" ./cmd/veloxide-csi)
+    drop_go_caches "$gc"
+    rm -rf "$driver" && mv "$tmp" "$driver"
+    echo "build-csi: driver built and checked at $(($(date +%s) - start)) s" >&2
+}
 
-# Upstream's manifests, as their releases ship them.
-dir_of() { (cd "$src/$1" && go list -m -f '{{.Dir}}' "$2"); }
-client="$(dir_of snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8)"
-snapshotter="$(dir_of snapshotter github.com/kubernetes-csi/external-snapshotter/v8)"
-provisioner="$(dir_of provisioner github.com/kubernetes-csi/external-provisioner/v6)"
-cp "$client"/config/crd/*.storage.k8s.io_*.yaml "$tmp/manifests/crds/"
-cp "$provisioner/deploy/kubernetes/rbac.yaml" "$tmp/manifests/rbac/external-provisioner.yaml"
-cp "$snapshotter/deploy/kubernetes/snapshot-controller/rbac-snapshot-controller.yaml" "$tmp/manifests/rbac/snapshot-controller.yaml"
-cp "$snapshotter/deploy/kubernetes/csi-snapshotter/rbac-csi-snapshotter.yaml" "$tmp/manifests/rbac/csi-snapshotter.yaml"
-chmod -R u+w "$tmp/manifests"
+build_sidecars() {
+    local gc="$sidecars.go" tmp="$sidecars.tmp" m
+    rm -rf "$tmp" && mkdir -p "$tmp/bin" "$tmp/manifests/crds" "$tmp/manifests/rbac"
+    version_of() { awk -v m="$2" '$1 == m { print $2; exit }' "$src/$1/go.mod"; }
+    local pv sv
+    pv="$(version_of provisioner github.com/kubernetes-csi/external-provisioner/v6)"
+    sv="$(version_of snapshotter github.com/kubernetes-csi/external-snapshotter/v8)"
+    echo "build-csi: external-provisioner $pv, external-snapshotter $sv with $go_version into $sidecars (first time: ~1 GB of modules, 3 GB of build cache, 10-20 min)" >&2
+    for m in provisioner snapshotter; do (cd "$src/$m" && with_go_caches "$gc" go mod download); done
+    echo "build-csi: modules $(du -sh "$gc/mod" | cut -f1) at $(($(date +%s) - start)) s" >&2
+    # Upstream's own mains, built in the wrapper modules' graphs (`go build` of a package of a
+    # required module). A component the proxy cannot serve fails here with go's own error.
+    (cd "$src/provisioner" && with_go_caches "$gc" go build -trimpath -ldflags "-s -w -X main.version=$pv" \
+        -o "$tmp/bin/" github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner)
+    echo "build-csi: csi-provisioner built at $(($(date +%s) - start)) s" >&2
+    (cd "$src/snapshotter" && with_go_caches "$gc" go build -trimpath -ldflags "-s -w -X main.version=$sv" -o "$tmp/bin/" \
+        github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller \
+        github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter)
+    echo "build-csi: snapshot-controller and csi-snapshotter built at $(($(date +%s) - start)) s" >&2
+    # Upstream's manifests, as their releases ship them.
+    dir_of() { (cd "$src/$1" && with_go_caches "$gc" go list -m -f '{{.Dir}}' "$2"); }
+    local client snapshotter provisioner
+    client="$(dir_of snapshotter github.com/kubernetes-csi/external-snapshotter/client/v8)"
+    snapshotter="$(dir_of snapshotter github.com/kubernetes-csi/external-snapshotter/v8)"
+    provisioner="$(dir_of provisioner github.com/kubernetes-csi/external-provisioner/v6)"
+    cp "$client"/config/crd/*.storage.k8s.io_*.yaml "$tmp/manifests/crds/"
+    cp "$provisioner/deploy/kubernetes/rbac.yaml" "$tmp/manifests/rbac/external-provisioner.yaml"
+    cp "$snapshotter/deploy/kubernetes/snapshot-controller/rbac-snapshot-controller.yaml" "$tmp/manifests/rbac/snapshot-controller.yaml"
+    cp "$snapshotter/deploy/kubernetes/csi-snapshotter/rbac-csi-snapshotter.yaml" "$tmp/manifests/rbac/csi-snapshotter.yaml"
+    chmod -R u+w "$tmp/manifests"
+    for m in csi-provisioner snapshot-controller csi-snapshotter; do "$tmp/bin/$m" --version >&2; done
+    echo "build-csi: Go caches at their largest: $(du -sh "$gc" | cut -f1)" >&2
+    drop_go_caches "$gc"
+    rm -rf "$sidecars" && mv "$tmp" "$sidecars"
+}
 
-for b in csi-provisioner snapshot-controller csi-snapshotter; do "$tmp/bin/$b" --version >&2; done
-if [[ -d "$out" ]]; then
-    echo "build-csi: another build finished $out first; keeping it" >&2
-else
-    mv "$tmp" "$out"
-fi
-echo "build-csi: built in $(( $(date +%s) - start )) s; $(du -sh "$bin" | cut -f1) of binaries; Go caches $(du -sh "$cache/go" | cut -f1)" >&2
-echo "$bin"
+[[ -x "$driver/bin/veloxide-csi" ]] || build_driver
+[[ -x "$sidecars/bin/csi-provisioner" && -x "$sidecars/bin/snapshot-controller" && -x "$sidecars/bin/csi-snapshotter" ]] \
+    || build_sidecars
+
+rm -rf "$out"
+mkdir -p "$out/bin"
+ln "$driver/bin/veloxide-csi" "$sidecars"/bin/* "$out/bin/"
+cp -r "$sidecars/manifests" "$out/manifests"
+touch "$out/.complete"
+echo "build-csi: ready in $(($(date +%s) - start)) s; $(du -sh "$out/bin" | cut -f1) of binaries" >&2
+echo "$out/bin"

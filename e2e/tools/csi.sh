@@ -95,7 +95,7 @@ up() {
         # passes only that node's topology (strict), each snapshotter the contents labelled
         # with its node.
         NODE_NAME="$node" "$bin/csi-provisioner" --kubeconfig "$provisioner_kc" --csi-address "$sock" \
-            --node-deployment --feature-gates Topology=true --strict-topology --immediate-topology=false \
+            --node-deployment --strict-topology --immediate-topology=false \
             --leader-election=false --v=3 </dev/null >"$nd/csi/provisioner.log" 2>&1 &
         echo $! >"$nd/csi/provisioner.pid"
         NODE_NAME="$node" "$bin/csi-snapshotter" --kubeconfig "$snapshotter_kc" --csi-address "$sock" \

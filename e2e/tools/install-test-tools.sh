@@ -18,3 +18,7 @@ echo "control plane ready: $bin"
 # velero_interop.rs): built once, reused while e2e/velero and the plugin version are unchanged.
 bin=$(bash "$here/build-velero.sh")
 echo "velero ready: $bin"
+# The CSI parts of the test nodes (e2e/csi/README.md): our driver (checked by the CSI sanity
+# suite), external-provisioner and external-snapshotter; cached in ~/.cache/veloxide/csi/<key>.
+bin=$(bash "$here/build-csi.sh")
+echo "csi ready: $bin"
