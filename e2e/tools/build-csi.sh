@@ -9,7 +9,7 @@
 # cache at build time, so nothing of theirs is committed here.
 #
 # Cached across clones in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/, in two parts keyed by
-# their own inputs, so that a change to the driver rebuilds the driver only (about a minute)
+# their own inputs, so that a change to the driver rebuilds the driver only (3-5 min here)
 # and not the sidecars (about twenty on two busy cores):
 #   sidecars-<key>/   key: the wrapper modules' go.mod/go.sum, this script, the Go version
 #   driver-<key>/     key: the driver module's go.mod/go.sum and sources, this script, the Go version

@@ -39,8 +39,10 @@ stop() {
     local pid
     if pid="$(live_pid "$1")"; then
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
+        # live_pid, not kill -0: an exited process that its new parent has not reaped yet is a
+        # zombie (kill -0 succeeds on it) with an empty command line.
+        for _ in $(seq 1 50); do live_pid "$1" >/dev/null || break; sleep 0.1; done
+        if live_pid "$1" >/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$1"
 }

@@ -41,6 +41,7 @@ type Driver struct {
 	csi.UnimplementedIdentityServer
 	csi.UnimplementedControllerServer
 	csi.UnimplementedNodeServer
+	csi.UnimplementedGroupControllerServer
 
 	cfg Config
 	// mu serialises every call: a test driver needs no more, and it makes each call see the
@@ -86,6 +87,9 @@ func (d *Driver) Server() *grpc.Server {
 	csi.RegisterIdentityServer(s, d)
 	csi.RegisterControllerServer(s, d)
 	csi.RegisterNodeServer(s, d)
+	// Served only to say "no group snapshots": csi-snapshotter asks, and logs an error for an
+	// Unimplemented answer.
+	csi.RegisterGroupControllerServer(s, d)
 	return s
 }
 
