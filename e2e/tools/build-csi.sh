@@ -11,8 +11,8 @@
 # Cached across clones in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/, in two parts keyed by
 # their own inputs, so that a change to the driver rebuilds the driver only (3-5 min here)
 # and not the sidecars (about twenty on two busy cores):
-#   sidecars-<key>/   key: the wrapper modules' go.mod/go.sum, this script, the Go version
-#   driver-<key>/     key: the driver module's go.mod/go.sum and sources, this script, the Go version
+#   sidecars-<key>/   key: the wrapper modules' go.mod/go.sum, the Go version, $layout
+#   driver-<key>/     key: the driver module's go.mod/go.sum and sources, the Go version, $layout
 #   <key>/bin         the four binaries (hard links) and manifests/, key: the two keys
 # Each build has Go module and build caches of its own (<part>-<key>.go/, several GB for the
 # sidecars) and drops them when done; no other build's caches are touched. Progress: stderr.
@@ -20,15 +20,17 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 src="$root/e2e/csi"
-self="$root/e2e/tools/build-csi.sh"
 command -v go >/dev/null || { echo "build-csi: go not found (Go 1.26 or newer is needed)" >&2; exit 1; }
 go_version="$(go env GOVERSION)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi"
 mkdir -p "$cache"
 
 digest() { cat "$@" <(echo "$go_version") | sha256sum | cut -c1-16; }
-sidecars_key="$(cd "$src" && digest provisioner/go.mod provisioner/go.sum snapshotter/go.mod snapshotter/go.sum "$self")"
-driver_key="$(cd "$src/driver" && digest go.mod go.sum $(find . -name '*.go' | LC_ALL=C sort) "$self")"
+# What this script puts in a part's directory: bump it when that changes (the script itself is not
+# in the keys, so that editing it does not rebuild twenty minutes of sidecars).
+layout=1
+sidecars_key="$(cd "$src" && digest provisioner/go.mod provisioner/go.sum snapshotter/go.mod snapshotter/go.sum <(echo "layout $layout"))"
+driver_key="$(cd "$src/driver" && digest go.mod go.sum $(find . -name '*.go' | LC_ALL=C sort) <(echo "layout $layout"))"
 key="$(echo "$sidecars_key $driver_key" | sha256sum | cut -c1-16)"
 sidecars="$cache/sidecars-$sidecars_key"
 driver="$cache/driver-$driver_key"
