@@ -74,12 +74,19 @@ live_pid() {
     [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir" && echo "$pid"
 }
 
-# Stops the process DIR/NAME.pid names (SIGTERM, then SIGKILL after 5 s) and removes the pid file.
+# True while PID runs. A process `up` started was reparented when `up` exited, and a stopped one
+# stays a zombie until its new parent reaps it (seconds, here): that counts as stopped.
+running() {
+    [[ -r "/proc/$1/stat" ]] && [[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]]
+}
+
+# Stops the process DIR/NAME.pid names (SIGNAL, default TERM; then KILL after 5 s) and removes
+# the pid file.
 stop_pid() {
     local pid
     if pid="$(live_pid "$1")"; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -s "${2:-TERM}" "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/$1.pid"
@@ -244,8 +251,10 @@ up() {
         "$bin/kube-scheduler" --kubeconfig "$dir/scheduler.kubeconfig" --secure-port 0 --leader-elect=false \
             </dev/null >"$dir/kube-scheduler.log" 2>&1 &
         echo $! >"$dir/kube-scheduler.pid"
+        # (create | apply: `up` again on a DIR whose etcd data survived finds it there.)
         kubectl --kubeconfig "$dir/kubeconfig" create clusterrolebinding veloxide-e2e:apiserver-kubelet \
-            --clusterrole system:kubelet-api-admin --user kube-apiserver-kubelet-client >/dev/null
+            --clusterrole system:kubelet-api-admin --user kube-apiserver-kubelet-client --dry-run=client -o yaml |
+            kubectl --kubeconfig "$dir/kubeconfig" apply -f - >/dev/null
     fi
     # With CONTROL_PLANE_OWNER_PID set (the Rust handle sets it), a watchdog stops the control
     # plane when that process is gone, however it ended (and removes DIR with
@@ -256,6 +265,7 @@ up() {
         setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
             bash "$2" down "$3"; [[ "$4" == 1 ]] && rm -rf "$3"' watchdog "$owner" "$here/control-plane.sh" "$dir" "$remove" \
             </dev/null >/dev/null 2>&1 &
+        echo $! >"$dir/watchdog.pid"
     fi
     if ((nodes > 0)); then
         nodes_up "$nodes" "$bin"
@@ -269,6 +279,11 @@ up() {
 down() {
     [[ -d "$dir" ]] || exit 0
     dir="$(cd "$dir" && pwd)"
+    # The watchdog too, unless it is the one running this `down`: nothing of DIR's is left.
+    local watchdog
+    if watchdog="$(live_pid watchdog)" && [[ "$watchdog" != "$PPID" ]]; then
+        stop_pid watchdog
+    fi
     if [[ -f "$here/csi.sh" && -f "$dir/network" ]]; then
         bash "$here/csi.sh" down "$dir" || echo "control-plane: csi.sh down $dir failed; going on" >&2
     fi
