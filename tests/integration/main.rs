@@ -30,6 +30,7 @@ mod crds;
 mod download_trust;
 mod leader_fencing;
 mod location_rules;
+mod node;
 mod rbac;
 mod restore_crafted;
 mod restore_delete;
