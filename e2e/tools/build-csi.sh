@@ -8,22 +8,24 @@
 # config/crd) and the sidecars' RBAC (their modules' deploy/kubernetes), read from the module
 # cache at build time, so nothing of theirs is committed here.
 #
-# Cached across clones in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/, in two parts keyed by
-# their own inputs, so that a change to the driver rebuilds the driver only (3-5 min here)
-# and not the sidecars (about twenty on two busy cores):
+# Cached across clones in ${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi/ (e2e/tools/cache.sh: a
+# lock per entry, unused entries pruned after two weeks), in parts keyed by their own inputs, so
+# that a change to the driver rebuilds the driver only (3-5 min here) and not the sidecars
+# (about twenty on two busy cores):
 #   sidecars-<key>/   key: the wrapper modules' go.mod/go.sum, the Go version, $layout
 #   driver-<key>/     key: the driver module's go.mod/go.sum and sources, the Go version, $layout
-#   <key>/bin         the four binaries (hard links) and manifests/, key: the two keys
-# Each build has Go module and build caches of its own (<part>-<key>.go/, several GB for the
-# sidecars) and drops them when done; no other build's caches are touched. Progress: stderr.
+#   <key>/bin         the four binaries (hard links) and manifests/; key: the two keys
+# Each build has Go module and build caches of its own (in its <entry>.tmp/go, 4 GB at their
+# largest for the sidecars), deleted when it is done; no other build's caches are touched.
+# Progress goes to stderr.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 src="$root/e2e/csi"
 command -v go >/dev/null || { echo "build-csi: go not found (Go 1.26 or newer is needed)" >&2; exit 1; }
 go_version="$(go env GOVERSION)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/veloxide/csi"
-mkdir -p "$cache"
+# shellcheck source=cache.sh
+. "$root/e2e/tools/cache.sh"
 
 digest() { cat "$@" <(echo "$go_version") | sha256sum | cut -c1-16; }
 # What this script puts in a part's directory: bump it when that changes (the script itself is not
@@ -32,19 +34,12 @@ layout=1
 sidecars_key="$(cd "$src" && digest provisioner/go.mod provisioner/go.sum snapshotter/go.mod snapshotter/go.sum <(echo "layout $layout"))"
 driver_key="$(cd "$src/driver" && digest go.mod go.sum $(find . -name '*.go' | LC_ALL=C sort) <(echo "layout $layout"))"
 key="$(echo "$sidecars_key $driver_key" | sha256sum | cut -c1-16)"
-sidecars="$cache/sidecars-$sidecars_key"
-driver="$cache/driver-$driver_key"
-out="$cache/$key"
-
-if [[ -f "$out/.complete" ]]; then
-    touch "$out/.complete"
-    echo "$out/bin"
+cache="$(veloxide_cache_root)/csi"
+if [[ -f "$cache/$key/.complete" ]]; then
+    cache_touch "$cache/$key"
+    echo "$cache/$key/bin"
     exit 0
 fi
-# One build of a key at a time on the machine: a second clone asking for the same key waits and
-# then finds it built. (flock on fd 9, held until this script exits.)
-exec 9>"$cache/.lock"
-flock 9
 
 start=$(date +%s)
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
@@ -58,12 +53,13 @@ with_go_caches() {
 }
 # drop_go_caches DIR: the module cache is read-only on disk; go clean removes it properly.
 drop_go_caches() {
-    GOMODCACHE="$1/mod" go clean -modcache 2>/dev/null || true
+    GOMODCACHE="$1/mod" go clean -modcache
     rm -rf "$1"
 }
 
 build_driver() {
-    local gc="$driver.go" tmp="$driver.tmp"
+    local tmp="$driver.tmp"
+    local gc="$tmp/go"
     rm -rf "$tmp" && mkdir -p "$tmp/bin"
     echo "build-csi: the driver into $driver" >&2
     (cd "$src/driver" && with_go_caches "$gc" go mod download)
@@ -82,7 +78,8 @@ build_driver() {
 }
 
 build_sidecars() {
-    local gc="$sidecars.go" tmp="$sidecars.tmp" m
+    local tmp="$sidecars.tmp" m
+    local gc="$tmp/go"
     rm -rf "$tmp" && mkdir -p "$tmp/bin" "$tmp/manifests/crds" "$tmp/manifests/rbac"
     version_of() { awk -v m="$2" '$1 == m { print $2; exit }' "$src/$1/go.mod"; }
     local pv sv
@@ -117,14 +114,29 @@ build_sidecars() {
     rm -rf "$sidecars" && mv "$tmp" "$sidecars"
 }
 
+# Each part under its own lock (cache_claim holds one lock at a time: fd 9).
+cache_claim csi "driver-$driver_key"
+driver="$CACHE_ENTRY"
 [[ -x "$driver/bin/veloxide-csi" ]] || build_driver
+cache_touch "$driver"
+cache_claim csi "sidecars-$sidecars_key"
+sidecars="$CACHE_ENTRY"
 [[ -x "$sidecars/bin/csi-provisioner" && -x "$sidecars/bin/snapshot-controller" && -x "$sidecars/bin/csi-snapshotter" ]] \
     || build_sidecars
+cache_touch "$sidecars"
 
-rm -rf "$out"
-mkdir -p "$out/bin"
-ln "$driver/bin/veloxide-csi" "$sidecars"/bin/* "$out/bin/"
-cp -r "$sidecars/manifests" "$out/manifests"
-touch "$out/.complete"
+cache_claim csi "$key"
+out="$CACHE_ENTRY"
+if [[ ! -f "$out/.complete" ]]; then
+    rm -rf "$out"
+    mkdir -p "$out/bin"
+    ln "$driver/bin/veloxide-csi" "$sidecars"/bin/* "$out/bin/"
+    cp -r "$sidecars/manifests" "$out/manifests"
+    touch "$out/.complete"
+fi
+cache_touch "$out"
+# Entries (parts or sets) no clone has used for two weeks go; the sets hold hard links, so a
+# pruned part never takes a set's binaries with it.
+cache_prune csi "$key"
 echo "build-csi: ready in $(($(date +%s) - start)) s; $(du -sh "$out/bin" | cut -f1) of binaries" >&2
 echo "$out/bin"
