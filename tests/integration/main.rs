@@ -31,6 +31,7 @@ mod download_trust;
 mod leader_fencing;
 mod location_rules;
 mod node;
+mod node_csi;
 mod rbac;
 mod restore_crafted;
 mod restore_delete;

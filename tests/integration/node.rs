@@ -26,7 +26,7 @@ fn ok(what: &str, out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
+pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
     ok(
         &format!("kubectl {}", args.join(" ")),
         cluster.kubectl(args, None).expect("kubectl runs"),
@@ -34,7 +34,7 @@ fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
 }
 
 /// A fresh namespace whose `default` ServiceAccount exists (pods need it to be admitted).
-fn namespace(cluster: &Cluster) -> String {
+pub(crate) fn namespace(cluster: &Cluster) -> String {
     let ns = format!("node-{}", e2e::random_hex(4));
     kubectl(cluster, &["create", "namespace", &ns]);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -53,7 +53,7 @@ fn namespace(cluster: &Cluster) -> String {
     ns
 }
 
-fn apply(cluster: &Cluster, ns: &str, yaml: &str) {
+pub(crate) fn apply(cluster: &Cluster, ns: &str, yaml: &str) {
     ok(
         "kubectl apply",
         cluster
@@ -81,7 +81,7 @@ spec:
     )
 }
 
-fn wait_ready(cluster: &Cluster, ns: &str, pod: &str) {
+pub(crate) fn wait_ready(cluster: &Cluster, ns: &str, pod: &str) {
     let out = cluster
         .kubectl(
             &[
@@ -109,7 +109,7 @@ fn wait_ready(cluster: &Cluster, ns: &str, pod: &str) {
 }
 
 /// Waits for a pod that runs to completion; returns its phase.
-fn wait_finished(cluster: &Cluster, ns: &str, pod: &str) -> String {
+pub(crate) fn wait_finished(cluster: &Cluster, ns: &str, pod: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let phase = kubectl(
@@ -401,7 +401,7 @@ fn two_clusters_with_a_node_each_run_side_by_side() {
 }
 
 /// Every process whose command line names `needle`.
-fn processes_naming(needle: &str) -> Vec<String> {
+pub(crate) fn processes_naming(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc") {
         let path = entry.expect("entry").path();
