@@ -27,8 +27,6 @@ built() {
 cache_claim controlplane "$key"
 out="$CACHE_ENTRY"
 bin="$out/bin"
-# The layout before the cache (.work/controlplane/<key>): nothing reads it any more.
-rm -rf "$root/.work/controlplane"
 if built "$bin"; then
     cache_touch "$out"
     echo "$bin"

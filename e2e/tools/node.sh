@@ -73,9 +73,9 @@ net_down() {
 node_ip() { echo "198.19.$((16 * slot + $1)).1"; }
 node_name() { echo "node-$1"; }
 
-# node_up I: one node's containerd and kubelet, its images imported, registering as node-I.
+# node_up I: node-I's directory, cgroups, certificates and configuration, and its containerd.
 node_up() {
-    local i="$1" bin="$2"
+    local i="$1"
     local name ip nd
     name="$(node_name "$i")"
     ip="$(node_ip "$i")"
@@ -253,7 +253,7 @@ nodes_up() {
     local images=()
     images+=("$(bash "$here/../images/build.sh" pause)")
     images+=("$(bash "$here/../images/build.sh" busybox)")
-    for ((i = 1; i <= n; i++)); do node_up "$i" "$bin"; done
+    for ((i = 1; i <= n; i++)); do node_up "$i"; done
     node_images "$n" "${images[@]}"
     for ((i = 1; i <= n; i++)); do kubelet_start "$i" "$bin"; done
     local deadline=$((SECONDS + 120)) ready
@@ -298,7 +298,7 @@ node_down() {
     done
     for pid in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $sock" || true); do kill -9 "$pid" 2>/dev/null || true; done
     # Mounts under the node's directory, deepest first (the directory's own shared bind last).
-    local m
+    local m mounts
     for _ in 1 2 3; do
         mapfile -t mounts < <(awk -v p="$nd" '$2 == p || index($2, p "/") == 1 { print $2 }' /proc/mounts | sort -r)
         ((${#mounts[@]})) || break
