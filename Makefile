@@ -78,6 +78,8 @@ bench-backup: test-tools
 fuzz:
 	@bash fuzz/run.sh $${FUZZ_SECONDS:-60}
 
+## clean: target/ and .work/; the control plane, kubelet and node images stay in ~/.cache/veloxide
+## (shared by every clone on the machine; remove that directory to build them from nothing)
 clean:
 	$(CARGO) clean
 	chmod -R u+w .work 2>/dev/null; rm -rf .work

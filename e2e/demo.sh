@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: veloxide doing its main job, through the real kubectl, on a local control plane:
-# kube-apiserver, etcd and kube-controller-manager (e2e/tools/control-plane.sh, built from Go
-# modules on first use), moto over HTTPS behind a private CA as the object store, and
+# kube-apiserver, etcd, kube-controller-manager, kube-scheduler and a node (containerd + kubelet)
+# (e2e/tools/control-plane.sh --nodes 1, built from Go modules on first use), moto over HTTPS behind a private CA as the object store, and
 # `veloxide server` (controllers, admission webhook, metrics) as the operator, running with the
 # identity and RBAC rules the Helm chart grants.
 #   1. misconfigured locations refused at `kubectl apply` with messages that say what to fix;
 #   2. a location becoming Available (TLS to a private CA, credentials, bucket, SSE round trip);
 #   3. a bad CA rotation making it Unavailable with a clear reason, then a fix bringing it back;
 #   4. a backup encrypted with SSE-KMS, checked with an independent client, its log fetched over
-#      the private CA, and a restore of the namespace it saved.
+#      the private CA, and a restore of the namespace it saved;
+#   5. a StatefulSet writing to its volume on the node (a PVC of the CSI driver when the
+#      StorageClass veloxide-csi exists, else an emptyDir), shown running.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -79,10 +81,11 @@ aws kms enable-key-rotation --key-id "$key_id"
 echo "  $s3_url, bucket velero-backups, CA store-ca"
 echo "  KMS key $key_id, alias/velero-backups, rotation $(aws kms get-key-rotation-status --key-id "$key_id" --query KeyRotationEnabled --output text)"
 
-say "A Kubernetes control plane on loopback (kube-apiserver with RBAC, etcd, kube-controller-manager)"
-bash e2e/tools/control-plane.sh up "$work/cluster" >/dev/null
+say "A Kubernetes cluster on this machine (kube-apiserver with RBAC, etcd, controllers, scheduler, a node)"
+bash e2e/tools/control-plane.sh up "$work/cluster" --nodes 1 >/dev/null
 export KUBECONFIG="$work/cluster/kubeconfig"
 show kubectl version
+show kubectl get nodes -o wide
 ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" --san IP:127.0.0.1 2>/dev/null)
 webhook_port=$(free_port)
 
@@ -176,6 +179,20 @@ done
 show kubectl -n velero get backups -l velero.io/schedule-name=shop-every-5s
 show "$bin/veloxide" schedule get
 show "$bin/veloxide" schedule pause shop-every-5s
+
+say "A workload with data on the node: a StatefulSet appending to a file on its volume"
+if kubectl get storageclass veloxide-csi >/dev/null 2>&1; then
+  echo "  StorageClass veloxide-csi exists: the volume is a PersistentVolumeClaim of the CSI driver"
+  show kubectl apply -f e2e/demo/40-ledger-pvc.yaml
+else
+  echo "  no StorageClass veloxide-csi (the CSI driver is not installed): the volume is an emptyDir"
+  show kubectl apply -f e2e/demo/40-ledger-emptydir.yaml
+fi
+for _ in $(seq 1 120); do kubectl -n ledger get pod ledger-0 >/dev/null 2>&1 && break; sleep 0.5; done
+show kubectl -n ledger wait --for=condition=Ready pod/ledger-0 --timeout=120s
+show kubectl -n ledger get statefulset,pods,pvc -o wide
+show kubectl -n ledger exec ledger-0 -- cat /data/ledger.txt
+show kubectl -n ledger logs ledger-0
 
 say "What Prometheus scrapes"
 curl -s "$metrics_url/metrics" | grep -E '^(velero_backup_location_status_gauge|veloxide_location_(validations_total|ca_certificate_expiry|insecure)|velero_backup_(success_total|last_successful_timestamp|tarball_size_bytes|items_total)|veloxide_schedule_next_run|velero_restore_success_total|veloxide_storage_)' | sed 's/^/  /'

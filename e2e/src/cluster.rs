@@ -3,12 +3,16 @@
 //! kube-controller-manager, built from Go modules) and stops it on drop. When
 //! `VELOXIDE_E2E_KUBECONFIG` names a kubeconfig, the handle points at that cluster and starts nothing.
 //!
+//! [`Cluster::start_with_nodes`] adds kube-scheduler and N nodes (containerd + kubelet each, the
+//! local images of `e2e/images/` imported, pods on a bridge of the cluster's own):
+//! `control-plane.sh up DIR --nodes N`.
+//!
 //! Identities: [`Cluster::kubeconfig`] is an admin (`system:masters`); [`Cluster::kubeconfig_as`]
 //! mints a client certificate for any user and groups, so a process runs with exactly the
 //! permissions RBAC grants that user (a ServiceAccount is `system:serviceaccount:NS:NAME`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
@@ -27,8 +31,11 @@ pub struct Cluster {
     owned: bool,
     /// The admin kubeconfig, for kubectl, Helm and kube-rs.
     pub kubeconfig: PathBuf,
-    /// `https://127.0.0.1:PORT`, or the external cluster's server.
+    /// `https://127.0.0.1:PORT` (with nodes `https://<the cluster's gateway>:443`), or the
+    /// external cluster's server.
     pub url: String,
+    /// How many nodes `up` started (0 for an external cluster: its nodes are its own).
+    nodes: usize,
 }
 
 impl Cluster {
@@ -43,10 +50,34 @@ impl Cluster {
                 owned: false,
                 kubeconfig,
                 url,
+                nodes: 0,
             });
         }
-        let cluster = Self::up(dir, false)?;
+        let cluster = Self::up(dir, false, 0)?;
         Ok(cluster)
+    }
+
+    /// A fresh control plane with kube-scheduler and `nodes` nodes (`node-1`, ...), each Ready;
+    /// or the cluster named by `VELOXIDE_E2E_KUBECONFIG`, whose nodes are its own.
+    pub fn start_with_nodes(nodes: usize) -> anyhow::Result<Cluster> {
+        if std::env::var_os(CLUSTER_ENV).is_some_and(|v| !v.is_empty()) {
+            return Self::start();
+        }
+        Self::up(scratch_dir()?, false, nodes)
+    }
+
+    /// One control plane with one node, shared by every test of this test binary that needs
+    /// pods to run (each test works in its own namespace); stopped by the script's watchdog
+    /// when the test binary exits.
+    pub fn shared_with_node() -> &'static Cluster {
+        static SHARED: OnceLock<Cluster> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            if std::env::var_os(CLUSTER_ENV).is_some_and(|v| !v.is_empty()) {
+                return Self::start().expect("the external cluster is reachable");
+            }
+            let dir = scratch_dir().expect("scratch dir");
+            Self::up(dir, true, 1).expect("the control plane with a node starts")
+        })
     }
 
     /// One control plane shared by every test of this test binary (each test works in its own
@@ -61,18 +92,20 @@ impl Cluster {
                     owned: false,
                     url: server_of(&kubeconfig).expect("kubeconfig names a server"),
                     kubeconfig,
+                    nodes: 0,
                 };
             }
             let dir = scratch_dir().expect("scratch dir");
-            Self::up(dir, true).expect("the control plane starts")
+            Self::up(dir, true, 0).expect("the control plane starts")
         })
     }
 
-    fn up(dir: PathBuf, remove_dir_on_exit: bool) -> anyhow::Result<Cluster> {
+    fn up(dir: PathBuf, remove_dir_on_exit: bool, nodes: usize) -> anyhow::Result<Cluster> {
         let out = Command::new("bash")
             .arg(script())
             .arg("up")
             .arg(&dir)
+            .args(["--nodes", &nodes.to_string()])
             .env("CONTROL_PLANE_OWNER_PID", std::process::id().to_string())
             .env(
                 "CONTROL_PLANE_REMOVE_DIR",
@@ -106,7 +139,81 @@ impl Cluster {
             dir,
             owned: true,
             url,
+            nodes,
         })
+    }
+
+    /// The names of the nodes `up` started (`node-1`, ...); empty without nodes or for an
+    /// external cluster.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("node-{i}")).collect()
+    }
+
+    /// A node's directory (`DIR/nodes/<node>`: kubelet's root dir is its `kubelet/`, the CRI
+    /// socket its `containerd.sock`, logs `kubelet.log` and `containerd.log`).
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.dir.join("nodes").join(node)
+    }
+
+    /// Imports an image tarball (`e2e::images`) into every node's containerd.
+    pub fn load_image(&self, tarball: &Path) -> anyhow::Result<()> {
+        if !self.owned {
+            bail!("load_image needs local nodes (an external cluster pulls its own images)");
+        }
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("load")
+            .arg(&self.dir)
+            .arg(tarball)
+            .stdin(Stdio::null())
+            .output()
+            .context("running control-plane.sh load")?;
+        if !out.status.success() {
+            bail!(
+                "control-plane.sh load failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `control-plane.sh down` now (dropping the handle does it too, then removes DIR): for
+    /// tests of what `down` leaves behind. Only for a local control plane.
+    pub fn down(&self) -> anyhow::Result<()> {
+        if !self.owned {
+            bail!("down needs a local control plane");
+        }
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("down")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .context("running control-plane.sh down")?;
+        if !out.status.success() {
+            bail!(
+                "control-plane.sh down failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the real `kubectl` as the admin, `stdin` fed to it; returns what it printed.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("running kubectl")?;
+        let mut input = child.stdin.take().expect("piped");
+        input.write_all(stdin.unwrap_or_default().as_bytes())?;
+        drop(input);
+        Ok(child.wait_with_output()?)
     }
 
     /// True when this handle started the control plane (false for `VELOXIDE_E2E_KUBECONFIG`).

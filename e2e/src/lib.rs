@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod images;
 pub mod manifests;
 pub mod netns;
 pub mod peers;

@@ -34,6 +34,8 @@ mod download_trust;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;
+mod node;
+mod node_csi;
 mod rbac;
 mod restore_actions;
 mod restore_bombs;
