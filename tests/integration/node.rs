@@ -2,8 +2,8 @@
 //! bridge of the cluster's own, images built locally. Through the real kubectl: a pod runs on
 //! the node, `kubectl exec`, `kubectl logs` and `kubectl port-forward` reach it (the API server
 //! calling the kubelet), a pod reaches the API server with its ServiceAccount token at the
-//! address its environment names, the veloxide image runs, two clusters with a node each run
-//! side by side, and `down` leaves no process, mount, cgroup, bridge or container behind.
+//! address its environment names, the veloxide image runs, two clusters with nodes run side by
+//! side (pods of two nodes reaching each other), and `down` leaves no process, mount, cgroup, bridge or container behind.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -345,9 +345,9 @@ fn links() -> String {
 }
 
 #[test]
-fn two_clusters_with_a_node_each_run_side_by_side() {
+fn two_clusters_with_nodes_run_side_by_side_and_pods_of_two_nodes_meet() {
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Cluster::start_with_nodes(1).expect("cluster a starts"));
+        let a = s.spawn(|| Cluster::start_with_nodes(2).expect("cluster a starts"));
         let b = s.spawn(|| Cluster::start_with_nodes(1).expect("cluster b starts"));
         (a.join().unwrap(), b.join().unwrap())
     });
@@ -373,6 +373,35 @@ fn two_clusters_with_a_node_each_run_side_by_side() {
         let said = kubectl(cluster, &["-n", &ns, "exec", "p", "--", "echo", "alive"]);
         assert_eq!(said, "alive\n");
     }
+    // a's second node: its pod reaches the first node's pod across the cluster's bridge.
+    assert_eq!(a.node_names(), ["node-1", "node-2"]);
+    let ns_a = kubectl(
+        &a,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "jsonpath={.items[0].metadata.namespace}",
+        ],
+    );
+    let on_node_2 = busybox_pod("q", "exec sleep 3600", "Always").replacen(
+        "spec:\n",
+        "spec:\n  nodeName: node-2\n",
+        1,
+    );
+    apply(&a, &ns_a, &on_node_2);
+    wait_ready(&a, &ns_a, "q");
+    let ping = kubectl(
+        &a,
+        &[
+            "-n", &ns_a, "exec", "q", "--", "ping", "-c", "1", "-W", "5", &ips[0],
+        ],
+    );
+    assert!(
+        ping.contains("1 packets received"),
+        "node-2's pod pings node-1's: {ping}"
+    );
     let subnet = |ip: &str| ip.rsplit_once('.').map(|(net, _)| net.to_owned());
     assert_ne!(
         subnet(&ips[0]),
