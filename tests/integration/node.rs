@@ -2,135 +2,18 @@
 //! bridge of the cluster's own, images built locally. Through the real kubectl: a pod runs on
 //! the node, `kubectl exec`, `kubectl logs` and `kubectl port-forward` reach it (the API server
 //! calling the kubelet), a pod reaches the API server with its ServiceAccount token at the
-//! address its environment names, the veloxide image runs, two clusters with a node each run
-//! side by side, and `down` leaves no process, mount, cgroup, bridge or container behind.
+//! address its environment names, the veloxide image runs, two clusters with nodes run side by
+//! side (pods of two nodes reaching each other), and `down` leaves no process, mount, cgroup, bridge or container behind.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use crate::node_support::*;
 use e2e::cluster::Cluster;
 use e2e::images::{BUSYBOX, VELOXIDE};
-
-/// kubectl's stdout, or a panic with everything it printed.
-fn ok(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
-    ok(
-        &format!("kubectl {}", args.join(" ")),
-        cluster.kubectl(args, None).expect("kubectl runs"),
-    )
-}
-
-/// A fresh namespace whose `default` ServiceAccount exists (pods need it to be admitted).
-pub(crate) fn namespace(cluster: &Cluster) -> String {
-    let ns = format!("node-{}", e2e::random_hex(4));
-    kubectl(cluster, &["create", "namespace", &ns]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cluster
-        .kubectl(&["-n", &ns, "get", "serviceaccount", "default"], None)
-        .expect("kubectl runs")
-        .status
-        .success()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no default ServiceAccount in {ns}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    ns
-}
-
-pub(crate) fn apply(cluster: &Cluster, ns: &str, yaml: &str) {
-    ok(
-        "kubectl apply",
-        cluster
-            .kubectl(&["-n", ns, "apply", "-f", "-"], Some(yaml))
-            .expect("kubectl runs"),
-    );
-}
-
-/// A busybox pod running `script`, with an emptyDir at /data.
-fn busybox_pod(name: &str, script: &str, restart: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  restartPolicy: {restart}
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: {BUSYBOX}
-    command: ["sh", "-c", {script:?}]
-    volumeMounts: [{{name: data, mountPath: /data}}]
-  volumes: [{{name: data, emptyDir: {{}}}}]
-"#
-    )
-}
-
-pub(crate) fn wait_ready(cluster: &Cluster, ns: &str, pod: &str) {
-    let out = cluster
-        .kubectl(
-            &[
-                "-n",
-                ns,
-                "wait",
-                "--for=condition=Ready",
-                &format!("pod/{pod}"),
-                "--timeout=120s",
-            ],
-            None,
-        )
-        .expect("kubectl runs");
-    if !out.status.success() {
-        let describe = cluster
-            .kubectl(&["-n", ns, "describe", "pod", pod], None)
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        panic!(
-            "pod {ns}/{pod} never Ready: {}\n{describe}\nkubelet:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            cluster.log_tail("nodes/node-1/kubelet", 30)
-        );
-    }
-}
-
-/// Waits for a pod that runs to completion; returns its phase.
-pub(crate) fn wait_finished(cluster: &Cluster, ns: &str, pod: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let phase = kubectl(
-            cluster,
-            &[
-                "-n",
-                ns,
-                "get",
-                "pod",
-                pod,
-                "-o",
-                "jsonpath={.status.phase}",
-            ],
-        );
-        if phase == "Succeeded" || phase == "Failed" {
-            return phase;
-        }
-        assert!(Instant::now() < deadline, "pod {ns}/{pod} still {phase}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 #[test]
 fn a_pod_runs_on_the_node_and_exec_logs_and_port_forward_reach_it() {
@@ -326,28 +209,10 @@ spec:
     kubectl(cluster, &["delete", "namespace", &ns, "--wait=false"]);
 }
 
-/// The cluster's bridge, from DIR/network.
-fn bridge_of(cluster: &Cluster) -> String {
-    let network = std::fs::read_to_string(cluster.dir().join("network")).expect("DIR/network");
-    network
-        .lines()
-        .find_map(|l| l.strip_prefix("bridge="))
-        .expect("a bridge= line")
-        .to_owned()
-}
-
-fn links() -> String {
-    let out = Command::new("ip")
-        .args(["-o", "link"])
-        .output()
-        .expect("ip runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
-fn two_clusters_with_a_node_each_run_side_by_side() {
+fn two_clusters_with_nodes_run_side_by_side_and_pods_of_two_nodes_meet() {
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Cluster::start_with_nodes(1).expect("cluster a starts"));
+        let a = s.spawn(|| Cluster::start_with_nodes(2).expect("cluster a starts"));
         let b = s.spawn(|| Cluster::start_with_nodes(1).expect("cluster b starts"));
         (a.join().unwrap(), b.join().unwrap())
     });
@@ -373,6 +238,35 @@ fn two_clusters_with_a_node_each_run_side_by_side() {
         let said = kubectl(cluster, &["-n", &ns, "exec", "p", "--", "echo", "alive"]);
         assert_eq!(said, "alive\n");
     }
+    // a's second node: its pod reaches the first node's pod across the cluster's bridge.
+    assert_eq!(a.node_names(), ["node-1", "node-2"]);
+    let ns_a = kubectl(
+        &a,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "jsonpath={.items[0].metadata.namespace}",
+        ],
+    );
+    let on_node_2 = busybox_pod("q", "exec sleep 3600", "Always").replacen(
+        "spec:\n",
+        "spec:\n  nodeName: node-2\n",
+        1,
+    );
+    apply(&a, &ns_a, &on_node_2);
+    wait_ready(&a, &ns_a, "q");
+    let ping = kubectl(
+        &a,
+        &[
+            "-n", &ns_a, "exec", "q", "--", "ping", "-c", "1", "-W", "5", &ips[0],
+        ],
+    );
+    assert!(
+        ping.contains("1 packets received"),
+        "node-2's pod pings node-1's: {ping}"
+    );
     let subnet = |ip: &str| ip.rsplit_once('.').map(|(net, _)| net.to_owned());
     assert_ne!(
         subnet(&ips[0]),
@@ -398,45 +292,6 @@ fn two_clusters_with_a_node_each_run_side_by_side() {
     );
     let said = kubectl(&b, &["-n", &ns, "exec", "p", "--", "echo", "still"]);
     assert_eq!(said, "still\n");
-}
-
-/// Every process whose command line names `needle`.
-pub(crate) fn processes_naming(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let path = entry.expect("entry").path();
-        if let Ok(cmdline) = std::fs::read(path.join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) {
-                found.push(format!("{}: {cmdline}", path.display()));
-            }
-        }
-    }
-    found
-}
-
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/mounts")
-        .expect("/proc/mounts")
-        .lines()
-        .filter(|l| l.split(' ').nth(1).is_some_and(|m| m.starts_with(&prefix)))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn cgroups_named(part: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").expect("/sys/fs/cgroup") {
-        let path = hierarchy
-            .expect("entry")
-            .path()
-            .join(part.trim_start_matches('/'));
-        if path.exists() {
-            found.push(path.display().to_string());
-        }
-    }
-    found
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use e2e::cluster::Cluster;
 use e2e::images::BUSYBOX;
 
-use crate::node::{apply, kubectl, namespace, processes_naming, wait_finished, wait_ready};
+use crate::node_support::{apply, kubectl, namespace, processes_naming, wait_finished, wait_ready};
 
 const DRIVER: &str = "csi.veloxide.dev";
 
