@@ -14,6 +14,7 @@ use server_support::{Server, World};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn velero_server_flags_set_the_ttl_location_and_page_size() {
     let world = World::start().await;
+    create_widget_crd(&world).await;
     create_workload(&world, "shop", 5).await;
     let server = Server::start_with(
         &world.server_kubeconfig,
