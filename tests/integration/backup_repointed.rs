@@ -66,6 +66,9 @@ async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
         .patch("slow", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
+    // A retry that read the location before the edit (its requests to the unreachable store
+    // being retried by the SDK) ends first: it would rightly clean up where the backup was written.
+    tokio::time::sleep(Duration::from_secs(10)).await;
     proxy.restart().await;
     eventually("the retry refuses", Duration::from_secs(90), || async {
         let b = backups(&world).get("big").await.unwrap();
