@@ -24,7 +24,7 @@ fn pod(name: &str, annotations: Value) -> Value {
 fn results_of(world: &server_support::World, name: &str) -> Value {
     serde_json::from_slice(&gunzip(&download(
         world,
-        &format!("backups/{name}/{name}-results.gz"),
+        &format!("default/backups/{name}/{name}-results.gz"),
     )))
     .unwrap()
 }
@@ -32,7 +32,7 @@ fn results_of(world: &server_support::World, name: &str) -> Value {
 fn log_of(world: &server_support::World, name: &str) -> String {
     String::from_utf8(gunzip(&download(
         world,
-        &format!("backups/{name}/{name}-logs.gz"),
+        &format!("default/backups/{name}/{name}-logs.gz"),
     )))
     .unwrap()
 }
@@ -126,7 +126,7 @@ async fn what_a_backup_asks_and_is_not_done_is_said_and_excluded_objects_stay_ou
         "{log}"
     );
     // The excluded ConfigMap is not in the archive, and the log says why.
-    let entries = untar(&download(&world, "backups/asked/asked.tar.gz"));
+    let entries = untar(&download(&world, "default/backups/asked/asked.tar.gz"));
     assert!(entries.contains_key("resources/configmaps/namespaces/app/kept.json"));
     assert!(
         !entries.keys().any(|k| k.contains("left-out")),

@@ -89,7 +89,7 @@ async fn a_deletion_left_in_progress_by_a_crash_is_carried_out_by_the_next_leade
     )
     .await;
     let made = backed_up(&world, "b1", json!({"includedNamespaces": ["app"]}), WAIT).await;
-    assert!(!list_keys(&world, "backups/b1/").is_empty());
+    assert!(!list_keys(&world, "default/backups/b1/").is_empty());
     // The leader dies mid-deletion: the Backup is Deleting, its request InProgress, and the
     // files still there (as after a crash before the delete of the folder).
     first.kill();
@@ -126,7 +126,7 @@ async fn a_deletion_left_in_progress_by_a_crash_is_carried_out_by_the_next_leade
         Duration::from_secs(90),
         || async {
             backups(&world).get_opt("b1").await.unwrap().is_none()
-                && list_keys(&world, "backups/b1/").is_empty()
+                && list_keys(&world, "default/backups/b1/").is_empty()
         },
     )
     .await;
