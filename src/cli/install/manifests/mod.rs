@@ -166,8 +166,22 @@ mod tests {
             for r in rule["resources"].as_array().unwrap() {
                 let r = r.as_str().unwrap();
                 assert!(!r.contains('*') && !r.contains('/'), "{rule}");
+                // What a planted archive could take the cluster with (the chart's opt-ins).
+                for never in [
+                    "mutatingwebhookconfigurations",
+                    "validatingwebhookconfigurations",
+                    "validatingadmissionpolicies",
+                    "validatingadmissionpolicybindings",
+                    "leases",
+                    "rolebindings",
+                    "clusterrolebindings",
+                ] {
+                    assert_ne!(r, never, "{rule}");
+                }
             }
             assert_ne!(rule["apiGroups"], json!(["*"]), "{rule}");
+            // Create only: update and patch are the chart's existingResourcePolicyUpdate.
+            assert_eq!(rule["verbs"], json!(["create"]), "{rule}");
         }
         let role = all.iter().find(|o| o["kind"] == "Role").unwrap();
         for rule in role["rules"].as_array().unwrap() {
