@@ -158,12 +158,12 @@ pub(super) async fn retry(backup: &Backup, state: &State) -> Result<Option<Actio
         }
         Err(Failure::Pending(_)) => {
             // Back off: wait as long as it has been failing (the condition's transition time is when
-    // it started failing; it moves only when the status flips).
-    let first = backup
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLEANED))
-        .map_or(now.0, |c| c.last_transition_time.0);
+            // it started failing; it moves only when the status flips).
+            let first = backup
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLEANED))
+                .map_or(now.0, |c| c.last_transition_time.0);
             let wait = backoff::wait_after(first, now.0);
             tracing::debug!(backup = %name, ?wait, "cleanup still failing; retrying");
             Ok(Some(Action::requeue(wait)))
