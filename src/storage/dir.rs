@@ -1,7 +1,7 @@
 //! Folders: a backup's or a restore's objects deleted as one, in an order a reader can rely on.
 
-use super::ObjectStore;
 use super::error::{Result, StorageError};
+use super::store::ObjectStore;
 
 /// In what order a folder's objects go (by file name, the part after the last `/`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

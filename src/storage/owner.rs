@@ -13,8 +13,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 
-use super::ObjectStore;
 use super::error::{Result, StorageError};
+use super::store::ObjectStore;
 
 /// The marker's file name inside a claimed folder.
 pub const OWNER_FILE: &str = "veloxide-owner.json";

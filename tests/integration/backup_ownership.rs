@@ -160,15 +160,10 @@ async fn another_cluster_s_sse_c_backup_of_the_same_name_keeps_its_files() {
         |location: &str| json!({"includedNamespaces": ["shop"], "storageLocation": location});
     create_backup(&b, "weekly", spec("other-key")).await;
     create_backup(&b, "daily", spec("no-key")).await;
-    for name in ["weekly", "daily"] {
-        let refused = wait_finished(&b, name).await;
-        assert_eq!(refused.phase(), BackupPhase::FailedValidation, "{name}");
-        let errors = refused.status.unwrap().validation_errors.unwrap();
-        assert!(
-            errors[0].starts_with("backup already exists in object storage"),
-            "{errors:?}"
-        );
-    }
+    let refused = [
+        wait_finished(&b, "weekly").await,
+        wait_finished(&b, "daily").await,
+    ];
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after: Vec<Vec<String>> = ["weekly", "daily"]
         .map(|n| list_keys(&a, &folder(n)))
@@ -177,6 +172,14 @@ async fn another_cluster_s_sse_c_backup_of_the_same_name_keeps_its_files() {
         after, before,
         "a refused run deleted the other cluster's files"
     );
+    for refused in refused {
+        assert_eq!(refused.phase(), BackupPhase::FailedValidation);
+        let errors = refused.status.unwrap().validation_errors.unwrap();
+        assert!(
+            errors[0].starts_with("backup already exists in object storage"),
+            "{errors:?}"
+        );
+    }
 }
 
 /// Both clusters start backup `nightly` at the same instant (their existence checks are held

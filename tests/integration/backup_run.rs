@@ -76,6 +76,7 @@ fn the_files_are_in_velero_layout(world: &World) -> Vec<String> {
         "b-none-results.gz",
         "b-none.tar.gz",
         "velero-backup.json",
+        "veloxide-owner.json",
     ]
     .iter()
     .map(|f| format!("{dir}{f}"))

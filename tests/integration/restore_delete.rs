@@ -144,28 +144,8 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
         WAIT,
     )
     .await;
-    // A file the restore might have written before it stopped, put there behind its back.
-    let planted = "slow/restores/r-slow/restore-r-slow-logs.gz";
-    let dir = tempfile::tempdir().unwrap();
-    let body = dir.path().join("log");
-    std::fs::write(&body, b"partial").unwrap();
-    let out = aws(
-        &world,
-        &[
-            "s3api",
-            "put-object",
-            "--bucket",
-            BUCKET,
-            "--key",
-            planted,
-            "--body",
-            body.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-
-    // The store hangs (open connections cut, new ones silent): the restore's read of the
-    // archive cannot finish, so it is still running when it is deleted.
+    // The store hangs (open connections cut, new ones silent): the restore's claim of its
+    // folder cannot finish, so it is still running when it is deleted.
     proxy.pause();
     proxy.restart().await;
     create_restore(
@@ -178,6 +158,41 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
         restores(&world).get("r-slow").await.unwrap().phase() == RestorePhase::InProgress
     })
     .await;
+    // What the restore might have written before it stopped, put there behind its back: its
+    // owner marker (written first, naming it) and a log.
+    let uid = restores(&world).get("r-slow").await.unwrap().uid().unwrap();
+    let marker = json!({"apiVersion": "veloxide.io/v1", "kind": "FolderOwner",
+        "owner": {"kind": "Restore", "namespace": "velero", "name": "r-slow", "uid": uid}});
+    let planted = [
+        (
+            "slow/restores/r-slow/restore-r-slow-logs.gz",
+            b"partial".to_vec(),
+        ),
+        (
+            "slow/restores/r-slow/veloxide-owner.json",
+            serde_json::to_vec(&marker).unwrap(),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (key, content) in &planted {
+        let body = dir.path().join("body");
+        std::fs::write(&body, content).unwrap();
+        let out = aws(
+            &world,
+            &[
+                "s3api",
+                "put-object",
+                "--bucket",
+                BUCKET,
+                "--key",
+                key,
+                "--body",
+                body.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let planted: Vec<&str> = planted.iter().map(|(k, _)| *k).collect();
     delete_restore(&world, "r-slow").await;
     // Stopped within a tick; the finalizer holds it while its files cannot be deleted.
     eventually("r-slow stopped", Duration::from_secs(10), || async {
@@ -206,7 +221,7 @@ async fn a_running_restore_is_stopped_and_a_failing_store_retried() {
     .await;
     let held = restores(&world).get("r-slow").await.unwrap();
     assert!(held.finalizers().contains(&FINALIZER.to_owned()));
-    assert_eq!(list_keys(&world, "slow/restores/r-slow/"), [planted]);
+    assert_eq!(list_keys(&world, "slow/restores/r-slow/"), planted);
 
     // The store answers again: the next attempt deletes the file and releases the Restore.
     proxy.resume();

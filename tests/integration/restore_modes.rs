@@ -195,7 +195,8 @@ async fn round_trip(world: &World, expected: Expected) {
         [
             "restore-r1-logs.gz",
             "restore-r1-resource-list.json.gz",
-            "restore-r1-results.gz"
+            "restore-r1-results.gz",
+            "veloxide-owner.json"
         ]
         .map(|f| format!("vault/restores/r1/{f}"))
     );

@@ -164,7 +164,8 @@ async fn the_files_log_and_description_of_the_restore(world: &World) {
         [
             "restore-r1-logs.gz",
             "restore-r1-resource-list.json.gz",
-            "restore-r1-results.gz"
+            "restore-r1-results.gz",
+            "veloxide-owner.json"
         ]
         .map(|f| format!("plain/restores/r1/{f}"))
     );

@@ -43,12 +43,9 @@ pub(super) async fn execute(
     let mut run = Run::new(state.api(), &claimed, &state.term);
     let result = match store_for(ctx, &validated.location).await {
         Err(e) => Err(RestoreError::Location(e)),
-        Ok(store) => match claim_files(&store, &claimed).await {
-            Err(e) => Err(e),
-            Ok(()) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
-                Ended::Finished(result) => result,
-                Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
-            },
+        Ok(store) => match restore_objects(state, &claimed, &validated, &store, &mut run).await {
+            Ended::Finished(result) => result,
+            Ended::Cancelled | Ended::Lost(_) => return Ok(Action::await_change()),
         },
     };
     let status = finished(&previous, &result, &now());
@@ -111,7 +108,10 @@ async fn restore_objects(
     let backup_name = validated.backup.name_any();
     let (progress, mut seen) = watch::channel(Progress::default());
     let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
-    let work = restore::run(Request {
+    // The claim is part of the work, so a restore deleted while its store hangs stops too.
+    // Boxed: the restore's future is large, and nested in another it overflowed the worker's
+    // stack (observed: the server aborted).
+    let restore = Box::pin(restore::run(Request {
         name: &name,
         qualified: &qualified,
         backup: &backup_name,
@@ -123,7 +123,11 @@ async fn restore_objects(
         progress,
         limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
         not_done: crate::backup::not_done::restore_not_done(&claimed.spec),
-    });
+    }));
+    let work = async {
+        claim_files(store, claimed).await?;
+        restore.await
+    };
     let progress = || {
         seen.has_changed().unwrap_or(false).then(|| {
             let p = *seen.borrow_and_update();
