@@ -8,6 +8,7 @@ use kube::CustomResourceExt;
 
 use crate::api::{
     Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore, Schedule,
+    ServerStatusRequest,
 };
 
 /// Every CRD, in a stable order.
@@ -19,6 +20,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         DownloadRequest::crd(),
         Schedule::crd(),
         DeleteBackupRequest::crd(),
+        ServerStatusRequest::crd(),
     ]
 }
 

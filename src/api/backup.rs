@@ -36,11 +36,13 @@ use super::duration::GoDuration;
         json_path = ".spec.storageLocation",
         description = "The location the backup is written to"
     ),
+    // A `date` column shows an age, and kubectl prints `<invalid>` for a time in the future:
+    // the expiry is shown as the timestamp (`veloxide backup get` shows it as Velero's `29d`).
     printcolumn(
         name = "Expires",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.expiration",
-        description = "When the backup is deleted"
+        description = "When the backup is deleted (UTC)"
     ),
     printcolumn(
         name = "Age",

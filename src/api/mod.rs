@@ -11,6 +11,7 @@ pub mod duration;
 pub mod label;
 pub mod restore;
 pub mod schedule;
+pub mod serverstatus;
 
 pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
@@ -31,6 +32,10 @@ pub use download::{
 pub use duration::GoDuration;
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
 pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};
+pub use serverstatus::{
+    PluginInfo, ServerStatusRequest, ServerStatusRequestPhase, ServerStatusRequestSpec,
+    ServerStatusRequestStatus,
+};
 
 /// The name every write veloxide makes (status, events, restored objects) is attributed to.
 pub const FIELD_MANAGER: &str = "veloxide";

@@ -155,10 +155,6 @@ struct ServerArgs {
     /// Revalidation period for locations that do not set validationFrequency.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     default_validation_frequency: Duration,
-    /// How often an expired backup's deletion is asked for again when it could not be
-    /// (Velero's flag and default); a backup retention keeps past its TTL is extended this often.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    garbage_collection_frequency: Duration,
     /// How often backups are synced from locations that set no backupSyncPeriod (0: never).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     backup_sync_period: Duration,
@@ -188,6 +184,21 @@ struct ServerArgs {
     /// name (repeat for several); anything else is refused at admission and in status.
     #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
     credentials_dirs: Vec<PathBuf>,
+    /// How long a backup that sets no `ttl` is kept (Velero's flag and default).
+    #[arg(long, default_value = "720h", value_parser = parse_duration)]
+    default_backup_ttl: Duration,
+    /// The location of a backup that names none, when no location is marked
+    /// `spec.default: true` (Velero's flag and default).
+    #[arg(long, default_value = "default")]
+    default_backup_storage_location: String,
+    /// Objects per list request while backing up (Velero's flag and default). Velero reads 0
+    /// as "no paging"; veloxide always pages, so 0 is refused rather than read differently.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    client_page_size: u32,
+    /// The longest an expired backup waits before its deletion is asked for (Velero's flag
+    /// and default); a backup retention keeps past its TTL has its expiration moved this often.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    garbage_collection_frequency: Duration,
 }
 
 /// `--secrets-scope`.
@@ -301,13 +312,16 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         format!("{}-{}", host.trim(), std::process::id())
     });
     let mut settings = crate::controller::Settings::new(&namespace);
+    settings.backup.default_ttl = args.default_backup_ttl;
+    settings.backup.default_location = args.default_backup_storage_location;
+    settings.backup.page_size = args.client_page_size;
+    settings.backup.gc_frequency = args.garbage_collection_frequency;
     settings.default_validation_frequency = args.default_validation_frequency;
     settings.backup_sync_period = args.backup_sync_period;
     anyhow::ensure!(
         !args.garbage_collection_frequency.is_zero(),
         "--garbage-collection-frequency: must be more than 0s (the collector would never rest)"
     );
-    settings.backup.gc_frequency = args.garbage_collection_frequency;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {

@@ -1,30 +1,28 @@
 //! `veloxide restore create|get|describe|logs|delete`, as Velero's commands behave.
 
+pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod get;
 
-use std::collections::BTreeMap;
+pub use create::CreateArgs;
+
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use kube::Api;
-use kube::api::PostParams;
-use serde_json::json;
 
 use super::backup::{Common, DescribeArgs, print_file};
 use super::cluster::{Cluster, Globals};
 use super::fetch::{download, resolve_trust};
 use super::output::print_outcome;
-use super::progress::{Display, Snapshot};
-use super::usage::UsageError;
-use crate::api::{Backup, DownloadTargetKind, Restore, RestorePhase};
+use super::progress::Snapshot;
+use crate::api::{Backup, DownloadTargetKind, Restore};
 
 #[derive(Subcommand, Debug)]
 pub enum RestoreCommand {
     /// Create a restore from a backup; with --wait, wait for it to finish.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List restores, or show the named ones, as a table, YAML or JSON.
     Get(get::GetArgs),
     /// Show a restore's status, progress while it runs, results and (with --details) what it
@@ -36,37 +34,10 @@ pub enum RestoreCommand {
     Delete(delete::DeleteArgs),
 }
 
-#[derive(Args, Debug)]
-pub struct CreateArgs {
-    /// The restore's name (default: BACKUP-YYYYMMDDHHMMSS).
-    pub name: Option<String>,
-    /// The backup to restore from.
-    #[arg(long)]
-    pub from_backup: String,
-    /// Namespaces to restore (comma-separated; `*` for all).
-    #[arg(long, value_delimiter = ',')]
-    pub include_namespaces: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_namespaces: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub include_resources: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_resources: Vec<String>,
-    /// `src1:dst1,src2:dst2`: restore the backup's namespace src1 into dst1, ...
-    #[arg(long, value_delimiter = ',')]
-    pub namespace_mappings: Vec<String>,
-    /// `none` (leave existing objects) or `update` (make them match the backup).
-    #[arg(long)]
-    pub existing_resource_policy: Option<String>,
-    /// Wait for the restore to finish, showing its progress; then exit 1 unless it Completed.
-    #[arg(short = 'w', long)]
-    pub wait: bool,
-}
-
 impl RestoreCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         match self {
-            RestoreCommand::Create(args) => create(args, globals).await,
+            RestoreCommand::Create(args) => create::create(*args, globals).await,
             RestoreCommand::Get(args) => get::get(args, globals).await,
             RestoreCommand::Describe(args) => describe(args, globals).await,
             RestoreCommand::Delete(args) => delete::delete(args, globals).await,
@@ -87,78 +58,6 @@ impl RestoreCommand {
                 Ok(ExitCode::SUCCESS)
             }
         }
-    }
-}
-
-/// `src:dst` pairs into a map, refusing anything else.
-fn mappings(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|p| match p.split_once(':') {
-            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_owned(), b.to_owned())),
-            _ => {
-                Err(UsageError(format!("--namespace-mappings: {p:?} is not SOURCE:TARGET")).into())
-            }
-        })
-        .collect()
-}
-
-async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
-    let cluster = Cluster::connect(globals).await?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        format!(
-            "{}-{}",
-            args.from_backup,
-            jiff::Zoned::now().strftime("%Y%m%d%H%M%S")
-        )
-    });
-    let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-    let restore: Restore = serde_json::from_value(json!({
-        "apiVersion": "velero.io/v1", "kind": "Restore",
-        "metadata": {"name": name, "namespace": cluster.namespace},
-        "spec": {
-            "backupName": args.from_backup,
-            "includedNamespaces": list(&args.include_namespaces),
-            "excludedNamespaces": list(&args.exclude_namespaces),
-            "includedResources": list(&args.include_resources),
-            "excludedResources": list(&args.exclude_resources),
-            "namespaceMapping": mappings(&args.namespace_mappings)?,
-            "existingResourcePolicy": args.existing_resource_policy,
-        },
-    }))?;
-    let api: Api<Restore> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    api.create(&PostParams::default(), &restore)
-        .await
-        .context("cannot create the restore")?;
-    println!("Restore request {name:?} submitted successfully.");
-    if !args.wait {
-        println!(
-            "Run `veloxide restore describe {name}` or `veloxide restore logs {name}` for more details."
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "Waiting for restore to complete. You may safely press ctrl-c to stop waiting - your restore will continue in the background."
-    );
-    let mut display = Display::new();
-    loop {
-        let restore = api.get(&name).await?;
-        let snapshot = Snapshot::of_restore(&restore, jiff::Timestamp::now());
-        let phase = restore.phase();
-        if phase.is_terminal() {
-            display.finish(&snapshot);
-            println!(
-                "Restore completed with status: {}. You may check for more information using the commands `veloxide restore describe {name}` and `veloxide restore logs {name}`.",
-                phase.as_str()
-            );
-            return Ok(if phase == RestorePhase::Completed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
-        }
-        display.update(&snapshot);
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

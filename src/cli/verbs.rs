@@ -62,7 +62,7 @@ verb_first! {
     /// `veloxide create NOUN NAME ...`.
     Create {
         Backup "backup" ["backups"] (backup::create::CreateArgs) => |a| Command::Backup(BackupCommand::Create(a));
-        Restore "restore" ["restores"] (restore::CreateArgs) => |a| Command::Restore(RestoreCommand::Create(a));
+        Restore "restore" ["restores"] (Box<restore::CreateArgs>) => |a| Command::Restore(RestoreCommand::Create(a));
         BackupLocation "backup-location" ["backup-locations", "bsl"] (location::create::CreateArgs) => |a| Command::BackupLocation(LocationCommand::Create(a));
         Schedule "schedule" ["schedules", "sched"] (Box<schedule::create::CreateArgs>) => |a| Command::Schedule(ScheduleCommand::Create(a));
     }

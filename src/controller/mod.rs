@@ -19,6 +19,7 @@ pub mod location;
 mod mirror;
 pub mod restore;
 pub mod schedule;
+pub mod serverstatus;
 mod settings;
 pub mod sync;
 mod validations;

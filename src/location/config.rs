@@ -1,8 +1,9 @@
 //! `spec.config`: the provider keys Velero's AWS plugin reads, plus `bucketKeyEnabled`.
 //!
-//! Velero's plugin only looks at these keys when a backup runs, so a typo such as `kmsKeyID`
-//! silently turns encryption off. Here every key is known, and anything else is refused with
-//! the list of valid keys (and a suggestion when it is a near miss).
+//! Velero's API server takes any key; its AWS plugin refuses unknown ones only when the location
+//! is validated, so a typo such as `kmsKeyID` is found as an `Unavailable` location after the
+//! apply. Here every key is known at apply time, and anything else is refused with the list of
+//! valid keys (and a suggestion when it is a near miss).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +33,15 @@ const KEYS: &[&str] = &[
 
 /// Keys Velero's plugin accepts but ignores; accepted with a warning so Velero manifests apply.
 const IGNORED_KEYS: &[&str] = &["signatureVersion", "enableSharedConfig"];
+
+/// Said whenever `bucketKeyEnabled` is present, whatever its value: Velero's AWS plugin refuses
+/// config keys it does not know (`ValidateObjectStoreConfigKeys`), so the same manifest applied
+/// to a Velero cluster gives a location that never becomes Available.
+const BUCKET_KEY_NOT_PORTABLE: &str = "spec.config.bucketKeyEnabled is veloxide's own key: \
+     Velero's AWS plugin refuses config keys it does not know, so this location is not portable \
+     to Velero (there it stays Unavailable with \"config has invalid keys [bucketKeyEnabled]\"); \
+     to share the manifest with Velero, remove the key and turn S3 Bucket Keys on in the \
+     bucket's default encryption instead (objects written with SSE-KMS inherit it)";
 
 /// Keys that belong elsewhere in the spec, with where.
 const MISPLACED_KEYS: &[(&str, &str)] = &[
@@ -93,6 +103,9 @@ pub(super) fn parse(config: Option<&BTreeMap<String, String>>, f: &mut Findings)
     let encryption = parse_encryption(&get, s3_url.as_ref(), f);
     let checksum = parse_checksum(config.get("checksumAlgorithm").map(|v| v.trim()), f);
     let tagging = get("tagging").and_then(|v| check_tags(v, f).then(|| v.to_owned()));
+    if config.contains_key("bucketKeyEnabled") {
+        f.warn(BUCKET_KEY_NOT_PORTABLE);
+    }
     for key in IGNORED_KEYS {
         if config.contains_key(*key) {
             f.warn(format!(

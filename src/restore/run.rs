@@ -46,6 +46,9 @@ pub struct Request<'a> {
     pub not_done: Vec<String>,
 }
 
+/// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
+/// became of it (created, unchanged, left as it was, failed), so a finished restore reads
+/// "N of N"; the outcome and the results say what became of each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     pub total: u64,
@@ -56,6 +59,9 @@ pub struct Progress {
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     pub total: u64,
+    /// Every item processed (Velero's `itemsRestored`).
+    pub processed: u64,
+    /// Created, updated, or found unchanged.
     pub restored: u64,
     pub errors: u64,
     pub warnings: u64,
@@ -197,6 +203,7 @@ impl Tally<'_> {
             None => format!("{}({})", item.name, applied.word()),
         };
         list.entry(gvk).or_default().push(entry);
+        outcome.processed += 1;
         match &applied {
             Applied::Created | Applied::Updated => {
                 outcome.restored += 1;
@@ -225,7 +232,7 @@ impl Tally<'_> {
         }
         request.progress.send_replace(Progress {
             total: outcome.total,
-            restored: outcome.restored,
+            restored: outcome.processed,
         });
     }
 }

@@ -205,6 +205,7 @@ async fn controllers(ctx: Arc<Context>, term: CancellationToken) {
         deletions,
         controller::sync::run(ctx.clone(), term.clone()),
         controller::schedule::run(ctx.clone(), term.clone()),
+        controller::serverstatus::run(ctx.clone(), term.clone()),
     );
 }
 

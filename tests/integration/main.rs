@@ -43,6 +43,7 @@ mod retention_shared_bucket;
 mod schedule_retention;
 mod schedules;
 mod secrets_in_logs;
+mod server_flags;
 mod server_leader;
 mod server_locations;
 mod server_stalls;

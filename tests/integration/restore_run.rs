@@ -221,6 +221,13 @@ async fn a_changed_object_is_left_by_none_and_put_back_by_update(world: &World) 
     )
     .await;
     let none = wait_restore(world, "r-none", RestorePhase::Completed).await;
+    // Every item counts as processed, as Velero's progress does, so `--wait` ends on "N of N"
+    // (it ended on "N-1 of N" with the one left as it was).
+    let progress = none.status.as_ref().unwrap().progress.clone().unwrap();
+    assert_eq!(
+        progress.total_items, progress.items_restored,
+        "{progress:?}"
+    );
     // One object exists and differs from the backup: the ConfigMap changed above. (The
     // namespace shop-copy exists too; only the label the API server sets to its name differs,
     // which is no difference.) The results name it, and nothing else.

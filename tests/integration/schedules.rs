@@ -570,6 +570,52 @@ async fn admission_time_zones_pause_and_from_schedule() {
     );
     assert_eq!(backup.schedule(), "berlin");
 
+    // With no NAME, as in Velero's own `backup create --help` example: named after the
+    // schedule and the UTC time, like the schedule's own backups.
+    let names = |list: Vec<Backup>| -> BTreeSet<String> {
+        list.into_iter().filter_map(|b| b.metadata.name).collect()
+    };
+    let before = names(backups_of(&world, "berlin").await);
+    let out = veloxide(&world, &["backup", "create", "--from-schedule", "berlin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after = names(backups_of(&world, "berlin").await);
+    let unnamed = after
+        .difference(&before)
+        .find(|n| {
+            n.strip_prefix("berlin-")
+                .is_some_and(|t| t.len() == 14 && t.bytes().all(|c| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no berlin-YYYYMMDDhhmmss backup: {}", text(&out)))
+        .to_owned();
+    assert!(text(&out).contains(&unnamed), "{}", text(&out));
+    wait_phase(
+        &world,
+        &unnamed,
+        BackupPhase::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // `kubectl get backups` shows when a backup expires: a `date` printer column prints
+    // `<invalid>` for a time in the future, so the CRD's column is the timestamp itself.
+    let expires = backup
+        .status
+        .as_ref()
+        .unwrap()
+        .expiration
+        .as_ref()
+        .unwrap()
+        .0;
+    let out = kubectl(&world, &["-n", NS, "get", "backup", "by-hand"], None);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(table.contains("EXPIRES"), "{table}");
+    assert!(!table.contains("<invalid>"), "{table}");
+    assert!(
+        table.contains(&expires.to_string()[..10]),
+        "{expires}: {table}"
+    );
+
     // Deleting a schedule takes its series with it; its backups stay.
     let metrics = server.metrics().await;
     assert!(

@@ -609,3 +609,65 @@ fn admission_rules_section() -> String {
     let rest = &readme[start + 3..];
     rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
 }
+
+/// `velero version` and `velero plugin get`, run as a Velero user would against a cluster where
+/// veloxide serves: the CLI creates a ServerStatusRequest and waits for the server's answer,
+/// which veloxide gives (and deletes a minute later, as Velero does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velero_version_and_plugin_get_answer_from_a_veloxide_server() {
+    use veloxide::api::ServerStatusRequest;
+    let world = World::start().await;
+    let server = Server::start(&world.server_kubeconfig, "server-a");
+    server.wait_ready().await;
+    let velero = |args: &[&str]| -> (bool, String) {
+        let out = std::process::Command::new("timeout")
+            .arg("90")
+            .arg(velero_support::velero_bin())
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&world.cluster.kubeconfig)
+            .args(["--namespace", server_support::NS, "--timeout", "60s"])
+            .env("HOME", world.cluster.dir())
+            .env_remove("VELERO_NAMESPACE")
+            .output()
+            .expect("velero runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, version) = velero(&["version"]);
+    assert!(ok, "{version}");
+    assert!(version.contains("Server:"), "{version}");
+    assert!(
+        version.contains(&format!("veloxide-v{}", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    assert!(
+        !version.contains("error getting server version"),
+        "{version}"
+    );
+    let (ok, plugins) = velero(&["plugin", "get"]);
+    assert!(ok, "{plugins}");
+    assert!(
+        plugins.contains("velero.io/aws") && plugins.contains("ObjectStore"),
+        "{plugins}"
+    );
+    let requests: Api<ServerStatusRequest> =
+        Api::namespaced(world.client.clone(), server_support::NS);
+    eventually(
+        "answered ServerStatusRequests are deleted after a minute",
+        Duration::from_secs(120),
+        || async {
+            requests
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        },
+    )
+    .await;
+}

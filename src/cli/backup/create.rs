@@ -22,8 +22,9 @@ const DEFAULT_TTL: &str = "720h0m0s";
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
-    /// The backup's name.
-    pub name: String,
+    /// The backup's name; with --from-schedule it may be left out, and is then
+    /// SCHEDULE-<UTC time as YYYYMMDDhhmmss>, as Velero names it.
+    pub name: Option<String>,
     /// Namespaces to include in the backup (comma-separated; `*` for all).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub include_namespaces: Vec<String>,
@@ -67,8 +68,10 @@ pub struct CreateArgs {
 }
 
 pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let now = jiff::Timestamp::now();
+    let name = backup_name(&args, now)?;
     let backup = match &args.from_schedule {
-        Some(schedule) => from_schedule(&args, schedule, globals).await?,
+        Some(schedule) => from_schedule(&name, schedule, now, globals).await?,
         None => build(&args, &globals.namespace())?,
     };
     if let Some(format) = args.output {
@@ -77,7 +80,7 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
     }
     let cluster = Cluster::connect(globals).await?;
     let api: Api<Backup> = cluster.api();
-    let name = &args.name;
+    let name = &name;
     match api.create(&PostParams::default(), &backup).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 => bail!(
@@ -118,10 +121,26 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
     })
 }
 
-/// The schedule's Backup (`schedule::backup_for`), named NAME.
+/// NAME, or with `--from-schedule` and no NAME the name Velero gives such a backup
+/// (`velero backup create --from-schedule` names it as its schedule controller would).
+fn backup_name(args: &CreateArgs, now: jiff::Timestamp) -> Result<String, UsageError> {
+    match (&args.name, &args.from_schedule) {
+        (Some(name), _) => Ok(name.clone()),
+        (None, Some(schedule)) => Ok(crate::schedule::backup_name(schedule, now)),
+        (None, None) => Err(UsageError(
+            "a backup needs a NAME: `veloxide backup create NAME [flags]`, or \
+             `veloxide backup create --from-schedule SCHEDULE`, which names it \
+             SCHEDULE-<UTC time>"
+                .into(),
+        )),
+    }
+}
+
+/// The schedule's Backup (`schedule::backup_for`), named `name`.
 async fn from_schedule(
-    args: &CreateArgs,
+    name: &str,
     schedule: &str,
+    now: jiff::Timestamp,
     globals: &Globals,
 ) -> anyhow::Result<Backup> {
     let cluster = Cluster::connect(globals).await?;
@@ -132,8 +151,8 @@ async fn from_schedule(
             cluster.namespace
         )
     })?;
-    let mut backup = crate::schedule::backup_for(&schedule, jiff::Timestamp::now());
-    backup.metadata.name = Some(args.name.clone());
+    let mut backup = crate::schedule::backup_for(&schedule, now);
+    backup.metadata.name = Some(name.to_owned());
     backup.metadata.owner_references = None;
     Ok(backup)
 }
@@ -174,7 +193,7 @@ pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
         .collect::<anyhow::Result<BTreeMap<String, String>>>()?;
     let backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
-        "metadata": {"name": args.name, "namespace": namespace,
+        "metadata": {"name": backup_name(args, jiff::Timestamp::now())?, "namespace": namespace,
                      "labels": (!labels.is_empty()).then_some(labels)},
         "spec": {
             "includedNamespaces": list(&args.include_namespaces),
@@ -217,6 +236,22 @@ mod tests {
 
     fn args(line: &[&str]) -> CreateArgs {
         crate::cli::parse_flags(line)
+    }
+
+    #[test]
+    fn the_name_comes_from_the_schedule_only_when_none_is_given() {
+        let noon: jiff::Timestamp = "2026-12-06T12:00:05Z".parse().unwrap();
+        let named = args(&["by-hand", "--from-schedule", "nightly"]);
+        assert_eq!(backup_name(&named, noon).unwrap(), "by-hand");
+        let unnamed = args(&["--from-schedule", "nightly"]);
+        assert_eq!(
+            backup_name(&unnamed, noon).unwrap(),
+            "nightly-20261206120005"
+        );
+        let neither = args(&["--include-namespaces", "app"]);
+        let refused = backup_name(&neither, noon).unwrap_err().to_string();
+        assert!(refused.contains("needs a NAME") && refused.contains("--from-schedule"));
+        assert!(build(&neither, "velero").is_err());
     }
 
     #[test]

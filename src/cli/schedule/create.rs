@@ -127,7 +127,7 @@ pub fn build_schedule(args: &CreateArgs) -> anyhow::Result<Schedule> {
     let t = &args.template;
     let backup = build(
         &BackupArgs {
-            name: args.name.clone(),
+            name: Some(args.name.clone()),
             include_namespaces: t.include_namespaces.clone(),
             exclude_namespaces: t.exclude_namespaces.clone(),
             include_resources: t.include_resources.clone(),

@@ -81,7 +81,7 @@ pub fn finished(
             status.warnings = (o.warnings > 0).then_some(o.warnings as i64);
             status.progress = Some(RestoreProgress {
                 total_items: Some(o.total as i64),
-                items_restored: Some(o.restored as i64),
+                items_restored: Some(o.processed as i64),
             });
             let message = format!(
                 "{} of {} items restored, {} errors, {} warnings (see the results file)",
@@ -132,6 +132,7 @@ mod tests {
             &start,
             &Ok(Outcome {
                 total: 3,
+                processed: 3,
                 restored: 2,
                 errors: 1,
                 warnings: 0,
@@ -140,6 +141,9 @@ mod tests {
         );
         assert_eq!(partial.phase, Some(RestorePhase::PartiallyFailed));
         assert_eq!(partial.errors, Some(1));
+        // Velero's progress: every item processed, so a finished restore reads 3 of 3.
+        let progress = partial.progress.unwrap();
+        assert_eq!(progress.items_restored, progress.total_items);
         let failed = finished(
             &start,
             &Err(RestoreError::Location("Secret \"k\" was not found".into())),

@@ -317,7 +317,11 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "bucket key with SSE-KMS",
             spec: spec_with(json!({"kmsKeyId": "alias/k", "bucketKeyEnabled": "true"})),
-            expect: Allowed(vec![]),
+            expect: Allowed(vec![
+                "spec.config.bucketKeyEnabled",
+                "not portable to Velero",
+                "bucket's default encryption",
+            ]),
         },
         Case {
             name: "bucket key with SSE-S3",
@@ -331,7 +335,7 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "booleans in any case",
             spec: spec_with(json!({"s3ForcePathStyle": "TRUE", "bucketKeyEnabled": "False"})),
-            expect: Allowed(vec![]),
+            expect: Allowed(vec!["not portable to Velero"]),
         },
         Case {
             name: "boolean that is not one",
