@@ -5,7 +5,6 @@
 
 use kube::api::DynamicObject;
 
-use super::filter::ResourceDesc;
 use crate::api::{BackupSpec, RestoreSpec};
 
 /// Velero's pod annotation naming the volumes to back up file by file.
@@ -57,9 +56,10 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// Note what `item` (of `resource`, taken by the backup) asks for.
-    pub fn observe(&mut self, resource: &ResourceDesc, item: &DynamicObject) {
-        if !resource.group.is_empty() {
+    /// Note what `item` (of the resource `group`/`plural`, taken by the backup) asks for.
+    /// (Plain strings, not `filter::ResourceDesc`: the filter holds this module's `Asks`.)
+    pub fn observe(&mut self, group: &str, plural: &str, item: &DynamicObject) {
+        if !group.is_empty() {
             return;
         }
         let name = format!(
@@ -67,7 +67,7 @@ impl Seen {
             item.metadata.namespace.as_deref().unwrap_or_default(),
             item.metadata.name.as_deref().unwrap_or_default()
         );
-        match resource.plural.as_str() {
+        match plural {
             "persistentvolumeclaims" => self.claims.push(name),
             "pods" => {
                 let annotations = item.metadata.annotations.iter().flatten();

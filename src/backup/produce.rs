@@ -176,7 +176,7 @@ async fn archive_resource(
                     );
                     continue;
                 }
-                out.seen.observe(resource, item);
+                out.seen.observe(&resource.group, &resource.plural, item);
                 let json = match serde_json::to_vec(item) {
                     Ok(json) => json,
                     Err(e) => {

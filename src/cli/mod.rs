@@ -155,10 +155,6 @@ struct ServerArgs {
     /// Revalidation period for locations that do not set validationFrequency.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     default_validation_frequency: Duration,
-    /// How often an expired backup's deletion is asked for again when it could not be
-    /// (Velero's flag and default); a backup retention keeps past its TTL is extended this often.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    garbage_collection_frequency: Duration,
     /// How often backups are synced from locations that set no backupSyncPeriod (0: never).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     backup_sync_period: Duration,
@@ -199,6 +195,10 @@ struct ServerArgs {
     /// as "no paging"; veloxide always pages, so 0 is refused rather than read differently.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     client_page_size: u32,
+    /// The longest an expired backup waits before its deletion is asked for (Velero's flag
+    /// and default); a backup retention keeps past its TTL has its expiration moved this often.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    garbage_collection_frequency: Duration,
 }
 
 /// `--secrets-scope`.
@@ -321,7 +321,6 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         !args.garbage_collection_frequency.is_zero(),
         "--garbage-collection-frequency: must be more than 0s (the collector would never rest)"
     );
-    settings.backup.gc_frequency = args.garbage_collection_frequency;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {

@@ -128,37 +128,32 @@ fn table() {
 
 #[test]
 fn seen_notes_claims_and_pod_annotations_only() {
-    let desc = |group: &str, plural: &str| ResourceDesc {
-        group: group.into(),
-        version: "v1".into(),
-        plural: plural.into(),
-        singular: String::new(),
-        kind: String::new(),
-        short_names: vec![],
-        namespaced: true,
-    };
     let object = |annotations: serde_json::Value| -> DynamicObject {
         serde_json::from_value(json!({"apiVersion": "v1", "kind": "X",
             "metadata": {"name": "n", "namespace": "ns", "annotations": annotations}}))
         .unwrap()
     };
     let mut seen = Seen::default();
-    seen.observe(&desc("", "persistentvolumeclaims"), &object(json!({})));
+    seen.observe("", "persistentvolumeclaims", &object(json!({})));
     seen.observe(
-        &desc("", "pods"),
+        "",
+        "pods",
         &object(json!({"backup.velero.io/backup-volumes": "data",
                        "post.hook.backup.velero.io/command": "[\"sync\"]"})),
     );
     seen.observe(
-        &desc("", "pods"),
+        "",
+        "pods",
         &object(json!({"backup.velero.io/backup-volumes": " "})),
     );
     seen.observe(
-        &desc("", "configmaps"),
+        "",
+        "configmaps",
         &object(json!({"backup.velero.io/backup-volumes": "x"})),
     );
     seen.observe(
-        &desc("example.com", "pods"),
+        "example.com",
+        "pods",
         &object(json!({"backup.velero.io/backup-volumes": "x"})),
     );
     assert_eq!(
