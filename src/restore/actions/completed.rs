@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, str_at};
+use super::types::{Context, Stop, str_at};
 
 /// Pods in phase `Succeeded` or `Failed`.
 pub fn pod(object: &mut Value, _: &Context<'_>) -> Result<(), Stop> {
@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn finished_pods_and_jobs_are_skipped_and_running_ones_kept() {
         let t = TestContext::new();
-        let cases: &[(&str, super::super::Action, Value, bool)] = &[
+        let cases: &[(&str, super::super::types::Action, Value, bool)] = &[
             (
                 "pod succeeded",
                 pod,

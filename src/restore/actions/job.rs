@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, remove_keys};
+use super::types::{Context, Stop, remove_keys};
 
 const CONTROLLER_UID: [&str; 2] = ["batch.kubernetes.io/controller-uid", "controller-uid"];
 

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, str_at};
+use super::types::{Context, Stop, str_at};
 
 pub fn restore(object: &mut Value, ctx: &Context<'_>) -> Result<(), Stop> {
     match str_at(object, &["metadata", "namespace"]) {

@@ -6,11 +6,7 @@
 //! `pkg/cmd/server/plugin/plugin.go` registers them), so every rewrite a restore makes is read
 //! here.
 
-use std::collections::BTreeSet;
-
-use serde_json::{Map, Value};
-
-use super::prepare::Rules;
+use serde_json::Value;
 
 mod completed;
 mod job;
@@ -23,42 +19,12 @@ mod secret;
 mod service;
 mod service_account;
 
+mod types;
+
 pub use pv::reprovisioned;
-pub use rbac::{OwnRoles, RoleName};
+pub use types::{Context, OwnRoles, RoleName, Stop};
 
-/// What the actions know besides the item.
-pub struct Context<'a> {
-    pub rules: &'a Rules,
-    /// PersistentVolumes of this restore that are not restored (reclaim policy `Delete`, no
-    /// snapshot): their claims are provisioned anew.
-    pub reprovisioned: &'a BTreeSet<String>,
-    /// The roles the server's own identity holds, which no restored binding may grant.
-    pub own_roles: &'a OwnRoles,
-    /// The server's namespace (the Restore's): its leader election runs there.
-    pub server_namespace: &'a str,
-}
-
-/// Why an item is not created.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// Left out on purpose, as Velero leaves it out; `warn` when the user loses something
-    /// they may expect (a volume's contents), so it is counted in the restore's warnings.
-    Skip { reason: String, warn: bool },
-    /// Refused: an item error (a binding the restore must never create).
-    Refuse(String),
-}
-
-impl Stop {
-    fn skip(reason: impl Into<String>) -> Stop {
-        Stop::Skip {
-            reason: reason.into(),
-            warn: false,
-        }
-    }
-}
-
-/// An action: rewrite the item in place, or stop it.
-type Action = fn(&mut Value, &Context<'_>) -> Result<(), Stop>;
+use types::Action;
 
 /// Every action, in Velero's order, with the resource it applies to and Velero's name for it.
 pub const ACTIONS: &[(&str, &str, Action)] = &[
@@ -110,35 +76,13 @@ pub fn run(group_resource: &str, object: &mut Value, ctx: &Context<'_>) -> Resul
     Ok(())
 }
 
-/// `object[path...]` as a mutable map, when every step is one.
-fn map_at<'v>(object: &'v mut Value, path: &[&str]) -> Option<&'v mut Map<String, Value>> {
-    let mut at = object;
-    for step in path {
-        at = at.get_mut(*step)?;
-    }
-    at.as_object_mut()
-}
-
-/// `object[path...]` as a string.
-fn str_at<'v>(object: &'v Value, path: &[&str]) -> Option<&'v str> {
-    let mut at = object;
-    for step in path {
-        at = at.get(*step)?;
-    }
-    at.as_str()
-}
-
-/// Remove `keys` from the map at `path` (annotations, labels, a selector's matchLabels).
-fn remove_keys(object: &mut Value, path: &[&str], keys: &[&str]) {
-    if let Some(map) = map_at(object, path) {
-        for key in keys {
-            map.remove(*key);
-        }
-    }
-}
-
 /// A restore's context for the actions' table tests: `app` mapped to `app-copy`, the volume
 /// `pv-gone` re-provisioned, and the server bound to the ClusterRole `veloxide-backup`.
+#[cfg(test)]
+use super::prepare::Rules;
+#[cfg(test)]
+use std::collections::BTreeSet;
+
 #[cfg(test)]
 pub(crate) struct TestContext {
     pub rules: Rules,

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, map_at, str_at};
+use super::types::{Context, Stop, map_at, str_at};
 
 pub fn restore(object: &mut Value, _: &Context<'_>) -> Result<(), Stop> {
     let token_prefix = format!(

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, map_at, remove_keys, str_at};
+use super::types::{Context, Stop, map_at, remove_keys, str_at};
 
 /// Annotations the PV controller sets on a PV (and a claim) it bound.
 pub const BIND_ANNOTATIONS: [&str; 2] = [

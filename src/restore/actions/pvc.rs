@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::pv::BIND_ANNOTATIONS;
-use super::{Context, Stop, map_at, remove_keys, str_at};
+use super::types::{Context, Stop, map_at, remove_keys, str_at};
 
 /// What `pvc_action.go` removes besides the bind annotations.
 const PROVISIONING_ANNOTATIONS: [&str; 5] = [

@@ -6,37 +6,9 @@
 //! identity reads (and may write) much of the cluster: a planted archive must not be able to
 //! hand those rights to someone else.
 
-use std::collections::BTreeSet;
-use std::fmt;
-
 use serde_json::Value;
 
-use super::{Context, Stop, str_at};
-
-/// A role, as a binding's `roleRef` names it (a Role is named in the binding's namespace).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RoleName {
-    Cluster(String),
-    Namespaced { namespace: String, name: String },
-}
-
-impl fmt::Display for RoleName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RoleName::Cluster(name) => write!(f, "the ClusterRole {name}"),
-            RoleName::Namespaced { namespace, name } => write!(f, "the Role {namespace}/{name}"),
-        }
-    }
-}
-
-/// The roles bound to the server's own identity, as found at the start of the restore.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnRoles {
-    Known(BTreeSet<RoleName>),
-    /// They could not be listed (the reason): no binding is restored, since none can be shown
-    /// safe.
-    Unknown(String),
-}
+use super::types::{Context, OwnRoles, RoleName, Stop, str_at};
 
 /// The role a binding grants: `roleRef` with the binding's namespace for a Role.
 pub fn granted(binding: &Value) -> Option<RoleName> {

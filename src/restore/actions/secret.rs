@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, str_at};
+use super::types::{Context, Stop, str_at};
 
 pub const TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
 

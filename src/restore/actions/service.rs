@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, map_at};
+use super::types::{Context, Stop, map_at};
 
 pub fn restore(object: &mut Value, ctx: &Context<'_>) -> Result<(), Stop> {
     let Some(spec) = map_at(object, &["spec"]) else {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Stop, str_at};
+use super::types::{Context, Stop, str_at};
 
 pub fn restore(object: &mut Value, _: &Context<'_>) -> Result<(), Stop> {
     let prefix = format!(

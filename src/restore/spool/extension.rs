@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use super::{Limits, over};
+use super::limits::{Limits, over};
 
 /// What extension headers (GNU long name, PAX) say about the next entry.
 #[derive(Default)]
