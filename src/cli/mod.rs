@@ -321,6 +321,7 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         !args.garbage_collection_frequency.is_zero(),
         "--garbage-collection-frequency: must be more than 0s (the collector would never rest)"
     );
+    settings.backup.gc_frequency = args.garbage_collection_frequency;
     settings.download.service = args.download_service;
     settings.download.url_base = args.download_url_base;
     if args.secrets_scope == SecretsScope::Namespace {
