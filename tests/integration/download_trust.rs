@@ -190,13 +190,8 @@ async fn presigned_links_expire_and_the_cli_trusts_in_velero_s_order() {
         ),
         "{err}"
     );
-    // The link goes through where the backup was written (status.writtenTo), so the message
-    // names the location before its reason.
     assert!(
-        err.contains(
-            "timed out waiting for download URL: backup storage location \"plain\" cannot be \
-             used: Secret \"gone\""
-        ),
+        err.contains("timed out waiting for download URL: Secret \"gone\""),
         "{err}"
     );
     drop(server);
