@@ -6,7 +6,7 @@ use kube::{Api, ResourceExt};
 use super::state::LINK_TTL;
 use crate::api::{Backup, DownloadRequest, Restore};
 use crate::controller::Context;
-use crate::controller::written::files_of;
+use crate::controller::written::{Unreachable, files_of};
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -38,7 +38,11 @@ pub async fn target(
     // Through the location the backup was written to, and only while it still points there.
     let store = files_of(ctx, &backup)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| match e {
+            // The store's own message, as before (the CLI prints it after its wait).
+            Unreachable::Unusable(_, why) => why,
+            other => other.to_string(),
+        })?
         .store;
     let sse_c = matches!(store.config().encryption, Encryption::SseC(_));
     Ok((store, target.kind.key(&backup_name, &target.name), sse_c))
