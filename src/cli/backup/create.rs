@@ -1,6 +1,5 @@
 //! `veloxide backup create NAME`, with Velero's flags and `--wait`.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use super::super::cluster::{Cluster, Globals};
 use super::super::output::OutputFormat;
 use super::super::progress::{Display, Snapshot};
 use super::super::selector::parse_selector;
-use super::super::usage::UsageError;
+use super::super::usage::{UsageError, key_values, non_empty};
 use crate::api::{Backup, BackupPhase};
 
 /// Velero's default retention when `--ttl` is not given.
@@ -177,24 +176,13 @@ async fn wait_terminal(api: &Api<Backup>, name: &str) -> anyhow::Result<Backup> 
 
 /// The Backup the flags describe, as Velero's `BuildBackup` makes it.
 pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
-    fn list(v: &[String]) -> Option<Vec<&String>> {
-        let items: Vec<&String> = v.iter().filter(|s| !s.trim().is_empty()).collect();
-        (!items.is_empty()).then_some(items)
-    }
+    let list = non_empty;
     let selector = args.selector.as_deref().map(parse_selector).transpose()?;
-    let labels = args
-        .labels
-        .iter()
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(UsageError(format!("--labels: {l:?} is not KEY=VALUE")).into()),
-        })
-        .collect::<anyhow::Result<BTreeMap<String, String>>>()?;
+    let labels = key_values("labels", &args.labels)?;
     let backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
         "metadata": {"name": backup_name(args, jiff::Timestamp::now())?, "namespace": namespace,
-                     "labels": (!labels.is_empty()).then_some(labels)},
+                     "labels": labels},
         "spec": {
             "includedNamespaces": list(&args.include_namespaces),
             "excludedNamespaces": list(&args.exclude_namespaces),

@@ -15,7 +15,7 @@ use super::super::backup::create::go_duration;
 use super::super::cluster::{Cluster, Globals};
 use super::super::progress::{Display, Snapshot};
 use super::super::selector::parse_selector;
-use super::super::usage::UsageError;
+use super::super::usage::{UsageError, key_values, non_empty};
 use crate::api::{Backup, BackupPhase, Restore, RestorePhase};
 
 #[derive(Args, Debug)]
@@ -88,19 +88,6 @@ pub struct CreateArgs {
     pub wait: bool,
 }
 
-/// `KEY=VALUE` pairs of a flag.
-fn pairs(flag: &str, items: &[String]) -> Result<Option<BTreeMap<String, String>>, UsageError> {
-    let map = items
-        .iter()
-        .filter(|i| !i.is_empty())
-        .map(|i| match i.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(UsageError(format!("--{flag}: {i:?} is not KEY=VALUE"))),
-        })
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
-    Ok((!map.is_empty()).then_some(map))
-}
-
 /// `src:dst` pairs into a map, refusing anything else.
 fn mappings(pairs: &[String]) -> Result<BTreeMap<String, String>, UsageError> {
     pairs
@@ -138,10 +125,7 @@ pub fn build(
         .name
         .clone()
         .unwrap_or_else(|| format!("{source}-{}", now.strftime("%Y%m%d%H%M%S")));
-    fn list(v: &[String]) -> Option<Vec<&String>> {
-        let items: Vec<&String> = v.iter().filter(|s| !s.trim().is_empty()).collect();
-        (!items.is_empty()).then_some(items)
-    }
+    let list = non_empty;
     let selector = args.selector.as_deref().map(parse_selector).transpose()?;
     let or_selectors = args
         .or_selector
@@ -169,8 +153,8 @@ pub fn build(
     let restore = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Restore",
         "metadata": {"name": name, "namespace": namespace,
-                     "labels": pairs("labels", &args.labels)?,
-                     "annotations": pairs("annotations", &args.annotations)?},
+                     "labels": key_values("labels", &args.labels)?,
+                     "annotations": key_values("annotations", &args.annotations)?},
         "spec": {
             "backupName": backup.unwrap_or_default(),
             "scheduleName": schedule,
