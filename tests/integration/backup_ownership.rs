@@ -1,7 +1,7 @@
 //! A run deletes only what it wrote, and only what it can prove is its own. Two clusters share
 //! one bucket and one prefix (a disaster-recovery pair, or two sites of one team); the second
 //! never syncs, so it can make a Backup named like one of the first's. Whatever happens to the
-//! second's run (a store answering the existence check with 503, another cluster's SSE-C
+//! second's run (a store answering the existence check with 503 or never answering it, another cluster's SSE-C
 //! backup answering 403 or 400, the two starting the same name at the same instant, a
 //! DeleteBackupRequest for a Backup of an older release), the first cluster's files stay.
 
@@ -16,6 +16,7 @@ use kube::ResourceExt as _;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use server_support::{NS, Server, World};
+use veloxide::api::backup::SYNCED_ANNOTATION;
 use veloxide::api::{Backup, BackupPhase, DeleteBackupRequest, DeleteBackupRequestPhase};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -87,6 +88,19 @@ async fn wait_finished(world: &World, name: &str) -> Backup {
 /// cleanup deleted the whole folder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failing_the_existence_check_deletes_nothing() {
+    existence_check_fails(Fault::Status(503), &[]).await;
+}
+
+/// The same with a store that accepts the existence check and never answers it: the check is
+/// bounded by `--store-stall-timeout` (3 s here), and a check that timed out decides nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_hanging_on_the_existence_check_deletes_nothing() {
+    existence_check_fails(Fault::Hang(600), &["--store-stall-timeout", "3s"]).await;
+}
+
+/// Cluster A backs up `weekly`; cluster B, sharing the bucket, runs a backup of the same name
+/// through a store that answers its existence check with `fault`.
+async fn existence_check_fails(fault: Fault, server_args: &[&str]) {
     let a = World::start().await;
     let b = World::start_sharing(&a).await;
     let _server_a = Server::start(&a.server_kubeconfig, "site-a");
@@ -99,13 +113,13 @@ async fn a_store_failing_the_existence_check_deletes_nothing() {
     let store = Recorder::in_front_of(&a.moto, SseCMode::PassThrough).await;
     // Reads that ask whether backups/weekly/ holds anything: a HEAD of one of its files, or a
     // listing of it one key long. (Deletes and whole listings pass.)
-    store.inject("HEAD", &["/backups/weekly/"], Fault::Status(503));
+    store.inject("HEAD", &["/backups/weekly/"], fault);
     store.inject(
         "GET",
         &["max-keys=1", "prefix=shared/backups/weekly/"],
-        Fault::Status(503),
+        fault,
     );
-    let _server_b = Server::start(&b.server_kubeconfig, "site-b");
+    let _server_b = Server::start_with(&b.server_kubeconfig, "site-b", server_args);
     shared_location(&b, "default", &store.url(), json!({})).await;
     shop(&b, "b").await;
     create_backup(&b, "weekly", json!({"includedNamespaces": ["shop"]})).await;
@@ -313,4 +327,82 @@ async fn a_deletion_needs_the_stored_uid_to_match() {
         BackupPhase::Completed,
         "the Backup is untouched"
     );
+}
+
+/// A backup an older release synced (its `writtenTo` names no uid) can still be deleted: the
+/// sync records the uid its stored metadata carries, and the deletion proves the folder is
+/// its files by that uid. Before the backfill the deletion was refused for ever ("another
+/// backup of the same name"), the object's own uid not being the stored one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_an_older_release_synced_can_be_deleted() {
+    let a = World::start().await;
+    let b = World::start_sharing(&a).await;
+    let server_a = Server::start(&a.server_kubeconfig, "site-a");
+    shared_location(&a, "default", &a.moto.url(), json!({})).await;
+    shop(&a, "a").await;
+    let made = backed_up(&a, "weekly", json!({"includedNamespaces": ["shop"]}), WAIT).await;
+    let stored_uid = made.uid().unwrap();
+    server_a.terminate();
+    assert!(!list_keys(&a, &folder("weekly")).is_empty());
+
+    // On B, before its server runs: the Backup as an older release's sync left it.
+    create_backup(&b, "weekly", json!({"storageLocation": "default"})).await;
+    let mut old = backups(&b).get("weekly").await.unwrap();
+    old.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(SYNCED_ANNOTATION.into(), "default".into());
+    let old = backups(&b)
+        .replace("weekly", &PostParams::default(), &old)
+        .await
+        .unwrap();
+    let mut with_status = old.clone();
+    with_status.status = Some(
+        serde_json::from_value(json!({"phase": "Completed",
+            "writtenTo": {"location": "default", "bucket": server_support::BUCKET, "prefix": SHARED}}))
+        .unwrap(),
+    );
+    backups(&b)
+        .replace_status("weekly", &PostParams::default(), &with_status)
+        .await
+        .unwrap();
+    let _server_b = Server::start_with(
+        &b.server_kubeconfig,
+        "site-b",
+        &["--backup-sync-period", "2s"],
+    );
+    // Synced every 2 s (the server's default here), unlike `shared_location`'s.
+    b.create_location("default", json!({}), json!({"prefix": SHARED}))
+        .await;
+    b.wait_ready_reason("default", "Available", Duration::from_secs(30))
+        .await;
+    eventually("the sync records the stored uid", WAIT, || async {
+        backups(&b)
+            .get("weekly")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.written_to)
+            .and_then(|w| w.uid)
+            .as_deref()
+            == Some(stored_uid.as_str())
+    })
+    .await;
+
+    let requests: Api<DeleteBackupRequest> = Api::namespaced(b.client.clone(), NS);
+    let request: DeleteBackupRequest = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
+        "metadata": {"name": "weekly-delete", "namespace": NS},
+        "spec": {"backupName": "weekly"},
+    }))
+    .unwrap();
+    requests
+        .create(&PostParams::default(), &request)
+        .await
+        .unwrap();
+    eventually("the backup and its files are gone", WAIT, || async {
+        backups(&b).get_opt("weekly").await.unwrap().is_none()
+    })
+    .await;
+    assert_eq!(list_keys(&a, &folder("weekly")), Vec::<String>::new());
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use backup_support::proxy::Proxy;
 use backup_support::*;
-use kube::api::{Patch, PatchParams};
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use server_support::{BUCKET, Server, World};
-use veloxide::api::BackupPhase;
+use server_support::{BUCKET, NS, Server, World};
+use veloxide::api::{BackupPhase, DownloadRequest, DownloadRequestPhase};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
@@ -105,4 +106,114 @@ async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
     assert_eq!(world.moto.multipart_uploads(BUCKET).await, 0);
     assert_eq!(list_keys(&world, "slow/backups/big/"), Vec::<String>::new());
     assert_eq!(list_keys(&world, "elsewhere/backups/big/"), theirs);
+}
+
+/// Download links go where the backup was written. A completed backup's location is repointed
+/// to a prefix holding another backup of the same name: a DownloadRequest for its log stays
+/// `New` with a message saying where the location points now, and no link to the other
+/// backup's log is handed out; pointed back, the link is to the backup's own log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_is_refused_through_a_repointed_location() {
+    let world = World::start().await;
+    let body = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(body.path(), b"another cluster's log").unwrap();
+    let out = aws(
+        &world,
+        &[
+            "s3api",
+            "put-object",
+            "--bucket",
+            BUCKET,
+            "--key",
+            "elsewhere/backups/mine/mine-logs.gz",
+            "--body",
+            body.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _server = Server::start(&world.server_kubeconfig, "server-a");
+    world
+        .create_available_location("mine", json!({}), json!({}))
+        .await;
+    create(
+        &world,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+    )
+    .await;
+    backed_up(
+        &world,
+        "mine",
+        json!({"includedNamespaces": ["app"], "storageLocation": "mine"}),
+        Duration::from_secs(60),
+    )
+    .await;
+    let patch = json!({"spec": {"objectStorage": {"prefix": "elsewhere"}}});
+    world
+        .locations()
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+
+    let requests: Api<DownloadRequest> = Api::namespaced(world.client.clone(), NS);
+    let request: DownloadRequest = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "DownloadRequest",
+        "metadata": {"name": "mine-log"}, "spec": {"target": {"kind": "BackupLog", "name": "mine"}}
+    }))
+    .unwrap();
+    requests
+        .create(&PostParams::default(), &request)
+        .await
+        .unwrap();
+    eventually(
+        "the request is refused",
+        Duration::from_secs(30),
+        || async {
+            let status = requests.get("mine-log").await.unwrap().status;
+            status.and_then(|s| s.message).is_some()
+        },
+    )
+    .await;
+    let status = requests.get("mine-log").await.unwrap().status.unwrap();
+    assert_eq!(status.phase, Some(DownloadRequestPhase::New));
+    assert_eq!(status.download_url, None, "a link was handed out");
+    let message = status.message.unwrap();
+    assert!(
+        message.contains("now points at bucket \"velero-backups\" prefix \"elsewhere\""),
+        "{message}"
+    );
+
+    let patch = json!({"spec": {"objectStorage": {"prefix": "mine"}}});
+    world
+        .locations()
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    eventually(
+        "the link is handed out",
+        Duration::from_secs(30),
+        || async {
+            let status = requests.get("mine-log").await.unwrap().status;
+            status.and_then(|s| s.download_url).is_some()
+        },
+    )
+    .await;
+    let url = requests
+        .get("mine-log")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .download_url
+        .unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}/velero-backups/mine/backups/mine/mine-logs.gz?",
+            world.moto.url()
+        )),
+        "{url}"
+    );
 }

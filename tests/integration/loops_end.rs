@@ -1,17 +1,22 @@
 //! Every loop ends: a name nothing can have ends with a status saying why (not a requeue every
 //! few seconds for ever), a deletion a crashed leader left InProgress is carried out by the
-//! next, and a schedule is not held back for ever by a backup no controller here advances.
+//! next, a schedule is not held back for ever by a backup no controller here advances, and a
+//! sync pass ends with the leadership term it began in.
 
 use crate::backup_support;
 use crate::server_support;
 
 use std::time::Duration;
 
+use backup_support::proxy::Proxy;
 use backup_support::*;
+use futures::StreamExt as _;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use server_support::{NS, Server, World};
+use server_support::{BUCKET, NS, Server, World};
 use veloxide::api::{
     Backup, BackupPhase, DeleteBackupRequest, DeleteBackupRequestPhase, Schedule, SchedulePhase,
 };
@@ -211,4 +216,111 @@ async fn a_schedule_is_not_held_back_by_a_synced_or_a_migrated_backup() {
             })
     })
     .await;
+}
+
+/// How many stored backups the bucket holds for the term test, and the rate (bytes per second)
+/// at which the store answers: the pass over them takes minutes, the term ends seconds into it.
+const STORED: usize = 1000;
+const SLOW_STORE: u64 = 20_000;
+
+/// A sync pass stops when the leadership term ends. Replica A leads (lease 15 s, read every
+/// 5 s) and syncs a bucket of 1,000 stored backups through a slow store; a few seconds into the
+/// pass replica B takes the Lease. Within two reads of the Lease A stops creating Backups,
+/// though its pass is far from done: the new leader may be syncing (and deleting orphans) by
+/// then. Before the per-folder check, the pass went on to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_pass_stops_creating_backups_when_the_term_ends() {
+    let world = World::start().await;
+    // Another cluster's backups, padded to the size of a real velero-backup.json.
+    let padding = "p".repeat(2048);
+    futures::stream::iter(0..STORED)
+        .map(|i| {
+            let name = format!("theirs-{i:04}");
+            let stored = json!({
+                "apiVersion": "velero.io/v1", "kind": "Backup",
+                "metadata": {"name": name, "namespace": NS,
+                             "uid": format!("00000000-0000-4000-8000-{i:012}"),
+                             "annotations": {"padding": padding}},
+                "spec": {"includedNamespaces": ["*"]},
+                "status": {"phase": "Completed", "expiration": "2099-01-01T00:00:00Z"},
+            });
+            let path = format!("/{BUCKET}/slow/backups/{name}/velero-backup.json");
+            let moto = world.moto.clone();
+            async move {
+                moto.s3(
+                    reqwest::Method::PUT,
+                    &path,
+                    serde_json::to_vec(&stored).unwrap(),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(8)
+        .for_each(|_| async {})
+        .await;
+    let proxy = Proxy::start(world.moto.port, None, SLOW_STORE).await;
+    let server = Server::start_with(
+        &world.server_kubeconfig,
+        "replica-a",
+        &["--lease-duration", "15s", "--backup-sync-period", "2s"],
+    );
+    server.wait_ready().await;
+    world
+        .create_available_location("slow", json!({"s3Url": proxy.url()}), json!({}))
+        .await;
+    let count = || async {
+        backups(&world)
+            .list_metadata(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    eventually("the pass has begun", Duration::from_secs(60), || async {
+        count().await >= 10
+    })
+    .await;
+
+    // The handover, as in `leader_fencing`: the Lease looks expired to anyone who reads it
+    // now, and replica B (which never syncs: a zero period) takes it; A, reading the Lease
+    // every 5 s, finds it held by B.
+    let leases: Api<Lease> = Api::namespaced(world.client.clone(), NS);
+    let long_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(600);
+    leases
+        .patch(
+            "veloxide-controller",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"renewTime": MicroTime(long_ago)}})),
+        )
+        .await
+        .unwrap();
+    let _b = Server::start_with(
+        &world.server_kubeconfig,
+        "replica-b",
+        &["--lease-duration", "15s", "--backup-sync-period", "0s"],
+    );
+    eventually("B leads", Duration::from_secs(30), || async {
+        leases
+            .get("veloxide-controller")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.holder_identity)
+            .as_deref()
+            == Some("replica-b")
+    })
+    .await;
+    // Two reads of the Lease (every 5 s), and a folder in flight.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let stopped = count().await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let later = count().await;
+    assert_eq!(
+        later, stopped,
+        "the replica went on creating Backups after its term ended"
+    );
+    assert!(
+        stopped < STORED,
+        "the pass finished before the term ended ({stopped} Backups): slow the store down"
+    );
 }

@@ -59,6 +59,9 @@ pub enum Fault {
     /// Hold each matching request until this many have arrived (or 10 s passed), then forward
     /// them all at once.
     Together(usize),
+    /// Answer nothing for this many seconds (the connection stays open, as a store that
+    /// accepted a request and hangs), then 503: the client's own timeout should end it first.
+    Hang(u64),
 }
 
 struct Rule {
@@ -150,7 +153,7 @@ impl Recorder {
     pub fn inject(&self, method: &str, contains: &[&str], fault: Fault) {
         let parties = match fault {
             Fault::Together(n) => n.max(1),
-            Fault::Status(_) => 1,
+            Fault::Status(_) | Fault::Hang(_) => 1,
         };
         self.inner.rules.lock().expect("rules lock").push(Rule {
             method: method.to_owned(),
@@ -229,6 +232,14 @@ async fn forward(State(inner): State<Arc<Inner>>, req: Request) -> Response {
                 "InternalError"
             };
             return error(status, name, "injected by the test's recorder");
+        }
+        Some((Fault::Hang(seconds), _)) => {
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "injected by the test's recorder after a hang",
+            );
         }
         Some((Fault::Together(_), barrier)) => {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), barrier.wait()).await;

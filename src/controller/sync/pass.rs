@@ -10,7 +10,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{decode, orphans, prepare};
+use super::plan::{decode, lacks_owner, orphans, prepare, with_owner};
 use super::state::{Skip, Summary};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupStorageLocation};
@@ -66,6 +66,12 @@ pub async fn sync_location(
                     && b.annotations().contains_key(SYNCED_ANNOTATION) =>
             {
                 Some(*b)
+            }
+            Some(b) if lacks_owner(b, &name) => {
+                if let Err(e) = backfill_owner(&store, &backups, b, folder, location).await {
+                    tracing::info!(location = %name, backup = %folder, "could not record whose files a synced backup's are: {e}");
+                }
+                continue;
             }
             Some(_) => continue,
         };
@@ -130,6 +136,41 @@ async fn read_metadata(store: &ObjectStore, folder: &str) -> Result<Option<Vec<u
         StoredError::TooLarge { .. } => Skip::Bad("TooLarge", e.to_string()),
         e => Skip::Bad("ReadFailed", e.to_string()),
     })
+}
+
+/// Record in a Backup an older release synced (its `writtenTo` names no uid, or there is none)
+/// the uid its stored metadata carries: deletions prove a folder is a backup's by that uid,
+/// and without it no deletion of the backup could ever go ahead. Only `status.writtenTo`
+/// changes, fenced on the object read.
+async fn backfill_owner(
+    store: &ObjectStore,
+    backups: &Api<Backup>,
+    backup: &Backup,
+    folder: &str,
+    location: &BackupStorageLocation,
+) -> Result<(), String> {
+    let skipped = |e: Skip| match e {
+        Skip::Phase(phase) => format!("its stored phase is {phase}"),
+        Skip::Bad(_, message) => message,
+    };
+    let bytes = read_metadata(store, folder)
+        .await
+        .map_err(skipped)?
+        .ok_or("its velero-backup.json is gone")?;
+    let stored = decode(&bytes).map_err(skipped)?;
+    let Some(uid) = stored.metadata.uid.filter(|u| !u.is_empty()) else {
+        return Err("its velero-backup.json names no uid".into());
+    };
+    let record = with_owner(backup, location, uid);
+    let mut next = backup.clone();
+    next.status.get_or_insert_with(Default::default).written_to = Some(record);
+    next.metadata.managed_fields = None;
+    backups
+        .replace_status(&backup.name_any(), &PostParams::default(), &next)
+        .await
+        .map_err(|e| format!("writing its status failed: {e}"))?;
+    tracing::info!(backup = %folder, "recorded whose files a backup synced by an older release are");
+    Ok(())
 }
 
 /// Create the Backup (or take the one a previous pass created), then write its status: the

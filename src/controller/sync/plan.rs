@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use kube::ResourceExt as _;
 
 use super::state::{MAX_WAIT, MIN_WAIT, Skip};
 use crate::api::backup::{STORAGE_LOCATION_LABEL, SYNCED_ANNOTATION};
@@ -192,6 +193,35 @@ pub fn prepare(
     stored.spec.hooks = None;
     stored.status = Some(status);
     Ok(stored)
+}
+
+/// Whether `backup`, synced from location `location` by an older release, lacks the uid of
+/// whose files these are (older releases recorded none, or no `writtenTo` at all).
+pub fn lacks_owner(backup: &Backup, location: &str) -> bool {
+    let synced_here = backup
+        .annotations()
+        .get(SYNCED_ANNOTATION)
+        .is_some_and(|l| l == location);
+    let written = backup.status.as_ref().and_then(|s| s.written_to.as_ref());
+    synced_here
+        && backup.phase() != BackupPhase::New
+        && written.is_none_or(|w| w.uid.is_none() && w.location == location)
+}
+
+/// The `writtenTo` a synced backup gets once its stored uid is known: the record it has (an
+/// older release's, with the store it was synced from), else the location's, naming `uid`.
+pub fn with_owner(
+    backup: &Backup,
+    location: &BackupStorageLocation,
+    uid: String,
+) -> BackupWrittenTo {
+    let name = location.metadata.name.clone().unwrap_or_default();
+    backup
+        .status
+        .as_ref()
+        .and_then(|s| s.written_to.clone())
+        .unwrap_or_else(|| BackupWrittenTo::of(&name, &location.spec))
+        .owned_by(Some(uid))
 }
 
 /// Backups labelled with this location, Completed or PartiallyFailed, whose folder is gone

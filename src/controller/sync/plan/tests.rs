@@ -238,3 +238,68 @@ fn orphans_are_finished_labelled_backups_missing_from_the_store() {
     assert_eq!(names("a"), ["gone", "gone-partial"]);
     assert_eq!(names(&long), ["long-gone"]);
 }
+
+#[test]
+fn backups_an_older_release_synced_get_their_owner_recorded_and_no_others() {
+    let backup = |annotations: serde_json::Value, status: serde_json::Value| -> Backup {
+        serde_json::from_value(json!({
+            "apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": "b", "namespace": "velero", "annotations": annotations},
+            "spec": {}, "status": status,
+        }))
+        .unwrap()
+    };
+    let synced = json!({SYNCED_ANNOTATION: "default"});
+    let record = |uid: Option<&str>, location: &str| json!({"location": location, "bucket": "b", "prefix": "p", "uid": uid});
+    for (case, b, lacks) in [
+        (
+            "synced, no record",
+            backup(synced.clone(), json!({"phase": "Completed"})),
+            true,
+        ),
+        (
+            "synced, a record without uid",
+            backup(
+                synced.clone(),
+                json!({"phase": "Completed", "writtenTo": record(None, "default")}),
+            ),
+            true,
+        ),
+        (
+            "synced, uid known",
+            backup(
+                synced.clone(),
+                json!({"phase": "Completed", "writtenTo": record(Some("u1"), "default")}),
+            ),
+            false,
+        ),
+        (
+            "synced, status not written yet (the create path finishes it)",
+            backup(synced.clone(), json!({})),
+            false,
+        ),
+        (
+            "synced from another location",
+            backup(
+                json!({SYNCED_ANNOTATION: "other"}),
+                json!({"phase": "Completed"}),
+            ),
+            false,
+        ),
+        (
+            "made here",
+            backup(json!({}), json!({"phase": "Completed"})),
+            false,
+        ),
+        (
+            "a record of another location",
+            backup(
+                synced.clone(),
+                json!({"phase": "Completed", "writtenTo": record(None, "other")}),
+            ),
+            false,
+        ),
+    ] {
+        assert_eq!(lacks_owner(&b, "default"), lacks, "{case}");
+    }
+}
