@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup bench-vs-velero fuzz e2e-cluster velero-peer clean
+.PHONY: chart-check all build test test-tools crds lint demo bench-webhook bench-storage bench-locations bench-backup bench-vs-velero bench-scale fuzz e2e-cluster velero-peer clean
 
 all: build
 
@@ -73,6 +73,10 @@ bench-vs-velero: test-tools
 ## bench-backup: backups of 10k and 100k ConfigMaps (peak RSS and items/s)
 bench-backup: test-tools
 	$(CARGO) bench --bench backup
+
+## bench-scale: 100,000 synced Backups and a 100,000-object restore: the server's peak RSS against the chart's memory limit
+bench-scale: test-tools
+	$(CARGO) bench --bench scale
 
 ## fuzz: a bounded fuzz run over admission decoding, CA bundles, the restore archive reader and velero-backup.json (FUZZ_SECONDS per target, default 60)
 fuzz:
