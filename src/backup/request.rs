@@ -4,6 +4,7 @@ use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use crate::api::Backup;
 use crate::storage::ObjectStore;
 
 /// What a backup needs: which backup, what to take, where from and where to.
@@ -14,6 +15,11 @@ pub struct Request<'a> {
     pub qualified: &'a str,
     /// The Backup's uid: the folder's owner marker names it, and every cleanup checks it.
     pub uid: &'a str,
+    /// The Backup itself: the volumes step reads its spec and annotations.
+    pub backup: &'a Backup,
+    /// The server's client, for the volumes step's snapshots (the archive reads through
+    /// `source`).
+    pub client: kube::Client,
     pub plan: &'a Plan,
     pub source: &'a Source,
     pub store: &'a ObjectStore,

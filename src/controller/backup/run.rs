@@ -136,6 +136,8 @@ async fn archive(
         name: &name,
         qualified: &qualified,
         uid: &uid,
+        backup: claimed,
+        client: ctx.client.clone(),
         plan,
         source: &source,
         store,
