@@ -109,21 +109,6 @@ fn some(names: impl IntoIterator<Item = String>) -> String {
 /// Every warning for what the backup asked and veloxide did not do, one per row.
 pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
     let mut out = Vec::new();
-    // Velero snapshots volumes unless told not to; without a snapshot the claim's data is not
-    // in the backup, which the user must know before relying on it.
-    if !seen.claims.is_empty() && asks.snapshot_volumes != Some(false) {
-        let said = match asks.snapshot_volumes {
-            Some(true) => "true",
-            _ => "unset (Velero snapshots volumes then)",
-        };
-        out.push(format!(
-            "spec.snapshotVolumes is {said}, but veloxide does not snapshot volumes yet: the {} \
-             PersistentVolumeClaims taken ({}) are backed up as objects only; their volume \
-             contents are not in the backup",
-            seen.claims.len(),
-            some(seen.claims.iter().cloned())
-        ));
-    }
     if asks.default_volumes_to_fs_backup == Some(true) {
         out.push(
             "spec.defaultVolumesToFsBackup is true, but veloxide does not back up pod volumes \
@@ -160,12 +145,6 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
              yet: they are in the API server's list order"
                 .to_owned(),
         );
-    }
-    if let Some(policy) = &asks.resource_policy {
-        out.push(format!(
-            "spec.resourcePolicy names {policy}, but veloxide does not apply resource policies \
-             yet: nothing was skipped or treated differently by it"
-        ));
     }
     out
 }
