@@ -150,19 +150,8 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
 }
 
 /// The same for a restore: what its spec asks for that veloxide does not do yet.
-pub fn restore_not_done(spec: &RestoreSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    // Unset, Velero restores volumes from snapshots when the backup has any; veloxide's
-    // backups have none, so only an explicit `true` asks for something left out.
-    if spec.restore_p_vs == Some(true) {
-        out.push(
-            "spec.restorePVs is true, but veloxide does not restore volumes from snapshots yet \
-             (its backups hold none): PersistentVolumes and claims are restored as objects only, \
-             without their data"
-                .to_owned(),
-        );
-    }
-    out
+pub fn restore_not_done(_spec: &RestoreSpec) -> Vec<String> {
+    Vec::new()
 }
 
 #[cfg(test)]

@@ -155,19 +155,13 @@ fn seen_notes_claims_and_pod_annotations_only() {
 }
 
 #[test]
-fn restores_warn_of_restore_pvs_only_when_asked() {
-    for (spec, warned) in [
-        (json!({"backupName": "b"}), false),
-        (json!({"backupName": "b", "restorePVs": false}), false),
-        (json!({"backupName": "b", "restorePVs": true}), true),
+fn restores_no_longer_warn_of_restore_pvs() {
+    // Volumes come back from CSI snapshots now (restore::actions::csi).
+    for spec in [
+        json!({"backupName": "b"}),
+        json!({"backupName": "b", "restorePVs": true}),
     ] {
         let got = restore_not_done(&serde_json::from_value(spec.clone()).unwrap());
-        assert_eq!(got.len(), usize::from(warned), "{spec}: {got:?}");
-        if warned {
-            assert!(
-                got[0].starts_with("spec.restorePVs is true, but veloxide"),
-                "{got:?}"
-            );
-        }
+        assert!(got.is_empty(), "{spec}: {got:?}");
     }
 }
