@@ -11,6 +11,7 @@
 
 pub mod class;
 pub mod decide;
+pub mod delete;
 pub mod metrics;
 pub mod pod_step;
 pub mod policy;
