@@ -155,7 +155,10 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         for claim in claims_of(pod).into_iter().filter(|_| job.takes_claims) {
             if done.insert(format!("{namespace}/{claim}")) {
-                take_claim(job, &namespace, &claim, &mut taken, log, results).await;
+                Box::pin(take_claim(
+                    job, &namespace, &claim, &mut taken, log, results,
+                ))
+                .await;
             }
         }
         pod_step::post_hooks(job, pod, log, results).await;
@@ -164,7 +167,7 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
         let namespace = claim.metadata.namespace.clone().unwrap_or_default();
         let name = claim.metadata.name.clone().unwrap_or_default();
         if done.insert(format!("{namespace}/{name}")) {
-            take_claim(job, &namespace, &name, &mut taken, log, results).await;
+            Box::pin(take_claim(job, &namespace, &name, &mut taken, log, results)).await;
         }
     }
     taken
