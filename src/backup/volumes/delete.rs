@@ -19,6 +19,10 @@ pub struct Recorded {
     pub content: String,
     pub driver: String,
     pub handle: String,
+    /// The content's labels, kept on the content that deletes it as Velero keeps them: a
+    /// snapshotter deployed per node (distributed snapshotting) acts only on contents
+    /// labelled with its node.
+    pub labels: Value,
 }
 
 /// The side file's key.
@@ -64,6 +68,7 @@ pub fn owned(backup: &str, contents: &[Value]) -> Vec<Recorded> {
                 content: c["metadata"]["name"].as_str()?.to_owned(),
                 driver: c["spec"]["driver"].as_str()?.to_owned(),
                 handle: c["status"]["snapshotHandle"].as_str()?.to_owned(),
+                labels: c["metadata"]["labels"].clone(),
             })
         })
         .collect()
@@ -93,7 +98,7 @@ pub async fn delete_snapshot(
     let name = format!("vsc-delete-{suffix}");
     let object: DynamicObject = serde_json::from_value(json!({
         "apiVersion": format!("{GROUP}/v1"), "kind": "VolumeSnapshotContent",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": r.labels},
         "spec": {
             "deletionPolicy": "Delete",
             "driver": r.driver,
