@@ -21,6 +21,7 @@ mod request;
 mod run;
 pub mod sidefiles;
 pub mod stored;
+pub mod volumes;
 
 use crate::storage::Recorded;
 

@@ -1,9 +1,14 @@
 //! What a backup is asked to do, and how far it has got.
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use super::volumes::metrics::CsiMetrics;
+use super::volumes::policy::Policies;
+use crate::api::Backup;
 use crate::storage::ObjectStore;
 
 /// What a backup needs: which backup, what to take, where from and where to.
@@ -14,7 +19,17 @@ pub struct Request<'a> {
     pub qualified: &'a str,
     /// The Backup's uid: the folder's owner marker names it, and every cleanup checks it.
     pub uid: &'a str,
+    /// The Backup itself: the volumes step reads its spec and annotations.
+    pub backup: &'a Backup,
+    /// The server's client, for the volumes step's snapshots (the archive reads through
+    /// `source`).
+    pub client: kube::Client,
     pub plan: &'a Plan,
+    /// The backup's resource policies, parsed when it was validated.
+    pub policies: Option<&'a Policies>,
+    /// `spec.csiSnapshotTimeout` (default 10m), and as written.
+    pub csi_timeout: (Duration, String),
+    pub csi_metrics: Option<&'a CsiMetrics>,
     pub source: &'a Source,
     pub store: &'a ObjectStore,
     /// Stamped on every archive entry (unix seconds).

@@ -9,10 +9,12 @@ use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
 use super::error::BackupError;
+use super::filter::ResourceDesc;
 use super::keys::{backup_dir, backup_key};
 use super::produce::{CRDS, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
+use super::volumes;
 use crate::storage::{Claim, ObjectStore, Owner, Recorded};
 
 /// Chunks waiting for the upload; with 256 KiB chunks, at most 2 MiB between the two sides.
@@ -30,6 +32,16 @@ pub struct Outcome {
     pub encryption: Recorded,
     /// Objects written and HEAD-checked so far (velero-backup.json adds one).
     pub objects: u64,
+    /// Snapshots attempted, completed and failed.
+    pub volumes: volumes::record::Counts,
+}
+
+/// JSON, gzipped, as Velero's `encode.ToJSONGzip` writes its side files.
+fn gzip_json(value: &serde_json::Value) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(value).map_err(io::Error::other)?)?;
+    gz.finish()
 }
 
 /// Run the backup: claim `backups/<name>/` (see [`crate::storage::Owner`]), then write. A
@@ -78,8 +90,6 @@ pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
 }
 
 async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
-    let store = request.store;
-    let name = request.name;
     let mut log = BackupLog::new(request.qualified)?;
     let mut results = Results::default();
     log.line("info", "Starting backup");
@@ -94,6 +104,48 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         log.line("warning", &message);
         results.warnings.add_general(message);
     }
+
+    // Volumes first, pod by pod (pre hooks, snapshots, post hooks): the archive then holds the
+    // snapshots' objects and the claims that point at them.
+    let takes = |plural: &str| {
+        resources
+            .iter()
+            .any(|r| r.group.is_empty() && r.plural == plural)
+    };
+    let job = volumes::Job {
+        client: request.client.clone(),
+        backup: request.backup,
+        plan: request.plan,
+        takes_pods: takes("pods"),
+        takes_claims: takes("persistentvolumeclaims"),
+        policies: request.policies,
+        timeout: request.csi_timeout.clone(),
+        metrics: request.csi_metrics,
+    };
+    // Boxed, both: each future is large, and inline they overflowed a worker's stack.
+    let taken = Box::pin(volumes::back_up(&job, &mut log, &mut results)).await;
+    let written = Box::pin(write_archive(
+        request, &all, &resources, &taken, log, results,
+    ))
+    .await;
+    if written.is_err() {
+        // A failed backup keeps no snapshot: nothing will ever restore or delete it.
+        volumes::discard(&request.client, &taken).await;
+    }
+    written
+}
+
+/// The archive, the side files and the log, once the volumes are taken.
+async fn write_archive(
+    request: &Request<'_>,
+    all: &[ResourceDesc],
+    resources: &[&ResourceDesc],
+    taken: &volumes::Taken,
+    mut log: BackupLog,
+    mut results: Results,
+) -> Result<Outcome, BackupError> {
+    let store = request.store;
+    let name = request.name;
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let progress = &request.progress;
@@ -113,7 +165,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
             let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
             request.plan.adds_crds_of_items(crds, chosen)
         });
-    let produce = produce(request, &resources, crds, tx, &mut log, &mut results);
+    let produce = produce(request, resources, crds, taken, tx, &mut log, &mut results);
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
@@ -122,6 +174,39 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
 
     // The owner marker and the archive, each HEAD-checked when written.
     let mut objects = 2;
+    for (suffix, json) in volumes::record::side_files(
+        name,
+        request.uid,
+        &taken.records,
+        &taken.classes.values().cloned().collect::<Vec<_>>(),
+    ) {
+        let key = backup_key(name, &format!("{name}-{suffix}"));
+        store.put(&key, Bytes::from(gzip_json(&json)?)).await?;
+        objects += 1;
+    }
+    // The archive holds the snapshots' objects: they leave the cluster now (the storage
+    // snapshots stay, their contents Retain), as Velero's finalizing step removes them.
+    for record in &taken.records {
+        if let Some(ready) = record.ready() {
+            let snapshot = ready.snapshot["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            let content = ready.content["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            if let Err(e) =
+                volumes::snapshot::release(&request.client, &record.namespace, snapshot, content)
+                    .await
+            {
+                let message = format!(
+                    "removing VolumeSnapshot {}/{snapshot} from the cluster failed (the backup holds it): {e}",
+                    record.namespace
+                );
+                log.line("warning", &message);
+                results.warnings.add(Some(&record.namespace), message);
+            }
+        }
+    }
     let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
     store
         .upload(
@@ -145,6 +230,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         .await?;
     objects += 1;
     Ok(Outcome {
+        volumes: volumes::record::counts(&taken.records),
         items,
         errors: results.errors.count(),
         warnings: results.warnings.count(),

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 use super::cleanup::{clean, mark};
 use super::state::{ACTION, State, progress_status, status_patch};
 use super::status::finished;
-use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
-use crate::backup::{self, BackupError, Cleaner, Plan, Progress, Request, Source};
+use super::validate::Ready;
+use crate::api::{Backup, BackupPhase, BackupStatus};
+use crate::backup::{self, BackupError, Cleaner, Progress, Request, Source};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
@@ -30,12 +31,8 @@ const BACKUP_UPLOAD: MultipartOptions = MultipartOptions {
 
 /// Run a claimed backup: the archive, `velero-backup.json` last, then the final status,
 /// metrics and an event.
-pub(super) async fn execute(
-    state: &State,
-    claimed: Backup,
-    location: &BackupStorageLocation,
-    plan: Plan,
-) -> Result<Action, Error> {
+pub(super) async fn execute(state: &State, claimed: Backup, ready: Ready) -> Result<Action, Error> {
+    let location = &ready.location;
     let ctx = &state.ctx;
     let name = claimed.name_any();
     ctx.metrics
@@ -60,7 +57,7 @@ pub(super) async fn execute(
         Err(e) => (Err(BackupError::Location(e)), None),
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
-            match archive(state, &claimed, &plan, &store, &mut run).await {
+            match archive(state, &claimed, &ready, &store, &mut run).await {
                 Ended::Finished(result) => (result, Some(store)),
                 Ended::Cancelled => return Ok(Action::await_change()),
                 Ended::Lost(now) => {
@@ -116,7 +113,7 @@ pub(super) async fn execute(
 async fn archive(
     state: &State,
     claimed: &Backup,
-    plan: &Plan,
+    ready: &Ready,
     store: &ObjectStore,
     run: &mut Run<'_, Backup>,
 ) -> Ended<Result<backup::Outcome, BackupError>, Backup> {
@@ -136,7 +133,12 @@ async fn archive(
         name: &name,
         qualified: &qualified,
         uid: &uid,
-        plan,
+        backup: claimed,
+        client: ctx.client.clone(),
+        plan: &ready.plan,
+        policies: ready.policies.as_ref(),
+        csi_timeout: ready.csi_timeout.clone(),
+        csi_metrics: Some(&ctx.metrics.csi),
         source: &source,
         store,
         started,
