@@ -11,9 +11,11 @@ use tokio::sync::mpsc;
 use super::archive::{ArchiveWriter, ItemRef};
 use super::error::BackupError;
 use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
+use super::hooked::{hooked_pod, run_phase};
 use super::not_done::{Seen, not_done};
 use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
+use crate::hooks::{Phase, Tally};
 
 /// Bytes gathered from the archive before they are handed to the upload.
 const CHUNK: usize = 256 * 1024;
@@ -26,7 +28,7 @@ pub(super) async fn produce(
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
+) -> Result<(u64, ResourceList, Tally), BackupError> {
     let outcome = archive_into(request, resources, crds, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
@@ -52,7 +54,7 @@ async fn archive_into(
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
+) -> Result<(u64, ResourceList, Tally), BackupError> {
     let mut out = Archiving {
         archive: ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?,
         list: ResourceList::new()?,
@@ -60,6 +62,7 @@ async fn archive_into(
         total: 0,
         with_items: BTreeSet::new(),
         seen: Seen::default(),
+        hooks: Tally::default(),
         tx,
     };
     for resource in resources {
@@ -68,6 +71,11 @@ async fn archive_into(
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
     }
+    // Hook annotations are honoured when the server runs hooks; only without hooks are they
+    // something asked and not done.
+    if request.hooks.client.is_some() {
+        out.seen.hook_pods.clear();
+    }
     // What was asked and not done: said, never dropped.
     for message in not_done(request.plan.asks(), &out.seen) {
         log.line("warning", &message);
@@ -75,7 +83,7 @@ async fn archive_into(
     }
     let rest = out.archive.finish()?;
     send(tx, rest).await?;
-    Ok((out.items, out.list))
+    Ok((out.items, out.list, out.hooks))
 }
 
 /// The archive being written, and what the backup counts as it goes.
@@ -89,6 +97,8 @@ struct Archiving<'t> {
     with_items: BTreeSet<String>,
     /// What the items taken ask for that is not done.
     seen: Seen,
+    /// The hooks run so far.
+    hooks: Tally,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
 }
 
@@ -177,11 +187,31 @@ async fn archive_resource(
                     continue;
                 }
                 out.seen.observe(&resource.group, &resource.plural, item);
+                let hooked = hooked_pod(request.hooks, &resource.group, &resource.plural, item);
+                if let Some(pod) = &hooked
+                    && !run_phase(request.hooks, Phase::Pre, pod, &mut out.hooks, log, results)
+                        .await
+                {
+                    out.total -= 1;
+                    continue;
+                }
                 let json = match serde_json::to_vec(item) {
                     Ok(json) => json,
                     Err(e) => {
                         let message = format!("{group_resource} {name}: cannot encode: {e}");
                         results.errors.add(namespace, message);
+                        // Velero runs a pod's post hooks whether or not its backup worked.
+                        if let Some(pod) = &hooked {
+                            run_phase(
+                                request.hooks,
+                                Phase::Post,
+                                pod,
+                                &mut out.hooks,
+                                log,
+                                results,
+                            )
+                            .await;
+                        }
                         continue;
                     }
                 };
@@ -194,6 +224,17 @@ async fn archive_resource(
                 out.add(&item_ref, &gvk, &json)?;
                 if !resource.group.is_empty() {
                     out.with_items.insert(group_resource.clone());
+                }
+                if let Some(pod) = &hooked {
+                    run_phase(
+                        request.hooks,
+                        Phase::Post,
+                        pod,
+                        &mut out.hooks,
+                        log,
+                        results,
+                    )
+                    .await;
                 }
                 out.flush_full().await?;
             }

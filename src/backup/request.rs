@@ -4,6 +4,7 @@ use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use crate::hooks::BackupHooks;
 use crate::storage::ObjectStore;
 
 /// What a backup needs: which backup, what to take, where from and where to.
@@ -15,6 +16,8 @@ pub struct Request<'a> {
     /// The Backup's uid: the folder's owner marker names it, and every cleanup checks it.
     pub uid: &'a str,
     pub plan: &'a Plan,
+    /// The hooks to run around each pod (none run when the server runs without hooks).
+    pub hooks: &'a BackupHooks,
     pub source: &'a Source,
     pub store: &'a ObjectStore,
     /// Stamped on every archive entry (unix seconds).

@@ -30,6 +30,8 @@ pub struct Outcome {
     pub encryption: Recorded,
     /// Objects written and HEAD-checked so far (velero-backup.json adds one).
     pub objects: u64,
+    /// The hooks run on the backup's pods.
+    pub hooks: crate::hooks::Tally,
 }
 
 /// Run the backup: claim `backups/<name>/` (see [`crate::storage::Owner`]), then write. A
@@ -117,7 +119,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
-    let (items, resource_list) = produced?;
+    let (items, resource_list, hooks) = produced?;
     log.line("info", &format!("Backed up a total of {items} items"));
 
     // The owner marker and the archive, each HEAD-checked when written.
@@ -151,6 +153,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         tarball_size: uploaded.size,
         encryption: uploaded.encryption,
         objects,
+        hooks,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::backup::{self, BackupError, Cleaner, Plan, Progress, Request, Source}
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
+use crate::hooks::{BackupHooks, BackupRules};
 use crate::storage::{MIN_PART_SIZE, MultipartOptions, ObjectStore};
 
 /// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
@@ -35,6 +36,7 @@ pub(super) async fn execute(
     claimed: Backup,
     location: &BackupStorageLocation,
     plan: Plan,
+    hooks: BackupRules,
 ) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let name = claimed.name_any();
@@ -60,7 +62,11 @@ pub(super) async fn execute(
         Err(e) => (Err(BackupError::Location(e)), None),
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
-            match archive(state, &claimed, &plan, &store, &mut run).await {
+            let hooks = BackupHooks {
+                rules: hooks,
+                client: ctx.settings.hooks_enabled.then(|| ctx.client.clone()),
+            };
+            match archive(state, &claimed, &plan, &hooks, &store, &mut run).await {
                 Ended::Finished(result) => (result, Some(store)),
                 Ended::Cancelled => return Ok(Action::await_change()),
                 Ended::Lost(now) => {
@@ -117,6 +123,7 @@ async fn archive(
     state: &State,
     claimed: &Backup,
     plan: &Plan,
+    hooks: &BackupHooks,
     store: &ObjectStore,
     run: &mut Run<'_, Backup>,
 ) -> Ended<Result<backup::Outcome, BackupError>, Backup> {
@@ -137,6 +144,7 @@ async fn archive(
         qualified: &qualified,
         uid: &uid,
         plan,
+        hooks,
         source: &source,
         store,
         started,

@@ -126,6 +126,7 @@ pub fn finished(
             });
             status.errors = (outcome.errors > 0).then_some(outcome.errors as i64);
             status.warnings = (outcome.warnings > 0).then_some(outcome.warnings as i64);
+            status.hook_status = outcome.hooks.status();
             status.progress = Some(BackupProgress {
                 total_items: Some(outcome.items as i64),
                 items_backed_up: Some(outcome.items as i64),
@@ -267,9 +268,18 @@ mod tests {
                 ..Default::default()
             },
             objects: 4,
+            hooks: crate::hooks::Tally {
+                attempted: 2,
+                failed: 1,
+            },
         };
         let done = finished(&running, &Ok(outcome.clone()), &at(30));
         assert_eq!(done.phase, Some(BackupPhase::Completed));
+        let hooks = done.hook_status.as_ref().unwrap();
+        assert_eq!(
+            (hooks.hooks_attempted, hooks.hooks_failed),
+            (Some(2), Some(1))
+        );
         let enc = done.encryption.as_ref().unwrap();
         assert_eq!(enc.mode.as_deref(), Some("SSE-KMS"));
         assert_eq!(enc.bucket_key, Some(true));
