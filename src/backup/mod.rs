@@ -22,6 +22,7 @@ mod request;
 mod run;
 pub mod sidefiles;
 pub mod stored;
+pub mod volumes;
 
 use crate::storage::Recorded;
 

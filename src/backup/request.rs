@@ -4,6 +4,7 @@ use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use crate::api::Backup;
 use crate::hooks::BackupHooks;
 use crate::storage::ObjectStore;
 
@@ -15,6 +16,11 @@ pub struct Request<'a> {
     pub qualified: &'a str,
     /// The Backup's uid: the folder's owner marker names it, and every cleanup checks it.
     pub uid: &'a str,
+    /// The Backup itself: the volumes step reads its spec and annotations.
+    pub backup: &'a Backup,
+    /// The server's client, for the volumes step's snapshots (the archive reads through
+    /// `source`).
+    pub client: kube::Client,
     pub plan: &'a Plan,
     /// The hooks to run around each pod (none run when the server runs without hooks).
     pub hooks: &'a BackupHooks,

@@ -13,6 +13,7 @@ use super::keys::{backup_dir, backup_key};
 use super::produce::{CRDS, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
+use super::volumes;
 use crate::storage::{Claim, ObjectStore, Owner, Recorded};
 
 /// Chunks waiting for the upload; with 256 KiB chunks, at most 2 MiB between the two sides.
@@ -96,6 +97,22 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         log.line("warning", &message);
         results.warnings.add_general(message);
     }
+
+    // Volumes first, pod by pod (pre hooks, snapshots, post hooks): the archive then holds the
+    // snapshots' objects and the claims that point at them.
+    let takes = |plural: &str| {
+        resources
+            .iter()
+            .any(|r| r.group.is_empty() && r.plural == plural)
+    };
+    let job = volumes::Job {
+        client: request.client.clone(),
+        backup: request.backup,
+        plan: request.plan,
+        takes_pods: takes("pods"),
+        takes_claims: takes("persistentvolumeclaims"),
+    };
+    let _taken = volumes::back_up(&job, &mut log, &mut results).await;
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let progress = &request.progress;

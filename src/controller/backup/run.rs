@@ -143,6 +143,8 @@ async fn archive(
         name: &name,
         qualified: &qualified,
         uid: &uid,
+        backup: claimed,
+        client: ctx.client.clone(),
         plan,
         hooks,
         source: &source,
