@@ -12,7 +12,6 @@ pub mod archive;
 pub mod collect;
 mod error;
 pub mod filter;
-mod hooked;
 mod keys;
 pub mod metrics;
 pub mod not_done;

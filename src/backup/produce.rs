@@ -11,11 +11,9 @@ use tokio::sync::mpsc;
 use super::archive::{ArchiveWriter, ItemRef};
 use super::error::BackupError;
 use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
-use super::hooked::{hooked_pod, run_phase};
 use super::not_done::{Seen, not_done};
 use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
-use crate::hooks::{Phase, Tally};
 
 /// Bytes gathered from the archive before they are handed to the upload.
 const CHUNK: usize = 256 * 1024;
@@ -25,11 +23,12 @@ pub(super) async fn produce(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
     crds: Option<&ResourceDesc>,
+    left_out: &BTreeSet<String>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList, Tally), BackupError> {
-    let outcome = archive_into(request, resources, crds, &tx, log, results).await;
+) -> Result<(u64, ResourceList), BackupError> {
+    let outcome = archive_into(request, resources, crds, left_out, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
         // truncated archive.
@@ -51,10 +50,11 @@ async fn archive_into(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
     crds: Option<&ResourceDesc>,
+    left_out: &BTreeSet<String>,
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList, Tally), BackupError> {
+) -> Result<(u64, ResourceList), BackupError> {
     let mut out = Archiving {
         archive: ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?,
         list: ResourceList::new()?,
@@ -62,7 +62,7 @@ async fn archive_into(
         total: 0,
         with_items: BTreeSet::new(),
         seen: Seen::default(),
-        hooks: Tally::default(),
+        left_out,
         tx,
     };
     for resource in resources {
@@ -83,7 +83,7 @@ async fn archive_into(
     }
     let rest = out.archive.finish()?;
     send(tx, rest).await?;
-    Ok((out.items, out.list, out.hooks))
+    Ok((out.items, out.list))
 }
 
 /// The archive being written, and what the backup counts as it goes.
@@ -97,8 +97,8 @@ struct Archiving<'t> {
     with_items: BTreeSet<String>,
     /// What the items taken ask for that is not done.
     seen: Seen,
-    /// The hooks run so far.
-    hooks: Tally,
+    /// Pods a failed pre hook keeps out (`namespace/name`).
+    left_out: &'t BTreeSet<String>,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
 }
 
@@ -186,32 +186,22 @@ async fn archive_resource(
                     );
                     continue;
                 }
-                out.seen.observe(&resource.group, &resource.plural, item);
-                let hooked = hooked_pod(request.hooks, &resource.group, &resource.plural, item);
-                if let Some(pod) = &hooked
-                    && !run_phase(request.hooks, Phase::Pre, pod, &mut out.hooks, log, results)
-                        .await
+                // Its pre hook failed: the error naming it is already in the results.
+                if resource.group.is_empty()
+                    && resource.plural == "pods"
+                    && out
+                        .left_out
+                        .contains(&format!("{}/{name}", namespace.unwrap_or("")))
                 {
                     out.total -= 1;
                     continue;
                 }
+                out.seen.observe(&resource.group, &resource.plural, item);
                 let json = match serde_json::to_vec(item) {
                     Ok(json) => json,
                     Err(e) => {
                         let message = format!("{group_resource} {name}: cannot encode: {e}");
                         results.errors.add(namespace, message);
-                        // Velero runs a pod's post hooks whether or not its backup worked.
-                        if let Some(pod) = &hooked {
-                            run_phase(
-                                request.hooks,
-                                Phase::Post,
-                                pod,
-                                &mut out.hooks,
-                                log,
-                                results,
-                            )
-                            .await;
-                        }
                         continue;
                     }
                 };
@@ -224,17 +214,6 @@ async fn archive_resource(
                 out.add(&item_ref, &gvk, &json)?;
                 if !resource.group.is_empty() {
                     out.with_items.insert(group_resource.clone());
-                }
-                if let Some(pod) = &hooked {
-                    run_phase(
-                        request.hooks,
-                        Phase::Post,
-                        pod,
-                        &mut out.hooks,
-                        log,
-                        results,
-                    )
-                    .await;
                 }
                 out.flush_full().await?;
             }

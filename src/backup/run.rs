@@ -109,10 +109,11 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         client: request.client.clone(),
         backup: request.backup,
         plan: request.plan,
+        hooks: request.hooks,
         takes_pods: takes("pods"),
         takes_claims: takes("persistentvolumeclaims"),
     };
-    let _taken = volumes::back_up(&job, &mut log, &mut results).await;
+    let taken = volumes::back_up(&job, &mut log, &mut results).await;
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let progress = &request.progress;
@@ -132,11 +133,19 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
             let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
             request.plan.adds_crds_of_items(crds, chosen)
         });
-    let produce = produce(request, &resources, crds, tx, &mut log, &mut results);
+    let produce = produce(
+        request,
+        &resources,
+        crds,
+        &taken.left_out,
+        tx,
+        &mut log,
+        &mut results,
+    );
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
-    let (items, resource_list, hooks) = produced?;
+    let (items, resource_list) = produced?;
     log.line("info", &format!("Backed up a total of {items} items"));
 
     // The owner marker and the archive, each HEAD-checked when written.
@@ -170,7 +179,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         tarball_size: uploaded.size,
         encryption: uploaded.encryption,
         objects,
-        hooks,
+        hooks: taken.hooks,
     })
 }
 

@@ -19,6 +19,7 @@ use kube::api::{Api, ListParams};
 use super::filter::{Plan, excluded_by_label};
 use super::sidefiles::{BackupLog, Results};
 use crate::api::Backup;
+use crate::hooks::{BackupHooks, Tally};
 
 /// What the volumes step needs to know about the backup it runs for.
 pub struct Job<'a> {
@@ -27,6 +28,8 @@ pub struct Job<'a> {
     /// The Backup (its spec, and the annotations that pick a VolumeSnapshotClass per driver).
     pub backup: &'a Backup,
     pub plan: &'a Plan,
+    /// The hooks run around each pod (`pod_step`).
+    pub hooks: &'a BackupHooks,
     /// Whether the plan takes Pods and PersistentVolumeClaims at all (resource filters).
     pub takes_pods: bool,
     pub takes_claims: bool,
@@ -37,6 +40,11 @@ pub struct Job<'a> {
 pub struct Taken {
     /// Claims handled, `namespace/name`, in the order they were taken.
     pub claims: Vec<String>,
+    /// Pods whose pre hook failed with `onError: Fail`, `namespace/name`: left out of the
+    /// archive.
+    pub left_out: BTreeSet<String>,
+    /// The hooks run.
+    pub hooks: Tally,
 }
 
 /// Take the backup's volumes: every pod the backup takes, in turn (pre hooks, its claims, post
@@ -55,14 +63,16 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
     };
     let mut done = BTreeSet::new();
     for pod in &pods {
-        pod_step::pre_hooks(job, pod, log, results).await;
+        let backed_up = pod_step::pre_hooks(job, pod, &mut taken, log, results).await;
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         for claim in claims_of(pod).into_iter().filter(|_| job.takes_claims) {
             if done.insert(format!("{namespace}/{claim}")) {
                 take_claim(job, &namespace, &claim, &mut taken, log, results).await;
             }
         }
-        pod_step::post_hooks(job, pod, log, results).await;
+        if backed_up {
+            pod_step::post_hooks(job, pod, &mut taken, log, results).await;
+        }
     }
     for claim in &claims {
         let namespace = claim.metadata.namespace.clone().unwrap_or_default();
