@@ -124,6 +124,17 @@ impl HookRecord {
     }
 }
 
+/// The summary of a hook's log line (as [`HookRecord::log_line`] wrote it, inside the log's
+/// quoted `msg`), or `None` for any other line.
+pub fn from_log_line(line: &str) -> Option<String> {
+    let quoted = line.split_once(" msg=")?.1;
+    // The message is a JSON string; the fields after it are the log's own.
+    let mut de = serde_json::Deserializer::from_str(quoted).into_iter::<String>();
+    let msg = de.next()?.ok()?;
+    let at = msg.find(&format!(" {LOG_MARKER}"))?;
+    Some(msg[..at].to_owned())
+}
+
 /// Counts for `status.hookStatus`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -200,6 +211,27 @@ mod tests {
             assert_eq!((t.attempted, t.failed), (attempted, failed));
         }
         assert_eq!(Tally::default().status(), None);
+    }
+
+    #[test]
+    fn describe_finds_the_summary_in_the_log() {
+        let r = HookRecord::new(
+            "ns/p",
+            &hook(HookErrorMode::Fail),
+            "pre",
+            "c",
+            Ended::Succeeded(Output::default()),
+        );
+        let (_, msg) = r.log_line();
+        let line = format!(
+            "time=\"t\" level=info msg={} backup=velero/b",
+            serde_json::to_string(&msg).unwrap()
+        );
+        assert_eq!(from_log_line(&line), Some(r.summary()));
+        assert_eq!(
+            from_log_line("time=\"t\" level=info msg=\"Starting backup\" backup=x"),
+            None
+        );
     }
 
     #[test]

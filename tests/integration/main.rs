@@ -32,6 +32,7 @@ mod cli_everyday;
 mod cli_install;
 mod crds;
 mod download_trust;
+mod hooks;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;

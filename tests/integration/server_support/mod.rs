@@ -60,8 +60,20 @@ impl World {
         World::with_store(moto, &["rbac.secretsScope=cluster", RESTORE_WIDGETS]).await
     }
 
+    /// With one node (pods run: hooks, volumes) and the chart's RBAC rendered with these values.
+    pub async fn start_with_node(chart_values: &[&str]) -> World {
+        let moto = Moto::start();
+        moto.create_bucket(BUCKET).await;
+        let cluster = Cluster::start_with_nodes(1).expect("a cluster with a node starts");
+        World::on_cluster(cluster, Arc::new(moto), chart_values).await
+    }
+
     async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {
         let cluster = Cluster::start().expect("the control plane starts");
+        World::on_cluster(cluster, moto, chart_values).await
+    }
+
+    async fn on_cluster(cluster: Cluster, moto: Arc<Moto>, chart_values: &[&str]) -> World {
         let client = cluster.client().await.unwrap();
         install_crds(&client).await;
         let namespaces: Api<Namespace> = Api::all(client.clone());
