@@ -34,6 +34,8 @@ pub struct Metrics {
     pub sync: crate::backup::metrics::SyncMetrics,
     /// When each schedule runs next, and its interval.
     pub schedules: crate::schedule::metrics::ScheduleMetrics,
+    /// Velero's `velero_csi_snapshot_*` counters and the time to `readyToUse`.
+    pub csi: crate::backup::volumes::metrics::CsiMetrics,
 }
 
 impl Default for Metrics {
@@ -122,7 +124,9 @@ impl Metrics {
         let restores = crate::restore::metrics::RestoreMetrics::register(&registry);
         let sync = crate::backup::metrics::SyncMetrics::register(&registry);
         let schedules = crate::schedule::metrics::ScheduleMetrics::register(&registry);
+        let csi = crate::backup::volumes::metrics::CsiMetrics::register(&registry);
         Metrics {
+            csi,
             sync,
             schedules,
             backups,

@@ -363,6 +363,18 @@ pub struct BackupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub hook_status: Option<HookStatus>,
+    /// CSI VolumeSnapshots the backup attempted and completed (Velero's fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csi_volume_snapshots_attempted: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csi_volume_snapshots_completed: Option<i64>,
+    /// Velero's item operations (one per CSI snapshot here, waited for within the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_item_operations_attempted: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_item_operations_completed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_item_operations_failed: Option<i64>,
     /// veloxide extension: the encryption the store confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BackupEncryption>,

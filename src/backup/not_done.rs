@@ -109,21 +109,6 @@ fn some(names: impl IntoIterator<Item = String>) -> String {
 /// Every warning for what the backup asked and veloxide did not do, one per row.
 pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
     let mut out = Vec::new();
-    // Velero snapshots volumes unless told not to; without a snapshot the claim's data is not
-    // in the backup, which the user must know before relying on it.
-    if !seen.claims.is_empty() && asks.snapshot_volumes != Some(false) {
-        let said = match asks.snapshot_volumes {
-            Some(true) => "true",
-            _ => "unset (Velero snapshots volumes then)",
-        };
-        out.push(format!(
-            "spec.snapshotVolumes is {said}, but veloxide does not snapshot volumes yet: the {} \
-             PersistentVolumeClaims taken ({}) are backed up as objects only; their volume \
-             contents are not in the backup",
-            seen.claims.len(),
-            some(seen.claims.iter().cloned())
-        ));
-    }
     if asks.default_volumes_to_fs_backup == Some(true) {
         out.push(
             "spec.defaultVolumesToFsBackup is true, but veloxide does not back up pod volumes \
@@ -161,29 +146,12 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if let Some(policy) = &asks.resource_policy {
-        out.push(format!(
-            "spec.resourcePolicy names {policy}, but veloxide does not apply resource policies \
-             yet: nothing was skipped or treated differently by it"
-        ));
-    }
     out
 }
 
 /// The same for a restore: what its spec asks for that veloxide does not do yet.
-pub fn restore_not_done(spec: &RestoreSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    // Unset, Velero restores volumes from snapshots when the backup has any; veloxide's
-    // backups have none, so only an explicit `true` asks for something left out.
-    if spec.restore_p_vs == Some(true) {
-        out.push(
-            "spec.restorePVs is true, but veloxide does not restore volumes from snapshots yet \
-             (its backups hold none): PersistentVolumes and claims are restored as objects only, \
-             without their data"
-                .to_owned(),
-        );
-    }
-    out
+pub fn restore_not_done(_spec: &RestoreSpec) -> Vec<String> {
+    Vec::new()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The archive's producer: every chosen resource listed page by page, filtered, and streamed
 //! as tar.gz into the channel the upload reads.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use bytes::Bytes;
@@ -14,6 +14,7 @@ use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
 use super::not_done::{Seen, not_done};
 use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
+use super::volumes::Taken;
 
 /// Bytes gathered from the archive before they are handed to the upload.
 const CHUNK: usize = 256 * 1024;
@@ -23,12 +24,12 @@ pub(super) async fn produce(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
     crds: Option<&ResourceDesc>,
-    left_out: &BTreeSet<String>,
+    taken: &Taken,
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(u64, ResourceList), BackupError> {
-    let outcome = archive_into(request, resources, crds, left_out, &tx, log, results).await;
+    let outcome = archive_into(request, resources, crds, taken, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
         // truncated archive.
@@ -50,23 +51,40 @@ async fn archive_into(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
     crds: Option<&ResourceDesc>,
-    left_out: &BTreeSet<String>,
+    taken: &Taken,
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(u64, ResourceList), BackupError> {
+    let mut extras: BTreeMap<String, Vec<Extra<'_>>> = BTreeMap::new();
+    for (group_resource, kind, namespace, name, object) in taken.archive_items() {
+        extras.entry(group_resource).or_default().push(Extra {
+            kind,
+            namespace,
+            name,
+            object,
+        });
+    }
     let mut out = Archiving {
+        extras,
+        taken,
         archive: ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?,
         list: ResourceList::new()?,
         items: 0,
         total: 0,
         with_items: BTreeSet::new(),
+        archived: BTreeSet::new(),
         seen: Seen::default(),
-        left_out,
         tx,
     };
     for resource in resources {
         archive_resource(request, resource, &mut out, log, results).await?;
+        archive_extras(&resource.group_resource(), &mut out)?;
+    }
+    // The volumes' objects of resources the plan does not list (a namespaced backup's
+    // cluster-scoped VolumeSnapshotContents and classes), as Velero adds them as additional items.
+    for group_resource in out.extras.keys().cloned().collect::<Vec<_>>() {
+        archive_extras(&group_resource, &mut out)?;
     }
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
@@ -88,6 +106,12 @@ async fn archive_into(
 
 /// The archive being written, and what the backup counts as it goes.
 struct Archiving<'t> {
+    /// The volumes' objects still to be archived, by group-resource.
+    extras: BTreeMap<String, Vec<Extra<'t>>>,
+    /// What the volumes step took (its claims are marked in the archive).
+    taken: &'t Taken,
+    /// Items of the snapshot API group archived from the lists, so none is added twice.
+    archived: BTreeSet<(String, Option<String>, String)>,
     archive: ArchiveWriter<Vec<u8>>,
     list: ResourceList,
     items: u64,
@@ -97,8 +121,6 @@ struct Archiving<'t> {
     with_items: BTreeSet<String>,
     /// What the items taken ask for that is not done.
     seen: Seen,
-    /// Pods a failed pre hook keeps out (`namespace/name`).
-    left_out: &'t BTreeSet<String>,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
 }
 
@@ -125,6 +147,45 @@ impl Archiving<'_> {
             p.total = self.total;
         });
     }
+}
+
+/// An object the volumes step adds to the archive.
+struct Extra<'t> {
+    kind: &'static str,
+    namespace: Option<String>,
+    name: String,
+    object: &'t serde_json::Value,
+}
+
+/// The volumes' objects of `group_resource` not listed already (once each).
+fn archive_extras(group_resource: &str, out: &mut Archiving<'_>) -> Result<(), BackupError> {
+    let Some(extras) = out.extras.remove(group_resource) else {
+        return Ok(());
+    };
+    for extra in extras {
+        let key = (
+            group_resource.to_owned(),
+            extra.namespace.clone(),
+            extra.name.clone(),
+        );
+        if !out.archived.insert(key) {
+            continue;
+        }
+        let json = serde_json::to_vec(extra.object).map_err(io::Error::other)?;
+        let item = ItemRef {
+            group_resource,
+            version: "v1",
+            namespace: extra.namespace.as_deref(),
+            name: &extra.name,
+        };
+        out.add(
+            &item,
+            &format!("{}/v1/{}", super::volumes::snapshot::GROUP, extra.kind),
+            &json,
+        )?;
+        out.total += 1;
+    }
+    Ok(())
 }
 
 /// Every item of one resource the plan takes, page by page in each namespace it reads.
@@ -190,6 +251,7 @@ async fn archive_resource(
                 if resource.group.is_empty()
                     && resource.plural == "pods"
                     && out
+                        .taken
                         .left_out
                         .contains(&format!("{}/{name}", namespace.unwrap_or("")))
                 {
@@ -197,6 +259,23 @@ async fn archive_resource(
                     continue;
                 }
                 out.seen.observe(&resource.group, &resource.plural, item);
+                if resource.group == super::volumes::snapshot::GROUP {
+                    out.archived.insert((
+                        group_resource.clone(),
+                        namespace.filter(|_| resource.namespaced).map(str::to_owned),
+                        name.to_owned(),
+                    ));
+                }
+                let marked;
+                let item =
+                    if resource.group.is_empty() && resource.plural == "persistentvolumeclaims" {
+                        let mut claim = item.clone();
+                        out.taken.mark_claim(request.name, &mut claim);
+                        marked = claim;
+                        &marked
+                    } else {
+                        item
+                    };
                 let json = match serde_json::to_vec(item) {
                     Ok(json) => json,
                     Err(e) => {

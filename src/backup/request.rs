@@ -1,9 +1,13 @@
 //! What a backup is asked to do, and how far it has got.
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use super::volumes::metrics::CsiMetrics;
+use super::volumes::policy::Policies;
 use crate::api::Backup;
 use crate::hooks::BackupHooks;
 use crate::storage::ObjectStore;
@@ -24,6 +28,11 @@ pub struct Request<'a> {
     pub plan: &'a Plan,
     /// The hooks to run around each pod (none run when the server runs without hooks).
     pub hooks: &'a BackupHooks,
+    /// The backup's resource policies, parsed when it was validated.
+    pub policies: Option<&'a Policies>,
+    /// `spec.csiSnapshotTimeout` (default 10m), and as written.
+    pub csi_timeout: (Duration, String),
+    pub csi_metrics: Option<&'a CsiMetrics>,
     pub source: &'a Source,
     pub store: &'a ObjectStore,
     /// Stamped on every archive entry (unix seconds).

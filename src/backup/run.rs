@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
 use super::error::BackupError;
+use super::filter::ResourceDesc;
 use super::keys::{backup_dir, backup_key};
 use super::produce::{CRDS, produce};
 use super::request::Request;
@@ -33,6 +34,16 @@ pub struct Outcome {
     pub objects: u64,
     /// The hooks run on the backup's pods.
     pub hooks: crate::hooks::Tally,
+    /// Snapshots attempted, completed and failed.
+    pub volumes: volumes::record::Counts,
+}
+
+/// JSON, gzipped, as Velero's `encode.ToJSONGzip` writes its side files.
+fn gzip_json(value: &serde_json::Value) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(value).map_err(io::Error::other)?)?;
+    gz.finish()
 }
 
 /// Run the backup: claim `backups/<name>/` (see [`crate::storage::Owner`]), then write. A
@@ -81,8 +92,6 @@ pub async fn run(request: Request<'_>) -> Result<Outcome, BackupError> {
 }
 
 async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
-    let store = request.store;
-    let name = request.name;
     let mut log = BackupLog::new(request.qualified)?;
     let mut results = Results::default();
     log.line("info", "Starting backup");
@@ -112,8 +121,30 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         hooks: request.hooks,
         takes_pods: takes("pods"),
         takes_claims: takes("persistentvolumeclaims"),
+        policies: request.policies,
+        timeout: request.csi_timeout.clone(),
+        metrics: request.csi_metrics,
     };
     let taken = volumes::back_up(&job, &mut log, &mut results).await;
+    let written = write_archive(request, &all, &resources, &taken, log, results).await;
+    if written.is_err() {
+        // A failed backup keeps no snapshot: nothing will ever restore or delete it.
+        volumes::discard(&request.client, &taken).await;
+    }
+    written
+}
+
+/// The archive, the side files and the log, once the volumes are taken.
+async fn write_archive(
+    request: &Request<'_>,
+    all: &[ResourceDesc],
+    resources: &[&ResourceDesc],
+    taken: &volumes::Taken,
+    mut log: BackupLog,
+    mut results: Results,
+) -> Result<Outcome, BackupError> {
+    let store = request.store;
+    let name = request.name;
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let progress = &request.progress;
@@ -133,15 +164,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
             let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
             request.plan.adds_crds_of_items(crds, chosen)
         });
-    let produce = produce(
-        request,
-        &resources,
-        crds,
-        &taken.left_out,
-        tx,
-        &mut log,
-        &mut results,
-    );
+    let produce = produce(request, resources, crds, taken, tx, &mut log, &mut results);
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
@@ -150,6 +173,39 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
 
     // The owner marker and the archive, each HEAD-checked when written.
     let mut objects = 2;
+    for (suffix, json) in volumes::record::side_files(
+        name,
+        request.uid,
+        &taken.records,
+        &taken.classes.values().cloned().collect::<Vec<_>>(),
+    ) {
+        let key = backup_key(name, &format!("{name}-{suffix}"));
+        store.put(&key, Bytes::from(gzip_json(&json)?)).await?;
+        objects += 1;
+    }
+    // The archive holds the snapshots' objects: they leave the cluster now (the storage
+    // snapshots stay, their contents Retain), as Velero's finalizing step removes them.
+    for record in &taken.records {
+        if let Some(ready) = record.ready() {
+            let snapshot = ready.snapshot["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            let content = ready.content["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            if let Err(e) =
+                volumes::snapshot::release(&request.client, &record.namespace, snapshot, content)
+                    .await
+            {
+                let message = format!(
+                    "removing VolumeSnapshot {}/{snapshot} from the cluster failed (the backup holds it): {e}",
+                    record.namespace
+                );
+                log.line("warning", &message);
+                results.warnings.add(Some(&record.namespace), message);
+            }
+        }
+    }
     let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
     store
         .upload(
@@ -173,6 +229,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         .await?;
     objects += 1;
     Ok(Outcome {
+        volumes: volumes::record::counts(&taken.records),
         items,
         errors: results.errors.count(),
         warnings: results.warnings.count(),

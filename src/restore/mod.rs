@@ -22,6 +22,7 @@ mod own_roles;
 pub mod parse;
 pub mod prepare;
 mod run;
+mod snapshot_source;
 pub mod spool;
 
 pub use apply::ExistingPolicy;

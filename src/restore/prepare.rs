@@ -35,6 +35,10 @@ const FIRST: &[&str] = &[
     "customresourcedefinitions.apiextensions.k8s.io",
     "namespaces",
     "storageclasses.storage.k8s.io",
+    // Velero's order: a claim's snapshot (and its content) exists before the claim.
+    "volumesnapshotclasses.snapshot.storage.k8s.io",
+    "volumesnapshotcontents.snapshot.storage.k8s.io",
+    "volumesnapshots.snapshot.storage.k8s.io",
     "persistentvolumes",
     "persistentvolumeclaims",
     "serviceaccounts",
@@ -75,6 +79,10 @@ pub struct Rules {
     pub preserve_node_ports: bool,
     pub backup: String,
     pub restore: String,
+    /// The Restore's uid: restored VolumeSnapshots and contents are named after it.
+    pub restore_uid: String,
+    /// `spec.restorePVs` (unset means true).
+    pub restore_pvs: bool,
 }
 
 impl Rules {

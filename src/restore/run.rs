@@ -144,6 +144,7 @@ async fn restore_items(
     }
     let chosen = choose(request.client, request.plan, &spooled, log, results).await;
     let reprovisioned = reprovisioned(&chosen);
+    let snapshotted_volumes = snapshotted_volumes(&chosen);
     let has_bindings = chosen.iter().any(|i| {
         i.group_resource == "rolebindings.rbac.authorization.k8s.io"
             || i.group_resource == "clusterrolebindings.rbac.authorization.k8s.io"
@@ -156,6 +157,7 @@ async fn restore_items(
     let ctx = Context {
         rules: request.rules,
         reprovisioned: &reprovisioned,
+        snapshotted_volumes: &snapshotted_volumes,
         own_roles: &own_roles,
         server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
     };
@@ -305,6 +307,16 @@ fn reprovisioned(chosen: &[&Item]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The volumes of the chosen claims that come back from a CSI snapshot (`actions::csi`).
+fn snapshotted_volumes(chosen: &[&Item]) -> BTreeSet<String> {
+    let claims: Vec<Value> = chosen
+        .iter()
+        .filter(|i| i.group_resource == "persistentvolumeclaims")
+        .filter_map(|i| serde_json::from_slice(&i.read().ok()?).ok())
+        .collect();
+    actions::csi::snapshotted_volumes(claims.iter())
+}
+
 /// Restore one item; returns its resource-list key and what happened.
 async fn restore_one(
     request: &Request<'_>,
@@ -357,6 +369,13 @@ async fn restore_one(
         Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
     }
     strip_status(&mut object);
+    // A claim provisioned from a snapshot whose storage snapshot is gone would wait for ever:
+    // it fails here, naming the snapshot.
+    if let Some(snapshot) = actions::csi::source_snapshot(&object)
+        && let Err(e) = super::snapshot_source::check(request.client, &object, snapshot).await
+    {
+        return (gvk, Applied::Failed(e));
+    }
     let resource = match api_resource(&object, &item.group_resource) {
         Ok(r) => r,
         Err(e) => return (gvk, Applied::Failed(e)),

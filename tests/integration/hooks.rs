@@ -64,7 +64,7 @@ async fn backup_hooks_run_around_each_pod_as_velero_runs_them() {
         "hooks.enabled=true",
         "hooks.namespaces={hooks-app}",
     ];
-    let world = World::start_with_node(&values[..1]).await;
+    let world = World::start_with_node().await;
     let cluster = &world.cluster;
     for ns in [APP, ELSEWHERE] {
         kubectl(cluster, &["create", "namespace", ns]);

@@ -31,6 +31,7 @@ mod backup_sync;
 mod cli_everyday;
 mod cli_install;
 mod crds;
+mod csi_snapshots;
 mod download_trust;
 mod hooks;
 mod leader_fencing;

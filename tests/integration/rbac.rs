@@ -208,6 +208,47 @@ const TABLE: &[Row] = &[
         false,
     ),
     ("impersonate", "users", "—", false, false, false),
+    // CSI snapshots: made, kept and removed by backups and their deletion (docs/volumes.md).
+    (
+        "patch",
+        "volumesnapshotcontents.snapshot.storage.k8s.io",
+        "—",
+        true,
+        true,
+        true,
+    ),
+    (
+        "delete",
+        "volumesnapshotcontents.snapshot.storage.k8s.io",
+        "—",
+        true,
+        true,
+        true,
+    ),
+    (
+        "delete",
+        "volumesnapshots.snapshot.storage.k8s.io",
+        "other",
+        true,
+        true,
+        true,
+    ),
+    (
+        "list",
+        "volumesnapshotclasses.snapshot.storage.k8s.io",
+        "—",
+        true,
+        true,
+        true,
+    ),
+    (
+        "update",
+        "volumesnapshots.snapshot.storage.k8s.io",
+        "other",
+        false,
+        false,
+        false,
+    ),
     ("*", "*", "other", false, false, false),
 ];
 

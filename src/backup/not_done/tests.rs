@@ -38,22 +38,14 @@ fn table() {
             vec![],
         ),
         (
-            "a claim taken, snapshotVolumes unset",
+            "a claim taken: snapshots are taken now (the volumes step reports each claim)",
             json!({}),
             one_claim.clone(),
-            vec![
-                "spec.snapshotVolumes is unset (Velero snapshots volumes then), but veloxide does not snapshot volumes yet: the 1 PersistentVolumeClaims taken (app/data) are backed up as objects only; their volume contents are not in the backup",
-            ],
+            vec![],
         ),
         (
             "a claim taken, snapshotVolumes true",
             json!({"snapshotVolumes": true}),
-            one_claim.clone(),
-            vec!["spec.snapshotVolumes is true, but"],
-        ),
-        (
-            "a claim taken, snapshotVolumes false: asked for none, none made",
-            json!({"snapshotVolumes": false}),
             one_claim,
             vec![],
         ),
@@ -98,20 +90,16 @@ fn table() {
             vec!["spec.orderedResources is set, but"],
         ),
         (
-            "a resource policy",
+            "a resource policy: applied to volumes now",
             json!({"resourcePolicy": {"kind": "configmap", "name": "skip-big"}}),
             none.clone(),
-            vec!["spec.resourcePolicy names configmap/skip-big, but"],
+            vec![],
         ),
         (
             "several at once, in the table's order",
             json!({"snapshotMoveData": true, "defaultVolumesToFsBackup": true}),
             seen(&["a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7"], &[], &[]),
-            vec![
-                "spec.snapshotVolumes is unset (Velero snapshots volumes then), but veloxide does not snapshot volumes yet: the 7 PersistentVolumeClaims taken (a/1, a/2, a/3, a/4, a/5 and 2 more)",
-                "spec.defaultVolumesToFsBackup",
-                "spec.snapshotMoveData",
-            ],
+            vec!["spec.defaultVolumesToFsBackup", "spec.snapshotMoveData"],
         ),
     ];
     for (what, spec, seen, want) in cases {
@@ -167,19 +155,13 @@ fn seen_notes_claims_and_pod_annotations_only() {
 }
 
 #[test]
-fn restores_warn_of_restore_pvs_only_when_asked() {
-    for (spec, warned) in [
-        (json!({"backupName": "b"}), false),
-        (json!({"backupName": "b", "restorePVs": false}), false),
-        (json!({"backupName": "b", "restorePVs": true}), true),
+fn restores_no_longer_warn_of_restore_pvs() {
+    // Volumes come back from CSI snapshots now (restore::actions::csi).
+    for spec in [
+        json!({"backupName": "b"}),
+        json!({"backupName": "b", "restorePVs": true}),
     ] {
         let got = restore_not_done(&serde_json::from_value(spec.clone()).unwrap());
-        assert_eq!(got.len(), usize::from(warned), "{spec}: {got:?}");
-        if warned {
-            assert!(
-                got[0].starts_with("spec.restorePVs is true, but veloxide"),
-                "{got:?}"
-            );
-        }
+        assert!(got.is_empty(), "{spec}: {got:?}");
     }
 }

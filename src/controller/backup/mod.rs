@@ -125,7 +125,7 @@ async fn start(backup: &Backup, state: &State) -> Result<Action, Error> {
     let Some(claimed) = claim(&state.api(), &claimed).await? else {
         return Ok(Action::requeue(Duration::from_millis(500)));
     };
-    run::execute(state, claimed, &ready.location, ready.plan, ready.hooks).await
+    run::execute(state, claimed, *ready).await
 }
 
 /// Record the spec's problems: the backup ends `FailedValidation`.

@@ -11,12 +11,13 @@ use tokio::sync::watch;
 use super::cleanup::{clean, mark};
 use super::state::{ACTION, State, progress_status, status_patch};
 use super::status::finished;
-use crate::api::{Backup, BackupPhase, BackupStatus, BackupStorageLocation};
-use crate::backup::{self, BackupError, Cleaner, Plan, Progress, Request, Source};
+use super::validate::Ready;
+use crate::api::{Backup, BackupPhase, BackupStatus};
+use crate::backup::{self, BackupError, Cleaner, Progress, Request, Source};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
-use crate::hooks::{BackupHooks, BackupRules};
+use crate::hooks::BackupHooks;
 use crate::storage::{MIN_PART_SIZE, MultipartOptions, ObjectStore};
 
 /// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
@@ -31,13 +32,8 @@ const BACKUP_UPLOAD: MultipartOptions = MultipartOptions {
 
 /// Run a claimed backup: the archive, `velero-backup.json` last, then the final status,
 /// metrics and an event.
-pub(super) async fn execute(
-    state: &State,
-    claimed: Backup,
-    location: &BackupStorageLocation,
-    plan: Plan,
-    hooks: BackupRules,
-) -> Result<Action, Error> {
+pub(super) async fn execute(state: &State, claimed: Backup, ready: Ready) -> Result<Action, Error> {
+    let location = &ready.location;
     let ctx = &state.ctx;
     let name = claimed.name_any();
     ctx.metrics
@@ -63,10 +59,10 @@ pub(super) async fn execute(
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
             let hooks = BackupHooks {
-                rules: hooks,
+                rules: ready.hooks.clone(),
                 client: ctx.settings.hooks_enabled.then(|| ctx.client.clone()),
             };
-            match archive(state, &claimed, &plan, &hooks, &store, &mut run).await {
+            match archive(state, &claimed, &ready, &hooks, &store, &mut run).await {
                 Ended::Finished(result) => (result, Some(store)),
                 Ended::Cancelled => return Ok(Action::await_change()),
                 Ended::Lost(now) => {
@@ -122,7 +118,7 @@ pub(super) async fn execute(
 async fn archive(
     state: &State,
     claimed: &Backup,
-    plan: &Plan,
+    ready: &Ready,
     hooks: &BackupHooks,
     store: &ObjectStore,
     run: &mut Run<'_, Backup>,
@@ -145,7 +141,10 @@ async fn archive(
         uid: &uid,
         backup: claimed,
         client: ctx.client.clone(),
-        plan,
+        plan: &ready.plan,
+        policies: ready.policies.as_ref(),
+        csi_timeout: ready.csi_timeout.clone(),
+        csi_metrics: Some(&ctx.metrics.csi),
         hooks,
         source: &source,
         store,

@@ -125,6 +125,13 @@ pub fn finished(
                 BackupPhase::Completed
             });
             status.errors = (outcome.errors > 0).then_some(outcome.errors as i64);
+            let v = outcome.volumes;
+            let some = |n: i64| (v.attempted > 0).then_some(n);
+            status.csi_volume_snapshots_attempted = some(v.attempted);
+            status.csi_volume_snapshots_completed = some(v.completed);
+            status.backup_item_operations_attempted = some(v.attempted);
+            status.backup_item_operations_completed = some(v.completed);
+            status.backup_item_operations_failed = some(v.failed);
             status.warnings = (outcome.warnings > 0).then_some(outcome.warnings as i64);
             status.hook_status = outcome.hooks.status();
             status.progress = Some(BackupProgress {
@@ -268,6 +275,11 @@ mod tests {
                 ..Default::default()
             },
             objects: 4,
+            volumes: crate::backup::volumes::record::Counts {
+                attempted: 2,
+                completed: 2,
+                failed: 0,
+            },
             hooks: crate::hooks::Tally {
                 attempted: 2,
                 failed: 1,
@@ -280,6 +292,9 @@ mod tests {
             (hooks.hooks_attempted, hooks.hooks_failed),
             (Some(2), Some(1))
         );
+        assert_eq!(done.csi_volume_snapshots_attempted, Some(2));
+        assert_eq!(done.csi_volume_snapshots_completed, Some(2));
+        assert_eq!(done.backup_item_operations_failed, Some(0));
         let enc = done.encryption.as_ref().unwrap();
         assert_eq!(enc.mode.as_deref(), Some("SSE-KMS"));
         assert_eq!(enc.bucket_key, Some(true));

@@ -147,19 +147,22 @@ async fn delete_everything(
             )),
             // Proven again here (the request was checked before the Backup went Deleting):
             // only a folder whose marker or stored metadata names this backup is deleted.
-            Ok(store) => match crate::backup::delete_proven(&store, name, &files.uid).await {
-                Ok(Removed::Deleted { deleted, .. }) => deleted_objects = deleted,
-                Ok(Removed::Nothing) => {}
-                Ok(Removed::NotOurs(why)) => errors.push(format!(
-                    "{} in location {} is not this backup's ({why}); nothing was deleted",
-                    crate::backup::backup_dir(name),
-                    files.location
-                )),
-                Err(e) => errors.push(format!(
-                    "deleting {} in location {} failed: {e}",
-                    crate::backup::backup_dir(name),
-                    files.location
-                )),
+            Ok(store) => match delete_snapshots(ctx, backups, &store, name, files).await {
+                Err(e) => errors.push(e),
+                Ok(()) => match crate::backup::delete_proven(&store, name, &files.uid).await {
+                    Ok(Removed::Deleted { deleted, .. }) => deleted_objects = deleted,
+                    Ok(Removed::Nothing) => {}
+                    Ok(Removed::NotOurs(why)) => errors.push(format!(
+                        "{} in location {} is not this backup's ({why}); nothing was deleted",
+                        crate::backup::backup_dir(name),
+                        files.location
+                    )),
+                    Err(e) => errors.push(format!(
+                        "deleting {} in location {} failed: {e}",
+                        crate::backup::backup_dir(name),
+                        files.location
+                    )),
+                },
             },
         }
     }
@@ -176,6 +179,55 @@ async fn delete_everything(
         }
     }
     (errors, deleted_objects)
+}
+
+/// The backup's CSI snapshots, before its files (the list of them is one): each deleted
+/// through a content made for it, unless another backup in the same location recorded the same
+/// storage snapshot (docs/volumes.md).
+async fn delete_snapshots(
+    ctx: &Context,
+    backups: &Api<Backup>,
+    store: &crate::storage::ObjectStore,
+    name: &str,
+    files: &Files,
+) -> Result<(), String> {
+    use crate::backup::volumes::delete;
+    let ours = delete::recorded(store, name).await?;
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let mut others = std::collections::BTreeSet::new();
+    let listed = backups
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("listing backups to see which share a snapshot failed: {e}"))?;
+    for other in listed.items.iter().filter(|b| b.name_any() != name) {
+        let status = other.status.as_ref();
+        let same_location = status
+            .and_then(|s| s.written_to.as_ref())
+            .is_some_and(|w| w.location == files.location);
+        if same_location
+            && status
+                .and_then(|s| s.csi_volume_snapshots_completed)
+                .unwrap_or(0)
+                > 0
+        {
+            others.extend(
+                delete::recorded(store, &other.name_any())
+                    .await?
+                    .into_iter()
+                    .map(|r| r.handle),
+            );
+        }
+    }
+    let (gone, kept) = delete::to_delete(&ours, &others);
+    for r in kept {
+        tracing::info!(backup = name, handle = %r.handle, "snapshot kept: another backup recorded it too");
+    }
+    for r in gone {
+        delete::delete_snapshot(&ctx.client, &files.uid, r).await?;
+    }
+    Ok(())
 }
 
 /// Write `Processed`, fenced on the claimed request; when something else changed it meanwhile

@@ -105,6 +105,7 @@ async fn restore_objects(
     let name = claimed.name_any();
     let mut rules = validated.rules.clone();
     rules.restore = name.clone();
+    rules.restore_uid = claimed.uid().unwrap_or_default();
     let backup_name = validated.backup.name_any();
     let (progress, mut seen) = watch::channel(Progress::default());
     let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());

@@ -50,6 +50,8 @@ pub(super) async fn validate(
                     preserve_node_ports: spec.preserve_node_ports == Some(true),
                     backup: backup.name_any(),
                     restore: String::new(),
+                    restore_uid: String::new(),
+                    restore_pvs: spec.restore_p_vs != Some(false),
                 },
                 backup,
                 location,

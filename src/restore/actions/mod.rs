@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 mod completed;
+pub mod csi;
 mod job;
 mod lease;
 mod pod;
@@ -31,6 +32,8 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
     // restore.go: completed Pods and Jobs are not restored, before anything else.
     ("pods", "restore.go isCompleted", completed::pod),
     ("jobs.batch", "restore.go isCompleted", completed::job),
+    // restore.go: a PV whose claim has a CSI snapshot is not restored.
+    ("persistentvolumes", "restore.go CSI snapshot", csi::volume),
     // restore.go: a PV without a snapshot is re-provisioned (Delete) or restored unbound.
     (
         "persistentvolumes",
@@ -55,7 +58,24 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
         "velero.io/cluster-role-bindings",
         rbac::restore,
     ),
+    // Velero's CSI actions run after velero.io/pvc, on the backed-up item; here first, since
+    // velero.io/pvc removes the annotation the CSI one reads.
+    (
+        "persistentvolumeclaims",
+        "velero.io/csi-pvc-restorer",
+        csi::claim,
+    ),
     ("persistentvolumeclaims", "velero.io/pvc", pvc::restore),
+    (
+        "volumesnapshots.snapshot.storage.k8s.io",
+        "velero.io/csi-volumesnapshot-restorer",
+        csi::snapshot,
+    ),
+    (
+        "volumesnapshotcontents.snapshot.storage.k8s.io",
+        "velero.io/csi-volumesnapshotcontent-restorer",
+        csi::content,
+    ),
     ("secrets", "velero.io/secret", secret::restore),
     // Not Velero's: the server's own leader lock is never restored over.
     (
@@ -87,6 +107,7 @@ use std::collections::BTreeSet;
 pub(crate) struct TestContext {
     pub rules: Rules,
     pub reprovisioned: BTreeSet<String>,
+    pub snapshotted_volumes: BTreeSet<String>,
     pub own_roles: OwnRoles,
 }
 
@@ -99,8 +120,11 @@ impl TestContext {
                 preserve_node_ports: false,
                 backup: "b".into(),
                 restore: "r".into(),
+                restore_uid: "r-uid".into(),
+                restore_pvs: true,
             },
             reprovisioned: ["pv-gone".to_owned()].into(),
+            snapshotted_volumes: BTreeSet::new(),
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
         }
     }
@@ -109,6 +133,7 @@ impl TestContext {
         Context {
             rules: &self.rules,
             reprovisioned: &self.reprovisioned,
+            snapshotted_volumes: &self.snapshotted_volumes,
             own_roles: &self.own_roles,
             server_namespace: "velero",
         }

@@ -1,6 +1,6 @@
 //! PersistentVolumes (`pkg/restore/restore.go`: `hasDeleteReclaimPolicy`,
-//! `handleSkippedPVHasRetainPolicy`, `resetVolumeBindingInfo`). veloxide takes no volume
-//! snapshots yet, so every PV is one "without a snapshot":
+//! `handleSkippedPVHasRetainPolicy`, `resetVolumeBindingInfo`). A PV whose claim has a CSI
+//! snapshot is not restored (`csi.rs`); every other PV is one "without a snapshot":
 //! - reclaim policy `Delete`: not restored. Its claim is provisioned a new volume. Restored as
 //!   it was, the PV would name the old claim's uid; the PV controller would find that claim gone
 //!   (the restored one has a new uid), release the volume and have the provisioner delete the

@@ -14,6 +14,8 @@ pub struct Context<'a> {
     /// PersistentVolumes of this restore that are not restored (reclaim policy `Delete`, no
     /// snapshot): their claims are provisioned anew.
     pub reprovisioned: &'a BTreeSet<String>,
+    /// PersistentVolumes whose claims come back from a CSI snapshot: not restored.
+    pub snapshotted_volumes: &'a BTreeSet<String>,
     /// The roles the server's own identity holds, which no restored binding may grant.
     pub own_roles: &'a OwnRoles,
     /// The server's namespace (the Restore's): its leader election runs there.

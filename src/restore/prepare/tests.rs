@@ -7,6 +7,7 @@ fn rules() -> Rules {
         preserve_node_ports: false,
         backup: "b".into(),
         restore: "r".into(),
+        ..Rules::default()
     }
 }
 

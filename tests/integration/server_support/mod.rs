@@ -60,20 +60,26 @@ impl World {
         World::with_store(moto, &["rbac.secretsScope=cluster", RESTORE_WIDGETS]).await
     }
 
-    /// With one node (pods run: hooks, volumes) and the chart's RBAC rendered with these values.
-    pub async fn start_with_node(chart_values: &[&str]) -> World {
+    /// A control plane with one node and its CSI storage (`control-plane.sh up --nodes 1`), for
+    /// tests of volumes.
+    pub async fn start_with_node() -> World {
         let moto = Moto::start();
         moto.create_bucket(BUCKET).await;
-        let cluster = Cluster::start_with_nodes(1).expect("a cluster with a node starts");
-        World::on_cluster(cluster, Arc::new(moto), chart_values).await
+        let cluster = Cluster::start_with_nodes(1).expect("the control plane and its node start");
+        World::on_cluster(
+            Arc::new(moto),
+            &["rbac.secretsScope=cluster", RESTORE_WIDGETS],
+            cluster,
+        )
+        .await
     }
 
     async fn with_store(moto: Arc<Moto>, chart_values: &[&str]) -> World {
         let cluster = Cluster::start().expect("the control plane starts");
-        World::on_cluster(cluster, moto, chart_values).await
+        World::on_cluster(moto, chart_values, cluster).await
     }
 
-    async fn on_cluster(cluster: Cluster, moto: Arc<Moto>, chart_values: &[&str]) -> World {
+    async fn on_cluster(moto: Arc<Moto>, chart_values: &[&str], cluster: Cluster) -> World {
         let client = cluster.client().await.unwrap();
         install_crds(&client).await;
         let namespaces: Api<Namespace> = Api::all(client.clone());

@@ -153,7 +153,7 @@ func (d *Driver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotReques
 	if v == nil {
 		return nil, status.Errorf(codes.NotFound, "source_volume_id: volume %s does not exist on node %s", req.GetSourceVolumeId(), d.cfg.NodeID)
 	}
-	sn, err := d.store.CreateSnapshot(req.GetName(), v, d.now())
+	sn, err := d.store.CreateSnapshot(req.GetName(), v, d.now(), req.GetParameters()[NeverReadyParameter] == "true")
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "snapshotting volume %s: %v", v.ID, err)
 	}
@@ -208,6 +208,11 @@ func snapshotMessage(sn *Snapshot) *csi.Snapshot {
 		SourceVolumeId: sn.SourceVolume,
 		SizeBytes:      sn.Size,
 		CreationTime:   timestamppb.New(sn.CreatedAt),
-		ReadyToUse:     true,
+		ReadyToUse:     !sn.NeverReady,
 	}
 }
+
+// NeverReadyParameter, set to "true" in a VolumeSnapshotClass's parameters, makes the driver
+// take the snapshot but report it not ready to use for ever: the knob tests use to see what a
+// backup does with a snapshot that never becomes ready (e2e/csi/README.md).
+const NeverReadyParameter = "csi.veloxide.dev/never-ready"

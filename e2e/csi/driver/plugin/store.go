@@ -30,6 +30,9 @@ type Snapshot struct {
 	SourceVolume string    `json:"sourceVolume"`
 	Size         int64     `json:"size"`
 	CreatedAt    time.Time `json:"createdAt"`
+	// NeverReady: taken with the class parameter NeverReadyParameter; reported not ready to use
+	// for ever (a storage backend that never finishes), for tests of snapshot timeouts.
+	NeverReady bool `json:"neverReady,omitempty"`
 }
 
 // Store keeps volumes and snapshots on disk, one directory each plus a metadata file, so a
@@ -176,8 +179,8 @@ func (s *Store) DeleteVolume(id string) error {
 
 // CreateSnapshot copies a volume's data beside the volumes. Its size is the volume's capacity:
 // that is what a volume restored from it must at least offer.
-func (s *Store) CreateSnapshot(name string, source *Volume, now time.Time) (*Snapshot, error) {
-	sn := &Snapshot{ID: newID("snap"), Name: name, SourceVolume: source.ID, Size: source.Capacity, CreatedAt: now.UTC()}
+func (s *Store) CreateSnapshot(name string, source *Volume, now time.Time, neverReady bool) (*Snapshot, error) {
+	sn := &Snapshot{ID: newID("snap"), Name: name, SourceVolume: source.ID, Size: source.Capacity, CreatedAt: now.UTC(), NeverReady: neverReady}
 	if err := copyTree(s.VolumeData(source.ID), s.SnapshotData(sn.ID)); err != nil {
 		return nil, err
 	}

@@ -83,6 +83,10 @@ pub(super) fn rbac(ns: &str) -> Vec<Value> {
     "rules": [
         {"apiGroups": [""], "resources": core, "verbs": ["get", "list"]},
         {"apiGroups": groups, "resources": ["*"], "verbs": ["get", "list"]},
+        // CSI snapshots (the chart's rule, same reason: docs/volumes.md).
+        {"apiGroups": ["snapshot.storage.k8s.io"],
+         "resources": ["volumesnapshots", "volumesnapshotcontents"],
+         "verbs": ["create", "patch", "delete"]},
     ]});
     // Named resources only: "*" would also match subresources (pods/exec, serviceaccounts/token).
     // Create only: update and patch (existingResourcePolicy "update", a namespace's labels) are

@@ -1,0 +1,283 @@
+//! What the volumes step did, and the side files Velero writes from it, in Velero's JSON
+//! shapes: `<backup>-volumeinfo.json.gz` (`internal/volume/volumes_information.go`,
+//! `BackupVolumeInfo`), `-itemoperations.json.gz` (`pkg/itemoperation`, `BackupOperation`), and
+//! the lists of VolumeSnapshots, VolumeSnapshotContents and VolumeSnapshotClasses.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::snapshot::Ready;
+
+/// The action Velero names in an operation taken by its VolumeSnapshot backup action.
+const SNAPSHOT_ACTION: &str = "velero.io/csi-volumesnapshot-backupper";
+
+/// One claim the backup took, and what became of its volume.
+#[derive(Clone, Debug)]
+pub struct VolumeRecord {
+    pub namespace: String,
+    pub claim: String,
+    pub volume: String,
+    pub reclaim_policy: String,
+    pub volume_labels: BTreeMap<String, String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Skipped(String),
+    Snapshot(Box<Snapshot>),
+}
+
+/// A snapshot that was attempted.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The VolumeSnapshot's name (generated), when it was created.
+    pub name: Option<String>,
+    pub driver: String,
+    pub class: String,
+    /// RFC 3339, when the snapshot was asked for and when it ended.
+    pub started: String,
+    pub ended: String,
+    /// Velero's operation id: `<namespace>/<snapshot>/<started>`.
+    pub operation_id: String,
+    pub result: Result<Ready, String>,
+}
+
+impl VolumeRecord {
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        match &self.outcome {
+            Outcome::Snapshot(s) => Some(s),
+            Outcome::Skipped(_) => None,
+        }
+    }
+
+    pub fn ready(&self) -> Option<&Ready> {
+        self.snapshot().and_then(|s| s.result.as_ref().ok())
+    }
+
+    /// Velero's `BackupVolumeInfo` for this claim.
+    pub fn volume_info(&self) -> Value {
+        let pv_info = json!({"reclaimPolicy": self.reclaim_policy, "labels": self.volume_labels});
+        match &self.outcome {
+            Outcome::Skipped(reason) => json!({
+                "pvcName": self.claim, "pvcNamespace": self.namespace, "pvName": self.volume,
+                "snapshotDataMoved": false, "preserveLocalSnapshot": false,
+                "skipped": true, "skippedReason": reason, "pvInfo": pv_info,
+            }),
+            Outcome::Snapshot(s) => {
+                let ready = s.result.as_ref().ok();
+                let content = ready.map_or(Value::Null, |r| r.content["metadata"]["name"].clone());
+                json!({
+                    "pvcName": self.claim, "pvcNamespace": self.namespace, "pvName": self.volume,
+                    "backupMethod": "CSISnapshot",
+                    "snapshotDataMoved": false, "preserveLocalSnapshot": true, "skipped": false,
+                    "startTimestamp": s.started, "completionTimestamp": s.ended,
+                    "result": if ready.is_some() { "succeeded" } else { "failed" },
+                    "csiSnapshotInfo": {
+                        "snapshotHandle": ready.map_or("", |r| r.handle.as_str()),
+                        "size": ready.and_then(|r| r.size).unwrap_or(0),
+                        "driver": s.driver,
+                        "vscName": content.as_str().unwrap_or(""),
+                        "operationID": s.operation_id,
+                        // Velero's field has no JSON tag, so Go writes its Go name.
+                        "ReadyToUse": ready.is_some(),
+                    },
+                    "pvInfo": pv_info,
+                })
+            }
+        }
+    }
+
+    /// Velero's `BackupOperation` for a snapshot that was created.
+    pub fn operation(&self, backup: &str, backup_uid: &str) -> Option<Value> {
+        let s = self.snapshot()?;
+        let name = s.name.as_deref()?;
+        let identifier = |resource: &str, namespace: &str, name: &str| json!({"Group": super::snapshot::GROUP, "Resource": resource, "Namespace": namespace, "Name": name});
+        let mut post = vec![identifier("volumesnapshots", &self.namespace, name)];
+        if let Ok(ready) = &s.result {
+            let content = ready.content["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            post.push(identifier("volumesnapshotcontents", "", content));
+        }
+        let mut status = json!({
+            "phase": if s.result.is_ok() { "Completed" } else { "Failed" },
+            "created": s.started, "started": s.started, "updated": s.ended,
+        });
+        if let Err(e) = &s.result {
+            status["error"] = json!(e);
+        }
+        Some(json!({
+            "spec": {
+                "backupName": backup, "backupUID": backup_uid,
+                "backupItemAction": SNAPSHOT_ACTION,
+                "resourceIdentifier": identifier("volumesnapshots", &self.namespace, name),
+                "operationID": s.operation_id,
+                "postOperationItems": post,
+            },
+            "status": status,
+        }))
+    }
+}
+
+/// Counts for the Backup's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub attempted: i64,
+    pub completed: i64,
+    pub failed: i64,
+}
+
+pub fn counts(records: &[VolumeRecord]) -> Counts {
+    let mut c = Counts::default();
+    for s in records.iter().filter_map(VolumeRecord::snapshot) {
+        c.attempted += 1;
+        match s.result {
+            Ok(_) => c.completed += 1,
+            Err(_) => c.failed += 1,
+        }
+    }
+    c
+}
+
+/// The side files, by the suffix after `<backup>-`, with their JSON; only those Velero writes
+/// for this backup (the CSI lists and operations when a snapshot was attempted; the volume info
+/// always).
+pub fn side_files(
+    backup: &str,
+    backup_uid: &str,
+    records: &[VolumeRecord],
+    classes: &[Value],
+) -> Vec<(&'static str, Value)> {
+    let mut files = vec![(
+        "volumeinfo.json.gz",
+        Value::Array(records.iter().map(VolumeRecord::volume_info).collect()),
+    )];
+    let ready: Vec<&Ready> = records.iter().filter_map(VolumeRecord::ready).collect();
+    let operations: Vec<Value> = records
+        .iter()
+        .filter_map(|r| r.operation(backup, backup_uid))
+        .collect();
+    if !operations.is_empty() {
+        files.push(("itemoperations.json.gz", Value::Array(operations)));
+        files.push((
+            "csi-volumesnapshots.json.gz",
+            Value::Array(ready.iter().map(|r| r.snapshot.clone()).collect()),
+        ));
+        files.push((
+            "csi-volumesnapshotcontents.json.gz",
+            Value::Array(ready.iter().map(|r| r.content.clone()).collect()),
+        ));
+        files.push((
+            "csi-volumesnapshotclasses.json.gz",
+            Value::Array(classes.to_vec()),
+        ));
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(result: Option<Result<(), &str>>) -> VolumeRecord {
+        let outcome = match result {
+            None => Outcome::Skipped("spec.snapshotVolumes is false".into()),
+            Some(r) => Outcome::Snapshot(Box::new(Snapshot {
+                name: Some("velero-data-abcde".into()),
+                driver: "csi.veloxide.dev".into(),
+                class: "veloxide-csi".into(),
+                started: "2026-12-06T10:00:00Z".into(),
+                ended: "2026-12-06T10:00:02Z".into(),
+                operation_id: "app/velero-data-abcde/2026-12-06T10:00:00Z".into(),
+                result: r.map(|_| Ready {
+                    snapshot: json!({"metadata": {"name": "velero-data-abcde", "namespace": "app"}}),
+                    content: json!({"metadata": {"name": "snapcontent-1"}}),
+                    handle: "snap-1".into(),
+                    size: Some(1 << 20),
+                })
+                .map_err(str::to_owned),
+            })),
+        };
+        VolumeRecord {
+            namespace: "app".into(),
+            claim: "data".into(),
+            volume: "pvc-1".into(),
+            reclaim_policy: "Delete".into(),
+            volume_labels: BTreeMap::new(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn volume_info_in_velero_s_shape() {
+        let ok = record(Some(Ok(()))).volume_info();
+        assert_eq!(ok["backupMethod"], "CSISnapshot");
+        assert_eq!(ok["csiSnapshotInfo"]["snapshotHandle"], "snap-1");
+        assert_eq!(ok["csiSnapshotInfo"]["vscName"], "snapcontent-1");
+        assert_eq!(ok["csiSnapshotInfo"]["size"], 1 << 20);
+        assert_eq!(ok["csiSnapshotInfo"]["ReadyToUse"], true);
+        assert_eq!(ok["result"], "succeeded");
+        assert_eq!(ok["pvInfo"]["reclaimPolicy"], "Delete");
+        let failed = record(Some(Err("not ready"))).volume_info();
+        assert_eq!(failed["result"], "failed");
+        let skipped = record(None).volume_info();
+        assert_eq!(skipped["skipped"], true);
+        assert_eq!(skipped["skippedReason"], "spec.snapshotVolumes is false");
+        assert!(skipped.get("backupMethod").is_none());
+    }
+
+    #[test]
+    fn operations_and_the_files_written() {
+        let records = vec![
+            record(Some(Ok(()))),
+            record(Some(Err("not ready"))),
+            record(None),
+        ];
+        assert_eq!(
+            counts(&records),
+            Counts {
+                attempted: 2,
+                completed: 1,
+                failed: 1
+            }
+        );
+        let op = records[0].operation("b", "u").unwrap();
+        assert_eq!(
+            op["spec"]["resourceIdentifier"],
+            json!({"Group": "snapshot.storage.k8s.io",
+            "Resource": "volumesnapshots", "Namespace": "app", "Name": "velero-data-abcde"})
+        );
+        assert_eq!(op["spec"]["postOperationItems"][1]["Name"], "snapcontent-1");
+        assert_eq!(op["status"]["phase"], "Completed");
+        assert_eq!(
+            records[1].operation("b", "u").unwrap()["status"]["error"],
+            "not ready"
+        );
+        let files = side_files(
+            "b",
+            "u",
+            &records,
+            &[json!({"metadata": {"name": "veloxide-csi"}})],
+        );
+        let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "volumeinfo.json.gz",
+                "itemoperations.json.gz",
+                "csi-volumesnapshots.json.gz",
+                "csi-volumesnapshotcontents.json.gz",
+                "csi-volumesnapshotclasses.json.gz"
+            ]
+        );
+        assert_eq!(
+            files[2].1.as_array().unwrap().len(),
+            1,
+            "only the ready snapshot"
+        );
+        let only_skipped = side_files("b", "u", &[record(None)], &[]);
+        assert_eq!(only_skipped.len(), 1, "no snapshot: the volume info alone");
+    }
+}

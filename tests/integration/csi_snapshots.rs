@@ -1,0 +1,445 @@
+//! CSI snapshots on the real node (docs/volumes.md): the project's CSI driver under the real
+//! external-provisioner, snapshot-controller and csi-snapshotter, and `veloxide server` running
+//! with the chart's RBAC. A StatefulSet's volume is backed up as a VolumeSnapshot and comes back
+//! with its bytes: into a second namespace while the first runs, then into its own namespace
+//! once deleted. A resource policy skipping the storage class takes no snapshot; a claim whose
+//! storage snapshot is gone fails naming it; a snapshot that never becomes ready ends the backup
+//! PartiallyFailed at `csiSnapshotTimeout`, naming the claim; deleting a backup deletes exactly
+//! its own storage snapshots.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e::cluster::Cluster;
+use e2e::images::BUSYBOX;
+use serde_json::{Value, json};
+use veloxide::api::{BackupPhase, RestorePhase};
+
+use crate::backup_support::{
+    backed_up, create, create_backup, download, eventually, gunzip, list_keys, untar, wait_phase,
+};
+use crate::node_support::{apply, kubectl, wait_ready};
+use crate::restore_support::{cli, create_restore, restore_results, wait_restore};
+use crate::server_support::{NS, World, sample};
+
+const WAIT: Duration = Duration::from_secs(240);
+const TOKEN: &str = "bytes-written-before-the-backup-7f3a";
+
+/// A namespace whose `default` ServiceAccount exists (pods need it).
+async fn namespace(world: &World, ns: &str) {
+    kubectl(&world.cluster, &["create", "namespace", ns]);
+    eventually("the default ServiceAccount exists", WAIT, || async {
+        crate::restore_support::get(world, "v1", "serviceaccounts", ns, "default")
+            .await
+            .is_some()
+    })
+    .await;
+}
+
+/// StatefulSet `db`: one busybox replica that writes TOKEN into its claim's volume once (a
+/// restored volume already has it) and keeps running.
+fn statefulset() -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: db}}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {{matchLabels: {{app: db}}}}
+  template:
+    metadata: {{labels: {{app: db}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: {BUSYBOX}
+        command: ["sh", "-c", "[ -f /data/file ] || echo {TOKEN} > /data/file; sync; sleep 100000"]
+        readinessProbe: {{exec: {{command: ["cat", "/data/file"]}}, periodSeconds: 1}}
+        volumeMounts: [{{name: data, mountPath: /data}}]
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec:
+      storageClassName: veloxide-csi
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 16Mi}}}}
+"#
+    )
+}
+
+/// What the StatefulSet's pod in `ns` reads from its volume.
+fn read_file(cluster: &Cluster, ns: &str) -> String {
+    wait_ready(cluster, ns, "db-0");
+    kubectl(
+        cluster,
+        &["-n", ns, "exec", "db-0", "--", "cat", "/data/file"],
+    )
+    .trim()
+    .to_owned()
+}
+
+fn side_file(world: &World, backup: &str, suffix: &str) -> Value {
+    let key = format!("default/backups/{backup}/{backup}-{suffix}");
+    serde_json::from_slice(&gunzip(&download(world, &key))).unwrap()
+}
+
+/// The ids of the snapshots the driver holds on node-1 (its records, `<id>.json`).
+fn driver_snapshots(cluster: &Cluster) -> Vec<String> {
+    let dir = cluster.node_dir("node-1").join("csi/state/snapshots");
+    ids(&dir)
+}
+
+fn ids(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| {
+                    e.ok()?
+                        .file_name()
+                        .to_str()?
+                        .strip_suffix(".json")
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The storage snapshot a backup recorded for its only claim.
+fn handle_of(world: &World, backup: &str) -> String {
+    let info = side_file(world, backup, "volumeinfo.json.gz");
+    info[0]["csiSnapshotInfo"]["snapshotHandle"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{backup}: no handle in {info}"))
+        .to_owned()
+}
+
+fn volume_snapshots(cluster: &Cluster, ns: &str) -> String {
+    kubectl(cluster, &["-n", ns, "get", "volumesnapshots", "-o", "name"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_gone_snapshots_are_honoured()
+ {
+    let world = World::start_with_node().await;
+    let server = crate::backup_support::serve_plain_location(&world, "default").await;
+    let cluster = &world.cluster;
+    namespace(&world, "db").await;
+    apply(cluster, "db", &statefulset());
+    assert_eq!(read_file(cluster, "db"), TOKEN);
+
+    // The backup: one snapshot, ready, its objects archived, Velero's side files written, and
+    // the in-namespace VolumeSnapshot gone again.
+    let backup = backed_up(&world, "db-1", json!({"includedNamespaces": ["db"]}), WAIT).await;
+    let status = backup.status.clone().unwrap();
+    assert_eq!(status.csi_volume_snapshots_attempted, Some(1), "{status:?}");
+    assert_eq!(status.csi_volume_snapshots_completed, Some(1), "{status:?}");
+    assert_eq!(
+        status.backup_item_operations_completed,
+        Some(1),
+        "{status:?}"
+    );
+    let entries = untar(&download(&world, "default/backups/db-1/db-1.tar.gz"));
+    let names: Vec<&String> = entries.keys().collect();
+    let claim: Value = serde_json::from_slice(
+        &entries["resources/persistentvolumeclaims/namespaces/db/data-db-0.json"],
+    )
+    .unwrap();
+    let snapshot = claim["metadata"]["annotations"]["velero.io/volume-snapshot-name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the archived claim names no snapshot: {claim}"))
+        .to_owned();
+    assert!(snapshot.starts_with("velero-data-db-0-"), "{snapshot}");
+    for want in [
+        format!("resources/volumesnapshots.snapshot.storage.k8s.io/namespaces/db/{snapshot}.json"),
+        "resources/volumesnapshotclasses.snapshot.storage.k8s.io/cluster/veloxide-csi.json".into(),
+    ] {
+        assert!(entries.contains_key(&want), "{want} not in {names:?}");
+    }
+    assert!(
+        names
+            .iter()
+            .any(|k| k
+                .starts_with("resources/volumesnapshotcontents.snapshot.storage.k8s.io/cluster/")),
+        "{names:?}"
+    );
+    let keys = list_keys(&world, "default/backups/db-1/");
+    for suffix in [
+        "volumeinfo.json.gz",
+        "itemoperations.json.gz",
+        "csi-volumesnapshots.json.gz",
+        "csi-volumesnapshotcontents.json.gz",
+        "csi-volumesnapshotclasses.json.gz",
+    ] {
+        let key = format!("default/backups/db-1/db-1-{suffix}");
+        assert!(keys.contains(&key), "{key} not in {keys:?}");
+    }
+    let handle = handle_of(&world, "db-1");
+    assert!(driver_snapshots(cluster).contains(&handle), "{handle}");
+    let info = side_file(&world, "db-1", "volumeinfo.json.gz");
+    assert_eq!(info[0]["csiSnapshotInfo"]["driver"], "csi.veloxide.dev");
+    assert_eq!(info[0]["pvcName"], "data-db-0");
+    let operations = side_file(&world, "db-1", "itemoperations.json.gz");
+    assert_eq!(
+        operations[0]["status"]["phase"], "Completed",
+        "{operations}"
+    );
+    eventually("the VolumeSnapshot leaves the namespace", WAIT, || async {
+        volume_snapshots(cluster, "db").trim().is_empty()
+    })
+    .await;
+    let metrics = server.metrics().await;
+    for metric in [
+        "velero_csi_snapshot_attempt_total",
+        "velero_csi_snapshot_success_total",
+    ] {
+        assert_eq!(
+            sample(
+                &metrics,
+                metric,
+                &[("backupName", "db-1"), ("schedule", "")]
+            ),
+            Some(1.0),
+            "{metric}"
+        );
+    }
+    assert!(
+        sample(&metrics, "veloxide_csi_snapshot_ready_seconds_count", &[]).unwrap_or(0.0) >= 1.0
+    );
+
+    // Into a second namespace while the first still runs.
+    create_restore(
+        &world,
+        "to-copy",
+        json!({"backupName": "db-1", "namespaceMapping": {"db": "db-copy"}}),
+    )
+    .await;
+    wait_restore(&world, "to-copy", RestorePhase::Completed).await;
+    assert_eq!(read_file(cluster, "db-copy"), TOKEN);
+    let source = kubectl(
+        cluster,
+        &[
+            "-n",
+            "db-copy",
+            "get",
+            "pvc",
+            "data-db-0",
+            "-o",
+            "jsonpath={.spec.dataSource.kind}",
+        ],
+    );
+    assert_eq!(source, "VolumeSnapshot");
+    assert_eq!(
+        read_file(cluster, "db"),
+        TOKEN,
+        "the first namespace runs on"
+    );
+
+    // A policy skipping the storage class: no snapshot, the volume info says why.
+    create(
+        &world,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "skip-csi", "namespace": NS},
+               "data": {"policy.yaml": "version: v1\nvolumePolicies:\n- conditions:\n    storageClass: [veloxide-csi]\n  action:\n    type: skip\n"}}),
+    )
+    .await;
+    let skipped = backed_up(
+        &world,
+        "skipped",
+        json!({"includedNamespaces": ["db"], "resourcePolicy": {"kind": "configmap", "name": "skip-csi"}}),
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        skipped
+            .status
+            .as_ref()
+            .unwrap()
+            .csi_volume_snapshots_attempted,
+        None
+    );
+    let info = side_file(&world, "skipped", "volumeinfo.json.gz");
+    assert_eq!(info[0]["skipped"], true, "{info}");
+    let entries = untar(&download(&world, "default/backups/skipped/skipped.tar.gz"));
+    assert!(
+        !entries
+            .keys()
+            .any(|k| k.contains("volumesnapshots.snapshot")),
+        "{:?}",
+        entries.keys().collect::<Vec<_>>()
+    );
+
+    // The namespace deleted, then restored from the first backup in place.
+    kubectl(cluster, &["delete", "namespace", "db", "--timeout=120s"]);
+    create_restore(&world, "back", json!({"backupName": "db-1"})).await;
+    wait_restore(&world, "back", RestorePhase::Completed).await;
+    assert_eq!(read_file(cluster, "db"), TOKEN);
+
+    // A storage snapshot deleted behind the backup's back: its claim fails, naming it.
+    let gone = backed_up(
+        &world,
+        "db-2",
+        json!({"includedNamespaces": ["db-copy"]}),
+        WAIT,
+    )
+    .await;
+    assert_eq!(gone.status.unwrap().csi_volume_snapshots_completed, Some(1));
+    let handle = handle_of(&world, "db-2");
+    delete_storage_snapshot(cluster, &handle).await;
+    create_restore(
+        &world,
+        "from-gone",
+        json!({"backupName": "db-2", "namespaceMapping": {"db-copy": "db-gone"}}),
+    )
+    .await;
+    wait_restore(&world, "from-gone", RestorePhase::PartiallyFailed).await;
+    let results = restore_results(&world, "default", "from-gone");
+    let errors = results["errors"].to_string();
+    assert!(
+        errors.contains(&handle) && errors.contains("data-db-0"),
+        "{errors}"
+    );
+}
+
+/// Delete a storage snapshot as a cluster admin would (a content with the handle and
+/// `deletionPolicy: Delete`, deleted), and wait until the driver no longer has it.
+async fn delete_storage_snapshot(cluster: &Cluster, handle: &str) {
+    let yaml = format!(
+        r#"apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotContent
+metadata: {{name: by-hand}}
+spec:
+  deletionPolicy: Delete
+  driver: csi.veloxide.dev
+  source: {{snapshotHandle: {handle}}}
+  volumeSnapshotRef: {{namespace: nowhere, name: nothing}}
+"#
+    );
+    apply(cluster, "default", &yaml);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kubectl(cluster, &["delete", "volumesnapshotcontent", "by-hand"]);
+    let deadline = Instant::now() + WAIT;
+    while driver_snapshots(cluster).contains(&handle.to_owned()) {
+        assert!(Instant::now() < deadline, "snapshot {handle} never deleted");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A pod mounting `claim` (provisioned on first use) that keeps running.
+fn pod_with_claim(name: &str, claim: &str, annotations: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: {claim}, annotations: {{{annotations}}}}}
+spec:
+  storageClassName: veloxide-csi
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 8Mi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {BUSYBOX}
+    command: ["sh", "-c", "echo x > /data/file; sleep 100000"]
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: {claim}}}}}]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_never_ready_fails_at_the_timeout_and_deletion_deletes_exactly_the_backups_snapshots()
+ {
+    let world = World::start_with_node().await;
+    let _server = crate::backup_support::serve_plain_location(&world, "default").await;
+    let cluster = &world.cluster;
+    // The driver's knob (e2e/csi/README.md): a class whose snapshots never become ready.
+    apply(
+        cluster,
+        "default",
+        r#"apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: never-ready}
+driver: csi.veloxide.dev
+deletionPolicy: Delete
+parameters: {csi.veloxide.dev/never-ready: "true"}
+"#,
+    );
+    namespace(&world, "stuck").await;
+    apply(
+        cluster,
+        "stuck",
+        &pod_with_claim(
+            "writer",
+            "slow",
+            "velero.io/csi-volumesnapshot-class: never-ready",
+        ),
+    );
+    wait_ready(cluster, "stuck", "writer");
+    create_backup(
+        &world,
+        "stuck",
+        json!({"includedNamespaces": ["stuck"], "csiSnapshotTimeout": "5s"}),
+    )
+    .await;
+    let stuck = wait_phase(&world, "stuck", BackupPhase::PartiallyFailed, WAIT).await;
+    let status = stuck.status.unwrap();
+    assert_eq!(status.csi_volume_snapshots_attempted, Some(1));
+    assert_eq!(status.csi_volume_snapshots_completed, Some(0));
+    assert_eq!(status.backup_item_operations_failed, Some(1));
+    let results: Value = serde_json::from_slice(&gunzip(&download(
+        &world,
+        "default/backups/stuck/stuck-results.gz",
+    )))
+    .unwrap();
+    let errors = results["errors"]["namespaces"]["stuck"].to_string();
+    assert!(
+        errors.contains("claim stuck/slow")
+            && errors.contains("did not become readyToUse within the csiSnapshotTimeout of 5s"),
+        "{results}"
+    );
+    eventually("the unready VolumeSnapshot is removed", WAIT, || async {
+        volume_snapshots(cluster, "stuck").trim().is_empty()
+    })
+    .await;
+
+    // Two backups of one claim: deleting the first deletes its storage snapshot only.
+    namespace(&world, "app").await;
+    apply(cluster, "app", &pod_with_claim("writer", "data", ""));
+    wait_ready(cluster, "app", "writer");
+    for name in ["one", "two"] {
+        backed_up(&world, name, json!({"includedNamespaces": ["app"]}), WAIT).await;
+    }
+    let (one, two) = (handle_of(&world, "one"), handle_of(&world, "two"));
+    assert_ne!(one, two);
+    let before = driver_snapshots(cluster);
+    assert!(before.contains(&one) && before.contains(&two), "{before:?}");
+    let out = cli(&world, &["backup", "delete", "one", "--confirm"]).await;
+    assert!(out.status.success(), "{out:?}");
+    eventually("backup one is deleted", WAIT, || async {
+        crate::backup_support::backups(&world)
+            .get_opt("one")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    eventually("its storage snapshot is deleted", WAIT, || async {
+        !driver_snapshots(cluster).contains(&one)
+    })
+    .await;
+    let after = driver_snapshots(cluster);
+    assert!(after.contains(&two), "{after:?}");
+    let gone: Vec<&String> = before.iter().filter(|s| !after.contains(s)).collect();
+    assert_eq!(gone, [&one], "exactly backup one's snapshot went");
+    assert!(
+        list_keys(&world, "default/backups/one/").is_empty(),
+        "its files went too"
+    );
+}
