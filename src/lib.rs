@@ -8,6 +8,7 @@ pub mod backup;
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod hooks;
 pub mod http_limits;
 pub mod location;
 pub mod metrics;

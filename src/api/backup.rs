@@ -8,10 +8,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
+use super::hooks::{BackupHooks, HookStatus};
 
 /// Which resources to back up, where to, and for how long to keep them.
 ///
-/// Fields veloxide does not act on (volume snapshots, hooks) are kept so Velero manifests
+/// Fields veloxide does not act on (volume snapshots) are kept so Velero manifests
 /// apply unchanged; `docs/backups.md` says which are honoured.
 // clippy reads the repeated `type_ = ...` inside separate printcolumn(...) groups as one
 // attribute given twice; they are different columns.
@@ -128,10 +129,9 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub resource_policy: Option<k8s_openapi::api::core::v1::TypedLocalObjectReference>,
-    /// Velero's pre/post exec hooks; not run by veloxide (a backup with hooks fails validation).
+    /// Velero's pre/post exec hooks, run on the backup's pods (`docs/hooks.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
-    pub hooks: Option<serde_json::Value>,
+    pub hooks: Option<BackupHooks>,
 }
 
 /// Velero's `Metadata` of a backup template: the labels a scheduled backup gets.
@@ -359,6 +359,10 @@ pub struct BackupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub progress: Option<BackupProgress>,
+    /// How many hooks ran and failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub hook_status: Option<HookStatus>,
     /// CSI VolumeSnapshots the backup attempted and completed (Velero's fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csi_volume_snapshots_attempted: Option<i64>,

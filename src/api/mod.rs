@@ -8,6 +8,7 @@ pub mod bsl;
 pub mod delete;
 pub mod download;
 pub mod duration;
+pub mod hooks;
 pub mod label;
 pub mod restore;
 pub mod schedule;
@@ -30,6 +31,11 @@ pub use download::{
     DownloadTarget, DownloadTargetKind,
 };
 pub use duration::GoDuration;
+pub use hooks::{
+    BackupHooks, BackupResourceHook, BackupResourceHookSpec, ExecHook, ExecRestoreHook,
+    HookErrorMode, HookStatus, InitRestoreHook, RestoreHooks, RestoreResourceHook,
+    RestoreResourceHookSpec,
+};
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
 pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};
 pub use serverstatus::{

@@ -8,10 +8,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
+use super::hooks::{HookStatus, RestoreHooks};
 
 /// Which backup to restore, what to take from it, and where to put it.
 ///
-/// Fields veloxide does not act on (volumes, hooks, resource modifiers) are kept so Velero
+/// Fields veloxide does not act on (volumes, resource modifiers) are kept so Velero
 /// manifests apply unchanged; `docs/restores.md` says which are honoured.
 #[allow(clippy::duplicated_attributes)] // separate printcolumn(...) groups, see api::backup
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -92,10 +93,9 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub restore_status: Option<serde_json::Value>,
-    /// Velero's restore hooks; not run by veloxide (a restore with hooks fails validation).
+    /// Velero's restore hooks: init containers and exec hooks on restored pods (`docs/hooks.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
-    pub hooks: Option<serde_json::Value>,
+    pub hooks: Option<RestoreHooks>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_operation_timeout: Option<GoDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +183,10 @@ pub struct RestoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub progress: Option<RestoreProgress>,
+    /// How many hooks ran and failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub hook_status: Option<HookStatus>,
     /// veloxide extension: standard conditions (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -144,13 +144,6 @@ impl Plan {
                 ));
             }
         }
-        if spec
-            .hooks
-            .as_ref()
-            .is_some_and(|h| !h.is_null() && h != &serde_json::json!({}))
-        {
-            errors.push("spec.hooks: backup hooks are not run by veloxide; remove them".to_owned());
-        }
         let excluded_resources = list(&spec.excluded_resources);
         if excluded_resources.iter().any(|r| r == "*") {
             errors.push(

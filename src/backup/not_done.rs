@@ -133,8 +133,8 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
     }
     if !seen.hook_pods.is_empty() {
         out.push(format!(
-            "backup hook annotations on {} pods taken ({}): veloxide does not run backup hooks \
-             yet; none was run",
+            "backup hook annotations on {} pods taken ({}): this server runs without hooks \
+             (enable them with the chart's hooks.enabled); none was run",
             seen.hook_pods.len(),
             some(seen.hook_pods.iter().map(|(p, k)| format!("{p}: {k}")))
         ));

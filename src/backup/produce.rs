@@ -89,6 +89,11 @@ async fn archive_into(
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
     }
+    // Hook annotations are honoured when the server runs hooks; only without hooks are they
+    // something asked and not done.
+    if request.hooks.client.is_some() {
+        out.seen.hook_pods.clear();
+    }
     // What was asked and not done: said, never dropped.
     for message in not_done(request.plan.asks(), &out.seen) {
         log.line("warning", &message);
@@ -240,6 +245,17 @@ async fn archive_resource(
                         &format!("Excluding {group_resource} {}{name}: it has the label {EXCLUDE_LABEL}=true",
                             namespace.map_or(String::new(), |n| format!("{n}/"))),
                     );
+                    continue;
+                }
+                // Its pre hook failed: the error naming it is already in the results.
+                if resource.group.is_empty()
+                    && resource.plural == "pods"
+                    && out
+                        .taken
+                        .left_out
+                        .contains(&format!("{}/{name}", namespace.unwrap_or("")))
+                {
+                    out.total -= 1;
                     continue;
                 }
                 out.seen.observe(&resource.group, &resource.plural, item);

@@ -9,6 +9,7 @@ use super::filter::Plan;
 use super::volumes::metrics::CsiMetrics;
 use super::volumes::policy::Policies;
 use crate::api::Backup;
+use crate::hooks::BackupHooks;
 use crate::storage::ObjectStore;
 
 /// What a backup needs: which backup, what to take, where from and where to.
@@ -25,6 +26,8 @@ pub struct Request<'a> {
     /// `source`).
     pub client: kube::Client,
     pub plan: &'a Plan,
+    /// The hooks to run around each pod (none run when the server runs without hooks).
+    pub hooks: &'a BackupHooks,
     /// The backup's resource policies, parsed when it was validated.
     pub policies: Option<&'a Policies>,
     /// `spec.csiSnapshotTimeout` (default 10m), and as written.

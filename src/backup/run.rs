@@ -32,6 +32,8 @@ pub struct Outcome {
     pub encryption: Recorded,
     /// Objects written and HEAD-checked so far (velero-backup.json adds one).
     pub objects: u64,
+    /// The hooks run on the backup's pods.
+    pub hooks: crate::hooks::Tally,
     /// Snapshots attempted, completed and failed.
     pub volumes: volumes::record::Counts,
 }
@@ -116,6 +118,7 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         client: request.client.clone(),
         backup: request.backup,
         plan: request.plan,
+        hooks: request.hooks,
         takes_pods: takes("pods"),
         takes_claims: takes("persistentvolumeclaims"),
         policies: request.policies,
@@ -237,6 +240,7 @@ async fn write_archive(
         tarball_size: uploaded.size,
         encryption: uploaded.encryption,
         objects,
+        hooks: taken.hooks,
     })
 }
 

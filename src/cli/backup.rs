@@ -188,6 +188,10 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
             p.items_backed_up.unwrap_or(0)
         );
     }
+    if let Some(h) = &status.hook_status {
+        println!("HooksAttempted:  {}", h.hooks_attempted.unwrap_or(0));
+        println!("HooksFailed:     {}", h.hooks_failed.unwrap_or(0));
+    }
     if !backup.phase().is_terminal() {
         if status.start_timestamp.is_some() {
             let now = jiff::Timestamp::now();
@@ -217,6 +221,9 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
             "Resource List",
         )
         .await;
+        if status.hook_status.is_some() {
+            print_hooks(&cluster, &common, &trust).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -255,5 +262,31 @@ pub(super) async fn print_file(
             "{title}:\n  <error getting {}: {e:#}>",
             title.to_lowercase()
         ),
+    }
+}
+
+/// Each hook and its outcome, from the backup's log (the lines every hook writes there).
+async fn print_hooks(cluster: &Cluster, common: &Common, trust: &super::trust::Trust) {
+    let mut bytes = Vec::new();
+    let kind = DownloadTargetKind::BackupLog;
+    match download(
+        cluster,
+        kind,
+        &common.name,
+        trust,
+        &common.download,
+        &mut bytes,
+    )
+    .await
+    {
+        Ok(()) => {
+            println!("Hooks:");
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                if let Some(hook) = crate::hooks::outcome::from_log_line(line) {
+                    println!("  {hook}");
+                }
+            }
+        }
+        Err(e) => println!("Hooks:\n  <error getting the backup log: {e:#}>"),
     }
 }

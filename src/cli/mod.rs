@@ -199,6 +199,11 @@ struct ServerArgs {
     /// and default); a backup retention keeps past its TTL has its expiration moved this often.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     garbage_collection_frequency: Duration,
+    /// Run backup and restore hooks (exec into pods through the API server). Off, a Backup or
+    /// Restore with spec.hooks fails validation. The chart sets it with `hooks.enabled`, which
+    /// also grants the `pods/exec` right hooks need (docs/hooks.md).
+    #[arg(long)]
+    hooks_enabled: bool,
 }
 
 /// `--secrets-scope`.
@@ -333,6 +338,7 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     let headroom = (16u64 << 20).min(args.restore_spool_limit / 4);
     settings.restore_spool_bytes = args.restore_spool_limit - headroom;
     settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
+    settings.hooks_enabled = args.hooks_enabled;
     let options = crate::server::ServerOptions {
         kube: globals.kube_config().await?,
         settings,

@@ -26,6 +26,10 @@ pub struct Settings {
     pub restore_spool_bytes: u64,
     /// Where a location's file paths may point (`--credentials-dir`).
     pub files: crate::location::FilePaths,
+    /// Whether backups and restores run hooks (`--hooks-enabled`, set by the chart's
+    /// `hooks.enabled` together with the `pods/exec` right they need). Off, a spec with hooks
+    /// fails validation saying how to enable them.
+    pub hooks_enabled: bool,
 }
 
 impl Settings {
@@ -41,6 +45,7 @@ impl Settings {
             store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
             restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
             files: crate::location::FilePaths::default(),
+            hooks_enabled: false,
         }
     }
 }

@@ -24,7 +24,13 @@ pub fn validate(spec: &ScheduleSpec) -> Result<Cron, Vec<String>> {
     let cron = Cron::parse(&spec.schedule)
         .map_err(|e| errors.push(format!("spec.schedule: {e}")))
         .ok();
-    if let Err(template) = Plan::from_spec(&spec.template) {
+    let plan = Plan::from_spec(&spec.template).err().into_iter().flatten();
+    let hooks = crate::hooks::BackupRules::from_spec(spec.template.hooks.as_ref())
+        .err()
+        .into_iter()
+        .flatten();
+    let template: Vec<String> = plan.chain(hooks).collect();
+    if !template.is_empty() {
         errors.extend(template.into_iter().map(|e| match e.strip_prefix("spec.") {
             Some(rest) => format!("spec.template.{rest}"),
             None => format!("spec.template: {e}"),
@@ -80,14 +86,14 @@ mod tests {
     fn every_problem_is_named_by_its_field() {
         let errors = validate(&spec(serde_json::json!({
             "schedule": "0 25 * * *",
-            "template": {"ttl": "3 days", "hooks": {"resources": [{"name": "h"}]},
+            "template": {"ttl": "3 days", "hooks": {"resources": [{"name": "h", "pre": [{"exec": {"command": [""]}}]}]},
                          "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Nope"}]}},
         })))
         .unwrap_err();
         let text = errors.join("\n");
         for want in [
             "spec.schedule: hour field \"25\"",
-            "spec.template.hooks:",
+            "spec.template.hooks.resources[0].pre[0].exec.command:",
             "spec.template.ttl: \"3 days\" is not a duration",
             "spec.template.labelSelector",
         ] {

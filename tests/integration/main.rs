@@ -33,6 +33,7 @@ mod cli_install;
 mod crds;
 mod csi_snapshots;
 mod download_trust;
+mod hooks;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;

@@ -559,3 +559,110 @@ fn install_grants_what_the_chart_grants_with_its_default_values() {
         );
     }
 }
+
+/// The exec right hooks need, by the chart's `hooks` values: verb, resource, namespace, then the
+/// answer with `hooks.enabled=true,hooks.namespaces={app}` and with `hooks.clusterWide=true`.
+/// (Hooks off, the default, grants neither: the main table's `pods/exec` rows.)
+const HOOKS_TABLE: &[(&str, &str, &str, bool, bool)] = &[
+    ("create", "pods/exec", "app", true, true),
+    ("get", "pods/exec", "app", true, true),
+    ("create", "pods/exec", "other", false, true),
+    ("create", "pods/attach", "app", false, false),
+    ("create", "pods/portforward", "app", false, false),
+    ("delete", "pods", "app", false, false),
+];
+
+/// The README's hooks table, as rows of cells.
+fn readme_hooks_table() -> Vec<Vec<String>> {
+    let path = e2e::manifests::repo().join("charts/veloxide/README.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let section = text
+        .split("### What hooks add")
+        .nth(1)
+        .expect("charts/veloxide/README.md has the section \"What hooks add\"");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with("| verb |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_documents_the_hooks_table() {
+    let want: Vec<Vec<String>> = HOOKS_TABLE
+        .iter()
+        .map(|(verb, resource, ns, listed, wide)| {
+            vec![
+                verb.to_string(),
+                resource.to_string(),
+                ns.to_string(),
+                yes_no(*listed).into(),
+                yes_no(*wide).into(),
+            ]
+        })
+        .collect();
+    assert_eq!(readme_hooks_table(), want);
+}
+
+/// `hooks.enabled` grants pods/exec only in `hooks.namespaces`, or everywhere with
+/// `hooks.clusterWide`; nothing more on pods; and a chart asking for hooks with neither is
+/// refused at render time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_get_the_exec_right_only_where_the_chart_says() {
+    let refused = e2e::manifests::chart_rbac(NS, &["hooks.enabled=true"]).unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("hooks.namespaces"),
+        "{refused:#}"
+    );
+    let cluster = Cluster::start().expect("the control plane starts");
+    let client = cluster.client().await.unwrap();
+    for ns in [NS, "app", "other"] {
+        let out = kubectl(&cluster, &["create", "namespace", ns]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    type Answer = fn(&(&str, &str, &str, bool, bool)) -> bool;
+    let configs: [(&[&str], Answer); 2] = [
+        (&["hooks.enabled=true", "hooks.namespaces={app}"], |r| r.3),
+        (&["hooks.enabled=true", "hooks.clusterWide=true"], |r| r.4),
+    ];
+    for (values, answer) in configs {
+        let yaml = e2e::manifests::chart_rbac(NS, values).unwrap();
+        let docs = rbac_only(&yaml);
+        e2e::manifests::apply(&client, &to_yaml(&docs))
+            .await
+            .unwrap();
+        let c = &cluster;
+        tokio::task::block_in_place(|| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut pending: Vec<_> = HOOKS_TABLE.iter().collect();
+            loop {
+                pending.retain(|r| can_i(c, r.0, r.1, r.2) != answer(r));
+                if pending.is_empty() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{values:?}: these answers differ from the table: {pending:?}"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        delete_all(&client, &docs).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::task::block_in_place(|| can_i(c, "create", "pods/exec", "app")) {
+            assert!(Instant::now() < deadline, "{values:?}: still granted");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}

@@ -80,7 +80,7 @@ fn table() {
             json!({}),
             seen(&[], &[], &[("app/db", "pre.hook.backup.velero.io/command")]),
             vec![
-                "backup hook annotations on 1 pods taken (app/db: pre.hook.backup.velero.io/command): veloxide does not run backup hooks yet; none was run",
+                "backup hook annotations on 1 pods taken (app/db: pre.hook.backup.velero.io/command): this server runs without hooks (enable them with the chart's hooks.enabled); none was run",
             ],
         ),
         (

@@ -29,6 +29,7 @@ use serde_json::Value;
 use super::filter::{Plan, excluded_by_label};
 use super::sidefiles::{BackupLog, Results};
 use crate::api::Backup;
+use crate::hooks::{BackupHooks, Tally};
 use decide::{Decision, decide};
 use record::{Outcome, VolumeRecord};
 
@@ -39,6 +40,8 @@ pub struct Job<'a> {
     /// The Backup (its spec, and the annotations that pick a VolumeSnapshotClass per driver).
     pub backup: &'a Backup,
     pub plan: &'a Plan,
+    /// The hooks run around each pod (`pod_step`).
+    pub hooks: &'a BackupHooks,
     /// Whether the plan takes Pods and PersistentVolumeClaims at all (resource filters).
     pub takes_pods: bool,
     pub takes_claims: bool,
@@ -52,6 +55,11 @@ pub struct Job<'a> {
 /// What the volumes step did, for the archive, the side files and the status.
 #[derive(Debug, Default)]
 pub struct Taken {
+    /// Pods whose pre hook failed with `onError: Fail`, `namespace/name`: left out of the
+    /// archive.
+    pub left_out: BTreeSet<String>,
+    /// The hooks run.
+    pub hooks: Tally,
     /// Every claim considered, in the order it was taken.
     pub records: Vec<VolumeRecord>,
     /// The VolumeSnapshotClasses used, by name (the archive and a side file hold them).
@@ -151,7 +159,7 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
     };
     let mut done = BTreeSet::new();
     for pod in &pods {
-        pod_step::pre_hooks(job, pod, log, results).await;
+        let backed_up = pod_step::pre_hooks(job, pod, &mut taken, log, results).await;
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         for claim in claims_of(pod).into_iter().filter(|_| job.takes_claims) {
             if done.insert(format!("{namespace}/{claim}")) {
@@ -161,7 +169,9 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
                 .await;
             }
         }
-        pod_step::post_hooks(job, pod, log, results).await;
+        if backed_up {
+            pod_step::post_hooks(job, pod, &mut taken, log, results).await;
+        }
     }
     for claim in &claims {
         let namespace = claim.metadata.namespace.clone().unwrap_or_default();

@@ -17,6 +17,7 @@ use crate::backup::{self, BackupError, Cleaner, Progress, Request, Source};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Error, now, publish, store_for};
+use crate::hooks::BackupHooks;
 use crate::storage::{MIN_PART_SIZE, MultipartOptions, ObjectStore};
 
 /// How a backup's archive is uploaded: S3's smallest parts, one at a time, so the upload holds
@@ -57,7 +58,11 @@ pub(super) async fn execute(state: &State, claimed: Backup, ready: Ready) -> Res
         Err(e) => (Err(BackupError::Location(e)), None),
         Ok(store) => {
             let store = store.with_multipart(BACKUP_UPLOAD);
-            match archive(state, &claimed, &ready, &store, &mut run).await {
+            let hooks = BackupHooks {
+                rules: ready.hooks.clone(),
+                client: ctx.settings.hooks_enabled.then(|| ctx.client.clone()),
+            };
+            match archive(state, &claimed, &ready, &hooks, &store, &mut run).await {
                 Ended::Finished(result) => (result, Some(store)),
                 Ended::Cancelled => return Ok(Action::await_change()),
                 Ended::Lost(now) => {
@@ -114,6 +119,7 @@ async fn archive(
     state: &State,
     claimed: &Backup,
     ready: &Ready,
+    hooks: &BackupHooks,
     store: &ObjectStore,
     run: &mut Run<'_, Backup>,
 ) -> Ended<Result<backup::Outcome, BackupError>, Backup> {
@@ -139,6 +145,7 @@ async fn archive(
         policies: ready.policies.as_ref(),
         csi_timeout: ready.csi_timeout.clone(),
         csi_metrics: Some(&ctx.metrics.csi),
+        hooks,
         source: &source,
         store,
         started,

@@ -133,6 +133,7 @@ pub fn finished(
             status.backup_item_operations_completed = some(v.completed);
             status.backup_item_operations_failed = some(v.failed);
             status.warnings = (outcome.warnings > 0).then_some(outcome.warnings as i64);
+            status.hook_status = outcome.hooks.status();
             status.progress = Some(BackupProgress {
                 total_items: Some(outcome.items as i64),
                 items_backed_up: Some(outcome.items as i64),
@@ -279,9 +280,18 @@ mod tests {
                 completed: 2,
                 failed: 0,
             },
+            hooks: crate::hooks::Tally {
+                attempted: 2,
+                failed: 1,
+            },
         };
         let done = finished(&running, &Ok(outcome.clone()), &at(30));
         assert_eq!(done.phase, Some(BackupPhase::Completed));
+        let hooks = done.hook_status.as_ref().unwrap();
+        assert_eq!(
+            (hooks.hooks_attempted, hooks.hooks_failed),
+            (Some(2), Some(1))
+        );
         assert_eq!(done.csi_volume_snapshots_attempted, Some(2));
         assert_eq!(done.csi_volume_snapshots_completed, Some(2));
         assert_eq!(done.backup_item_operations_failed, Some(0));

@@ -10,6 +10,7 @@ use crate::api::{Backup, BackupStorageLocation, LocationPhase};
 use crate::backup::Plan;
 use crate::backup::volumes::policy::{self, Policies};
 use crate::controller::{Context, Error};
+use crate::hooks::BackupRules;
 
 /// What validation found.
 pub(super) enum Checked {
@@ -24,6 +25,7 @@ pub(super) enum Checked {
 pub(super) struct Ready {
     pub location: BackupStorageLocation,
     pub plan: Plan,
+    pub hooks: BackupRules,
     pub ttl: Duration,
     /// `spec.resourcePolicy`'s volume policies.
     pub policies: Option<Policies>,
@@ -31,6 +33,10 @@ pub(super) struct Ready {
     pub csi_timeout: (Duration, String),
 }
 
+/// Why a backup with hooks is refused by a server that runs none.
+pub const HOOKS_DISABLED: &str = "spec.hooks: this server runs without hooks, so it has no right \
+    to exec into pods; enable them with the chart's hooks.enabled=true (and hooks.namespaces, \
+    or hooks.clusterWide=true) or the server flag --hooks-enabled, or remove spec.hooks";
 /// Velero's default `csiSnapshotTimeout`.
 const CSI_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -43,6 +49,12 @@ pub(super) async fn validate(
     let plan = Plan::from_spec(&backup.spec)
         .map_err(|e| errors.extend(e))
         .ok();
+    let hooks = BackupRules::from_spec(backup.spec.hooks.as_ref())
+        .map_err(|e| errors.extend(e))
+        .unwrap_or_default();
+    if !ctx.settings.hooks_enabled && !hooks.is_empty() {
+        errors.push(HOOKS_DISABLED.to_owned());
+    }
     let ttl = match backup.spec.ttl.as_ref().map(|t| t.parse()) {
         None => ctx.settings.backup.default_ttl,
         Some(Ok(d)) if d.is_zero() => ctx.settings.backup.default_ttl,
@@ -114,6 +126,7 @@ pub(super) async fn validate(
         (Some(location), Some(plan), None) => Checked::Ready(Box::new(Ready {
             location,
             plan,
+            hooks,
             ttl,
             policies,
             csi_timeout,

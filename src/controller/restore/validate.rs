@@ -82,7 +82,12 @@ fn check_spec(
         .ok();
     let set =
         |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != &json!({}));
-    if set(&spec.hooks) {
+    if spec
+        .hooks
+        .as_ref()
+        .and_then(|h| h.resources.as_ref())
+        .is_some_and(|r| !r.is_empty())
+    {
         errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
     }
     if set(&spec.restore_status) {

@@ -124,6 +124,12 @@ impl World {
         .await;
     }
 
+    /// The chart's RBAC rendered with these values, applied over what is there (as `helm
+    /// upgrade --set`), e.g. once the namespaces `hooks.namespaces` names exist.
+    pub async fn apply_rbac(&self, chart_values: &[&str]) {
+        apply_chart_rbac(&self.client, chart_values).await;
+    }
+
     /// The `veloxide` CLI's environment: the admin kubeconfig, as a user at a terminal has.
     pub fn kubeconfig(&self) -> &Path {
         &self.cluster.kubeconfig
