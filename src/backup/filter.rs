@@ -45,7 +45,7 @@ impl ResourceDesc {
     }
 
     /// Whether `name` (as a user writes it in a filter) names this resource.
-    fn named_by(&self, name: &str) -> bool {
+    pub fn named_by(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         if name == self.group_resource() {
             return true;

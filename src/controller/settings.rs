@@ -26,6 +26,8 @@ pub struct Settings {
     pub restore_spool_bytes: u64,
     /// Where a location's file paths may point (`--credentials-dir`).
     pub files: crate::location::FilePaths,
+    /// The order restores create kinds in (`--restore-resource-priorities`).
+    pub restore_priorities: crate::restore::priorities::Priorities,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ impl Settings {
             store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
             restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
             files: crate::location::FilePaths::default(),
+            restore_priorities: Default::default(),
         }
     }
 }

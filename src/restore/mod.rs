@@ -18,9 +18,13 @@ mod error;
 mod keys;
 mod log;
 pub mod metrics;
+pub mod modifiers;
+pub mod options;
 mod own_roles;
 pub mod parse;
+mod plugins;
 pub mod prepare;
+pub mod priorities;
 mod run;
 pub mod spool;
 

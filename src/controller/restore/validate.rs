@@ -21,6 +21,7 @@ pub(super) async fn validate(
 ) -> Result<Result<Validated, Vec<String>>, Error> {
     let mut errors = Vec::new();
     let (policy, plan) = check_spec(spec, &mut errors);
+    let options = super::options::options(ctx, spec, &mut errors).await?;
     let schedule = spec.schedule_name.as_deref().unwrap_or("");
     let backup = source_backup(ctx, spec, schedule).await?;
     let location = match &backup {
@@ -55,6 +56,7 @@ pub(super) async fn validate(
                 location,
                 plan,
                 policy,
+                options,
             })
         }
         // Without errors all four are there: a spec without a source has an error.
@@ -82,17 +84,6 @@ fn check_spec(
         |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != &json!({}));
     if set(&spec.hooks) {
         errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
-    }
-    if set(&spec.restore_status) {
-        errors.push(
-            "spec.restoreStatus: restoring status is not supported by veloxide; remove it".into(),
-        );
-    }
-    if set(&spec.resource_modifier) {
-        errors.push(
-            "spec.resourceModifier: resource modifiers are not supported by veloxide; remove it"
-                .into(),
-        );
     }
     let filters = BackupSpec {
         included_namespaces: spec.included_namespaces.clone(),

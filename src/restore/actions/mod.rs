@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 mod completed;
+mod image_name;
 mod job;
 mod lease;
 mod pod;
@@ -18,6 +19,7 @@ mod rbac;
 mod secret;
 mod service;
 mod service_account;
+mod storage_class;
 
 mod types;
 
@@ -57,6 +59,54 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("persistentvolumeclaims", "velero.io/pvc", pvc::restore),
     ("secrets", "velero.io/secret", secret::restore),
+    // The plugins configured by ConfigMaps in the server's namespace.
+    (
+        "persistentvolumeclaims",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    (
+        "persistentvolumes",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    (
+        "statefulsets.apps",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    ("pods", "velero.io/change-image-name", image_name::restore),
+    (
+        "deployments.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "statefulsets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "daemonsets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "replicasets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "replicationcontrollers",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    ("jobs.batch", "velero.io/change-image-name", image_name::restore),
+    (
+        "cronjobs.batch",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
     // Not Velero's: the server's own leader lock is never restored over.
     (
         "leases.coordination.k8s.io",
@@ -88,6 +138,7 @@ pub(crate) struct TestContext {
     pub rules: Rules,
     pub reprovisioned: BTreeSet<String>,
     pub own_roles: OwnRoles,
+    pub plugins: crate::restore::options::PluginConfig,
 }
 
 #[cfg(test)]
@@ -102,6 +153,7 @@ impl TestContext {
             },
             reprovisioned: ["pv-gone".to_owned()].into(),
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
+            plugins: Default::default(),
         }
     }
 
@@ -111,6 +163,7 @@ impl TestContext {
             reprovisioned: &self.reprovisioned,
             own_roles: &self.own_roles,
             server_namespace: "velero",
+            plugins: &self.plugins,
         }
     }
 }
