@@ -52,7 +52,10 @@ pub enum Applied {
     /// accepted).
     WouldUpdate,
     /// Dry run: the API server refused the dry-run request (who refused, and its message).
-    Refused { by: Refuser, reason: String },
+    Refused {
+        by: Refuser,
+        reason: String,
+    },
 }
 
 /// Who refused a request, read from the API server's answer.
@@ -329,10 +332,26 @@ mod tests {
     #[test]
     fn refusals_are_told_apart() {
         let cases = [
-            (403, "configmaps is forbidden: User \"system:serviceaccount:velero:veloxide\" cannot create resource", Some(Refuser::Rbac)),
-            (422, "configmaps \"x\" is forbidden: ValidatingAdmissionPolicy 'no-bad' with binding 'b' denied request: bad", Some(Refuser::Admission)),
-            (400, "admission webhook \"w.example.com\" denied the request: no", Some(Refuser::Admission)),
-            (422, "ConfigMap \"x\" is invalid: metadata.name: Invalid value", Some(Refuser::Validation)),
+            (
+                403,
+                "configmaps is forbidden: User \"system:serviceaccount:velero:veloxide\" cannot create resource",
+                Some(Refuser::Rbac),
+            ),
+            (
+                422,
+                "configmaps \"x\" is forbidden: ValidatingAdmissionPolicy 'no-bad' with binding 'b' denied request: bad",
+                Some(Refuser::Admission),
+            ),
+            (
+                400,
+                "admission webhook \"w.example.com\" denied the request: no",
+                Some(Refuser::Admission),
+            ),
+            (
+                422,
+                "ConfigMap \"x\" is invalid: metadata.name: Invalid value",
+                Some(Refuser::Validation),
+            ),
             (404, "namespaces \"gone\" not found", None),
             (500, "etcdserver: request timed out", None),
         ];

@@ -86,7 +86,13 @@ pub async fn choose<'s>(
     let status = options
         .status
         .as_ref()
-        .map(|p| p.resources(&descs).0.iter().map(|r| r.group_resource()).collect())
+        .map(|p| {
+            p.resources(&descs)
+                .0
+                .iter()
+                .map(|r| r.group_resource())
+                .collect()
+        })
         .unwrap_or_default();
     (chosen, status)
 }

@@ -177,8 +177,18 @@ mod tests {
                 assert_eq!(p.to_string(), text.trim_end_matches(",-"), "{text}");
             }
         }
-        assert!("a,-,b,-,c".parse::<Priorities>().unwrap_err().contains("multiple"));
-        assert!("a,,b".parse::<Priorities>().unwrap_err().contains("entry 2 is empty"));
+        assert!(
+            "a,-,b,-,c"
+                .parse::<Priorities>()
+                .unwrap_err()
+                .contains("multiple")
+        );
+        assert!(
+            "a,,b"
+                .parse::<Priorities>()
+                .unwrap_err()
+                .contains("entry 2 is empty")
+        );
         assert_eq!(Priorities::default().to_string().split(',').count(), 29);
     }
 

@@ -152,8 +152,15 @@ async fn restore_items(
              cluster is changed",
         );
     }
-    let (chosen, status_resources) =
-        choose(request.client, request.plan, request.options, &spooled, log, results).await;
+    let (chosen, status_resources) = choose(
+        request.client,
+        request.plan,
+        request.options,
+        &spooled,
+        log,
+        results,
+    )
+    .await;
     let reprovisioned = reprovisioned(&chosen);
     let has_bindings = chosen.iter().any(|i| {
         i.group_resource == "rolebindings.rbac.authorization.k8s.io"
@@ -263,7 +270,10 @@ impl Tally<'_> {
                 log.line("info", &format!("Dry run: {what} {}", applied.word()));
             }
             Applied::Refused { by, reason } => {
-                let message = format!("Dry run: {what} would be refused by {}: {reason}", by.word());
+                let message = format!(
+                    "Dry run: {what} would be refused by {}: {reason}",
+                    by.word()
+                );
                 log.line("error", &message);
                 results.errors.add(target_ns.as_deref(), message);
             }

@@ -351,7 +351,10 @@ mod tests {
         assert_eq!(s["existingResourcePolicy"], "update");
         assert_eq!(s["namespaceMapping"], json!({"shop": "shop-copy"}));
         assert!(s.get("dryRun").is_none());
-        assert_eq!(spec(&["--from-backup", "b1", "--dry-run"])["spec"]["dryRun"], true);
+        assert_eq!(
+            spec(&["--from-backup", "b1", "--dry-run"])["spec"]["dryRun"],
+            true
+        );
     }
 
     #[test]

@@ -69,7 +69,10 @@ mod tests {
             ("1.1.1.1:5000,2.2.2.2:3000", Some("2.2.2.2:3000/abc:test")),
             ("5000,3000", Some("1.1.1.1:3000/abc:test")),
             ("abc:test,edf:test", Some("1.1.1.1:5000/edf:test")),
-            ("1.1.1.1:5000/abc:test,2.2.2.2:3000/edf:test", Some("2.2.2.2:3000/edf:test")),
+            (
+                "1.1.1.1:5000/abc:test,2.2.2.2:3000/edf:test",
+                Some("2.2.2.2:3000/edf:test"),
+            ),
             ("nginx,busybox", None),
             ("no-delimiter", None),
             ("abc,", None),
@@ -89,9 +92,14 @@ mod tests {
                           "initContainers": [{"name": "i", "image": "repo2/init:1"}]});
         let shapes = [
             (json!({"kind": "Pod", "spec": spec}), "/spec"),
-            (json!({"kind": "Deployment", "spec": {"template": {"spec": spec}}}), "/spec/template/spec"),
-            (json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}),
-             "/spec/jobTemplate/spec/template/spec"),
+            (
+                json!({"kind": "Deployment", "spec": {"template": {"spec": spec}}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}),
+                "/spec/jobTemplate/spec/template/spec",
+            ),
         ];
         for (mut object, at) in shapes {
             restore(&mut object, &t.ctx()).unwrap();

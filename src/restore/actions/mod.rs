@@ -101,7 +101,11 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
         "velero.io/change-image-name",
         image_name::restore,
     ),
-    ("jobs.batch", "velero.io/change-image-name", image_name::restore),
+    (
+        "jobs.batch",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
     (
         "cronjobs.batch",
         "velero.io/change-image-name",

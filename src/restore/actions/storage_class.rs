@@ -60,22 +60,37 @@ mod tests {
     #[test]
     fn classes_are_mapped_in_claims_volumes_and_templates() {
         let mut t = TestContext::new();
-        t.plugins.storage_classes =
-            [("standard".to_owned(), "fast".to_owned()), ("old".to_owned(), "gone".to_owned())].into();
+        t.plugins.storage_classes = [
+            ("standard".to_owned(), "fast".to_owned()),
+            ("old".to_owned(), "gone".to_owned()),
+        ]
+        .into();
         t.plugins.missing_classes = ["gone".to_owned()].into();
         let cases = [
-            (json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "standard"}}),
-             Ok(json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "fast"}}))),
-            (json!({"kind": "PersistentVolume", "spec": {"storageClassName": "other"}}),
-             Ok(json!({"kind": "PersistentVolume", "spec": {"storageClassName": "other"}}))),
-            (json!({"kind": "PersistentVolumeClaim", "spec": {}}),
-             Ok(json!({"kind": "PersistentVolumeClaim", "spec": {}}))),
-            (json!({"kind": "StatefulSet", "spec": {"volumeClaimTemplates": [
+            (
+                json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "standard"}}),
+                Ok(json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "fast"}})),
+            ),
+            (
+                json!({"kind": "PersistentVolume", "spec": {"storageClassName": "other"}}),
+                Ok(json!({"kind": "PersistentVolume", "spec": {"storageClassName": "other"}})),
+            ),
+            (
+                json!({"kind": "PersistentVolumeClaim", "spec": {}}),
+                Ok(json!({"kind": "PersistentVolumeClaim", "spec": {}})),
+            ),
+            (
+                json!({"kind": "StatefulSet", "spec": {"volumeClaimTemplates": [
                 {"spec": {"storageClassName": "standard"}}, {"spec": {}}]}}),
-             Ok(json!({"kind": "StatefulSet", "spec": {"volumeClaimTemplates": [
-                {"spec": {"storageClassName": "fast"}}, {"spec": {}}]}}))),
-            (json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "old"}}),
-             Err("\"gone\", which does not exist")),
+                Ok(
+                    json!({"kind": "StatefulSet", "spec": {"volumeClaimTemplates": [
+                {"spec": {"storageClassName": "fast"}}, {"spec": {}}]}}),
+                ),
+            ),
+            (
+                json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "old"}}),
+                Err("\"gone\", which does not exist"),
+            ),
         ];
         for (mut object, want) in cases {
             let got = restore(&mut object, &t.ctx());

@@ -84,12 +84,8 @@ impl Modifiers {
                 data.len()
             )]);
         };
-        Modifiers::parse(text).map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| format!("{at}: {e}"))
-                .collect()
-        })
+        Modifiers::parse(text)
+            .map_err(|errors| errors.into_iter().map(|e| format!("{at}: {e}")).collect())
     }
 
     /// Parse the rules' text (YAML or JSON).
@@ -147,7 +143,9 @@ impl Modifiers {
                 Patches::Strategic(p) => strategic::apply(object, p),
             };
             if let Err(e) = applied {
-                errors.push(format!("resource modifier rule {i}: error in applying patch {e}"));
+                errors.push(format!(
+                    "resource modifier rule {i}: error in applying patch {e}"
+                ));
             }
         }
         errors

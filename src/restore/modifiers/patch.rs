@@ -52,7 +52,10 @@ pub(super) fn velero_value(text: &str) -> Value {
         return Value::String(text[1..text.len() - 1].to_owned());
     }
     let lower = text.to_ascii_lowercase();
-    if text == "null" || lower == "true" || lower == "false" || text.starts_with(['{', '['])
+    if text == "null"
+        || lower == "true"
+        || lower == "false"
+        || text.starts_with(['{', '['])
         || text.parse::<f64>().is_ok()
     {
         // Velero pastes the text into the patch as JSON; text that is not valid JSON fails
@@ -74,7 +77,9 @@ pub(super) fn check_json(raw: Vec<RawJsonPatch>, at: &str) -> Result<Vec<JsonPat
         let at = format!("{at}.patches[{i}]");
         let op = p.operation.to_ascii_lowercase();
         if p.operation.is_empty() {
-            errors.push(format!("{at}.operation: cannot be empty; use one of {OPERATIONS:?}"));
+            errors.push(format!(
+                "{at}.operation: cannot be empty; use one of {OPERATIONS:?}"
+            ));
             continue;
         }
         if !OPERATIONS.contains(&op.as_str()) {
@@ -85,7 +90,9 @@ pub(super) fn check_json(raw: Vec<RawJsonPatch>, at: &str) -> Result<Vec<JsonPat
             continue;
         }
         if p.path.is_empty() {
-            errors.push(format!("{at}.path: cannot be empty; give a JSON pointer such as /spec/replicas"));
+            errors.push(format!(
+                "{at}.path: cannot be empty; give a JSON pointer such as /spec/replicas"
+            ));
             continue;
         }
         let starts_as_json = p.value.starts_with(['{', '['])
@@ -110,7 +117,11 @@ pub(super) fn check_json(raw: Vec<RawJsonPatch>, at: &str) -> Result<Vec<JsonPat
             Err(e) => errors.push(format!("{at}: {e}")),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Parse each `patchData` (YAML or JSON) into a JSON object.
@@ -126,7 +137,11 @@ pub(super) fn check_data(raw: Vec<RawPatchData>, at: &str) -> Result<Vec<Value>,
             Err(e) => errors.push(format!("{at}[{i}].patchData: not YAML or JSON: {e}")),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Apply a rule's JSON patches, all or nothing. A failed `test` leaves the object as it was

@@ -8,6 +8,7 @@
 //! - `finalizers` merges as a set; `$deleteFromPrimitiveList/<field>` removes values from one;
 //! - `$patch: replace` on a map replaces it, `$patch: delete` removes it;
 //!   `$setElementOrder/<field>` is accepted and ignored (order is kept, new elements last).
+//!
 //! Like Velero (whose patcher needs the kind in its scheme), only built-in kinds are patched:
 //! a custom resource fails with an item error, as the API server refuses strategic merge
 //! patches on them.
@@ -130,11 +131,13 @@ fn merge_map_into(target: &mut Value, patch: &Value, field: &str) -> Result<(), 
 /// The key a list's elements merge by, if it is one of [`MERGE_KEYS`].
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
     if field == "ports" {
-        return Some(if sample.is_some_and(|v| v.get("containerPort").is_some()) {
-            "containerPort"
-        } else {
-            "port"
-        });
+        return Some(
+            if sample.is_some_and(|v| v.get("containerPort").is_some()) {
+                "containerPort"
+            } else {
+                "port"
+            },
+        );
     }
     MERGE_KEYS
         .iter()

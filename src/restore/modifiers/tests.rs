@@ -98,7 +98,10 @@ resourceModifierRules:
         ("\"^web-\"", "\"^api-\""),
         ("tier: web", "tier: db"),
         ("value: \"3\"\n  patches", "value: \"2\"\n  patches"),
-        ("groupResource: deployments.apps", "groupResource: statefulsets.apps"),
+        (
+            "groupResource: deployments.apps",
+            "groupResource: statefulsets.apps",
+        ),
     ] {
         let changed = rules.replacen(from, to, 1);
         assert_ne!(changed, rules, "{from}");
@@ -132,7 +135,10 @@ resourceModifierRules:
     assert!(applied(rules, &mut d, "deployments.apps").is_empty());
     assert_eq!(d, deployment());
     // A path that is not there is an item error.
-    let bad = rules.replace("{operation: test, path: /spec/replicas, value: \"5\"}", "{operation: replace, path: /spec/nope/x, value: \"5\"}");
+    let bad = rules.replace(
+        "{operation: test, path: /spec/replicas, value: \"5\"}",
+        "{operation: replace, path: /spec/nope/x, value: \"5\"}",
+    );
     let mut d = deployment();
     let errors = applied(&bad, &mut d, "deployments.apps");
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -215,35 +221,66 @@ resourceModifierRules:
 #[test]
 fn bad_rules_name_the_rule_and_the_field() {
     let cases: &[(&str, &str)] = &[
-        ("version: v2\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: /a, value: x}]}]",
-         "version: unsupported resource modifier version \"v2\""),
-        ("version: v1\nresourceModifierRules: []", "resourceModifierRules: cannot be empty"),
-        ("version: v1\nresourceModifierRules: [{conditions: {}, patches: [{operation: add, path: /a}]}]",
-         "resourceModifierRules[0].conditions.groupResource: cannot be empty"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: ad, path: /a}]}]",
-         "resourceModifierRules[0].patches[0].operation: unsupported operation \"ad\""),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: ''}]}]",
-         "resourceModifierRules[0].patches[0].path: cannot be empty"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}}]",
-         "resourceModifierRules[0]: no patch data found"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: /a}], mergePatches: [{patchData: '{}'}]}]",
-         "resourceModifierRules[0]: only one of patches, mergePatches, strategicPatches"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods, resourceNameRegex: '('}, patches: [{operation: add, path: /a}]}]",
-         "resourceModifierRules[0].conditions.resourceNameRegex:"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods, matches: [{path: spec}]}, patches: [{operation: add, path: /a}]}]",
-         "resourceModifierRules[0].conditions.matches[0].path: \"spec\" is not a JSON pointer"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patchez: []}]",
-         "resourceModifierRules[0]: unknown field `patchez`"),
-        ("version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, mergePatches: [{patchData: '[1'}]}]",
-         "resourceModifierRules[0].mergePatches[0].patchData: not YAML or JSON"),
+        (
+            "version: v2\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: /a, value: x}]}]",
+            "version: unsupported resource modifier version \"v2\"",
+        ),
+        (
+            "version: v1\nresourceModifierRules: []",
+            "resourceModifierRules: cannot be empty",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {}, patches: [{operation: add, path: /a}]}]",
+            "resourceModifierRules[0].conditions.groupResource: cannot be empty",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: ad, path: /a}]}]",
+            "resourceModifierRules[0].patches[0].operation: unsupported operation \"ad\"",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: ''}]}]",
+            "resourceModifierRules[0].patches[0].path: cannot be empty",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}}]",
+            "resourceModifierRules[0]: no patch data found",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patches: [{operation: add, path: /a}], mergePatches: [{patchData: '{}'}]}]",
+            "resourceModifierRules[0]: only one of patches, mergePatches, strategicPatches",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods, resourceNameRegex: '('}, patches: [{operation: add, path: /a}]}]",
+            "resourceModifierRules[0].conditions.resourceNameRegex:",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods, matches: [{path: spec}]}, patches: [{operation: add, path: /a}]}]",
+            "resourceModifierRules[0].conditions.matches[0].path: \"spec\" is not a JSON pointer",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, patchez: []}]",
+            "resourceModifierRules[0]: unknown field `patchez`",
+        ),
+        (
+            "version: v1\nresourceModifierRules: [{conditions: {groupResource: pods}, mergePatches: [{patchData: '[1'}]}]",
+            "resourceModifierRules[0].mergePatches[0].patchData: not YAML or JSON",
+        ),
     ];
     for (text, want) in cases {
-        let errors = Modifiers::parse(text)
-            .map(|_| ())
-            .expect_err(text);
-        assert!(errors.iter().any(|e| e.starts_with(want)), "{text}\n{errors:?}");
+        let errors = Modifiers::parse(text).map(|_| ()).expect_err(text);
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "{text}\n{errors:?}"
+        );
     }
-    let two = [("a".to_owned(), "x".to_owned()), ("b".to_owned(), "y".to_owned())].into();
+    let two = [
+        ("a".to_owned(), "x".to_owned()),
+        ("b".to_owned(), "y".to_owned()),
+    ]
+    .into();
     let errors = Modifiers::from_config_map("velero/rules", &two).unwrap_err();
-    assert!(errors[0].starts_with("spec.resourceModifier: ConfigMap velero/rules: holds 2 data keys"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("spec.resourceModifier: ConfigMap velero/rules: holds 2 data keys"),
+        "{errors:?}"
+    );
 }
