@@ -45,6 +45,7 @@ mod restore_delete;
 mod restore_identity;
 mod restore_localstack;
 mod restore_modes;
+mod restore_options;
 mod restore_ownership;
 mod restore_run;
 mod restore_sse_c;
