@@ -1,19 +1,23 @@
 //! The archive's producer: every chosen resource listed page by page, filtered, and streamed
 //! as tar.gz into the channel the upload reads.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::io;
 
 use bytes::Bytes;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc;
 
+use super::additional::{self, ItemId};
 use super::archive::{ArchiveWriter, ItemRef};
 use super::error::BackupError;
 use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
 use super::not_done::{Seen, not_done};
 use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
+
+mod additional_items;
+use additional_items::{archive_additional, cluster_role_bindings};
 
 /// Bytes gathered from the archive before they are handed to the upload.
 const CHUNK: usize = 256 * 1024;
@@ -22,12 +26,13 @@ const CHUNK: usize = 256 * 1024;
 pub(super) async fn produce(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    all: &[ResourceDesc],
     crds: Option<&ResourceDesc>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(u64, ResourceList), BackupError> {
-    let outcome = archive_into(request, resources, crds, &tx, log, results).await;
+    let outcome = archive_into(request, resources, all, crds, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
         // truncated archive.
@@ -43,11 +48,13 @@ pub(super) async fn produce(
 /// The CustomResourceDefinition resource's group-resource.
 pub(super) const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
 
-/// `resources` listed into the archive; then, when `crds` is given, the CRD of each resource
-/// that had an item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
+/// `resources` listed into the archive; then the additional items those items bring
+/// (`backup::additional`); then, when `crds` is given, the CRD of each resource that had an
+/// item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
 async fn archive_into(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    all: &[ResourceDesc],
     crds: Option<&ResourceDesc>,
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
@@ -61,10 +68,15 @@ async fn archive_into(
         with_items: BTreeSet::new(),
         seen: Seen::default(),
         tx,
+        all,
+        taken: HashSet::new(),
+        queue: VecDeque::new(),
+        bindings: None,
     };
     for resource in resources {
         archive_resource(request, resource, &mut out, log, results).await?;
     }
+    archive_additional(request, &mut out, log, results).await?;
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
     }
@@ -90,6 +102,14 @@ struct Archiving<'t> {
     /// What the items taken ask for that is not done.
     seen: Seen,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
+    /// Every resource discovery lists.
+    all: &'t [ResourceDesc],
+    /// The items taken of the resources additional items can be of (`additional::TARGETS`).
+    taken: HashSet<ItemId>,
+    /// Additional items still to look at, each with whether it skips the filters.
+    queue: VecDeque<(ItemId, bool)>,
+    /// The cluster's ClusterRoleBindings, read at the first ServiceAccount.
+    bindings: Option<Vec<serde_json::Value>>,
 }
 
 impl Archiving<'_> {
@@ -128,7 +148,6 @@ async fn archive_resource(
     let plan = request.plan;
     let selector = plan.list_selector();
     let group_resource = resource.group_resource();
-    let gvk = resource.gvk_key();
     log.line("info", &format!("Backing up resource {group_resource:?}"));
     let scopes = if resource.namespaced {
         plan.namespace_scopes()
@@ -139,6 +158,30 @@ async fn archive_resource(
     if let Some(message) = skipped {
         log.line("warning", &message);
         results.warnings.add_general(message);
+    }
+    // orderedResources: the named items first, in the order given (Velero's
+    // sortResourcesByOrder), then the rest as listed.
+    let mut first: HashSet<String> = HashSet::new();
+    for full in plan.ordered(resource) {
+        let (namespace, name) = match full.split_once('/') {
+            Some((ns, name)) if resource.namespaced => (Some(ns), name),
+            _ => (None, full.as_str()),
+        };
+        match request.source.get(resource, namespace, name).await {
+            Ok(Some(item)) => {
+                first.insert(full.clone());
+                out.total += 1;
+                offer(request, resource, &item, out, log, results).await?;
+            }
+            Ok(None) => log.line(
+                "warning",
+                &format!("orderedResources: cannot find {group_resource} '{full}'"),
+            ),
+            Err(e) => log.line(
+                "warning",
+                &format!("orderedResources: cannot read {group_resource} '{full}': {e}"),
+            ),
+        }
     }
     for scope in scopes {
         let mut token: Option<String> = None;
@@ -161,41 +204,11 @@ async fn archive_resource(
             };
             out.total += page.items.len() as u64;
             for item in &page.items {
-                let name = item.metadata.name.as_deref().unwrap_or_default();
-                let namespace = item.metadata.namespace.as_deref();
-                if !wanted(plan, resource, item) {
+                if !first.is_empty() && first.contains(&full_name(item)) {
                     out.total -= 1;
                     continue;
                 }
-                if excluded_by_label(item.metadata.labels.as_ref().unwrap_or(&Default::default())) {
-                    out.total -= 1;
-                    log.line(
-                        "info",
-                        &format!("Excluding {group_resource} {}{name}: it has the label {EXCLUDE_LABEL}=true",
-                            namespace.map_or(String::new(), |n| format!("{n}/"))),
-                    );
-                    continue;
-                }
-                out.seen.observe(&resource.group, &resource.plural, item);
-                let json = match serde_json::to_vec(item) {
-                    Ok(json) => json,
-                    Err(e) => {
-                        let message = format!("{group_resource} {name}: cannot encode: {e}");
-                        results.errors.add(namespace, message);
-                        continue;
-                    }
-                };
-                let item_ref = ItemRef {
-                    group_resource: &group_resource,
-                    version: &resource.version,
-                    namespace: namespace.filter(|_| resource.namespaced),
-                    name,
-                };
-                out.add(&item_ref, &gvk, &json)?;
-                if !resource.group.is_empty() {
-                    out.with_items.insert(group_resource.clone());
-                }
-                out.flush_full().await?;
+                offer(request, resource, item, out, log, results).await?;
             }
             out.report(request);
             match page.next {
@@ -205,6 +218,107 @@ async fn archive_resource(
         }
     }
     Ok(())
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped item (orderedResources' form).
+fn full_name(item: &DynamicObject) -> String {
+    let name = item.metadata.name.as_deref().unwrap_or_default();
+    match item.metadata.namespace.as_deref() {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// A listed item (already counted in the total): filtered by namespace, labels and the
+/// exclusion label, then taken.
+async fn offer(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    item: &DynamicObject,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    if !wanted(request.plan, resource, item) {
+        out.total -= 1;
+        return Ok(());
+    }
+    if excluded_by_label(item.metadata.labels.as_ref().unwrap_or(&Default::default())) {
+        out.total -= 1;
+        log.line(
+            "info",
+            &format!(
+                "Excluding {} {}: it has the label {EXCLUDE_LABEL}=true",
+                resource.group_resource(),
+                full_name(item)
+            ),
+        );
+        return Ok(());
+    }
+    take(request, resource, item, out, log, results).await
+}
+
+/// Into the archive, with the additional items it brings queued.
+async fn take(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    item: &DynamicObject,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    let group_resource = resource.group_resource();
+    let name = item.metadata.name.as_deref().unwrap_or_default();
+    let namespace = item.metadata.namespace.as_deref();
+    out.seen.observe(&resource.group, &resource.plural, item);
+    let json = if additional::has_action(&group_resource) {
+        let mut value = match serde_json::to_value(item) {
+            Ok(v) => v,
+            Err(e) => {
+                let message = format!("{group_resource} {name}: cannot encode: {e}");
+                results.errors.add(namespace, message);
+                return Ok(());
+            }
+        };
+        let must = additional::must_include(&value);
+        additional::strip_must_include(&mut value);
+        let bindings = if group_resource == additional::SERVICE_ACCOUNTS {
+            cluster_role_bindings(request, out, log).await
+        } else {
+            &[]
+        };
+        let related = additional::related(&group_resource, &value, bindings);
+        out.queue.extend(related.into_iter().map(|id| (id, must)));
+        serde_json::to_vec(&value)
+    } else {
+        serde_json::to_vec(item)
+    };
+    let json = match json {
+        Ok(json) => json,
+        Err(e) => {
+            let message = format!("{group_resource} {name}: cannot encode: {e}");
+            results.errors.add(namespace, message);
+            return Ok(());
+        }
+    };
+    let item_ref = ItemRef {
+        group_resource: &group_resource,
+        version: &resource.version,
+        namespace: namespace.filter(|_| resource.namespaced),
+        name,
+    };
+    out.add(&item_ref, &resource.gvk_key(), &json)?;
+    if additional::TARGETS.contains(&group_resource.as_str()) {
+        out.taken.insert(ItemId {
+            group_resource: group_resource.clone(),
+            namespace: item_ref.namespace.map(str::to_owned),
+            name: name.to_owned(),
+        });
+    }
+    if !resource.group.is_empty() {
+        out.with_items.insert(group_resource);
+    }
+    out.flush_full().await
 }
 
 /// Whether the plan takes a listed item: a Namespace by its name, anything else by its
