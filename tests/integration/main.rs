@@ -19,6 +19,7 @@ mod admission_props;
 mod api_server_restart;
 mod backup_cli;
 mod backup_faults;
+mod backup_filters;
 mod backup_lifecycle;
 mod backup_not_done;
 mod backup_ownership;

@@ -21,46 +21,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backup_support::*;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use restore_support::*;
 use serde_json::{Value, json};
 use server_support::{NS, Server, World};
 use veloxide::api::RestorePhase;
-
-fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
-fn api_for(world: &World, object: &Value, plural: &str) -> Api<DynamicObject> {
-    let ar = resource(
-        object["apiVersion"].as_str().unwrap(),
-        object["kind"].as_str().unwrap(),
-        plural,
-    );
-    match object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
-        Some(ns) => Api::namespaced_with(world.client.clone(), ns, &ar),
-        None => Api::all_with(world.client.clone(), &ar),
-    }
-}
-
-/// Create an object of `plural` as the admin.
-async fn put(world: &World, plural: &str, object: Value) {
-    let obj: DynamicObject = serde_json::from_value(object.clone()).unwrap();
-    api_for(world, &object, plural)
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {plural}: {e}"));
-}
 
 /// The restore's log, from the store.
 fn restore_log(world: &World, name: &str) -> String {

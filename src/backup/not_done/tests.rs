@@ -92,10 +92,10 @@ fn table() {
             ],
         ),
         (
-            "orderedResources",
+            "orderedResources (honoured: no warning)",
             json!({"orderedResources": {"pods": "app/a,app/b"}}),
             none.clone(),
-            vec!["spec.orderedResources is set, but"],
+            vec![],
         ),
         (
             "a resource policy",
