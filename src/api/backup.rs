@@ -73,8 +73,9 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub excluded_resources: Option<Vec<String>>,
-    /// Velero's scoped filters; not supported by veloxide yet (a backup using them fails
-    /// validation rather than silently backing up something else).
+    /// Velero's scoped filters: cluster-scoped resources to include (`*` for all), and the
+    /// rest below. They cannot be mixed with `includedResources`, `excludedResources` or
+    /// `includeClusterResources` (Velero refuses that too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included_cluster_scoped_resources: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -88,22 +88,55 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub preserve_node_ports: Option<bool>,
-    /// Velero's `restoreStatus`: resources whose status is restored too (not supported yet; a
-    /// restore naming any fails validation).
+    /// Velero's `restoreStatus`: the resources whose `.status` is restored too, through the
+    /// status subresource, after the object is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
-    pub restore_status: Option<serde_json::Value>,
+    #[schemars(extend("nullable" = true))]
+    pub restore_status: Option<RestoreStatusSpec>,
     /// Velero's restore hooks: init containers and exec hooks on restored pods (`docs/hooks.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<RestoreHooks>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_operation_timeout: Option<GoDuration>,
+    /// Velero's `resourceModifier`: a ConfigMap (kind `configmap`) in the restore's namespace
+    /// holding resource modifier rules, applied to every item before it is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
-    pub resource_modifier: Option<serde_json::Value>,
+    #[schemars(extend("nullable" = true))]
+    pub resource_modifier: Option<TypedLocalObjectReference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub uploader_config: Option<serde_json::Value>,
+    /// veloxide extension (not in Velero's API): list per object what the restore would do
+    /// (create, update, skip as existing, refused by RBAC or admission) with server-side
+    /// dry-run requests, changing nothing in the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub dry_run: Option<bool>,
+}
+
+/// Velero's `RestoreStatusSpec`: which resources get their `.status` restored.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatusSpec {
+    /// Resources whose status is restored; `*` means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub included_resources: Option<Vec<String>>,
+    /// Resources whose status is not restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub excluded_resources: Option<Vec<String>>,
+}
+
+/// Kubernetes' `TypedLocalObjectReference`, as Velero's `resourceModifier` uses it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypedLocalObjectReference {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub api_group: Option<String>,
+    pub kind: String,
+    pub name: String,
 }
 
 /// Velero's restore phases.

@@ -127,8 +127,22 @@ impl Source {
         resource: &ResourceDesc,
         name: &str,
     ) -> Result<Option<DynamicObject>, kube::Error> {
+        self.get(resource, None, name).await
+    }
+
+    /// The object `name` of `resource`, in `namespace` when it is namespaced (`None` when
+    /// there is none), with its apiVersion and kind set.
+    pub async fn get(
+        &self,
+        resource: &ResourceDesc,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
         let ar = api_resource(resource);
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if resource.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
         Ok(api.get_opt(name).await?.map(|mut o| {
             o.types.get_or_insert_with(|| TypeMeta {
                 api_version: ar.api_version.clone(),

@@ -8,6 +8,7 @@ use kube::core::{Selector, SelectorExt as _};
 
 use super::not_done::Asks;
 use crate::api::BackupSpec;
+use scoped::{Scoped, check_scoped, matches_any, scoped_takes};
 
 /// A listable resource, as discovery describes it (the preferred version only).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl ResourceDesc {
     }
 
     /// Whether `name` (as a user writes it in a filter) names this resource.
-    fn named_by(&self, name: &str) -> bool {
+    pub fn named_by(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         if name == self.group_resource() {
             return true;
@@ -95,8 +96,12 @@ pub struct Plan {
     included_resources: Vec<String>,
     excluded_resources: Vec<String>,
     include_cluster: Option<bool>,
+    /// Velero's scoped filters, when the spec uses them instead of the three above.
+    scoped: Option<Scoped>,
     selectors: Vec<Selector>,
     asks: Asks,
+    /// `orderedResources`: resource → the `namespace/name`s (or names) to take first.
+    ordered: BTreeMap<String, Vec<String>>,
 }
 
 /// Velero's label that keeps an object out of every backup, whatever the filters say.
@@ -119,30 +124,42 @@ impl Plan {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
-        for (field, value) in [
-            (
-                "includedClusterScopedResources",
-                &spec.included_cluster_scoped_resources,
-            ),
-            (
-                "excludedClusterScopedResources",
-                &spec.excluded_cluster_scoped_resources,
-            ),
-            (
-                "includedNamespaceScopedResources",
-                &spec.included_namespace_scoped_resources,
-            ),
-            (
-                "excludedNamespaceScopedResources",
-                &spec.excluded_namespace_scoped_resources,
-            ),
-        ] {
-            if value.as_ref().is_some_and(|v| !v.is_empty()) {
-                errors.push(format!(
-                    "spec.{field}: the scoped resource filters are not supported by veloxide yet; \
-                     use includedResources, excludedResources and includeClusterResources"
-                ));
-            }
+        let scoped = Scoped {
+            namespaced_includes: list(&spec.included_namespace_scoped_resources),
+            namespaced_excludes: list(&spec.excluded_namespace_scoped_resources),
+            cluster_includes: list(&spec.included_cluster_scoped_resources),
+            cluster_excludes: list(&spec.excluded_cluster_scoped_resources),
+        };
+        let uses_scoped = !(scoped.namespaced_includes.is_empty()
+            && scoped.namespaced_excludes.is_empty()
+            && scoped.cluster_includes.is_empty()
+            && scoped.cluster_excludes.is_empty());
+        let uses_old = !list(&spec.included_resources).is_empty()
+            || !list(&spec.excluded_resources).is_empty()
+            || spec.include_cluster_resources.is_some();
+        if uses_scoped && uses_old {
+            // Velero's rule (backup_controller.go): the two kinds of filters cannot be mixed.
+            errors.push(
+                "spec.includedResources, spec.excludedResources and \
+                 spec.includeClusterResources are the old filters; \
+                 spec.includedClusterScopedResources, spec.excludedClusterScopedResources, \
+                 spec.includedNamespaceScopedResources and \
+                 spec.excludedNamespaceScopedResources are the new ones: they cannot be used \
+                 together; keep one kind"
+                    .to_owned(),
+            );
+        }
+        if uses_scoped {
+            errors.extend(check_scoped(
+                "ClusterScopedResources",
+                &scoped.cluster_includes,
+                &scoped.cluster_excludes,
+            ));
+            errors.extend(check_scoped(
+                "NamespaceScopedResources",
+                &scoped.namespaced_includes,
+                &scoped.namespaced_excludes,
+            ));
         }
         let excluded_resources = list(&spec.excluded_resources);
         if excluded_resources.iter().any(|r| r == "*") {
@@ -180,8 +197,22 @@ impl Plan {
             included_resources: list(&spec.included_resources),
             excluded_resources,
             include_cluster: spec.include_cluster_resources,
+            scoped: uses_scoped.then_some(scoped),
             selectors,
             asks: Asks::from_spec(spec),
+            ordered: spec
+                .ordered_resources
+                .iter()
+                .flatten()
+                .map(|(resource, names)| {
+                    let names = names
+                        .split(',')
+                        .map(|n| n.trim().to_owned())
+                        .filter(|n| !n.is_empty())
+                        .collect();
+                    (resource.trim().to_ascii_lowercase(), names)
+                })
+                .collect(),
         })
     }
 
@@ -231,9 +262,71 @@ impl Plan {
     /// cluster that lacks the CRDs. Not with `includeClusterResources: false`, which asks for
     /// no cluster-scoped object.
     pub fn adds_crds_of_items(&self, crds: &ResourceDesc, chosen: bool) -> bool {
+        if let Some(scoped) = &self.scoped {
+            let own = std::slice::from_ref(crds);
+            return !chosen && !matches_any(&scoped.cluster_excludes, crds, own);
+        }
         !chosen
             && self.include_cluster != Some(false)
             && !self.excluded_resources.iter().any(|n| crds.named_by(n))
+    }
+
+    /// `orderedResources`' list for `resource` (named by its plural, as Velero looks it up,
+    /// or as `plural.group`): the items to archive first, in this order.
+    pub fn ordered(&self, resource: &ResourceDesc) -> &[String] {
+        self.ordered
+            .get(&resource.plural)
+            .or_else(|| self.ordered.get(&resource.group_resource()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether an item another item brings in (Velero's additional items: a pod's claims, a
+    /// claim's volume, a service account's cluster role bindings) is taken, by its resource
+    /// and namespace (Velero's `itemInclusionChecks`): a namespaced one when its namespace
+    /// and resource are; a cluster-scoped one unless the filters exclude it. With the old
+    /// filters that means: not named in `excludedResources`, `includeClusterResources` not
+    /// false, and, when it is unset, the resource taken by `includedResources` (empty takes
+    /// all); with the scoped ones, not in `excludedClusterScopedResources`.
+    /// `all` is what discovery lists (names resolve against it).
+    pub fn takes_additional(
+        &self,
+        resource: &ResourceDesc,
+        namespace: Option<&str>,
+        all: &[ResourceDesc],
+    ) -> bool {
+        if let Some(ns) = namespace {
+            if !self.wants_namespace(ns) {
+                return false;
+            }
+            return match &self.scoped {
+                Some(s) => scoped_takes(
+                    &s.namespaced_includes,
+                    &s.namespaced_excludes,
+                    resource,
+                    all,
+                ),
+                None => self.old_filter_takes(resource),
+            };
+        }
+        if resource.is_namespaces() {
+            return true;
+        }
+        match &self.scoped {
+            Some(s) => !matches_any(&s.cluster_excludes, resource, all),
+            None => {
+                !self.excluded_resources.iter().any(|n| resource.named_by(n))
+                    && self.include_cluster != Some(false)
+                    && (self.include_cluster == Some(true) || self.old_filter_takes(resource))
+            }
+        }
+    }
+
+    /// `includedResources` / `excludedResources` alone (Velero's `IncludesExcludes`).
+    fn old_filter_takes(&self, resource: &ResourceDesc) -> bool {
+        let everything =
+            self.included_resources.is_empty() || self.included_resources.iter().any(|r| r == "*");
+        (everything || self.included_resources.iter().any(|n| resource.named_by(n)))
+            && !self.excluded_resources.iter().any(|n| resource.named_by(n))
     }
 
     /// Whether an object with `labels` passes the selectors (any of them; none means all).
@@ -267,6 +360,9 @@ impl Plan {
             }
             out
         };
+        if let Some(scoped) = &self.scoped {
+            return self.scoped_resources(scoped, all);
+        }
         let everything =
             self.included_resources.is_empty() || self.included_resources.iter().any(|r| r == "*");
         let included = resolve(&self.included_resources, &mut unresolved);
@@ -291,5 +387,6 @@ impl Plan {
     }
 }
 
+mod scoped;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 //! The controller (`controller::backup`) decides when a backup runs and writes its status;
 //! this module only does the work.
 
+pub mod additional;
 pub mod archive;
 pub mod collect;
 mod error;

@@ -22,7 +22,6 @@ pub struct Asks {
     pub snapshot_volumes: Option<bool>,
     pub default_volumes_to_fs_backup: Option<bool>,
     pub snapshot_move_data: Option<bool>,
-    pub ordered_resources: bool,
     /// `kind/name` of `spec.resourcePolicy`.
     pub resource_policy: Option<String>,
 }
@@ -33,10 +32,6 @@ impl Asks {
             snapshot_volumes: spec.snapshot_volumes,
             default_volumes_to_fs_backup: spec.default_volumes_to_fs_backup,
             snapshot_move_data: spec.snapshot_move_data,
-            ordered_resources: spec
-                .ordered_resources
-                .as_ref()
-                .is_some_and(|o| !o.is_empty()),
             resource_policy: spec
                 .resource_policy
                 .as_ref()
@@ -138,13 +133,6 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
             seen.hook_pods.len(),
             some(seen.hook_pods.iter().map(|(p, k)| format!("{p}: {k}")))
         ));
-    }
-    if asks.ordered_resources {
-        out.push(
-            "spec.orderedResources is set, but veloxide does not order items within a resource \
-             yet: they are in the API server's list order"
-                .to_owned(),
-        );
     }
     out
 }

@@ -1,13 +1,14 @@
 //! The archive's producer: every chosen resource listed page by page, filtered, and streamed
 //! as tar.gz into the channel the upload reads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io;
 
 use bytes::Bytes;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc;
 
+use super::additional::{self, ItemId};
 use super::archive::{ArchiveWriter, ItemRef};
 use super::error::BackupError;
 use super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label};
@@ -16,6 +17,9 @@ use super::request::Request;
 use super::sidefiles::{BackupLog, ResourceList, Results};
 use super::volumes::Taken;
 
+mod additional_items;
+use additional_items::{archive_additional, cluster_role_bindings};
+
 /// Bytes gathered from the archive before they are handed to the upload.
 const CHUNK: usize = 256 * 1024;
 
@@ -23,13 +27,14 @@ const CHUNK: usize = 256 * 1024;
 pub(super) async fn produce(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    all: &[ResourceDesc],
     crds: Option<&ResourceDesc>,
     taken: &Taken,
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(u64, ResourceList), BackupError> {
-    let outcome = archive_into(request, resources, crds, taken, &tx, log, results).await;
+    let outcome = archive_into(request, resources, all, crds, taken, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
         // truncated archive.
@@ -45,11 +50,13 @@ pub(super) async fn produce(
 /// The CustomResourceDefinition resource's group-resource.
 pub(super) const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
 
-/// `resources` listed into the archive; then, when `crds` is given, the CRD of each resource
-/// that had an item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
+/// `resources` listed into the archive; then the additional items those items bring
+/// (`backup::additional`); then, when `crds` is given, the CRD of each resource that had an
+/// item in the backup (Velero's rule: see `Plan::adds_crds_of_items`).
 async fn archive_into(
     request: &Request<'_>,
     resources: &[&ResourceDesc],
+    all: &[ResourceDesc],
     crds: Option<&ResourceDesc>,
     taken: &Taken,
     tx: &mpsc::Sender<io::Result<Bytes>>,
@@ -67,15 +74,19 @@ async fn archive_into(
     }
     let mut out = Archiving {
         extras,
-        taken,
+        volumes: taken,
+        archived: BTreeSet::new(),
         archive: ArchiveWriter::new(Vec::with_capacity(2 * CHUNK), request.started)?,
         list: ResourceList::new()?,
         items: 0,
         total: 0,
         with_items: BTreeSet::new(),
-        archived: BTreeSet::new(),
         seen: Seen::default(),
         tx,
+        all,
+        taken: HashSet::new(),
+        queue: VecDeque::new(),
+        bindings: None,
     };
     for resource in resources {
         archive_resource(request, resource, &mut out, log, results).await?;
@@ -86,6 +97,7 @@ async fn archive_into(
     for group_resource in out.extras.keys().cloned().collect::<Vec<_>>() {
         archive_extras(&group_resource, &mut out)?;
     }
+    archive_additional(request, &mut out, log, results).await?;
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
     }
@@ -108,8 +120,9 @@ async fn archive_into(
 struct Archiving<'t> {
     /// The volumes' objects still to be archived, by group-resource.
     extras: BTreeMap<String, Vec<Extra<'t>>>,
-    /// What the volumes step took (its claims are marked in the archive).
-    taken: &'t Taken,
+    /// What the volumes step took (its claims are marked in the archive, pods whose pre hook
+    /// failed are left out).
+    volumes: &'t Taken,
     /// Items of the snapshot API group archived from the lists, so none is added twice.
     archived: BTreeSet<(String, Option<String>, String)>,
     archive: ArchiveWriter<Vec<u8>>,
@@ -122,6 +135,14 @@ struct Archiving<'t> {
     /// What the items taken ask for that is not done.
     seen: Seen,
     tx: &'t mpsc::Sender<io::Result<Bytes>>,
+    /// Every resource discovery lists.
+    all: &'t [ResourceDesc],
+    /// The items taken of the resources additional items can be of (`additional::TARGETS`).
+    taken: HashSet<ItemId>,
+    /// Additional items still to look at, each with whether it skips the filters.
+    queue: VecDeque<(ItemId, bool)>,
+    /// The cluster's ClusterRoleBindings, read at the first ServiceAccount.
+    bindings: Option<Vec<serde_json::Value>>,
 }
 
 impl Archiving<'_> {
@@ -147,6 +168,215 @@ impl Archiving<'_> {
             p.total = self.total;
         });
     }
+}
+
+/// Every item of one resource the plan takes, page by page in each namespace it reads.
+async fn archive_resource(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    let plan = request.plan;
+    let selector = plan.list_selector();
+    let group_resource = resource.group_resource();
+    log.line("info", &format!("Backing up resource {group_resource:?}"));
+    let scopes = if resource.namespaced {
+        plan.namespace_scopes()
+    } else {
+        vec![None]
+    };
+    let (scopes, skipped) = request.source.scopes_for(resource, scopes);
+    if let Some(message) = skipped {
+        log.line("warning", &message);
+        results.warnings.add_general(message);
+    }
+    // orderedResources: the named items first, in the order given (Velero's
+    // sortResourcesByOrder), then the rest as listed.
+    let mut first: HashSet<String> = HashSet::new();
+    for full in plan.ordered(resource) {
+        let (namespace, name) = match full.split_once('/') {
+            Some((ns, name)) if resource.namespaced => (Some(ns), name),
+            _ => (None, full.as_str()),
+        };
+        match request.source.get(resource, namespace, name).await {
+            Ok(Some(item)) => {
+                first.insert(full.clone());
+                out.total += 1;
+                offer(request, resource, &item, out, log, results).await?;
+            }
+            Ok(None) => log.line(
+                "warning",
+                &format!("orderedResources: cannot find {group_resource} '{full}'"),
+            ),
+            Err(e) => log.line(
+                "warning",
+                &format!("orderedResources: cannot read {group_resource} '{full}': {e}"),
+            ),
+        }
+    }
+    for scope in scopes {
+        let mut token: Option<String> = None;
+        loop {
+            let page = match request
+                .source
+                .list_page(
+                    resource,
+                    scope.as_deref(),
+                    selector.as_deref(),
+                    token.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    list_failed(&group_resource, scope.as_deref(), e, log, results);
+                    break;
+                }
+            };
+            out.total += page.items.len() as u64;
+            for item in &page.items {
+                if !first.is_empty() && first.contains(&full_name(item)) {
+                    out.total -= 1;
+                    continue;
+                }
+                offer(request, resource, item, out, log, results).await?;
+            }
+            out.report(request);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped item (orderedResources' form).
+fn full_name(item: &DynamicObject) -> String {
+    let name = item.metadata.name.as_deref().unwrap_or_default();
+    match item.metadata.namespace.as_deref() {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// A listed item (already counted in the total): filtered by namespace, labels and the
+/// exclusion label, then taken.
+async fn offer(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    item: &DynamicObject,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    if !wanted(request.plan, resource, item) {
+        out.total -= 1;
+        return Ok(());
+    }
+    if excluded_by_label(item.metadata.labels.as_ref().unwrap_or(&Default::default())) {
+        out.total -= 1;
+        log.line(
+            "info",
+            &format!(
+                "Excluding {} {}: it has the label {EXCLUDE_LABEL}=true",
+                resource.group_resource(),
+                full_name(item)
+            ),
+        );
+        return Ok(());
+    }
+    // Its pre hook failed: the error naming it is already in the results.
+    if resource.group.is_empty()
+        && resource.plural == "pods"
+        && out.volumes.left_out.contains(&full_name(item))
+    {
+        out.total -= 1;
+        return Ok(());
+    }
+    take(request, resource, item, out, log, results).await
+}
+
+/// Into the archive, with the additional items it brings queued.
+async fn take(
+    request: &Request<'_>,
+    resource: &ResourceDesc,
+    item: &DynamicObject,
+    out: &mut Archiving<'_>,
+    log: &mut BackupLog,
+    results: &mut Results,
+) -> Result<(), BackupError> {
+    let group_resource = resource.group_resource();
+    let name = item.metadata.name.as_deref().unwrap_or_default();
+    let namespace = item.metadata.namespace.as_deref();
+    out.seen.observe(&resource.group, &resource.plural, item);
+    if resource.group == super::volumes::snapshot::GROUP {
+        out.archived.insert((
+            group_resource.clone(),
+            namespace.filter(|_| resource.namespaced).map(str::to_owned),
+            name.to_owned(),
+        ));
+    }
+    // A claim carries the volumes step's marks (its snapshot, or why it has none).
+    let marked;
+    let item = if resource.group.is_empty() && resource.plural == "persistentvolumeclaims" {
+        let mut claim = item.clone();
+        out.volumes.mark_claim(request.name, &mut claim);
+        marked = claim;
+        &marked
+    } else {
+        item
+    };
+    let json = if additional::has_action(&group_resource) {
+        let mut value = match serde_json::to_value(item) {
+            Ok(v) => v,
+            Err(e) => {
+                let message = format!("{group_resource} {name}: cannot encode: {e}");
+                results.errors.add(namespace, message);
+                return Ok(());
+            }
+        };
+        let must = additional::must_include(&value);
+        additional::strip_must_include(&mut value);
+        let bindings = if group_resource == additional::SERVICE_ACCOUNTS {
+            cluster_role_bindings(request, out, log).await
+        } else {
+            &[]
+        };
+        let related = additional::related(&group_resource, &value, bindings);
+        out.queue.extend(related.into_iter().map(|id| (id, must)));
+        serde_json::to_vec(&value)
+    } else {
+        serde_json::to_vec(item)
+    };
+    let json = match json {
+        Ok(json) => json,
+        Err(e) => {
+            let message = format!("{group_resource} {name}: cannot encode: {e}");
+            results.errors.add(namespace, message);
+            return Ok(());
+        }
+    };
+    let item_ref = ItemRef {
+        group_resource: &group_resource,
+        version: &resource.version,
+        namespace: namespace.filter(|_| resource.namespaced),
+        name,
+    };
+    out.add(&item_ref, &resource.gvk_key(), &json)?;
+    if additional::TARGETS.contains(&group_resource.as_str()) {
+        out.taken.insert(ItemId {
+            group_resource: group_resource.clone(),
+            namespace: item_ref.namespace.map(str::to_owned),
+            name: name.to_owned(),
+        });
+    }
+    if !resource.group.is_empty() {
+        out.with_items.insert(group_resource);
+    }
+    out.flush_full().await
 }
 
 /// An object the volumes step adds to the archive.
@@ -184,124 +414,6 @@ fn archive_extras(group_resource: &str, out: &mut Archiving<'_>) -> Result<(), B
             &json,
         )?;
         out.total += 1;
-    }
-    Ok(())
-}
-
-/// Every item of one resource the plan takes, page by page in each namespace it reads.
-async fn archive_resource(
-    request: &Request<'_>,
-    resource: &ResourceDesc,
-    out: &mut Archiving<'_>,
-    log: &mut BackupLog,
-    results: &mut Results,
-) -> Result<(), BackupError> {
-    let plan = request.plan;
-    let selector = plan.list_selector();
-    let group_resource = resource.group_resource();
-    let gvk = resource.gvk_key();
-    log.line("info", &format!("Backing up resource {group_resource:?}"));
-    let scopes = if resource.namespaced {
-        plan.namespace_scopes()
-    } else {
-        vec![None]
-    };
-    let (scopes, skipped) = request.source.scopes_for(resource, scopes);
-    if let Some(message) = skipped {
-        log.line("warning", &message);
-        results.warnings.add_general(message);
-    }
-    for scope in scopes {
-        let mut token: Option<String> = None;
-        loop {
-            let page = match request
-                .source
-                .list_page(
-                    resource,
-                    scope.as_deref(),
-                    selector.as_deref(),
-                    token.as_deref(),
-                )
-                .await
-            {
-                Ok(page) => page,
-                Err(e) => {
-                    list_failed(&group_resource, scope.as_deref(), e, log, results);
-                    break;
-                }
-            };
-            out.total += page.items.len() as u64;
-            for item in &page.items {
-                let name = item.metadata.name.as_deref().unwrap_or_default();
-                let namespace = item.metadata.namespace.as_deref();
-                if !wanted(plan, resource, item) {
-                    out.total -= 1;
-                    continue;
-                }
-                if excluded_by_label(item.metadata.labels.as_ref().unwrap_or(&Default::default())) {
-                    out.total -= 1;
-                    log.line(
-                        "info",
-                        &format!("Excluding {group_resource} {}{name}: it has the label {EXCLUDE_LABEL}=true",
-                            namespace.map_or(String::new(), |n| format!("{n}/"))),
-                    );
-                    continue;
-                }
-                // Its pre hook failed: the error naming it is already in the results.
-                if resource.group.is_empty()
-                    && resource.plural == "pods"
-                    && out
-                        .taken
-                        .left_out
-                        .contains(&format!("{}/{name}", namespace.unwrap_or("")))
-                {
-                    out.total -= 1;
-                    continue;
-                }
-                out.seen.observe(&resource.group, &resource.plural, item);
-                if resource.group == super::volumes::snapshot::GROUP {
-                    out.archived.insert((
-                        group_resource.clone(),
-                        namespace.filter(|_| resource.namespaced).map(str::to_owned),
-                        name.to_owned(),
-                    ));
-                }
-                let marked;
-                let item =
-                    if resource.group.is_empty() && resource.plural == "persistentvolumeclaims" {
-                        let mut claim = item.clone();
-                        out.taken.mark_claim(request.name, &mut claim);
-                        marked = claim;
-                        &marked
-                    } else {
-                        item
-                    };
-                let json = match serde_json::to_vec(item) {
-                    Ok(json) => json,
-                    Err(e) => {
-                        let message = format!("{group_resource} {name}: cannot encode: {e}");
-                        results.errors.add(namespace, message);
-                        continue;
-                    }
-                };
-                let item_ref = ItemRef {
-                    group_resource: &group_resource,
-                    version: &resource.version,
-                    namespace: namespace.filter(|_| resource.namespaced),
-                    name,
-                };
-                out.add(&item_ref, &gvk, &json)?;
-                if !resource.group.is_empty() {
-                    out.with_items.insert(group_resource.clone());
-                }
-                out.flush_full().await?;
-            }
-            out.report(request);
-            match page.next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
     }
     Ok(())
 }

@@ -168,7 +168,16 @@ async fn write_archive(
             let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
             request.plan.adds_crds_of_items(crds, chosen)
         });
-    let produce = produce(request, resources, crds, taken, tx, &mut log, &mut results);
+    let produce = produce(
+        request,
+        resources,
+        all,
+        crds,
+        taken,
+        tx,
+        &mut log,
+        &mut results,
+    );
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;

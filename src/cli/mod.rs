@@ -184,6 +184,12 @@ struct ServerArgs {
     /// name (repeat for several); anything else is refused at admission and in status.
     #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
     credentials_dirs: Vec<PathBuf>,
+    /// The order restores create resources in (Velero's flag, syntax and default): the ones
+    /// before `-` first, in order; then every other resource alphabetically; then the ones
+    /// after `-`.
+    #[arg(long, default_value_t = crate::restore::priorities::Priorities::default(),
+          value_parser = |s: &str| s.parse::<crate::restore::priorities::Priorities>())]
+    restore_resource_priorities: crate::restore::priorities::Priorities,
     /// How long a backup that sets no `ttl` is kept (Velero's flag and default).
     #[arg(long, default_value = "720h", value_parser = parse_duration)]
     default_backup_ttl: Duration,
@@ -339,6 +345,7 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.restore_spool_bytes = args.restore_spool_limit - headroom;
     settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
     settings.hooks_enabled = args.hooks_enabled;
+    settings.restore_priorities = args.restore_resource_priorities;
     let options = crate::server::ServerOptions {
         kube: globals.kube_config().await?,
         settings,

@@ -83,7 +83,7 @@ async fn get(common: &Common, globals: &Globals) -> anyhow::Result<(Cluster, Res
     Ok((cluster, restore, location))
 }
 
-async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+pub(super) async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let DescribeArgs { common, details } = args;
     let (cluster, restore, location) = get(&common, globals).await?;
     let status = restore.status.clone().unwrap_or_default();

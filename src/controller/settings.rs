@@ -30,6 +30,8 @@ pub struct Settings {
     /// `hooks.enabled` together with the `pods/exec` right they need). Off, a spec with hooks
     /// fails validation saying how to enable them.
     pub hooks_enabled: bool,
+    /// The order restores create kinds in (`--restore-resource-priorities`).
+    pub restore_priorities: crate::restore::priorities::Priorities,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
             files: crate::location::FilePaths::default(),
             hooks_enabled: false,
+            restore_priorities: Default::default(),
         }
     }
 }

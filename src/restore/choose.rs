@@ -1,21 +1,25 @@
-//! Which of a backup's items a restore takes, and in what order.
+//! Which of a backup's items a restore takes, in what order (the server's restore priorities),
+//! and which have their status restored.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use super::log::RestoreLog;
-use super::prepare::{NEVER_RESTORED, rank};
+use super::options::Options;
+use super::prepare::NEVER_RESTORED;
 use super::spool::{Item, Spool};
 use crate::backup::sidefiles::Results;
 use crate::backup::{Plan, ResourceDesc, Source};
 
-/// The items the restore's filters take, in the order they are created.
+/// The items the restore's filters take, in the order they are created, and the
+/// group-resources whose status `restoreStatus` restores.
 pub async fn choose<'s>(
     client: &kube::Client,
     plan: &Plan,
+    options: &Options,
     spooled: &'s Spool,
     log: &mut RestoreLog,
     results: &mut Results,
-) -> Vec<&'s Item> {
+) -> (Vec<&'s Item>, BTreeSet<String>) {
     // Resources as the archive holds them, with short names from the cluster where it knows
     // the resource, so filters name resources the way they do for backups.
     let live = Source::new(client.clone(), 500)
@@ -68,6 +72,8 @@ pub async fn choose<'s>(
             None => true,
         })
         .collect();
+    let ranks = options.priorities.ranks(&descs);
+    let rank = |gr: &str| ranks.get(gr).copied().unwrap_or(usize::MAX);
     chosen.sort_by(|a, b| {
         (rank(&a.group_resource), &a.namespace, &a.name).cmp(&(
             rank(&b.group_resource),
@@ -75,5 +81,18 @@ pub async fn choose<'s>(
             &b.name,
         ))
     });
-    chosen
+    // Names that resolve to nothing are not warned about here: the resources are the
+    // backup's, and a status filter may name what this backup lacks.
+    let status = options
+        .status
+        .as_ref()
+        .map(|p| {
+            p.resources(&descs)
+                .0
+                .iter()
+                .map(|r| r.group_resource())
+                .collect()
+        })
+        .unwrap_or_default();
+    (chosen, status)
 }

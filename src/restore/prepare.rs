@@ -1,5 +1,4 @@
-//! What happens to a backed-up object before it is created again: the order kinds are restored
-//! in, server-set metadata removed, namespaces mapped, and the comparison with an object that
+//! What happens to a backed-up object before it is created again: server-set metadata removed, namespaces mapped, and the comparison with an object that
 //! already exists. Plain functions over JSON.
 
 use std::collections::BTreeMap;
@@ -27,50 +26,6 @@ pub const NEVER_RESTORED: &[&str] = &[
 /// The labels Velero puts on every restored object.
 pub const BACKUP_NAME_LABEL: &str = "velero.io/backup-name";
 pub const RESTORE_NAME_LABEL: &str = "velero.io/restore-name";
-
-/// What must exist before what: definitions and namespaces, then what workloads mount or run
-/// as (service accounts, config maps, secrets), then access and networking, then workloads
-/// and every other built-in, then custom resources (whose CRDs came first).
-const FIRST: &[&str] = &[
-    "customresourcedefinitions.apiextensions.k8s.io",
-    "namespaces",
-    "storageclasses.storage.k8s.io",
-    // Velero's order: a claim's snapshot (and its content) exists before the claim.
-    "volumesnapshotclasses.snapshot.storage.k8s.io",
-    "volumesnapshotcontents.snapshot.storage.k8s.io",
-    "volumesnapshots.snapshot.storage.k8s.io",
-    "persistentvolumes",
-    "persistentvolumeclaims",
-    "serviceaccounts",
-    "configmaps",
-    "secrets",
-    "limitranges",
-    "resourcequotas",
-    "clusterroles.rbac.authorization.k8s.io",
-    "clusterrolebindings.rbac.authorization.k8s.io",
-    "roles.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
-    "services",
-];
-
-/// Whether a group is Kubernetes' own (core, `apps`, `*.k8s.io`) rather than a CRD's.
-fn built_in(group: &str) -> bool {
-    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
-}
-
-/// The sort key of a resource: restored in ascending order.
-pub fn rank(group_resource: &str) -> (usize, String) {
-    if let Some(i) = FIRST.iter().position(|r| *r == group_resource) {
-        return (i, String::new());
-    }
-    let group = group_resource.split_once('.').map_or("", |(_, g)| g);
-    let tier = if built_in(group) {
-        FIRST.len()
-    } else {
-        FIRST.len() + 1
-    };
-    (tier, group_resource.to_owned())
-}
 
 /// How a restore changes objects.
 #[derive(Clone, Debug, Default)]
@@ -126,9 +81,18 @@ pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<()
         let mapped = rules.target_namespace(place.name).to_owned();
         metadata.insert("name".into(), Value::String(mapped));
     }
+    add_labels(metadata, rules);
+    Ok(())
+}
+
+/// Velero's labels on a restored object.
+fn add_labels(metadata: &mut Map<String, Value>, rules: &Rules) {
     let labels = metadata
         .entry("labels")
         .or_insert_with(|| Value::Object(Map::new()));
+    if !labels.is_object() {
+        *labels = Value::Object(Map::new());
+    }
     if let Some(labels) = labels.as_object_mut() {
         labels.insert(
             BACKUP_NAME_LABEL.into(),
@@ -139,7 +103,30 @@ pub fn prepare(object: &mut Value, rules: &Rules, place: Place<'_>) -> Result<()
             Value::String(rules.restore.clone()),
         );
     }
-    Ok(())
+}
+
+/// After a resource modifier changed an object: it goes to the namespace the filters chose
+/// (Velero sets the namespace after its modifiers too) and carries the restore's labels.
+pub fn label(object: &mut Value, rules: &Rules, place: Place<'_>) {
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    match place.namespace {
+        Some(ns) => {
+            let mapped = rules.target_namespace(ns).to_owned();
+            metadata.insert("namespace".into(), Value::String(mapped));
+        }
+        None => {
+            metadata.remove("namespace");
+        }
+    }
+    add_labels(metadata, rules);
 }
 
 /// The last step before an object is created: its status goes (the API server sets it). Not

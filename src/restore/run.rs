@@ -11,15 +11,16 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
 use super::actions::{self, Context, OwnRoles, Stop};
-use super::apply::{Applied, ExistingPolicy, api_resource, apply};
+use super::apply::{Applied, ExistingPolicy, Mode, api_resource, apply};
 use super::budget::Budget;
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
 use super::keys::restore_key;
 use super::log::RestoreLog;
+use super::options::{Options, restores_status};
 use super::own_roles::own_roles;
 use super::parse::{admit, parse};
-use super::prepare::{Place, Rules, prepare, strip_status};
+use super::prepare::{Place, Rules, label, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
@@ -48,6 +49,8 @@ pub struct Request<'a> {
     /// What the spec asks for that is not done (`backup::not_done::restore_not_done`): each a
     /// warning in the log and the results.
     pub not_done: Vec<String>,
+    /// Status, modifiers, plugin ConfigMaps, priorities, dry run.
+    pub options: &'a Options,
 }
 
 /// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
@@ -142,7 +145,22 @@ async fn restore_items(
         log.line("warning", message);
         results.warnings.add_general(message.clone());
     }
-    let chosen = choose(request.client, request.plan, &spooled, log, results).await;
+    if request.options.dry_run {
+        log.line(
+            "info",
+            "Dry run: every create and update is a server-side dry-run request; nothing in the \
+             cluster is changed",
+        );
+    }
+    let (chosen, status_resources) = choose(
+        request.client,
+        request.plan,
+        request.options,
+        &spooled,
+        log,
+        results,
+    )
+    .await;
     let reprovisioned = reprovisioned(&chosen);
     let snapshotted_volumes = snapshotted_volumes(&chosen);
     let has_bindings = chosen.iter().any(|i| {
@@ -154,12 +172,15 @@ async fn restore_items(
     } else {
         OwnRoles::Known(BTreeSet::new())
     };
+    let server_namespace = request.qualified.split_once('/').map_or("", |(ns, _)| ns);
+    let plugins = super::plugins::plugin_config(request.client, server_namespace).await;
     let ctx = Context {
         rules: request.rules,
         reprovisioned: &reprovisioned,
         snapshotted_volumes: &snapshotted_volumes,
         own_roles: &own_roles,
         server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
+        plugins: &plugins,
     };
     let total = chosen.len() as u64;
     let mut tally = Tally {
@@ -188,6 +209,7 @@ async fn restore_items(
                 &ctx,
                 &budget,
                 item,
+                status_resources.contains(&item.group_resource),
                 &namespaces_ready,
             ));
         }
@@ -238,6 +260,25 @@ impl Tally<'_> {
                 outcome.restored += 1;
                 log.line("info", &format!("{} {what}", capitalized(applied.word())));
             }
+            Applied::CreatedWithoutStatus(reason) => {
+                outcome.restored += 1;
+                log.line("info", &format!("Created {what}"));
+                let message = format!("status field update failed {what}: {reason}");
+                log.line("warning", &message);
+                results.warnings.add(target_ns.as_deref(), message);
+            }
+            Applied::WouldCreate | Applied::WouldUpdate => {
+                outcome.restored += 1;
+                log.line("info", &format!("Dry run: {what} {}", applied.word()));
+            }
+            Applied::Refused { by, reason } => {
+                let message = format!(
+                    "Dry run: {what} would be refused by {}: {reason}",
+                    by.word()
+                );
+                log.line("error", &message);
+                results.errors.add(target_ns.as_deref(), message);
+            }
             Applied::Unchanged => {
                 outcome.restored += 1;
                 log.line(
@@ -283,11 +324,12 @@ async fn restore_tagged<'i>(
     ctx: &Context<'_>,
     budget: &Budget,
     item: &'i Item,
+    status_by_spec: bool,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (&'i Item, (String, Applied)) {
     (
         item,
-        restore_one(request, ctx, budget, item, namespaces_ready).await,
+        restore_one(request, ctx, budget, item, status_by_spec, namespaces_ready).await,
     )
 }
 
@@ -323,6 +365,7 @@ async fn restore_one(
     ctx: &Context<'_>,
     budget: &Budget,
     item: &Item,
+    status_by_spec: bool,
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (String, Applied) {
     let fallback_key = item.group_resource.clone();
@@ -368,7 +411,20 @@ async fn restore_one(
         Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }),
         Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
     }
+    // Velero takes the status before its modifiers run, which never see it.
+    let status = object
+        .get("status")
+        .filter(|_| restores_status(status_by_spec, &object))
+        .cloned();
     strip_status(&mut object);
+    if let Some(modifiers) = &request.options.modifiers {
+        let errors = modifiers.apply(&mut object, &item.group_resource, item.namespace.as_deref());
+        if !errors.is_empty() {
+            return (gvk, Applied::Failed(errors.join("; ")));
+        }
+        // What the filters chose stays where they chose it, with the restore's labels.
+        label(&mut object, request.rules, place);
+    }
     // A claim provisioned from a snapshot whose storage snapshot is gone would wait for ever:
     // it fails here, naming the snapshot.
     if let Some(snapshot) = actions::csi::source_snapshot(&object)
@@ -385,6 +441,7 @@ async fn restore_one(
         Ok(r) => r,
         Err(e) => return (gvk, Applied::Failed(e)),
     };
+    let dry_run = request.options.dry_run;
     if let Some(ns) = object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -392,19 +449,40 @@ async fn restore_one(
         // Held while the namespace is made, so the objects bound for it wait for it.
         let mut ready = namespaces_ready.lock().await;
         if !ready.contains(ns) {
-            if let Err(e) = ensure_namespace(request, ns).await {
-                return (gvk, Applied::Failed(e));
+            match ensure_namespace(request, ns, dry_run).await {
+                Ok(true) => {
+                    ready.insert(ns.to_owned());
+                }
+                Ok(false) => {
+                    return (
+                        gvk,
+                        Applied::Skipped {
+                            reason: format!(
+                                "would be created in namespace {ns}, which the restore would \
+                                 create first; the API server cannot dry-run an object into a \
+                                 namespace that does not exist yet, so RBAC and admission were \
+                                 not asked about it"
+                            ),
+                            warn: true,
+                        },
+                    );
+                }
+                Err(e) => return (gvk, Applied::Failed(e)),
             }
-            ready.insert(ns.to_owned());
         }
     }
-    let applied = apply(request.client, &resource, &object, request.policy).await;
+    let mode = Mode {
+        dry_run,
+        status: status.as_ref(),
+    };
+    let applied = apply(request.client, &resource, &object, request.policy, mode).await;
     (gvk, applied)
 }
 
 /// A namespaced item's namespace must exist: the backup may not hold the Namespace object
 /// (a resource filter left it out), and a mapped namespace is new. Velero creates it too.
-async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String> {
+/// In a dry run nothing is created: `Ok(false)` when the namespace does not exist.
+async fn ensure_namespace(request: &Request<'_>, ns: &str, dry_run: bool) -> Result<bool, String> {
     let api: Api<Namespace> = Api::all(request.client.clone());
     match api.get_opt(ns).await {
         Ok(Some(existing)) => {
@@ -413,8 +491,9 @@ async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String>
                     "namespace {ns} is being deleted; restore after it is gone"
                 ));
             }
-            Ok(())
+            Ok(true)
         }
+        Ok(None) if dry_run => Ok(false),
         Ok(None) => {
             let namespace: Namespace = serde_json::from_value(json!({
                 "metadata": {"name": ns, "labels": {
@@ -424,8 +503,8 @@ async fn ensure_namespace(request: &Request<'_>, ns: &str) -> Result<(), String>
             }))
             .expect("a namespace decodes");
             match api.create(&PostParams::default(), &namespace).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(true),
                 Err(e) => Err(format!("cannot create namespace {ns}: {e}")),
             }
         }

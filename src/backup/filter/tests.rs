@@ -167,12 +167,194 @@ fn bad_filters_are_refused_naming_the_field() {
     for field in [
         "spec.labelSelector",
         "spec.orLabelSelectors",
-        "spec.includedNamespaceScopedResources",
         "spec.excludedResources",
     ] {
         assert!(
             errors.iter().any(|e| e.starts_with(field)),
             "{field}: {errors:?}"
+        );
+    }
+}
+
+/// Velero's rules for its scoped filters (`ScopeIncludesExcludes`), and for mixing them with
+/// the old ones.
+#[test]
+fn scoped_filters_follow_velero_rules() {
+    let cases: &[(serde_json::Value, &[&str])] = &[
+        // A namespaced backup: every namespaced resource, Namespaces, no other cluster-scoped.
+        (
+            json!({"includedNamespaces": ["app"], "includedNamespaceScopedResources": ["*"]}),
+            &[
+                "configmaps",
+                "events",
+                "namespaces",
+                "secrets",
+                "deployments.apps",
+                "events.events.k8s.io",
+                "widgets.example.com",
+            ],
+        ),
+        // Cluster-scoped ones named (by short name and by glob) come along.
+        (
+            json!({"includedNamespaces": ["app"], "includedNamespaceScopedResources": ["cm"],
+                   "includedClusterScopedResources": ["pv", "*.rbac.authorization.k8s.io"]}),
+            &[
+                "configmaps",
+                "namespaces",
+                "persistentvolumes",
+                "clusterroles.rbac.authorization.k8s.io",
+            ],
+        ),
+        // Every namespace and every namespaced resource, no cluster filter: a full backup.
+        (
+            json!({"excludedNamespaceScopedResources": []}),
+            &[
+                "configmaps",
+                "events",
+                "namespaces",
+                "persistentvolumes",
+                "secrets",
+                "deployments.apps",
+                "events.events.k8s.io",
+                "widgets.example.com",
+                "clusterroles.rbac.authorization.k8s.io",
+            ],
+        ),
+        // Excluding cluster-scoped resources keeps the rest of a full backup.
+        (
+            json!({"excludedClusterScopedResources": ["persistentvolumes"],
+                   "excludedNamespaceScopedResources": ["secrets", "*.example.com", "events"]}),
+            &[
+                "configmaps",
+                "namespaces",
+                "deployments.apps",
+                "events.events.k8s.io",
+            ],
+        ),
+        // `*` excludes every cluster-scoped resource, Namespaces too.
+        (
+            json!({"includedNamespaceScopedResources": ["deployments"],
+                   "excludedClusterScopedResources": ["*"]}),
+            &["deployments.apps"],
+        ),
+    ];
+    for (spec, want) in cases {
+        let mut got = chosen(&plan(spec.clone()));
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{spec}");
+    }
+    let refused: &[(serde_json::Value, &str)] = &[
+        (
+            json!({"includedResources": ["pods"], "includedClusterScopedResources": ["pv"]}),
+            "cannot be used together",
+        ),
+        (
+            json!({"includeClusterResources": false, "excludedNamespaceScopedResources": ["pods"]}),
+            "cannot be used together",
+        ),
+        (
+            json!({"includedClusterScopedResources": ["*", "pv"]}),
+            "spec.includedClusterScopedResources: must either contain '*' only",
+        ),
+        (
+            json!({"includedNamespaceScopedResources": ["pods"], "excludedNamespaceScopedResources": ["*"]}),
+            "spec.excludedNamespaceScopedResources: when exclude is '*', include cannot have value",
+        ),
+        (
+            json!({"includedNamespaceScopedResources": ["pods"], "excludedNamespaceScopedResources": ["pods"]}),
+            "spec.excludedNamespaceScopedResources: cannot contain an item in the includes list: pods",
+        ),
+    ];
+    for (spec, want) in refused {
+        let errors = Plan::from_spec(&serde_json::from_value(spec.clone()).unwrap()).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "{spec}: {errors:?}"
+        );
+    }
+}
+
+/// What Velero takes when an item brings another (`itemInclusionChecks` with
+/// `GlobalIncludesExcludes` or `ScopeIncludesExcludes`).
+#[test]
+fn additional_items_follow_velero_inclusion_rules() {
+    let all = discovery();
+    let find = |gr: &str| all.iter().find(|r| r.group_resource() == gr).unwrap();
+    let pv = find("persistentvolumes");
+    let cm = find("configmaps");
+    let cases: &[(serde_json::Value, &ResourceDesc, Option<&str>, bool)] = &[
+        // A namespaced backup (includeClusterResources unset) takes a claim's volume...
+        (json!({"includedNamespaces": ["app"]}), pv, None, true),
+        // ...not when the resource filter names other resources only...
+        (
+            json!({"includedNamespaces": ["app"], "includedResources": ["pods"]}),
+            pv,
+            None,
+            false,
+        ),
+        // ...unless cluster resources are asked for...
+        (
+            json!({"includedResources": ["pods"], "includeClusterResources": true}),
+            pv,
+            None,
+            true,
+        ),
+        // ...and never when they are refused or the resource excluded.
+        (json!({"includeClusterResources": false}), pv, None, false),
+        (json!({"excludedResources": ["pv"]}), pv, None, false),
+        // Scoped: only an explicit cluster-scoped exclusion keeps it out.
+        (
+            json!({"includedNamespaceScopedResources": ["pods"]}),
+            pv,
+            None,
+            true,
+        ),
+        (
+            json!({"excludedClusterScopedResources": ["persistentvolumes"]}),
+            pv,
+            None,
+            false,
+        ),
+        // A namespaced one needs its namespace and resource taken.
+        (
+            json!({"includedNamespaces": ["app"]}),
+            cm,
+            Some("app"),
+            true,
+        ),
+        (
+            json!({"includedNamespaces": ["app"]}),
+            cm,
+            Some("other"),
+            false,
+        ),
+        (
+            json!({"includedResources": ["pods"]}),
+            cm,
+            Some("app"),
+            false,
+        ),
+        (
+            json!({"includedNamespaceScopedResources": ["pods"]}),
+            cm,
+            Some("app"),
+            false,
+        ),
+        (
+            json!({"excludedNamespaceScopedResources": ["secrets"]}),
+            cm,
+            Some("app"),
+            true,
+        ),
+    ];
+    for (spec, resource, ns, want) in cases {
+        assert_eq!(
+            plan(spec.clone()).takes_additional(resource, *ns, &all),
+            *want,
+            "{spec} {} {ns:?}",
+            resource.group_resource()
         );
     }
 }

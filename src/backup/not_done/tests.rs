@@ -84,10 +84,10 @@ fn table() {
             ],
         ),
         (
-            "orderedResources",
+            "orderedResources (honoured: no warning)",
             json!({"orderedResources": {"pods": "app/a,app/b"}}),
             none.clone(),
-            vec!["spec.orderedResources is set, but"],
+            vec![],
         ),
         (
             "a resource policy: applied to volumes now",

@@ -86,6 +86,11 @@ pub struct CreateArgs {
     /// Wait for the restore to finish, showing its progress; then exit 1 unless it Completed.
     #[arg(short = 'w', long)]
     pub wait: bool,
+    /// veloxide extension (`spec.dryRun`): change nothing; server-side dry-run requests show
+    /// per object what the restore would create, update, skip as existing, or have refused by
+    /// RBAC or admission. Waits, then prints that list.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `src:dst` pairs into a map, refusing anything else.
@@ -172,6 +177,7 @@ pub fn build(
             "restoreStatus": restore_status,
             "resourceModifier": modifier,
             "itemOperationTimeout": args.item_operation_timeout,
+            "dryRun": args.dry_run.then_some(true),
         },
     }))?;
     Ok(restore)
@@ -221,7 +227,7 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
         .await
         .context("cannot create the restore")?;
     println!("Restore request {name:?} submitted successfully.");
-    if !args.wait {
+    if !args.wait && !args.dry_run {
         println!(
             "Run `veloxide restore describe {name}` or `veloxide restore logs {name}` for more details."
         );
@@ -237,6 +243,14 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
         let phase = restore.phase();
         if phase.is_terminal() {
             display.finish(&snapshot);
+            if args.dry_run {
+                dry_run_report(name, globals).await?;
+                return Ok(if phase == RestorePhase::Completed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
             println!(
                 "Restore completed with status: {}. You may check for more information using the commands `veloxide restore describe {name}` and `veloxide restore logs {name}`.",
                 phase.as_str()
@@ -250,6 +264,23 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
         display.update(&snapshot);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A dry run's report: the restore described with what it would do to each object.
+async fn dry_run_report(name: String, globals: &Globals) -> anyhow::Result<ExitCode> {
+    println!("Dry run: nothing in the cluster was changed. What the restore would do:");
+    let args = super::super::backup::DescribeArgs {
+        common: super::super::backup::Common {
+            name,
+            download: super::super::fetch::DownloadArgs {
+                cacert: None,
+                insecure_skip_tls_verify: false,
+                timeout: Duration::from_secs(60),
+            },
+        },
+        details: true,
+    };
+    super::describe(args, globals).await
 }
 
 #[cfg(test)]
@@ -319,6 +350,11 @@ mod tests {
         assert_eq!(s["itemOperationTimeout"], "2h0m0s");
         assert_eq!(s["existingResourcePolicy"], "update");
         assert_eq!(s["namespaceMapping"], json!({"shop": "shop-copy"}));
+        assert!(s.get("dryRun").is_none());
+        assert_eq!(
+            spec(&["--from-backup", "b1", "--dry-run"])["spec"]["dryRun"],
+            true
+        );
     }
 
     #[test]

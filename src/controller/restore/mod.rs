@@ -7,6 +7,7 @@
 //! `InProgress` ([`super::restore_sweep`]), as Velero does at start-up.
 
 mod delete;
+mod options;
 mod run;
 pub mod state;
 mod status;

@@ -3,7 +3,6 @@
 
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
 use super::state::Validated;
 use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec, Schedule};
@@ -21,6 +20,7 @@ pub(super) async fn validate(
 ) -> Result<Result<Validated, Vec<String>>, Error> {
     let mut errors = Vec::new();
     let (policy, plan) = check_spec(spec, &mut errors);
+    let options = super::options::options(ctx, spec, &mut errors).await?;
     let schedule = spec.schedule_name.as_deref().unwrap_or("");
     let backup = source_backup(ctx, spec, schedule).await?;
     let location = match &backup {
@@ -57,6 +57,7 @@ pub(super) async fn validate(
                 location,
                 plan,
                 policy,
+                options,
             })
         }
         // Without errors all four are there: a spec without a source has an error.
@@ -80,8 +81,6 @@ fn check_spec(
     let policy = ExistingPolicy::parse(spec.existing_resource_policy.as_deref())
         .map_err(|e| errors.push(e))
         .ok();
-    let set =
-        |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != &json!({}));
     if spec
         .hooks
         .as_ref()
@@ -89,17 +88,6 @@ fn check_spec(
         .is_some_and(|r| !r.is_empty())
     {
         errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
-    }
-    if set(&spec.restore_status) {
-        errors.push(
-            "spec.restoreStatus: restoring status is not supported by veloxide; remove it".into(),
-        );
-    }
-    if set(&spec.resource_modifier) {
-        errors.push(
-            "spec.resourceModifier: resource modifiers are not supported by veloxide; remove it"
-                .into(),
-        );
     }
     let filters = BackupSpec {
         included_namespaces: spec.included_namespaces.clone(),

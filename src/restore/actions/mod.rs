@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod completed;
 pub mod csi;
+mod image_name;
 mod job;
 mod lease;
 mod pod;
@@ -19,6 +20,7 @@ mod rbac;
 mod secret;
 mod service;
 mod service_account;
+mod storage_class;
 
 mod types;
 
@@ -77,6 +79,58 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
         csi::content,
     ),
     ("secrets", "velero.io/secret", secret::restore),
+    // The plugins configured by ConfigMaps in the server's namespace.
+    (
+        "persistentvolumeclaims",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    (
+        "persistentvolumes",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    (
+        "statefulsets.apps",
+        "velero.io/change-storage-class",
+        storage_class::restore,
+    ),
+    ("pods", "velero.io/change-image-name", image_name::restore),
+    (
+        "deployments.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "statefulsets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "daemonsets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "replicasets.apps",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "replicationcontrollers",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "jobs.batch",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
+    (
+        "cronjobs.batch",
+        "velero.io/change-image-name",
+        image_name::restore,
+    ),
     // Not Velero's: the server's own leader lock is never restored over.
     (
         "leases.coordination.k8s.io",
@@ -109,6 +163,7 @@ pub(crate) struct TestContext {
     pub reprovisioned: BTreeSet<String>,
     pub snapshotted_volumes: BTreeSet<String>,
     pub own_roles: OwnRoles,
+    pub plugins: crate::restore::options::PluginConfig,
 }
 
 #[cfg(test)]
@@ -126,6 +181,7 @@ impl TestContext {
             reprovisioned: ["pv-gone".to_owned()].into(),
             snapshotted_volumes: BTreeSet::new(),
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
+            plugins: Default::default(),
         }
     }
 
@@ -136,6 +192,7 @@ impl TestContext {
             snapshotted_volumes: &self.snapshotted_volumes,
             own_roles: &self.own_roles,
             server_namespace: "velero",
+            plugins: &self.plugins,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Context<'a> {
     pub own_roles: &'a OwnRoles,
     /// The server's namespace (the Restore's): its leader election runs there.
     pub server_namespace: &'a str,
+    /// Velero's plugin ConfigMaps (change-storage-class, change-image-name).
+    pub plugins: &'a crate::restore::options::PluginConfig,
 }
 
 /// Why an item is not created.

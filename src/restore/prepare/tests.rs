@@ -24,34 +24,6 @@ fn a_mapped_namespace_is_unchanged_when_only_the_servers_name_label_differs() {
 }
 
 #[test]
-fn order_puts_dependencies_first_and_custom_resources_last() {
-    let mut resources = vec![
-        "widgets.example.com",
-        "deployments.apps",
-        "secrets",
-        "configmaps",
-        "serviceaccounts",
-        "namespaces",
-        "customresourcedefinitions.apiextensions.k8s.io",
-        "networkpolicies.networking.k8s.io",
-    ];
-    resources.sort_by_key(|r| rank(r));
-    assert_eq!(
-        resources,
-        [
-            "customresourcedefinitions.apiextensions.k8s.io",
-            "namespaces",
-            "serviceaccounts",
-            "configmaps",
-            "secrets",
-            "deployments.apps",
-            "networkpolicies.networking.k8s.io",
-            "widgets.example.com",
-        ]
-    );
-}
-
-#[test]
 fn server_set_fields_go_and_namespaces_are_mapped() {
     let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "a", "namespace": "app", "uid": "u", "resourceVersion": "7",

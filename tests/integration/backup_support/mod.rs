@@ -368,3 +368,39 @@ pub async fn wait_store_cleaned(world: &World, name: &str) -> Backup {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The dynamic API of a resource.
+pub fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+pub fn api_for(world: &World, object: &Value, plural: &str) -> Api<DynamicObject> {
+    let ar = resource(
+        object["apiVersion"].as_str().unwrap(),
+        object["kind"].as_str().unwrap(),
+        plural,
+    );
+    match object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
+        Some(ns) => Api::namespaced_with(world.client.clone(), ns, &ar),
+        None => Api::all_with(world.client.clone(), &ar),
+    }
+}
+
+/// Create an object of `plural` as the admin.
+pub async fn put(world: &World, plural: &str, object: Value) {
+    let obj: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+    api_for(world, &object, plural)
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {plural}: {e}"));
+}
