@@ -8,7 +8,7 @@ use kube::CustomResourceExt;
 
 use crate::api::{
     Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore, Schedule,
-    ServerStatusRequest,
+    ServerStatusRequest, VolumeSnapshotLocation,
 };
 
 /// Every CRD, in a stable order.
@@ -21,6 +21,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         Schedule::crd(),
         DeleteBackupRequest::crd(),
         ServerStatusRequest::crd(),
+        VolumeSnapshotLocation::crd(),
     ]
 }
 
