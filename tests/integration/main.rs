@@ -62,6 +62,7 @@ mod storage_trust;
 mod store_stalls;
 mod structure;
 mod velero_interop;
+mod velero_manifests;
 mod verify_cluster;
 mod webhook_binary;
 mod webhook_certs_script;
