@@ -26,6 +26,11 @@ pub struct Settings {
     pub restore_spool_bytes: u64,
     /// Where a location's file paths may point (`--credentials-dir`).
     pub files: crate::location::FilePaths,
+    /// Which controllers run (`--disable-controllers`, `--restore-only`).
+    pub enabled: super::enabled::Enabled,
+    /// How long a restore waits for a namespace it restores into to finish terminating
+    /// (Velero's `--terminating-resource-timeout`, 10m).
+    pub terminating_timeout: Duration,
 }
 
 impl Settings {
@@ -41,6 +46,8 @@ impl Settings {
             store_stall_timeout: crate::storage::stall::DEFAULT_STALL_TIMEOUT,
             restore_spool_bytes: crate::restore::spool::DEFAULT_SPOOL_BYTES,
             files: crate::location::FilePaths::default(),
+            enabled: super::enabled::Enabled::default(),
+            terminating_timeout: Duration::from_secs(600),
         }
     }
 }
