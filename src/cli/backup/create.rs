@@ -178,27 +178,6 @@ pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
     Ok(backup)
 }
 
-/// Check a `--ttl` and write it as Go's `time.Duration.String()` would (`24h0m0s`).
-pub(crate) fn go_duration(text: &str) -> Result<String, String> {
-    let d = crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())?;
-    let secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    if secs == 0 && frac == 0 {
-        return Ok("0s".into());
-    }
-    let seconds = if frac == 0 {
-        format!("{}", secs % 60)
-    } else {
-        let f = format!("{}.{frac:09}", secs % 60);
-        f.trim_end_matches('0').to_owned()
-    };
-    Ok(match (secs / 3600, secs / 60 % 60) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::super::selector::parse_selector;
@@ -271,21 +250,6 @@ mod tests {
         );
         let a = args(&["b1", "--include-cluster-resources=false"]);
         assert_eq!(a.spec.include_cluster_resources, Some(false));
-    }
-
-    #[test]
-    fn ttl_is_written_as_go_writes_it() {
-        for (given, written) in [
-            ("720h", "720h0m0s"),
-            ("90m", "1h30m0s"),
-            ("45s", "45s"),
-            ("1.5s", "1.5s"),
-            ("0", "0s"),
-            ("2m", "2m0s"),
-        ] {
-            assert_eq!(go_duration(given).unwrap(), written, "{given}");
-        }
-        assert!(go_duration("30d").is_err());
     }
 
     #[test]

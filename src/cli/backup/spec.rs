@@ -8,8 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::super::selector::{parse_or_selector, parse_selector};
-use super::super::usage::{UsageError, non_empty};
-use super::create::go_duration;
+use super::super::usage::{UsageError, go_duration, non_empty};
 
 /// Velero's default retention when `--ttl` is not given.
 pub const DEFAULT_TTL: &str = "720h0m0s";

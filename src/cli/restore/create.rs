@@ -11,10 +11,10 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
-use super::super::backup::create::go_duration;
 use super::super::cluster::{Cluster, Globals};
 use super::super::progress::{Display, Snapshot};
 use super::super::selector::{parse_or_selector, parse_selector};
+use super::super::usage::go_duration;
 use super::super::usage::{UsageError, key_values, non_empty};
 use crate::api::{Backup, BackupPhase, Restore, RestorePhase};
 
