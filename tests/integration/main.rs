@@ -31,6 +31,7 @@ mod backup_sync;
 mod cli_everyday;
 mod cli_install;
 mod crds;
+mod create_flags;
 mod download_trust;
 mod leader_fencing;
 mod location_rules;
