@@ -48,7 +48,7 @@ for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
 done
 
 start=$(date +%s)
-echo "build-kubectl: kubectl $k8s_version with $go_version into $bin (first time: ~150 MB of modules, several minutes on 2 cores)" >&2
+echo "build-kubectl: kubectl $k8s_version with $go_version into $bin (first time: about 15 minutes on 2 busy cores)" >&2
 (cd "$src" && go mod download)
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/bin"
