@@ -57,6 +57,7 @@ cargo build -q --bin veloxide -p veloxide
 bash e2e/tools/install-s3-peers.sh >/dev/null
 bash e2e/tools/install-helm.sh >/dev/null
 bash e2e/tools/build-control-plane.sh >/dev/null
+bash e2e/tools/build-kubectl.sh >/dev/null
 bin="$repo/target/debug"
 
 say "An S3 store behind a private CA (moto over HTTPS)"
@@ -84,6 +85,9 @@ echo "  KMS key $key_id, alias/velero-backups, rotation $(aws kms get-key-rotati
 say "A Kubernetes cluster on this machine (kube-apiserver with RBAC, etcd, controllers, scheduler, a node)"
 bash e2e/tools/control-plane.sh up "$work/cluster" --nodes 1 >/dev/null
 export KUBECONFIG="$work/cluster/kubeconfig"
+# kubectl of the control plane's own release (control-plane.sh links it into DIR/bin), so
+# `kubectl version` below has no client/server skew to warn about.
+export PATH="$work/cluster/bin:$PATH"
 show kubectl version
 show kubectl get nodes -o wide
 ca_bundle=$(bash webhook-certs/gen-dev-certs.sh -s veloxide-webhook -n velero -o "$work/certs" --san IP:127.0.0.1 2>/dev/null)

@@ -68,8 +68,15 @@ pub fn user_filter(rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
 
 /// Log to stderr, filtered by `RUST_LOG` (see [`user_filter`]) and, whatever it says, by
 /// [`crate::storage::log_event_is_secret_safe`]; as JSON when `json` is set.
-pub fn init(json: bool) {
-    let rust_log = std::env::var("RUST_LOG").ok();
+///
+/// `level` (the server's `--log-level`) stands in for `RUST_LOG` when that is unset: the
+/// variable can name single modules, the flag cannot, so the finer one wins.
+pub fn init(json: bool, level: Option<&str>) {
+    // An empty RUST_LOG (`RUST_LOG=` in a manifest) is unset, not "log nothing".
+    let rust_log = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| level.map(str::to_owned));
     let ansi = std::io::stderr().is_terminal();
     let (layer, problem) = layer(json, rust_log.as_deref(), ansi, std::io::stderr);
     // A second initialisation (tests calling in twice) is harmless; ignore it.

@@ -199,10 +199,23 @@ impl Cluster {
         Ok(())
     }
 
-    /// Runs the real `kubectl` as the admin, `stdin` fed to it; returns what it printed.
+    /// The kubectl to run against this cluster: for a local control plane the one of its own
+    /// Kubernetes release (`DIR/bin/kubectl`, from `control-plane.sh up`), so no client/server
+    /// skew; for an external cluster the one on PATH.
+    pub fn kubectl_program(&self) -> PathBuf {
+        let own = self.dir.join("bin/kubectl");
+        if self.owned && own.exists() {
+            own
+        } else {
+            PathBuf::from("kubectl")
+        }
+    }
+
+    /// Runs the real `kubectl` ([`Cluster::kubectl_program`]) as the admin, `stdin` fed to it;
+    /// returns what it printed.
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
         use std::io::Write;
-        let mut child = Command::new("kubectl")
+        let mut child = Command::new(self.kubectl_program())
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
             .stdin(Stdio::piped())

@@ -151,6 +151,69 @@ impl Drop for Scratch {
     }
 }
 
+/// Velero's server flags come from values: the defaults always, the others when set; a
+/// controller name Velero does not know is refused by the values schema.
+#[test]
+fn chart_passes_velero_s_server_flags() {
+    let args_of = |set: &[&str]| -> Vec<String> {
+        let objects = rendered(set);
+        let deploy = one(&objects, "Deployment");
+        deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let defaults = args_of(&[]);
+    for flag in [
+        "--log-level=info",
+        "--log-format=text",
+        "--terminating-resource-timeout=10m",
+    ] {
+        assert!(defaults.iter().any(|a| a == flag), "{flag}: {defaults:?}");
+    }
+    for flag in [
+        "--disable-controllers",
+        "--restore-only",
+        "--profiler-address",
+    ] {
+        assert!(
+            !defaults.iter().any(|a| a.starts_with(flag)),
+            "{flag}: {defaults:?}"
+        );
+    }
+    let set = args_of(&[
+        "--set",
+        "server.logLevel=debug",
+        "--set",
+        "server.logFormat=json",
+        "--set",
+        "server.terminatingResourceTimeout=2m",
+        "--set",
+        "server.disableControllers={schedule,gc}",
+        "--set",
+        "server.restoreOnly=true",
+        "--set",
+        "server.profilerAddress=localhost:6060",
+    ]);
+    for flag in [
+        "--log-level=debug",
+        "--log-format=json",
+        "--terminating-resource-timeout=2m",
+        "--disable-controllers=schedule,gc",
+        "--restore-only",
+        "--profiler-address=localhost:6060",
+    ] {
+        assert!(set.iter().any(|a| a == flag), "{flag}: {set:?}");
+    }
+    let refused = render(&[
+        "--set",
+        "server.disableControllers={backup-storage-location}",
+    ]);
+    assert!(refused.is_err(), "{refused:?}");
+}
+
 /// The CRDs the chart installs are the generated ones in crds/, file for file, byte for byte.
 #[test]
 fn chart_crds_are_the_generated_crds() {

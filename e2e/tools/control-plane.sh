@@ -6,7 +6,8 @@
 #                                               with N > 0 (default 0) also kube-scheduler and N
 #                                               nodes (below); DIR/kubeconfig is an admin
 #                                               (system:masters); returns once /readyz answers ok
-#                                               and every node is Ready
+#                                               and every node is Ready; DIR/bin/kubectl is
+#                                               kubectl of the same Kubernetes release
 #   bash e2e/tools/control-plane.sh down DIR    stops exactly what `up DIR` started and removes
 #                                               what its nodes made (containers, mounts, cgroups,
 #                                               the bridge)
@@ -54,7 +55,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cmd="${1:-}"
 dir="${2:-}"
-usage() { sed -n '2,24p' "$0" >&2; exit 2; }
+usage() { sed -n '2,26p' "$0" >&2; exit 2; }
 [[ -n "$cmd" && -n "$dir" ]] || usage
 # shellcheck source=cache.sh
 . "$here/cache.sh"
@@ -157,8 +158,15 @@ up() {
         echo "control-plane: already running in $dir" >&2
         exit 1
     fi
-    local bin
+    local bin kubectl_bin
     bin="$(bash "$here/build-control-plane.sh")"
+    # kubectl of the control plane's own release (build-kubectl.sh), as DIR/bin/kubectl: the
+    # demo and the tests put DIR/bin first on PATH, so no client/server skew warning; this
+    # script and the node and CSI scripts it runs use it too.
+    kubectl_bin="$(bash "$here/build-kubectl.sh")"
+    mkdir -p "$dir/bin"
+    ln -sfn "$kubectl_bin/kubectl" "$dir/bin/kubectl"
+    export PATH="$dir/bin:$PATH"
     local pki="$dir/pki"
     mkdir -p "$pki" "$dir/etcd"
 

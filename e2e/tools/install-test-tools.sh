@@ -15,6 +15,10 @@ done
 # arguments, and make test then went on without a control plane.)
 bin=$(bash "$here/build-control-plane.sh")
 echo "control plane ready: $bin"
+# kubectl of the same Kubernetes release (e2e/kubectl), cached beside it; control-plane.sh up
+# links it into each cluster's DIR/bin, which the tests and the demo run.
+bin=$(bash "$here/build-kubectl.sh")
+echo "kubectl ready: $bin"
 # The nodes' images (pause, busybox), cached beside it.
 for image in pause busybox; do
   tarball=$(bash "$here/../images/build.sh" "$image")

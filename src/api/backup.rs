@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
 use super::hooks::{BackupHooks, HookStatus};
+use super::uploader::UploaderConfigForBackup;
 
 /// Which resources to back up, where to, and for how long to keep them.
 ///
@@ -113,6 +114,19 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub default_volumes_to_fs_backup: Option<bool>,
+    /// Deprecated by Velero for `defaultVolumesToFsBackup`; `true` means the same (Velero
+    /// remaps it, and so does [`BackupSpec::volumes_to_fs_backup`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub default_volumes_to_restic: Option<bool>,
+    /// The label whose value groups claims into one VolumeGroupSnapshot (Velero's server
+    /// default is `velero.io/volume-group`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_group_snapshot_label_key: Option<String>,
+    /// How the file-system uploader moves pod volume files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub uploader_config: Option<UploaderConfigForBackup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub snapshot_move_data: Option<bool>,
@@ -376,6 +390,16 @@ pub struct BackupStatus {
     pub backup_item_operations_completed: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_item_operations_failed: Option<i64>,
+    /// Velero's place of a backup waiting in its queue (veloxide does not write it; a backup
+    /// Velero wrote keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<i64>,
+    /// Velero's native (provider) volume snapshots attempted and completed (veloxide takes none
+    /// and does not write these; a backup Velero wrote keeps them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_snapshots_attempted: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_snapshots_completed: Option<i64>,
     /// veloxide extension: the encryption the store confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BackupEncryption>,
@@ -388,6 +412,18 @@ pub struct BackupStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+impl BackupSpec {
+    /// Whether every pod volume is asked to go file by file: `defaultVolumesToFsBackup`, or
+    /// the deprecated `defaultVolumesToRestic` when true (Velero's remapping, in its backup
+    /// controller: a true `defaultVolumesToRestic` overrides).
+    pub fn volumes_to_fs_backup(&self) -> Option<bool> {
+        match self.default_volumes_to_restic {
+            Some(true) => Some(true),
+            _ => self.default_volumes_to_fs_backup,
+        }
+    }
 }
 
 impl Backup {

@@ -13,6 +13,8 @@ pub mod label;
 pub mod restore;
 pub mod schedule;
 pub mod serverstatus;
+pub mod uploader;
+pub mod vsl;
 
 pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
@@ -42,6 +44,8 @@ pub use serverstatus::{
     PluginInfo, ServerStatusRequest, ServerStatusRequestPhase, ServerStatusRequestSpec,
     ServerStatusRequestStatus,
 };
+pub use uploader::{UploaderConfigForBackup, UploaderConfigForRestore};
+pub use vsl::{VolumeSnapshotLocation, VolumeSnapshotLocationSpec, VolumeSnapshotLocationStatus};
 
 /// The name every write veloxide makes (status, events, restored objects) is attributed to.
 pub const FIELD_MANAGER: &str = "veloxide";

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
 use super::hooks::{HookStatus, RestoreHooks};
+use super::uploader::UploaderConfigForRestore;
 
 /// Which backup to restore, what to take from it, and where to put it.
 ///
@@ -103,9 +104,16 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub resource_modifier: Option<TypedLocalObjectReference>,
+    /// How the file-system uploader writes pod volume files (veloxide restores none yet: a
+    /// restore setting it says so in a warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
-    pub uploader_config: Option<serde_json::Value>,
+    #[schemars(extend("nullable" = true))]
+    pub uploader_config: Option<UploaderConfigForRestore>,
+    /// Velero's restore resource filter policies (a ConfigMap). Not applied by veloxide yet: a
+    /// restore naming one fails validation rather than restoring what the policy leaves out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("nullable" = true))]
+    pub resource_policy: Option<k8s_openapi::api::core::v1::TypedLocalObjectReference>,
     /// veloxide extension (not in Velero's API): list per object what the restore would do
     /// (create, update, skip as existing, refused by RBAC or admission) with server-side
     /// dry-run requests, changing nothing in the cluster.
@@ -220,6 +228,14 @@ pub struct RestoreStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub hook_status: Option<HookStatus>,
+    /// Velero's asynchronous restore item action operations (veloxide runs none and does not
+    /// write these; a restore Velero wrote keeps them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_item_operations_attempted: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_item_operations_completed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_item_operations_failed: Option<i64>,
     /// veloxide extension: standard conditions (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -24,18 +24,37 @@ pub struct Asks {
     pub snapshot_move_data: Option<bool>,
     /// `kind/name` of `spec.resourcePolicy`.
     pub resource_policy: Option<String>,
+    /// Whether `default_volumes_to_fs_backup` came from the deprecated `defaultVolumesToRestic`.
+    pub restic: bool,
+    /// `spec.volumeGroupSnapshotLabelKey`, when set.
+    pub group_label: Option<String>,
+    /// `spec.volumeSnapshotLocations`.
+    pub snapshot_locations: Vec<String>,
+    /// What `spec.uploaderConfig` asked (`field=value`).
+    pub uploader: Vec<String>,
 }
 
 impl Asks {
     pub fn from_spec(spec: &BackupSpec) -> Asks {
         Asks {
             snapshot_volumes: spec.snapshot_volumes,
-            default_volumes_to_fs_backup: spec.default_volumes_to_fs_backup,
+            default_volumes_to_fs_backup: spec.volumes_to_fs_backup(),
             snapshot_move_data: spec.snapshot_move_data,
             resource_policy: spec
                 .resource_policy
                 .as_ref()
                 .map(|r| format!("{}/{}", r.kind, r.name)),
+            restic: spec.default_volumes_to_restic == Some(true),
+            group_label: spec
+                .volume_group_snapshot_label_key
+                .clone()
+                .filter(|k| !k.is_empty()),
+            snapshot_locations: spec.volume_snapshot_locations.clone().unwrap_or_default(),
+            uploader: spec
+                .uploader_config
+                .as_ref()
+                .map(|u| u.asked())
+                .unwrap_or_default(),
         }
     }
 }
@@ -105,11 +124,42 @@ fn some(names: impl IntoIterator<Item = String>) -> String {
 pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
     let mut out = Vec::new();
     if asks.default_volumes_to_fs_backup == Some(true) {
-        out.push(
-            "spec.defaultVolumesToFsBackup is true, but veloxide does not back up pod volumes \
-             file by file yet: no pod volume's contents are in the backup"
-                .to_owned(),
-        );
+        // Velero reads a true defaultVolumesToRestic as defaultVolumesToFsBackup; the warning
+        // names the field the user wrote.
+        let field = if asks.restic {
+            "spec.defaultVolumesToRestic (deprecated; read as defaultVolumesToFsBackup)"
+        } else {
+            "spec.defaultVolumesToFsBackup"
+        };
+        out.push(format!(
+            "{field} is true, but veloxide does not back up pod volumes file by file yet: no \
+             pod volume's contents are in the backup"
+        ));
+    }
+    if !asks.uploader.is_empty() {
+        out.push(format!(
+            "spec.uploaderConfig sets {}, which only file-system backup uses, and veloxide does \
+             not back up pod volumes file by file yet: it changed nothing",
+            asks.uploader.join(", ")
+        ));
+    }
+    if !asks.snapshot_locations.is_empty() {
+        out.push(format!(
+            "spec.volumeSnapshotLocations names {}, but veloxide takes no native (volume \
+             snapshotter plugin) snapshots: none was taken through them",
+            asks.snapshot_locations.join(", ")
+        ));
+    }
+    if let Some(key) = asks
+        .group_label
+        .as_ref()
+        .filter(|_| !seen.claims.is_empty())
+    {
+        out.push(format!(
+            "spec.volumeGroupSnapshotLabelKey is {key}, but veloxide takes no \
+             VolumeGroupSnapshots: claims labelled {key} are not snapshotted together as one \
+             consistent group"
+        ));
     }
     if asks.snapshot_move_data == Some(true) {
         out.push(
@@ -138,8 +188,21 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
 }
 
 /// The same for a restore: what its spec asks for that veloxide does not do yet.
-pub fn restore_not_done(_spec: &RestoreSpec) -> Vec<String> {
-    Vec::new()
+pub fn restore_not_done(spec: &RestoreSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    let uploader = spec
+        .uploader_config
+        .as_ref()
+        .map(|u| u.asked())
+        .unwrap_or_default();
+    if !uploader.is_empty() {
+        out.push(format!(
+            "spec.uploaderConfig sets {}, which only file-system restores use, and veloxide \
+             does not restore pod volumes file by file yet: it changed nothing",
+            uploader.join(", ")
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod get;
+pub(super) mod spec;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

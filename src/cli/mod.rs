@@ -17,6 +17,7 @@ mod restore;
 mod schedule;
 mod select;
 mod selector;
+mod server;
 mod trust;
 mod uninstall;
 mod usage;
@@ -101,7 +102,7 @@ enum Command {
         dir: Option<PathBuf>,
     },
     /// Run the operator: controllers (on the lease holder), webhook, metrics and health.
-    Server(ServerArgs),
+    Server(server::ServerArgs),
     /// Serve the BackupStorageLocation admission webhook alone.
     Webhook(WebhookArgs),
     /// Work with schedules: create, get, describe, pause, unpause, delete.
@@ -129,121 +130,18 @@ struct WebhookArgs {
     credentials_dirs: Vec<PathBuf>,
 }
 
-#[derive(Args, Debug)]
-struct ServerArgs {
-    /// Plain-HTTP address for /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:8085")]
-    metrics_listen: SocketAddr,
-    /// HTTPS address for the admission webhook (served when a certificate is given).
-    #[arg(long, default_value = "0.0.0.0:9443")]
-    webhook_listen: SocketAddr,
-    /// The webhook's PEM certificate chain, re-read when it changes.
-    #[arg(long, requires = "tls_key_file")]
-    tls_cert_file: Option<PathBuf>,
-    /// The webhook's PEM private key, re-read when it changes.
-    #[arg(long, requires = "tls_cert_file")]
-    tls_key_file: Option<PathBuf>,
-    /// The coordination.k8s.io Lease the replicas elect a leader with.
-    #[arg(long, default_value = "veloxide-controller")]
-    lease_name: String,
-    /// How long a leader keeps the lease without renewing it.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
-    lease_duration: Duration,
-    /// This replica's identity in the lease (the pod name in a cluster).
-    #[arg(long, env = "POD_NAME")]
-    identity: Option<String>,
-    /// Revalidation period for locations that do not set validationFrequency.
-    #[arg(long, default_value = "1m", value_parser = parse_duration)]
-    default_validation_frequency: Duration,
-    /// How often backups are synced from locations that set no backupSyncPeriod (0: never).
-    #[arg(long, default_value = "1m", value_parser = parse_duration)]
-    backup_sync_period: Duration,
-    /// Links for SSE-C downloads go through the API server's proxy to this Service and port
-    /// (`NAME:PORT`); see docs/downloads.md.
-    #[arg(long, default_value = "veloxide:metrics")]
-    download_service: String,
-    /// An absolute URL in front of this server's HTTP port to use in SSE-C download links
-    /// instead of the API server's service proxy.
-    #[arg(long)]
-    download_url_base: Option<String>,
-    /// Which Secrets backups read: `cluster` (every namespace's, as Velero) or `namespace`
-    /// (only the server's own; Secrets elsewhere are skipped with a warning). Match it to the
-    /// RBAC the server has: the chart passes its `rbac.secretsScope`.
-    #[arg(long, value_enum, default_value_t = SecretsScope::Cluster)]
-    secrets_scope: SecretsScope,
-    /// A read from or upload to the object store that makes no progress for this long is
-    /// abandoned, and its backup or restore fails naming the stall.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    store_stall_timeout: Duration,
-    /// Room a restore may take in the temporary directory for the archive's items (`1Gi`,
-    /// `500Mi`, or bytes); a backup that needs more fails to restore, saying so, before the
-    /// pod's volume fills. The chart sets it with the /tmp volume (`restoreSpool.sizeLimit`).
-    #[arg(long, default_value = "1Gi", value_parser = parse_quantity)]
-    restore_spool_limit: u64,
-    /// The only directories a location's credentialsFile and customerKeyEncryptionFile may
-    /// name (repeat for several); anything else is refused at admission and in status.
-    #[arg(long = "credentials-dir", default_value = crate::location::DEFAULT_CREDENTIALS_DIR)]
-    credentials_dirs: Vec<PathBuf>,
-    /// The order restores create resources in (Velero's flag, syntax and default): the ones
-    /// before `-` first, in order; then every other resource alphabetically; then the ones
-    /// after `-`.
-    #[arg(long, default_value_t = crate::restore::priorities::Priorities::default(),
-          value_parser = |s: &str| s.parse::<crate::restore::priorities::Priorities>())]
-    restore_resource_priorities: crate::restore::priorities::Priorities,
-    /// How long a backup that sets no `ttl` is kept (Velero's flag and default).
-    #[arg(long, default_value = "720h", value_parser = parse_duration)]
-    default_backup_ttl: Duration,
-    /// The location of a backup that names none, when no location is marked
-    /// `spec.default: true` (Velero's flag and default).
-    #[arg(long, default_value = "default")]
-    default_backup_storage_location: String,
-    /// Objects per list request while backing up (Velero's flag and default). Velero reads 0
-    /// as "no paging"; veloxide always pages, so 0 is refused rather than read differently.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
-    client_page_size: u32,
-    /// The longest an expired backup waits before its deletion is asked for (Velero's flag
-    /// and default); a backup retention keeps past its TTL has its expiration moved this often.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    garbage_collection_frequency: Duration,
-    /// Run backup and restore hooks (exec into pods through the API server). Off, a Backup or
-    /// Restore with spec.hooks fails validation. The chart sets it with `hooks.enabled`, which
-    /// also grants the `pods/exec` right hooks need (docs/hooks.md).
-    #[arg(long)]
-    hooks_enabled: bool,
-}
-
-/// `--secrets-scope`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum SecretsScope {
-    Cluster,
-    Namespace,
-}
-
-/// A byte quantity as Kubernetes writes it: `123`, `64Ki`, `500Mi`, `1Gi`.
-fn parse_quantity(text: &str) -> Result<u64, String> {
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, ""),
-    };
-    let factor: u64 = match unit {
-        "" => 1,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        _ => return Err(format!("{text:?}: use bytes or a Ki, Mi, Gi or Ti suffix")),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .ok_or_else(|| format!("{text:?}: use bytes or a Ki, Mi, Gi or Ti suffix"))
-}
-
 impl Cli {
     /// Run the chosen command and map the outcome to an exit status.
     pub async fn run(self) -> ExitCode {
-        crate::telemetry::init(self.log_json);
+        // The server takes Velero's --log-format and --log-level too.
+        let (json, level) = match &self.command {
+            Command::Server(args) => (
+                self.log_json || args.log_format == server::LogFormat::Json,
+                args.log_level.map(server::LogLevel::filter),
+            ),
+            _ => (self.log_json, None),
+        };
+        crate::telemetry::init(json, level);
         let outcome = self.command.run(&self.globals).await;
         outcome.unwrap_or_else(|e| {
             eprintln!("error: {e:#}");
@@ -285,7 +183,7 @@ impl Command {
             }
             Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
-            Command::Server(args) => run_server(args, globals).await.map(|()| ExitCode::SUCCESS),
+            Command::Server(args) => server::run(args, globals).await.map(|()| ExitCode::SUCCESS),
             // The verb-first forms run the noun-first command they stand for.
             Command::Schedule(command) => command.run(globals).await,
             Command::Get(c) => Box::pin(c.noun_first().run(globals)).await,
@@ -304,65 +202,6 @@ fn write_crds(dir: &std::path::Path) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
-    let namespace = globals.namespace();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let webhook = match (args.tls_cert_file, args.tls_key_file) {
-        (Some(cert), Some(key)) => Some(ServeOptions {
-            listen: args.webhook_listen,
-            files: CertFiles { cert, key },
-            reload_interval: Duration::from_secs(2),
-        }),
-        _ => None,
-    };
-    let identity = args.identity.unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        format!("{}-{}", host.trim(), std::process::id())
-    });
-    let mut settings = crate::controller::Settings::new(&namespace);
-    settings.backup.default_ttl = args.default_backup_ttl;
-    settings.backup.default_location = args.default_backup_storage_location;
-    settings.backup.page_size = args.client_page_size;
-    settings.default_validation_frequency = args.default_validation_frequency;
-    settings.backup_sync_period = args.backup_sync_period;
-    anyhow::ensure!(
-        !args.garbage_collection_frequency.is_zero(),
-        "--garbage-collection-frequency: must be more than 0s (the collector would never rest)"
-    );
-    settings.backup.gc_frequency = args.garbage_collection_frequency;
-    settings.download.service = args.download_service;
-    settings.download.url_base = args.download_url_base;
-    if args.secrets_scope == SecretsScope::Namespace {
-        settings.backup.secrets_namespace = Some(namespace.clone());
-    }
-    settings.store_stall_timeout = args.store_stall_timeout;
-    // The limit is the /tmp volume's size: keep 16Mi of it (a quarter when small) for the
-    // restore's log and other temporary files.
-    let headroom = (16u64 << 20).min(args.restore_spool_limit / 4);
-    settings.restore_spool_bytes = args.restore_spool_limit - headroom;
-    settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
-    settings.hooks_enabled = args.hooks_enabled;
-    settings.restore_priorities = args.restore_resource_priorities;
-    let options = crate::server::ServerOptions {
-        kube: globals.kube_config().await?,
-        settings,
-        metrics_listen: args.metrics_listen,
-        webhook,
-        lease: crate::server::LeaseSettings {
-            name: args.lease_name,
-            namespace,
-            identity,
-            duration: args.lease_duration,
-            // Renew halfway through (whole seconds, rounded up): a renewal that comes late by
-            // up to half the lease still lands before the lease runs out, which is when this
-            // replica would stop leading (server::leader).
-            grace: Duration::from_secs(args.lease_duration.as_secs().div_ceil(2).max(1)),
-        },
-    };
-    crate::server::run(options, shutdown).await
 }
 
 async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {

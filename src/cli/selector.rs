@@ -54,6 +54,16 @@ pub fn parse_selector(text: &str) -> anyhow::Result<LabelSelector> {
     })
 }
 
+/// Velero's `--or-selector`: selectors separated by ` or ` (`app=web or tier=db`), any of
+/// which an object may match.
+pub fn parse_or_selector(text: &str) -> anyhow::Result<Vec<LabelSelector>> {
+    use anyhow::Context as _;
+    text.split(" or ")
+        .map(|s| parse_selector(s.trim()))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--or-selector")
+}
+
 /// Split on commas outside parentheses.
 fn split_terms(text: &str) -> Vec<&str> {
     let mut terms = Vec::new();
@@ -95,6 +105,19 @@ mod tests {
                 "zone Exists None",
                 r#"env NotIn Some(["dev"])"#,
             ]
+        );
+    }
+
+    #[test]
+    fn or_selectors_split_on_or() {
+        let s = parse_or_selector("app=web or tier in (a, b)").unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].match_labels.as_ref().unwrap()["app"], "web");
+        assert!(s[1].match_expressions.is_some());
+        let refused = format!("{:#}", parse_or_selector("app=web or a b").unwrap_err());
+        assert!(
+            refused.starts_with("--or-selector: --selector \"a b\""),
+            "{refused}"
         );
     }
 }

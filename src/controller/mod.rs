@@ -10,6 +10,7 @@ pub mod backup;
 mod claim;
 pub mod deletion;
 pub mod download;
+pub mod enabled;
 pub mod fence;
 #[cfg(test)]
 mod fixtures;

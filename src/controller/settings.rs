@@ -32,6 +32,11 @@ pub struct Settings {
     pub hooks_enabled: bool,
     /// The order restores create kinds in (`--restore-resource-priorities`).
     pub restore_priorities: crate::restore::priorities::Priorities,
+    /// Which controllers run (`--disable-controllers`, `--restore-only`).
+    pub enabled: super::enabled::Enabled,
+    /// How long a restore waits for a namespace it restores into to finish terminating
+    /// (Velero's `--terminating-resource-timeout`, 10m).
+    pub terminating_timeout: Duration,
 }
 
 impl Settings {
@@ -49,6 +54,8 @@ impl Settings {
             files: crate::location::FilePaths::default(),
             hooks_enabled: false,
             restore_priorities: Default::default(),
+            enabled: super::enabled::Enabled::default(),
+            terminating_timeout: Duration::from_secs(600),
         }
     }
 }

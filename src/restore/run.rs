@@ -1,7 +1,7 @@
 //! One restore's work: stream the archive into the spool, choose and order the items, create
 //! them, then write the log, results and resource list under `restores/<name>/`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -51,6 +51,9 @@ pub struct Request<'a> {
     pub not_done: Vec<String>,
     /// Status, modifiers, plugin ConfigMaps, priorities, dry run.
     pub options: &'a Options,
+    /// How long to wait for a namespace the items go into to finish terminating (Velero's
+    /// `--terminating-resource-timeout`).
+    pub terminating_timeout: std::time::Duration,
 }
 
 /// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
@@ -197,7 +200,7 @@ async fn restore_items(
         .send_replace(Progress { total, restored: 0 });
     // Kinds one after another, in the order chosen (Velero's priorities: a Namespace before
     // what is in it, a CRD before its resources); the objects of one kind in parallel.
-    let namespaces_ready = Mutex::new(HashSet::new());
+    let namespaces_ready = Mutex::new(HashMap::new());
     let budget = Budget::new();
     for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
@@ -325,7 +328,7 @@ async fn restore_tagged<'i>(
     budget: &Budget,
     item: &'i Item,
     status_by_spec: bool,
-    namespaces_ready: &Mutex<HashSet<String>>,
+    namespaces_ready: &Mutex<Namespaces>,
 ) -> (&'i Item, (String, Applied)) {
     (
         item,
@@ -366,7 +369,7 @@ async fn restore_one(
     budget: &Budget,
     item: &Item,
     status_by_spec: bool,
-    namespaces_ready: &Mutex<HashSet<String>>,
+    namespaces_ready: &Mutex<Namespaces>,
 ) -> (String, Applied) {
     let fallback_key = item.group_resource.clone();
     let text = match item.read() {
@@ -442,16 +445,36 @@ async fn restore_one(
         Err(e) => return (gvk, Applied::Failed(e)),
     };
     let dry_run = request.options.dry_run;
+    // A Namespace of the archive whose namespace is being deleted here waits for it too, so
+    // it is created anew with its labels rather than found existing and then gone.
+    if object["kind"] == "Namespace" && object["apiVersion"] == "v1" {
+        let mut ready = namespaces_ready.lock().await;
+        match settled_namespace(request, &item.name).await {
+            Ok(Some(existing)) if terminating(&existing) => {
+                let why = still_terminating(request, &item.name);
+                ready.insert(item.name.clone(), Some(why.clone()));
+                return (gvk, Applied::Failed(why));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let why = format!("cannot read namespace {}: {e}", item.name);
+                return (gvk, Applied::Failed(why));
+            }
+        }
+    }
     if let Some(ns) = object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
     {
         // Held while the namespace is made, so the objects bound for it wait for it.
         let mut ready = namespaces_ready.lock().await;
-        if !ready.contains(ns) {
-            match ensure_namespace(request, ns, dry_run).await {
+        match ready.get(ns) {
+            Some(None) => {}
+            // Waited for once already: the namespace's other objects do not wait again.
+            Some(Some(gave_up)) => return (gvk, Applied::Failed(gave_up.clone())),
+            None => match ensure_namespace(request, ns, dry_run).await {
                 Ok(true) => {
-                    ready.insert(ns.to_owned());
+                    ready.insert(ns.to_owned(), None);
                 }
                 Ok(false) => {
                     return (
@@ -467,8 +490,13 @@ async fn restore_one(
                         },
                     );
                 }
-                Err(e) => return (gvk, Applied::Failed(e)),
-            }
+                Err((e, gave_up)) => {
+                    if gave_up {
+                        ready.insert(ns.to_owned(), Some(e.clone()));
+                    }
+                    return (gvk, Applied::Failed(e));
+                }
+            },
         }
     }
     let mode = Mode {
@@ -479,20 +507,23 @@ async fn restore_one(
     (gvk, applied)
 }
 
-/// A namespaced item's namespace must exist: the backup may not hold the Namespace object
-/// (a resource filter left it out), and a mapped namespace is new. Velero creates it too.
-/// In a dry run nothing is created: `Ok(false)` when the namespace does not exist.
-async fn ensure_namespace(request: &Request<'_>, ns: &str, dry_run: bool) -> Result<bool, String> {
+/// The namespaces a restore has made sure of: `None` ready, `Some(why)` still terminating
+/// after the wait (its other objects fail with the same reason instead of waiting again).
+type Namespaces = HashMap<String, Option<String>>;
+
+/// Make sure `ns` exists: the backup may not hold the Namespace object (a resource filter
+/// left it out), and a mapped namespace is new; Velero creates it too. An error says why not, and whether it was the terminating wait
+/// running out (`true`: not worth trying again in this restore). In a dry run nothing is
+/// created: `Ok(false)` when the namespace does not exist.
+async fn ensure_namespace(
+    request: &Request<'_>,
+    ns: &str,
+    dry_run: bool,
+) -> Result<bool, (String, bool)> {
     let api: Api<Namespace> = Api::all(request.client.clone());
-    match api.get_opt(ns).await {
-        Ok(Some(existing)) => {
-            if existing.status.and_then(|s| s.phase).as_deref() == Some("Terminating") {
-                return Err(format!(
-                    "namespace {ns} is being deleted; restore after it is gone"
-                ));
-            }
-            Ok(true)
-        }
+    match settled_namespace(request, ns).await {
+        Ok(Some(existing)) if terminating(&existing) => Err((still_terminating(request, ns), true)),
+        Ok(Some(_)) => Ok(true),
         Ok(None) if dry_run => Ok(false),
         Ok(None) => {
             let namespace: Namespace = serde_json::from_value(json!({
@@ -505,11 +536,41 @@ async fn ensure_namespace(request: &Request<'_>, ns: &str, dry_run: bool) -> Res
             match api.create(&PostParams::default(), &namespace).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(e)) if e.code == 409 => Ok(true),
-                Err(e) => Err(format!("cannot create namespace {ns}: {e}")),
+                Err(e) => Err((format!("cannot create namespace {ns}: {e}"), false)),
             }
         }
-        Err(e) => Err(format!("cannot read namespace {ns}: {e}")),
+        Err(e) => Err((format!("cannot read namespace {ns}: {e}"), false)),
     }
+}
+
+/// The namespace `ns` once it is not terminating: a namespace being deleted (the one a restore
+/// replaces, typically) is waited for, once a second up to `--terminating-resource-timeout`,
+/// as Velero does (`EnsureNamespaceExistsAndIsReady`), so it can be created anew.
+async fn settled_namespace(
+    request: &Request<'_>,
+    ns: &str,
+) -> Result<Option<Namespace>, kube::Error> {
+    let api: Api<Namespace> = Api::all(request.client.clone());
+    let deadline = tokio::time::Instant::now() + request.terminating_timeout;
+    loop {
+        let existing = api.get_opt(ns).await?;
+        if !existing.as_ref().is_some_and(terminating) || tokio::time::Instant::now() >= deadline {
+            return Ok(existing);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+fn terminating(namespace: &Namespace) -> bool {
+    namespace.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating")
+}
+
+fn still_terminating(request: &Request<'_>, ns: &str) -> String {
+    format!(
+        "namespace {ns} is still being deleted after {:?} (the server's \
+         --terminating-resource-timeout); restore after it is gone, or raise the timeout",
+        request.terminating_timeout
+    )
 }
 
 /// The log, results and resource list, under `restores/<name>/` with the location's

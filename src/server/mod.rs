@@ -197,16 +197,38 @@ async fn controllers(ctx: Arc<Context>, term: CancellationToken) {
         || controller::deletion::resume::resume_in_progress(&ctx),
         controller::deletion::run(ctx.clone(), term.clone()),
     );
+    // `--disable-controllers`: a disabled controller is not started; the backup controller
+    // also collects expired backups, so it runs while either part is on and skips the other.
+    let on = &ctx.settings.enabled;
     tokio::join!(
         controller::location::run(ctx.clone(), term.clone()),
-        backups,
-        restores,
-        controller::download::run(ctx.clone(), term.clone()),
-        deletions,
-        controller::sync::run(ctx.clone(), term.clone()),
-        controller::schedule::run(ctx.clone(), term.clone()),
-        controller::serverstatus::run(ctx.clone(), term.clone()),
+        when(on.backup || on.gc, backups),
+        when(on.restore, restores),
+        when(
+            on.download_request,
+            controller::download::run(ctx.clone(), term.clone())
+        ),
+        when(on.backup_deletion, deletions),
+        when(
+            on.backup_sync,
+            controller::sync::run(ctx.clone(), term.clone())
+        ),
+        when(
+            on.schedule,
+            controller::schedule::run(ctx.clone(), term.clone())
+        ),
+        when(
+            on.server_status_request,
+            controller::serverstatus::run(ctx.clone(), term.clone())
+        ),
     );
+}
+
+/// `controller` when `on`, else nothing (it is never polled, so never started).
+async fn when(on: bool, controller: impl Future<Output = ()>) {
+    if on {
+        controller.await;
+    }
 }
 
 /// Run `sweep` until it succeeds (only its list can fail it; an object it cannot write is

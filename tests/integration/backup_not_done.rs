@@ -90,7 +90,10 @@ async fn what_a_backup_asks_and_is_not_done_is_said_and_excluded_objects_stay_ou
         &world,
         "asked",
         json!({"includedNamespaces": ["app"], "defaultVolumesToFsBackup": true,
-               "snapshotMoveData": true, "orderedResources": {"configmaps": "app/kept"}}),
+               "snapshotMoveData": true, "orderedResources": {"configmaps": "app/kept"},
+               "uploaderConfig": {"parallelFilesUpload": 4},
+               "volumeSnapshotLocations": ["aws-east"],
+               "volumeGroupSnapshotLabelKey": "app.io/group"}),
         WAIT,
     )
     .await;
@@ -110,6 +113,9 @@ async fn what_a_backup_asks_and_is_not_done_is_said_and_excluded_objects_stay_ou
         "spec.snapshotMoveData is true",
         "pod annotation backup.velero.io/backup-volumes on 1 pods taken (app/web: data)",
         "backup hook annotations on 1 pods taken (app/web: pre.hook.backup.velero.io/command)",
+        "spec.uploaderConfig sets parallelFilesUpload=4",
+        "spec.volumeSnapshotLocations names aws-east",
+        "spec.volumeGroupSnapshotLabelKey is app.io/group",
     ] {
         assert!(
             said.iter().any(|s| s.starts_with(want)),
@@ -117,7 +123,7 @@ async fn what_a_backup_asks_and_is_not_done_is_said_and_excluded_objects_stay_ou
         );
     }
     assert!(
-        asked.status.as_ref().unwrap().warnings.unwrap_or(0) >= 5,
+        asked.status.as_ref().unwrap().warnings.unwrap_or(0) >= 8,
         "{said:#?}"
     );
     let log = log_of(&world, "asked");

@@ -98,7 +98,7 @@ fn config_flags(extra: &str) -> String {
 fn kubectl(s: &Cluster, args: &[&str], stdin: Option<&str>) -> Output {
     let home = s.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(s.kubectl_program())
         .args(args)
         .env("KUBECONFIG", &s.kubeconfig)
         .env("HOME", &home)

@@ -69,7 +69,7 @@ fn a_pod_runs_on_the_node_and_exec_logs_and_port_forward_reach_it() {
     assert!(logs.contains("started on web"), "kubectl logs: {logs:?}");
 
     // port-forward: through the API server and the kubelet into the pod's network namespace.
-    let mut forward = Command::new("kubectl")
+    let mut forward = Command::new(cluster.kubectl_program())
         .env("KUBECONFIG", &cluster.kubeconfig)
         .args(["-n", &ns, "port-forward", "pod/web", ":8080"])
         .stdout(Stdio::piped())

@@ -303,7 +303,7 @@ fn the_readme_documents_this_table() {
 fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
     let home = cluster.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    Command::new("kubectl")
+    Command::new(cluster.kubectl_program())
         .args(args)
         .env("KUBECONFIG", &cluster.kubeconfig)
         .env("HOME", &home)

@@ -313,7 +313,7 @@ async fn two_replicas_make_one_backup_per_tick_across_a_leader_kill() {
 /// kubectl against the control plane, as a user runs it.
 fn kubectl(world: &World, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     use std::io::Write as _;
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(world.cluster.kubectl_program())
         .args(args)
         .env("KUBECONFIG", &world.cluster.kubeconfig)
         .stdin(std::process::Stdio::piped())

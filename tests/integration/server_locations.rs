@@ -72,7 +72,7 @@ async fn available_with_the_reference_setup(world: &World) {
     }
 
     // What a user types to wait for it.
-    let wait = std::process::Command::new("kubectl")
+    let wait = std::process::Command::new(world.cluster.kubectl_program())
         .args([
             "wait",
             "--for=condition=Ready",

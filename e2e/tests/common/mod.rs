@@ -30,6 +30,10 @@ pub fn cluster() -> &'static Cluster {
 pub trait Kube {
     fn kubeconfig(&self) -> &Path;
     fn dir(&self) -> &Path;
+    /// The kubectl to run ([`Cluster::kubectl_program`]).
+    fn kubectl_program(&self) -> PathBuf {
+        PathBuf::from("kubectl")
+    }
 }
 
 impl Kube for Cluster {
@@ -38,6 +42,9 @@ impl Kube for Cluster {
     }
     fn dir(&self) -> &Path {
         Cluster::dir(self)
+    }
+    fn kubectl_program(&self) -> PathBuf {
+        Cluster::kubectl_program(self)
     }
 }
 
@@ -145,11 +152,11 @@ pub fn veloxide_binary() -> PathBuf {
 }
 
 pub fn kubectl(s: &impl Kube, args: &[&str]) -> Output {
-    tool(s, Path::new("kubectl"), args, None)
+    tool(s, &s.kubectl_program(), args, None)
 }
 
 pub fn kubectl_stdin(s: &impl Kube, args: &[&str], input: &str) -> Output {
-    tool(s, Path::new("kubectl"), args, Some(input))
+    tool(s, &s.kubectl_program(), args, Some(input))
 }
 
 pub fn text(o: &Output) -> String {

@@ -96,6 +96,56 @@ fn table() {
             vec![],
         ),
         (
+            "the deprecated defaultVolumesToRestic, true: read as defaultVolumesToFsBackup",
+            json!({"defaultVolumesToRestic": true, "defaultVolumesToFsBackup": false}),
+            none.clone(),
+            vec![
+                "spec.defaultVolumesToRestic (deprecated; read as defaultVolumesToFsBackup) is true, but veloxide does not back up pod volumes file by file yet",
+            ],
+        ),
+        (
+            "defaultVolumesToRestic false leaves defaultVolumesToFsBackup as it is",
+            json!({"defaultVolumesToRestic": false, "defaultVolumesToFsBackup": true}),
+            none.clone(),
+            vec!["spec.defaultVolumesToFsBackup is true, but"],
+        ),
+        (
+            "uploaderConfig with a value",
+            json!({"uploaderConfig": {"parallelFilesUpload": 4}}),
+            none.clone(),
+            vec![
+                "spec.uploaderConfig sets parallelFilesUpload=4, which only file-system backup uses",
+            ],
+        ),
+        (
+            "uploaderConfig at its default: nothing",
+            json!({"uploaderConfig": {"parallelFilesUpload": 0}}),
+            none.clone(),
+            vec![],
+        ),
+        (
+            "volume snapshot locations",
+            json!({"volumeSnapshotLocations": ["aws-east", "aws-west"]}),
+            none.clone(),
+            vec![
+                "spec.volumeSnapshotLocations names aws-east, aws-west, but veloxide takes no native",
+            ],
+        ),
+        (
+            "a group snapshot label with a claim taken",
+            json!({"volumeGroupSnapshotLabelKey": "app.io/group", "snapshotVolumes": false}),
+            seen(&["app/data"], &[], &[]),
+            vec![
+                "spec.volumeGroupSnapshotLabelKey is app.io/group, but veloxide takes no VolumeGroupSnapshots",
+            ],
+        ),
+        (
+            "a group snapshot label and no claim: it changes nothing",
+            json!({"volumeGroupSnapshotLabelKey": "app.io/group"}),
+            none.clone(),
+            vec![],
+        ),
+        (
             "several at once, in the table's order",
             json!({"snapshotMoveData": true, "defaultVolumesToFsBackup": true}),
             seen(&["a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7"], &[], &[]),
@@ -152,6 +202,30 @@ fn seen_notes_claims_and_pod_annotations_only() {
             hook_pods: vec![("ns/n".into(), "post.hook.backup.velero.io/command".into())],
         }
     );
+}
+
+#[test]
+fn restores_warn_of_uploader_config_only_when_it_asks_something() {
+    for (config, want) in [
+        (json!({}), None),
+        (json!({"parallelFilesDownload": 0}), None),
+        (
+            json!({"writeSparseFiles": true, "parallelFilesDownload": 8}),
+            Some(
+                "spec.uploaderConfig sets writeSparseFiles=true, parallelFilesDownload=8, which only file-system restores use",
+            ),
+        ),
+    ] {
+        let spec = json!({"backupName": "b", "uploaderConfig": config});
+        let got = restore_not_done(&serde_json::from_value(spec.clone()).unwrap());
+        match want {
+            None => assert!(got.is_empty(), "{spec}: {got:?}"),
+            Some(want) => assert!(
+                got.len() == 1 && got[0].starts_with(want),
+                "{spec}: {got:?}"
+            ),
+        }
+    }
 }
 
 #[test]

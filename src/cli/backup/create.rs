@@ -12,46 +12,24 @@ use serde_json::json;
 use super::super::cluster::{Cluster, Globals};
 use super::super::output::OutputFormat;
 use super::super::progress::{Display, Snapshot};
-use super::super::selector::parse_selector;
-use super::super::usage::{UsageError, key_values, non_empty};
+use super::super::usage::{UsageError, key_values};
+use super::spec::SpecArgs;
 use crate::api::{Backup, BackupPhase};
-
-/// Velero's default retention when `--ttl` is not given.
-const DEFAULT_TTL: &str = "720h0m0s";
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     /// The backup's name; with --from-schedule it may be left out, and is then
     /// SCHEDULE-<UTC time as YYYYMMDDhhmmss>, as Velero names it.
     pub name: Option<String>,
-    /// Namespaces to include in the backup (comma-separated; `*` for all).
-    #[arg(long, value_delimiter = ',', default_value = "*")]
-    pub include_namespaces: Vec<String>,
-    /// Namespaces to exclude from the backup.
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_namespaces: Vec<String>,
-    /// Resources to include, as resource.group (e.g. storageclasses.storage.k8s.io; `*` for all).
-    #[arg(long, value_delimiter = ',')]
-    pub include_resources: Vec<String>,
-    /// Resources to exclude, as resource.group.
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_resources: Vec<String>,
-    /// Include cluster-scoped resources (`--include-cluster-resources` alone means true);
-    /// unset includes them only when every namespace is backed up.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = false)]
-    pub include_cluster_resources: Option<bool>,
-    /// Only back up resources matching this label selector (`app=web,tier in (a,b)`).
-    #[arg(short = 'l', long, value_parser = super::super::output::selector_arg)]
-    pub selector: Option<String>,
+    // Boxed: the spec's flags make this the largest of the commands' arguments by far.
+    #[command(flatten)]
+    pub spec: Box<SpecArgs>,
     /// Labels to put on the backup itself (`k=v,k2=v2`).
     #[arg(long, value_delimiter = ',')]
     pub labels: Vec<String>,
-    /// The location to store the backup in (default: the default location).
-    #[arg(long)]
-    pub storage_location: Option<String>,
-    /// How long before the backup is deleted (Go duration).
-    #[arg(long, default_value = DEFAULT_TTL, value_parser = go_duration)]
-    pub ttl: String,
+    /// Annotations to put on the backup itself (`k=v,k2=v2`).
+    #[arg(long, value_delimiter = ',')]
+    pub annotations: Vec<String>,
     /// Wait for the backup to finish, showing its progress (items done of expected, items/s,
     /// bytes uploaded, elapsed). Unlike Velero, which exits 0 whatever the outcome, veloxide
     /// then exits 1 unless the backup Completed.
@@ -70,7 +48,21 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
     let now = jiff::Timestamp::now();
     let name = backup_name(&args, now)?;
     let backup = match &args.from_schedule {
-        Some(schedule) => from_schedule(&name, schedule, now, globals).await?,
+        Some(schedule) => {
+            let mut backup = from_schedule(&name, schedule, now, globals).await?;
+            // Velero puts --labels and --annotations on a backup from a schedule too (over
+            // the template's labels); only the spec flags are ignored.
+            let meta = &mut backup.metadata;
+            for (flag, items, map) in [
+                ("labels", &args.labels, &mut meta.labels),
+                ("annotations", &args.annotations, &mut meta.annotations),
+            ] {
+                if let Some(given) = key_values(flag, items)? {
+                    map.get_or_insert_with(Default::default).extend(given);
+                }
+            }
+            backup
+        }
         None => build(&args, &globals.namespace())?,
     };
     if let Some(format) = args.output {
@@ -176,50 +168,19 @@ async fn wait_terminal(api: &Api<Backup>, name: &str) -> anyhow::Result<Backup> 
 
 /// The Backup the flags describe, as Velero's `BuildBackup` makes it.
 pub fn build(args: &CreateArgs, namespace: &str) -> anyhow::Result<Backup> {
-    let list = non_empty;
-    let selector = args.selector.as_deref().map(parse_selector).transpose()?;
-    let labels = key_values("labels", &args.labels)?;
     let backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
         "metadata": {"name": backup_name(args, jiff::Timestamp::now())?, "namespace": namespace,
-                     "labels": labels},
-        "spec": {
-            "includedNamespaces": list(&args.include_namespaces),
-            "excludedNamespaces": list(&args.exclude_namespaces),
-            "includedResources": list(&args.include_resources),
-            "excludedResources": list(&args.exclude_resources),
-            "includeClusterResources": args.include_cluster_resources,
-            "labelSelector": selector,
-            "storageLocation": args.storage_location.as_deref().filter(|l| !l.is_empty()),
-            "ttl": args.ttl,
-        },
+                     "labels": key_values("labels", &args.labels)?,
+                     "annotations": key_values("annotations", &args.annotations)?},
+        "spec": args.spec.spec()?,
     }))?;
     Ok(backup)
 }
 
-/// Check a `--ttl` and write it as Go's `time.Duration.String()` would (`24h0m0s`).
-pub(crate) fn go_duration(text: &str) -> Result<String, String> {
-    let d = crate::api::duration::parse_go_duration(text).map_err(|e| e.to_string())?;
-    let secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    if secs == 0 && frac == 0 {
-        return Ok("0s".into());
-    }
-    let seconds = if frac == 0 {
-        format!("{}", secs % 60)
-    } else {
-        let f = format!("{}.{frac:09}", secs % 60);
-        f.trim_end_matches('0').to_owned()
-    };
-    Ok(match (secs / 3600, secs / 60 % 60) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::super::selector::parse_selector;
     use super::*;
 
     fn args(line: &[&str]) -> CreateArgs {
@@ -288,22 +249,7 @@ mod tests {
             json!({"includedNamespaces": ["*"], "ttl": "720h0m0s"})
         );
         let a = args(&["b1", "--include-cluster-resources=false"]);
-        assert_eq!(a.include_cluster_resources, Some(false));
-    }
-
-    #[test]
-    fn ttl_is_written_as_go_writes_it() {
-        for (given, written) in [
-            ("720h", "720h0m0s"),
-            ("90m", "1h30m0s"),
-            ("45s", "45s"),
-            ("1.5s", "1.5s"),
-            ("0", "0s"),
-            ("2m", "2m0s"),
-        ] {
-            assert_eq!(go_duration(given).unwrap(), written, "{given}");
-        }
-        assert!(go_duration("30d").is_err());
+        assert_eq!(a.spec.include_cluster_resources, Some(false));
     }
 
     #[test]

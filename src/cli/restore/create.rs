@@ -11,10 +11,10 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
-use super::super::backup::create::go_duration;
 use super::super::cluster::{Cluster, Globals};
 use super::super::progress::{Display, Snapshot};
-use super::super::selector::parse_selector;
+use super::super::selector::{parse_or_selector, parse_selector};
+use super::super::usage::go_duration;
 use super::super::usage::{UsageError, key_values, non_empty};
 use crate::api::{Backup, BackupPhase, Restore, RestorePhase};
 
@@ -135,13 +135,8 @@ pub fn build(
     let or_selectors = args
         .or_selector
         .as_deref()
-        .map(|text| {
-            text.split(" or ")
-                .map(|s| parse_selector(s.trim()))
-                .collect::<anyhow::Result<Vec<_>>>()
-        })
-        .transpose()
-        .context("--or-selector")?;
+        .map(parse_or_selector)
+        .transpose()?;
     let restore_status = (!args.status_include_resources.is_empty()
         || !args.status_exclude_resources.is_empty())
     .then(|| {

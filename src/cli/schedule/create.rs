@@ -8,7 +8,8 @@ use clap::Args;
 use kube::Api;
 use kube::api::PostParams;
 
-use super::super::backup::create::{CreateArgs as BackupArgs, build, go_duration};
+use super::super::backup::create::{CreateArgs as BackupArgs, build};
+use super::super::backup::spec::SpecArgs;
 use super::get::render;
 use crate::api::{Retention, Schedule, ScheduleSpec};
 use crate::cli::cluster::{Cluster, Globals};
@@ -69,30 +70,18 @@ pub struct RetentionArgs {
     pub keep_last_successful: Option<u32>,
 }
 
-/// The backup flags of `backup create`, for the template.
+/// The backup flags of `backup create`, for the template, and the schedule's own metadata.
 #[derive(Args, Debug)]
 pub struct TemplateArgs {
-    #[arg(long, value_delimiter = ',', default_value = "*")]
-    pub include_namespaces: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_namespaces: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub include_resources: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub exclude_resources: Vec<String>,
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    pub include_cluster_resources: Option<bool>,
-    /// Only back up resources matching this label selector.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub spec: Box<SpecArgs>,
     /// Labels to put on the schedule (and so on its backups).
     #[arg(long, value_delimiter = ',')]
     pub labels: Vec<String>,
-    #[arg(long)]
-    pub storage_location: Option<String>,
-    /// How long each backup is kept (Go duration).
-    #[arg(long, default_value = "720h0m0s", value_parser = go_duration)]
-    pub ttl: String,
+    /// Annotations to put on the schedule (Velero's `schedule create` takes the flag and
+    /// drops it; veloxide puts them on the Schedule).
+    #[arg(long, value_delimiter = ',')]
+    pub annotations: Vec<String>,
 }
 
 pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -128,15 +117,9 @@ pub fn build_schedule(args: &CreateArgs) -> anyhow::Result<Schedule> {
     let backup = build(
         &BackupArgs {
             name: Some(args.name.clone()),
-            include_namespaces: t.include_namespaces.clone(),
-            exclude_namespaces: t.exclude_namespaces.clone(),
-            include_resources: t.include_resources.clone(),
-            exclude_resources: t.exclude_resources.clone(),
-            include_cluster_resources: t.include_cluster_resources,
-            selector: t.selector.clone(),
+            spec: t.spec.clone(),
             labels: t.labels.clone(),
-            storage_location: t.storage_location.clone(),
-            ttl: t.ttl.clone(),
+            annotations: t.annotations.clone(),
             wait: false,
             output: None,
             from_schedule: None,
@@ -169,6 +152,7 @@ pub fn build_schedule(args: &CreateArgs) -> anyhow::Result<Schedule> {
         .metadata
         .labels
         .filter(|l: &BTreeMap<String, String>| !l.is_empty());
+    schedule.metadata.annotations = backup.metadata.annotations;
     Ok(schedule)
 }
 

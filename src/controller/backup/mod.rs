@@ -71,13 +71,22 @@ async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Err
     if backup.phase() == BackupPhase::New && is_synced(&backup) {
         return Ok(Action::await_change());
     }
+    let on = &state.ctx.settings.enabled;
     match backup.phase() {
+        // `--disable-controllers backup` (or `--restore-only`): new backups wait, as in Velero.
+        BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart if !on.backup => {
+            Ok(Action::await_change())
+        }
         BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => {
             start(&backup, &state).await
         }
         phase if phase.is_terminal() => {
             if let Some(action) = cleanup::retry(&backup, &state).await? {
                 return Ok(action);
+            }
+            // `--disable-controllers gc`: expired backups stay.
+            if !on.gc {
+                return Ok(Action::await_change());
             }
             delete::collect_if_expired(&backup, &state).await
         }

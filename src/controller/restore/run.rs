@@ -125,6 +125,7 @@ async fn restore_objects(
         limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
         not_done: crate::backup::not_done::restore_not_done(&claimed.spec),
         options: &validated.options,
+        terminating_timeout: ctx.settings.terminating_timeout,
     }));
     let work = async {
         claim_files(store, claimed).await?;

@@ -89,6 +89,15 @@ fn check_spec(
     {
         errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
     }
+    // A filter not applied would restore what the policy leaves out: refused, not warned.
+    if let Some(policy) = &spec.resource_policy {
+        errors.push(format!(
+            "spec.resourcePolicy: restore resource policies ({}/{}) are not applied by veloxide \
+             yet; remove it and narrow the restore with includedResources, excludedResources \
+             and labelSelector instead",
+            policy.kind, policy.name
+        ));
+    }
     let filters = BackupSpec {
         included_namespaces: spec.included_namespaces.clone(),
         excluded_namespaces: spec.excluded_namespaces.clone(),
@@ -172,4 +181,39 @@ async fn backup_location(
         }
     }
     Ok(location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// (spec, the start of the one error wanted, or none)
+    #[test]
+    fn spec_rules() {
+        let cases = [
+            (json!({"backupName": "b"}), None),
+            (
+                json!({"backupName": "b", "resourcePolicy": {"kind": "configmap", "name": "keep-small"}}),
+                Some(
+                    "spec.resourcePolicy: restore resource policies (configmap/keep-small) are not applied by veloxide yet; remove it",
+                ),
+            ),
+            (
+                json!({"backupName": "b", "uploaderConfig": {"parallelFilesDownload": 2}}),
+                None,
+            ),
+        ];
+        for (spec, want) in cases {
+            let mut errors = Vec::new();
+            check_spec(&serde_json::from_value(spec.clone()).unwrap(), &mut errors);
+            match want {
+                None => assert!(errors.is_empty(), "{spec}: {errors:?}"),
+                Some(want) => assert!(
+                    errors.len() == 1 && errors[0].starts_with(want),
+                    "{spec}: {errors:?}"
+                ),
+            }
+        }
+    }
 }
