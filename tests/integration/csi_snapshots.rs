@@ -342,7 +342,26 @@ spec:
 "#
     );
     apply(cluster, "default", &yaml);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Deleted before the snapshotter protects it, the content would go and the snapshot stay.
+    let deadline = Instant::now() + WAIT;
+    while !kubectl(
+        cluster,
+        &[
+            "get",
+            "volumesnapshotcontent",
+            "by-hand",
+            "-o",
+            "jsonpath={.metadata.finalizers}",
+        ],
+    )
+    .contains("volumesnapshotcontent-bound-protection")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the snapshotter never took by-hand"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     kubectl(cluster, &["delete", "volumesnapshotcontent", "by-hand"]);
     let deadline = Instant::now() + WAIT;
     while driver_snapshots(cluster).contains(&handle.to_owned()) {
@@ -442,6 +461,18 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
     }
     let (one, two) = (handle_of(&world, "one"), handle_of(&world, "two"));
     assert_ne!(one, two);
+    // `backup describe --details` lists the volume with its snapshot.
+    let out = cli(&world, &["backup", "describe", "two", "--details"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "CSI Snapshots:".to_owned(),
+        "app/data:".to_owned(),
+        "CSI Driver:            csi.veloxide.dev".to_owned(),
+        format!("Storage Snapshot ID:   {two}"),
+        "Ready:                 true".to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in\n{text}");
+    }
     let before = driver_snapshots(cluster);
     assert!(before.contains(&one) && before.contains(&two), "{before:?}");
     let out = cli(&world, &["backup", "delete", "one", "--confirm"]).await;

@@ -119,15 +119,75 @@ pub async fn delete_snapshot(
             ));
         }
     }
-    // Velero waits 2 s between the two, so the snapshotter sees the content before it goes.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    match api.delete(&name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(format!(
-            "deleting the content of snapshot {} failed: {e}",
+    // The snapshotter deletes the storage snapshot of a content it protects with its finalizer;
+    // deleted before that, the content simply goes and the snapshot stays. Velero waits a fixed
+    // 2 s; here the finalizer is waited for, so a busy snapshotter is not raced.
+    let seen = wait(WAIT_TAKEN, || async {
+        api.get_opt(&name).await.ok().flatten().is_some_and(|c| {
+            c.metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == SNAPSHOTTER_FINALIZER)
+        })
+    })
+    .await;
+    let deleted = api.delete(&name, &DeleteParams::default()).await;
+    if !seen {
+        return Err(format!(
+            "the snapshotter of driver {} did not take the content made to delete snapshot {} within {}s; \
+             the snapshot is not deleted",
+            r.driver,
+            r.handle,
+            WAIT_TAKEN.as_secs()
+        ));
+    }
+    match deleted {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "deleting the content of snapshot {} failed: {e}",
+                r.handle
+            ));
+        }
+    }
+    // Gone means the snapshotter deleted the storage snapshot and released its finalizer.
+    if wait(WAIT_DELETED, || async {
+        matches!(api.get_opt(&name).await, Ok(None))
+    })
+    .await
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshot {} is not deleted yet: its content {name} still waits for the snapshotter",
             r.handle
-        )),
+        ))
+    }
+}
+
+/// The finalizer the CSI snapshotter puts on a content it manages.
+const SNAPSHOTTER_FINALIZER: &str =
+    "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection";
+const WAIT_TAKEN: std::time::Duration = std::time::Duration::from_secs(30);
+const WAIT_DELETED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Poll `check` every half second until it holds or `within` passes.
+async fn wait<F, Fut>(within: std::time::Duration, check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return true;
+        }
+        if start.elapsed() >= within {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 
