@@ -333,7 +333,7 @@ async fn delete_storage_snapshot(cluster: &Cluster, handle: &str, labels: &Value
     let yaml = format!(
         r#"apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshotContent
-metadata: {{name: by-hand, labels: {labels}}}
+metadata: {{name: by-hand, labels: {labels}, finalizers: [snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection]}}
 spec:
   deletionPolicy: Delete
   driver: csi.veloxide.dev

@@ -98,7 +98,7 @@ pub async fn delete_snapshot(
     let name = format!("vsc-delete-{suffix}");
     let object: DynamicObject = serde_json::from_value(json!({
         "apiVersion": format!("{GROUP}/v1"), "kind": "VolumeSnapshotContent",
-        "metadata": {"name": name, "labels": r.labels},
+        "metadata": {"name": name, "labels": r.labels, "finalizers": [SNAPSHOTTER_FINALIZER]},
         "spec": {
             "deletionPolicy": "Delete",
             "driver": r.driver,
@@ -119,24 +119,23 @@ pub async fn delete_snapshot(
             ));
         }
     }
-    // The snapshotter deletes the storage snapshot of a content it protects with its finalizer;
-    // deleted before that, the content simply goes and the snapshot stays. Velero waits a fixed
-    // 2 s; here the finalizer is waited for, so a busy snapshotter is not raced.
+    // The snapshotter deletes the storage snapshot of an unbound content being deleted, if it
+    // can see it being deleted: the finalizer (which the backed-up content carries, and which
+    // Velero's copy keeps) holds it until then. The snapshotter has seen the content once it
+    // wrote its status; Velero waits a fixed 2 s instead, which a busy snapshotter can lose.
     let seen = wait(WAIT_TAKEN, || async {
-        api.get_opt(&name).await.ok().flatten().is_some_and(|c| {
-            c.metadata
-                .finalizers
-                .iter()
-                .flatten()
-                .any(|f| f == SNAPSHOTTER_FINALIZER)
-        })
+        api.get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.data.pointer("/status/snapshotHandle").is_some())
     })
     .await;
     let deleted = api.delete(&name, &DeleteParams::default()).await;
     if !seen {
         return Err(format!(
-            "the snapshotter of driver {} did not take the content made to delete snapshot {} within {}s; \
-             the snapshot is not deleted",
+            "the snapshotter of driver {} did not read the content made to delete snapshot {} within {}s; \
+             it is deleted, and the snapshot may stay",
             r.driver,
             r.handle,
             WAIT_TAKEN.as_secs()
@@ -167,7 +166,7 @@ pub async fn delete_snapshot(
     }
 }
 
-/// The finalizer the CSI snapshotter puts on a content it manages.
+/// The finalizer that keeps a content until the CSI snapshotter has acted on its deletion.
 const SNAPSHOTTER_FINALIZER: &str =
     "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection";
 const WAIT_TAKEN: std::time::Duration = std::time::Duration::from_secs(30);
