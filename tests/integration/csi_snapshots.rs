@@ -193,7 +193,7 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
 async fn a_snapshot_never_ready_fails_at_the_timeout_and_deletion_deletes_exactly_the_backups_snapshots()
  {
     let world = World::start_with_node().await;
-    let _server = crate::backup_support::serve_plain_location(&world, "default").await;
+    let server = crate::backup_support::serve_plain_location(&world, "default").await;
     let cluster = &world.cluster;
     // The driver's knob (e2e/csi/README.md): a class whose snapshots never become ready.
     apply(
@@ -239,6 +239,15 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
         errors.contains("claim stuck/slow")
             && errors.contains("did not become readyToUse within the csiSnapshotTimeout of 5s"),
         "{results}"
+    );
+    let metrics = server.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "velero_csi_snapshot_failure_total",
+            &[("backupName", "stuck")]
+        ),
+        Some(1.0)
     );
     eventually("the unready VolumeSnapshot is removed", WAIT, || async {
         volume_snapshots(cluster, "stuck").trim().is_empty()
