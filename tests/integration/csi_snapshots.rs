@@ -7,150 +7,14 @@
 //! PartiallyFailed at `csiSnapshotTimeout`, naming the claim; deleting a backup deletes exactly
 //! its own storage snapshots.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-use e2e::cluster::Cluster;
-use e2e::images::BUSYBOX;
 use serde_json::{Value, json};
-use veloxide::api::{Backup, BackupPhase, RestorePhase};
+use veloxide::api::{BackupPhase, RestorePhase};
 
-use crate::backup_support::{
-    create, create_backup, download, eventually, gunzip, list_keys, untar,
-};
+use crate::backup_support::{create, download, eventually, gunzip, list_keys, untar};
+use crate::csi_support::*;
 use crate::node_support::{apply, kubectl, wait_ready};
 use crate::restore_support::{cli, create_restore, restore_results, wait_restore};
 use crate::server_support::{NS, World, sample};
-
-const WAIT: Duration = Duration::from_secs(240);
-const TOKEN: &str = "bytes-written-before-the-backup-7f3a";
-
-/// Create a backup and wait until it ends in `phase`; otherwise fail with its results file.
-async fn ended(world: &World, name: &str, spec: Value, phase: BackupPhase) -> Backup {
-    create_backup(world, name, spec).await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let backup = crate::backup_support::backups(world)
-            .get(name)
-            .await
-            .unwrap();
-        if backup.phase().is_terminal() || Instant::now() > deadline {
-            if backup.phase() != phase {
-                let key = format!("default/backups/{name}/{name}-results.gz");
-                let results = list_keys(world, &key)
-                    .first()
-                    .map(|k| String::from_utf8_lossy(&gunzip(&download(world, k))).into_owned())
-                    .unwrap_or_default();
-                panic!(
-                    "{name}: {:?}, expected {phase:?}\nresults: {results}\nstatus: {:?}",
-                    backup.phase(),
-                    backup.status
-                );
-            }
-            return backup;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-async fn backed_up(world: &World, name: &str, spec: Value) -> Backup {
-    ended(world, name, spec, BackupPhase::Completed).await
-}
-
-/// A namespace whose `default` ServiceAccount exists (pods need it).
-async fn namespace(world: &World, ns: &str) {
-    kubectl(&world.cluster, &["create", "namespace", ns]);
-    eventually("the default ServiceAccount exists", WAIT, || async {
-        crate::restore_support::get(world, "v1", "serviceaccounts", ns, "default")
-            .await
-            .is_some()
-    })
-    .await;
-}
-
-/// StatefulSet `db`: one busybox replica that writes TOKEN into its claim's volume once (a
-/// restored volume already has it) and keeps running.
-fn statefulset() -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: StatefulSet
-metadata: {{name: db}}
-spec:
-  serviceName: db
-  replicas: 1
-  selector: {{matchLabels: {{app: db}}}}
-  template:
-    metadata: {{labels: {{app: db}}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: {BUSYBOX}
-        command: ["sh", "-c", "[ -f /data/file ] || echo {TOKEN} > /data/file; sync; sleep 100000"]
-        readinessProbe: {{exec: {{command: ["cat", "/data/file"]}}, periodSeconds: 1}}
-        volumeMounts: [{{name: data, mountPath: /data}}]
-  volumeClaimTemplates:
-  - metadata: {{name: data}}
-    spec:
-      storageClassName: veloxide-csi
-      accessModes: [ReadWriteOnce]
-      resources: {{requests: {{storage: 16Mi}}}}
-"#
-    )
-}
-
-/// What the StatefulSet's pod in `ns` reads from its volume.
-fn read_file(cluster: &Cluster, ns: &str) -> String {
-    wait_ready(cluster, ns, "db-0");
-    kubectl(
-        cluster,
-        &["-n", ns, "exec", "db-0", "--", "cat", "/data/file"],
-    )
-    .trim()
-    .to_owned()
-}
-
-fn side_file(world: &World, backup: &str, suffix: &str) -> Value {
-    let key = format!("default/backups/{backup}/{backup}-{suffix}");
-    serde_json::from_slice(&gunzip(&download(world, &key))).unwrap()
-}
-
-/// The ids of the snapshots the driver holds on node-1 (its records, `<id>.json`).
-fn driver_snapshots(cluster: &Cluster) -> Vec<String> {
-    let dir = cluster.node_dir("node-1").join("csi/state/snapshots");
-    ids(&dir)
-}
-
-fn ids(dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| {
-                    e.ok()?
-                        .file_name()
-                        .to_str()?
-                        .strip_suffix(".json")
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-/// The storage snapshot a backup recorded for its only claim.
-fn handle_of(world: &World, backup: &str) -> String {
-    let info = side_file(world, backup, "volumeinfo.json.gz");
-    info[0]["csiSnapshotInfo"]["snapshotHandle"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{backup}: no handle in {info}"))
-        .to_owned()
-}
-
-fn volume_snapshots(cluster: &Cluster, ns: &str) -> String {
-    kubectl(cluster, &["-n", ns, "get", "volumesnapshots", "-o", "name"])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_gone_snapshots_are_honoured()
@@ -325,63 +189,11 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
     );
 }
 
-/// Delete a storage snapshot as a cluster admin would (a content with the handle and
-/// `deletionPolicy: Delete`, deleted), and wait until the driver no longer has it.
-/// `labels` are those of the content the backup recorded (this cluster's snapshotters run per
-/// node and act only on contents labelled with theirs).
-async fn delete_storage_snapshot(cluster: &Cluster, handle: &str, labels: &Value) {
-    let yaml = format!(
-        r#"apiVersion: snapshot.storage.k8s.io/v1
-kind: VolumeSnapshotContent
-metadata: {{name: by-hand, labels: {labels}}}
-spec:
-  deletionPolicy: Delete
-  driver: csi.veloxide.dev
-  source: {{snapshotHandle: {handle}}}
-  volumeSnapshotRef: {{namespace: nowhere, name: nothing}}
-"#
-    );
-    apply(cluster, "default", &yaml);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    kubectl(cluster, &["delete", "volumesnapshotcontent", "by-hand"]);
-    let deadline = Instant::now() + WAIT;
-    while driver_snapshots(cluster).contains(&handle.to_owned()) {
-        assert!(Instant::now() < deadline, "snapshot {handle} never deleted");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// A pod mounting `claim` (provisioned on first use) that keeps running.
-fn pod_with_claim(name: &str, claim: &str, annotations: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: {claim}, annotations: {{{annotations}}}}}
-spec:
-  storageClassName: veloxide-csi
-  accessModes: [ReadWriteOnce]
-  resources: {{requests: {{storage: 8Mi}}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: {BUSYBOX}
-    command: ["sh", "-c", "echo x > /data/file; sleep 100000"]
-    volumeMounts: [{{name: data, mountPath: /data}}]
-  volumes: [{{name: data, persistentVolumeClaim: {{claimName: {claim}}}}}]
-"#
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_never_ready_fails_at_the_timeout_and_deletion_deletes_exactly_the_backups_snapshots()
  {
     let world = World::start_with_node().await;
-    let _server = crate::backup_support::serve_plain_location(&world, "default").await;
+    let server = crate::backup_support::serve_plain_location(&world, "default").await;
     let cluster = &world.cluster;
     // The driver's knob (e2e/csi/README.md): a class whose snapshots never become ready.
     apply(
@@ -428,6 +240,15 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
             && errors.contains("did not become readyToUse within the csiSnapshotTimeout of 5s"),
         "{results}"
     );
+    let metrics = server.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "velero_csi_snapshot_failure_total",
+            &[("backupName", "stuck")]
+        ),
+        Some(1.0)
+    );
     eventually("the unready VolumeSnapshot is removed", WAIT, || async {
         volume_snapshots(cluster, "stuck").trim().is_empty()
     })
@@ -442,6 +263,18 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
     }
     let (one, two) = (handle_of(&world, "one"), handle_of(&world, "two"));
     assert_ne!(one, two);
+    // `backup describe --details` lists the volume with its snapshot.
+    let out = cli(&world, &["backup", "describe", "two", "--details"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "CSI Snapshots:".to_owned(),
+        "app/data:".to_owned(),
+        "CSI Driver:            csi.veloxide.dev".to_owned(),
+        format!("Storage Snapshot ID:   {two}"),
+        "Ready:                 true".to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in\n{text}");
+    }
     let before = driver_snapshots(cluster);
     assert!(before.contains(&one) && before.contains(&two), "{before:?}");
     let out = cli(&world, &["backup", "delete", "one", "--confirm"]).await;
