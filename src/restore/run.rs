@@ -23,6 +23,8 @@ use super::prepare::{Place, Rules, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
+use crate::hooks::restore::exec_hooks;
+use crate::hooks::restore_exec::{self, RestoreHookRun};
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -48,6 +50,8 @@ pub struct Request<'a> {
     /// What the spec asks for that is not done (`backup::not_done::restore_not_done`): each a
     /// warning in the log and the results.
     pub not_done: Vec<String>,
+    /// Init-container and exec hooks for the restored pods.
+    pub hooks: &'a RestoreHookRun,
 }
 
 /// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
@@ -69,6 +73,8 @@ pub struct Outcome {
     pub restored: u64,
     pub errors: u64,
     pub warnings: u64,
+    /// The exec hooks run in restored pods.
+    pub hooks: crate::hooks::Tally,
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -160,6 +166,7 @@ async fn restore_items(
         snapshotted_volumes: &snapshotted_volumes,
         own_roles: &own_roles,
         server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
+        hooks: &request.hooks.rules,
     };
     let total = chosen.len() as u64;
     let mut tally = Tally {
@@ -178,6 +185,9 @@ async fn restore_items(
     // what is in it, a CRD before its resources); the objects of one kind in parallel.
     let namespaces_ready = Mutex::new(HashSet::new());
     let budget = Budget::new();
+    // Restored pods' exec hooks wait for their pods on tasks of their own: a pod that takes
+    // minutes to start holds no create slot, and the restore waits for them all at its end.
+    let mut execs = tokio::task::JoinSet::new();
     for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
         // Send (rustc's higher-ranked lifetime limitation with async closures).
@@ -192,8 +202,30 @@ async fn restore_items(
             ));
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
-        while let Some((item, (gvk, applied))) = done.next().await {
+        while let Some((item, (gvk, applied, pod))) = done.next().await {
             tally.record(request, item, gvk, applied);
+            if let Some(pod) = pod {
+                tally.start_hooks(request, pod, &mut execs);
+            }
+        }
+    }
+    if !execs.is_empty() {
+        tally.log.line(
+            "info",
+            &format!(
+                "Waiting for the exec hooks of {} restored pods",
+                execs.len()
+            ),
+        );
+    }
+    while let Some(done) = execs.join_next().await {
+        match done {
+            Ok(records) => tally.record_hooks(&records),
+            Err(e) => {
+                let message = format!("a restored pod's exec hooks did not finish: {e}");
+                tally.log.line("error", &message);
+                tally.results.errors.add_general(message);
+            }
         }
     }
     let mut outcome = tally.outcome;
@@ -210,7 +242,61 @@ struct Tally<'t> {
     outcome: Outcome,
 }
 
+/// A restored pod with exec hooks to run.
+struct HookedPod {
+    namespace: String,
+    name: String,
+    hooks: Vec<crate::hooks::restore::RestoreExec>,
+    warnings: Vec<String>,
+}
+
 impl Tally<'_> {
+    /// Start a restored pod's exec hooks, or say why they do not run.
+    fn start_hooks(
+        &mut self,
+        request: &Request<'_>,
+        pod: HookedPod,
+        execs: &mut tokio::task::JoinSet<Vec<crate::hooks::HookRecord>>,
+    ) {
+        for warning in &pod.warnings {
+            self.log.line("warning", warning);
+            self.results
+                .warnings
+                .add(Some(&pod.namespace), warning.clone());
+        }
+        let Some(client) = request.hooks.client.clone() else {
+            let message = format!(
+                "pod {}/{}: its {} exec hooks were not run: this server runs without hooks \
+                 (enable them with the chart's hooks.enabled)",
+                pod.namespace,
+                pod.name,
+                pod.hooks.len()
+            );
+            self.log.line("warning", &message);
+            self.results.warnings.add(Some(&pod.namespace), message);
+            return;
+        };
+        let wait = request.hooks.default_wait;
+        execs.spawn(async move {
+            restore_exec::run(&client, &pod.namespace, &pod.name, &pod.hooks, wait).await
+        });
+    }
+
+    /// Each hook's line in the log, failures in the results, counts in the outcome.
+    fn record_hooks(&mut self, records: &[crate::hooks::HookRecord]) {
+        for r in records {
+            self.outcome.hooks.add(r);
+            let (level, line) = r.log_line();
+            self.log.line(level, &line);
+            let namespace = r.pod.split_once('/').map(|(ns, _)| ns);
+            if r.fatal() {
+                self.results.errors.add(namespace, r.summary());
+            } else if r.failed() {
+                self.results.warnings.add(namespace, r.summary());
+            }
+        }
+    }
+
     /// One item's result, in the order chosen (whatever order they finished in).
     fn record(&mut self, request: &Request<'_>, item: &Item, gvk: String, applied: Applied) {
         let Tally {
@@ -284,7 +370,7 @@ async fn restore_tagged<'i>(
     budget: &Budget,
     item: &'i Item,
     namespaces_ready: &Mutex<HashSet<String>>,
-) -> (&'i Item, (String, Applied)) {
+) -> (&'i Item, (String, Applied, Option<HookedPod>)) {
     (
         item,
         restore_one(request, ctx, budget, item, namespaces_ready).await,
@@ -317,18 +403,45 @@ fn snapshotted_volumes(chosen: &[&Item]) -> BTreeSet<String> {
     actions::csi::snapshotted_volumes(claims.iter())
 }
 
-/// Restore one item; returns its resource-list key and what happened.
+/// Restore one item; returns its resource-list key, what happened, and a created pod's exec
+/// hooks.
 async fn restore_one(
     request: &Request<'_>,
     ctx: &Context<'_>,
     budget: &Budget,
     item: &Item,
     namespaces_ready: &Mutex<HashSet<String>>,
-) -> (String, Applied) {
+) -> (String, Applied, Option<HookedPod>) {
+    let (gvk, applied, object) = create_one(request, ctx, budget, item, namespaces_ready).await;
+    // Velero runs a pod's exec hooks when the restore created it.
+    let pod = match (&applied, object) {
+        (Applied::Created, Some(pod)) if item.group_resource == "pods" => {
+            let (hooks, warnings) = exec_hooks(&pod, &request.hooks.rules);
+            let name = |k: &str| pod["metadata"][k].as_str().unwrap_or_default().to_owned();
+            (!hooks.is_empty() || !warnings.is_empty()).then(|| HookedPod {
+                namespace: name("namespace"),
+                name: name("name"),
+                hooks,
+                warnings,
+            })
+        }
+        _ => None,
+    };
+    (gvk, applied, pod)
+}
+
+/// Restore one item; returns its resource-list key, what happened, and the object created.
+async fn create_one(
+    request: &Request<'_>,
+    ctx: &Context<'_>,
+    budget: &Budget,
+    item: &Item,
+    namespaces_ready: &Mutex<HashSet<String>>,
+) -> (String, Applied, Option<Value>) {
     let fallback_key = item.group_resource.clone();
     let text = match item.read() {
         Ok(t) => t,
-        Err(e) => return (fallback_key, Applied::Failed(e.to_string())),
+        Err(e) => return (fallback_key, Applied::Failed(e.to_string()), None),
     };
     // Held until the item is created: what its parse may cost, out of the restore's budget.
     let reserved = match admit(&text) {
@@ -337,11 +450,11 @@ async fn restore_one(
     };
     let _reserved = match reserved {
         Ok(r) => r,
-        Err(e) => return (fallback_key, Applied::Failed(e)),
+        Err(e) => return (fallback_key, Applied::Failed(e), None),
     };
     let mut object = match parse(&text) {
         Ok(o) => o,
-        Err(e) => return (fallback_key, Applied::Failed(e)),
+        Err(e) => return (fallback_key, Applied::Failed(e), None),
     };
     drop(text);
     let gvk = format!(
@@ -354,19 +467,19 @@ async fn restore_one(
         .and_then(|l| serde_json::from_value::<BTreeMap<String, String>>(l.clone()).ok())
         .unwrap_or_default();
     if !request.plan.wants_labels(&labels) {
-        return (gvk, Applied::Unchanged);
+        return (gvk, Applied::Unchanged, None);
     }
     let place = Place {
         namespace: item.namespace.as_deref(),
         name: &item.name,
     };
     if let Err(e) = prepare(&mut object, request.rules, place) {
-        return (gvk, Applied::Failed(e));
+        return (gvk, Applied::Failed(e), None);
     }
     match actions::run(&item.group_resource, &mut object, ctx) {
         Ok(()) => {}
-        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }),
-        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
+        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }, None),
+        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason), None),
     }
     strip_status(&mut object);
     // A claim provisioned from a snapshot whose storage snapshot is gone would wait for ever:
@@ -374,11 +487,11 @@ async fn restore_one(
     if let Some(snapshot) = actions::csi::source_snapshot(&object)
         && let Err(e) = super::snapshot_source::check(request.client, &object, snapshot).await
     {
-        return (gvk, Applied::Failed(e));
+        return (gvk, Applied::Failed(e), None);
     }
     let resource = match api_resource(&object, &item.group_resource) {
         Ok(r) => r,
-        Err(e) => return (gvk, Applied::Failed(e)),
+        Err(e) => return (gvk, Applied::Failed(e), None),
     };
     if let Some(ns) = object
         .pointer("/metadata/namespace")
@@ -388,13 +501,13 @@ async fn restore_one(
         let mut ready = namespaces_ready.lock().await;
         if !ready.contains(ns) {
             if let Err(e) = ensure_namespace(request, ns).await {
-                return (gvk, Applied::Failed(e));
+                return (gvk, Applied::Failed(e), None);
             }
             ready.insert(ns.to_owned());
         }
     }
     let applied = apply(request.client, &resource, &object, request.policy).await;
-    (gvk, applied)
+    (gvk, applied, Some(object))
 }
 
 /// A namespaced item's namespace must exist: the backup may not hold the Namespace object

@@ -48,4 +48,5 @@ pub(super) struct Validated {
     pub plan: Plan,
     pub rules: Rules,
     pub policy: ExistingPolicy,
+    pub hooks: crate::hooks::restore::RestoreRules,
 }

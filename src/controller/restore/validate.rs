@@ -9,9 +9,17 @@ use super::state::Validated;
 use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec, Schedule};
 use crate::backup::Plan;
 use crate::controller::{Context, Error};
+use crate::hooks::restore::RestoreRules;
 use crate::restore::ExistingPolicy;
 use crate::restore::prepare::Rules;
 use crate::schedule::made_by;
+
+/// Why a restore with exec hooks is refused by a server that runs none (init-container hooks
+/// need no right and are applied).
+pub const HOOKS_DISABLED: &str = "spec.hooks: this server runs without hooks, so it has no \
+    right to exec into the restored pods; enable them with the chart's hooks.enabled=true (and \
+    hooks.namespaces naming the restored namespaces, or hooks.clusterWide=true) or the server \
+    flag --hooks-enabled, or remove the exec hooks";
 
 /// Check the spec against what veloxide can honour and find the backup and its location.
 /// The outer error is the API failing; the inner one is the spec's problems, every one.
@@ -21,6 +29,12 @@ pub(super) async fn validate(
 ) -> Result<Result<Validated, Vec<String>>, Error> {
     let mut errors = Vec::new();
     let (policy, plan) = check_spec(spec, &mut errors);
+    let hooks = RestoreRules::from_spec(spec.hooks.as_ref())
+        .map_err(|e| errors.extend(e))
+        .unwrap_or_default();
+    if !ctx.settings.hooks_enabled && hooks.has_exec() {
+        errors.push(HOOKS_DISABLED.to_owned());
+    }
     let schedule = spec.schedule_name.as_deref().unwrap_or("");
     let backup = source_backup(ctx, spec, schedule).await?;
     let location = match &backup {
@@ -57,6 +71,7 @@ pub(super) async fn validate(
                 location,
                 plan,
                 policy,
+                hooks,
             })
         }
         // Without errors all four are there: a spec without a source has an error.
@@ -82,14 +97,6 @@ fn check_spec(
         .ok();
     let set =
         |v: &Option<serde_json::Value>| v.as_ref().is_some_and(|v| !v.is_null() && v != &json!({}));
-    if spec
-        .hooks
-        .as_ref()
-        .and_then(|h| h.resources.as_ref())
-        .is_some_and(|r| !r.is_empty())
-    {
-        errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
-    }
     if set(&spec.restore_status) {
         errors.push(
             "spec.restoreStatus: restoring status is not supported by veloxide; remove it".into(),

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod completed;
 pub mod csi;
+mod init_hook;
 mod job;
 mod lease;
 mod pod;
@@ -42,6 +43,7 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("jobs.batch", "velero.io/job", job::restore),
     ("pods", "velero.io/pod", pod::restore),
+    ("pods", "velero.io/init-restore-hook", init_hook::restore),
     ("services", "velero.io/service", service::restore),
     (
         "serviceaccounts",
@@ -109,6 +111,7 @@ pub(crate) struct TestContext {
     pub reprovisioned: BTreeSet<String>,
     pub snapshotted_volumes: BTreeSet<String>,
     pub own_roles: OwnRoles,
+    pub hooks: crate::hooks::restore::RestoreRules,
 }
 
 #[cfg(test)]
@@ -126,6 +129,7 @@ impl TestContext {
             reprovisioned: ["pv-gone".to_owned()].into(),
             snapshotted_volumes: BTreeSet::new(),
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
+            hooks: crate::hooks::restore::RestoreRules::default(),
         }
     }
 
@@ -136,6 +140,7 @@ impl TestContext {
             snapshotted_volumes: &self.snapshotted_volumes,
             own_roles: &self.own_roles,
             server_namespace: "velero",
+            hooks: &self.hooks,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Context<'a> {
     pub own_roles: &'a OwnRoles,
     /// The server's namespace (the Restore's): its leader election runs there.
     pub server_namespace: &'a str,
+    /// The Restore's `spec.hooks` (init containers are added to restored pods).
+    pub hooks: &'a crate::hooks::restore::RestoreRules,
 }
 
 /// Why an item is not created.
