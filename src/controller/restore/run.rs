@@ -154,6 +154,8 @@ async fn restore_objects(
 /// Velero's metrics and the closing event.
 async fn record(ctx: &Context, claimed: &Restore, status: &RestoreStatus) {
     let m = &ctx.metrics.restores;
+    ctx.metrics
+        .count_hooks("restore", status.hook_status.as_ref());
     let phase = status.phase.unwrap_or(RestorePhase::Failed);
     let s = &[claimed.schedule()];
     let (kind, note) = match phase {
