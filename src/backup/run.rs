@@ -125,8 +125,12 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         timeout: request.csi_timeout.clone(),
         metrics: request.csi_metrics,
     };
+    // Boxed, both: each future is large, and inline they overflowed a worker's stack.
     let taken = Box::pin(volumes::back_up(&job, &mut log, &mut results)).await;
-    let written = write_archive(request, &all, &resources, &taken, log, results).await;
+    let written = Box::pin(write_archive(
+        request, &all, &resources, &taken, log, results,
+    ))
+    .await;
     if written.is_err() {
         // A failed backup keeps no snapshot: nothing will ever restore or delete it.
         volumes::discard(&request.client, &taken).await;

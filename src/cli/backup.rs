@@ -3,6 +3,7 @@
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod get;
+mod volumes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +27,7 @@ pub enum BackupCommand {
     /// Ask for backups to be deleted: their files, their restores, then the objects.
     Delete(delete::DeleteArgs),
     /// Show a backup's status, progress while it runs, results and (with --details) its
-    /// resource list.
+    /// resource list and each volume (claim, driver, snapshot handle, size, ready).
     Describe(DescribeArgs),
     /// Download a backup's archive (`NAME-data.tar.gz` unless -o is given).
     Download {
@@ -221,11 +222,37 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
             "Resource List",
         )
         .await;
+        print_volumes(&cluster, &common, &trust).await;
         if status.hook_status.is_some() {
             print_hooks(&cluster, &common, &trust).await;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each volume the backup took (its `-volumeinfo.json.gz`), as Velero's "CSI Snapshots".
+async fn print_volumes(cluster: &Cluster, common: &Common, trust: &super::trust::Trust) {
+    let mut bytes = Vec::new();
+    let kind = DownloadTargetKind::BackupVolumeInfos;
+    match download(
+        cluster,
+        kind,
+        &common.name,
+        trust,
+        &common.download,
+        &mut bytes,
+    )
+    .await
+    {
+        Ok(()) => {
+            println!("CSI Snapshots:");
+            let infos = serde_json::from_slice(&bytes).unwrap_or_default();
+            for line in volumes::lines(&infos) {
+                println!("  {line}");
+            }
+        }
+        Err(e) => println!("CSI Snapshots:\n  <error getting volume information: {e:#}>"),
+    }
 }
 
 /// Download a JSON side file and print it under `title`; a failure is printed, not fatal

@@ -485,7 +485,12 @@ async fn create_one(
     // A claim provisioned from a snapshot whose storage snapshot is gone would wait for ever:
     // it fails here, naming the snapshot.
     if let Some(snapshot) = actions::csi::source_snapshot(&object)
-        && let Err(e) = super::snapshot_source::check(request.client, &object, snapshot).await
+        && let Err(e) = Box::pin(super::snapshot_source::check(
+            request.client,
+            &object,
+            snapshot,
+        ))
+        .await
     {
         return (gvk, Applied::Failed(e), None);
     }

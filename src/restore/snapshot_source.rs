@@ -19,7 +19,10 @@ fn resource(kind: &str) -> ApiResource {
         version: "v1".into(),
         api_version: "snapshot.storage.k8s.io/v1".into(),
         kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
+        plural: match kind {
+            "VolumeSnapshotClass" => "volumesnapshotclasses".into(),
+            _ => format!("{}s", kind.to_lowercase()),
+        },
     }
 }
 

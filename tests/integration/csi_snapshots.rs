@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use e2e::cluster::Cluster;
 use e2e::images::BUSYBOX;
 use serde_json::{Value, json};
-use veloxide::api::{BackupPhase, RestorePhase};
+use veloxide::api::{Backup, BackupPhase, RestorePhase};
 
 use crate::backup_support::{
-    backed_up, create, create_backup, download, eventually, gunzip, list_keys, untar, wait_phase,
+    create, create_backup, download, eventually, gunzip, list_keys, untar,
 };
 use crate::node_support::{apply, kubectl, wait_ready};
 use crate::restore_support::{cli, create_restore, restore_results, wait_restore};
@@ -24,6 +24,38 @@ use crate::server_support::{NS, World, sample};
 
 const WAIT: Duration = Duration::from_secs(240);
 const TOKEN: &str = "bytes-written-before-the-backup-7f3a";
+
+/// Create a backup and wait until it ends in `phase`; otherwise fail with its results file.
+async fn ended(world: &World, name: &str, spec: Value, phase: BackupPhase) -> Backup {
+    create_backup(world, name, spec).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let backup = crate::backup_support::backups(world)
+            .get(name)
+            .await
+            .unwrap();
+        if backup.phase().is_terminal() || Instant::now() > deadline {
+            if backup.phase() != phase {
+                let key = format!("default/backups/{name}/{name}-results.gz");
+                let results = list_keys(world, &key)
+                    .first()
+                    .map(|k| String::from_utf8_lossy(&gunzip(&download(world, k))).into_owned())
+                    .unwrap_or_default();
+                panic!(
+                    "{name}: {:?}, expected {phase:?}\nresults: {results}\nstatus: {:?}",
+                    backup.phase(),
+                    backup.status
+                );
+            }
+            return backup;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn backed_up(world: &World, name: &str, spec: Value) -> Backup {
+    ended(world, name, spec, BackupPhase::Completed).await
+}
 
 /// A namespace whose `default` ServiceAccount exists (pods need it).
 async fn namespace(world: &World, ns: &str) {
@@ -132,7 +164,7 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
 
     // The backup: one snapshot, ready, its objects archived, Velero's side files written, and
     // the in-namespace VolumeSnapshot gone again.
-    let backup = backed_up(&world, "db-1", json!({"includedNamespaces": ["db"]}), WAIT).await;
+    let backup = backed_up(&world, "db-1", json!({"includedNamespaces": ["db"]})).await;
     let status = backup.status.clone().unwrap();
     assert_eq!(status.csi_volume_snapshots_attempted, Some(1), "{status:?}");
     assert_eq!(status.csi_volume_snapshots_completed, Some(1), "{status:?}");
@@ -245,12 +277,7 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
                "data": {"policy.yaml": "version: v1\nvolumePolicies:\n- conditions:\n    storageClass: [veloxide-csi]\n  action:\n    type: skip\n"}}),
     )
     .await;
-    let skipped = backed_up(
-        &world,
-        "skipped",
-        json!({"includedNamespaces": ["db"], "resourcePolicy": {"kind": "configmap", "name": "skip-csi"}}),
-        WAIT,
-    )
+    let skipped = backed_up(&world, "skipped", json!({"includedNamespaces": ["db"], "resourcePolicy": {"kind": "configmap", "name": "skip-csi"}}))
     .await;
     assert_eq!(
         skipped
@@ -278,16 +305,11 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
     assert_eq!(read_file(cluster, "db"), TOKEN);
 
     // A storage snapshot deleted behind the backup's back: its claim fails, naming it.
-    let gone = backed_up(
-        &world,
-        "db-2",
-        json!({"includedNamespaces": ["db-copy"]}),
-        WAIT,
-    )
-    .await;
+    let gone = backed_up(&world, "db-2", json!({"includedNamespaces": ["db-copy"]})).await;
     assert_eq!(gone.status.unwrap().csi_volume_snapshots_completed, Some(1));
     let handle = handle_of(&world, "db-2");
-    delete_storage_snapshot(cluster, &handle).await;
+    let recorded = side_file(&world, "db-2", "csi-volumesnapshotcontents.json.gz");
+    delete_storage_snapshot(cluster, &handle, &recorded[0]["metadata"]["labels"]).await;
     create_restore(
         &world,
         "from-gone",
@@ -305,11 +327,13 @@ async fn a_statefulset_comes_back_with_its_data_mapped_or_not_and_policies_and_g
 
 /// Delete a storage snapshot as a cluster admin would (a content with the handle and
 /// `deletionPolicy: Delete`, deleted), and wait until the driver no longer has it.
-async fn delete_storage_snapshot(cluster: &Cluster, handle: &str) {
+/// `labels` are those of the content the backup recorded (this cluster's snapshotters run per
+/// node and act only on contents labelled with theirs).
+async fn delete_storage_snapshot(cluster: &Cluster, handle: &str, labels: &Value) {
     let yaml = format!(
         r#"apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshotContent
-metadata: {{name: by-hand}}
+metadata: {{name: by-hand, labels: {labels}, finalizers: [snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection]}}
 spec:
   deletionPolicy: Delete
   driver: csi.veloxide.dev
@@ -318,7 +342,26 @@ spec:
 "#
     );
     apply(cluster, "default", &yaml);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Deleted before the snapshotter protects it, the content would go and the snapshot stay.
+    let deadline = Instant::now() + WAIT;
+    while !kubectl(
+        cluster,
+        &[
+            "get",
+            "volumesnapshotcontent",
+            "by-hand",
+            "-o",
+            "jsonpath={.metadata.finalizers}",
+        ],
+    )
+    .contains("volumesnapshotcontent-bound-protection")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the snapshotter never took by-hand"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     kubectl(cluster, &["delete", "volumesnapshotcontent", "by-hand"]);
     let deadline = Instant::now() + WAIT;
     while driver_snapshots(cluster).contains(&handle.to_owned()) {
@@ -382,13 +425,13 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
         ),
     );
     wait_ready(cluster, "stuck", "writer");
-    create_backup(
+    let stuck = ended(
         &world,
         "stuck",
         json!({"includedNamespaces": ["stuck"], "csiSnapshotTimeout": "5s"}),
+        BackupPhase::PartiallyFailed,
     )
     .await;
-    let stuck = wait_phase(&world, "stuck", BackupPhase::PartiallyFailed, WAIT).await;
     let status = stuck.status.unwrap();
     assert_eq!(status.csi_volume_snapshots_attempted, Some(1));
     assert_eq!(status.csi_volume_snapshots_completed, Some(0));
@@ -414,10 +457,22 @@ parameters: {csi.veloxide.dev/never-ready: "true"}
     apply(cluster, "app", &pod_with_claim("writer", "data", ""));
     wait_ready(cluster, "app", "writer");
     for name in ["one", "two"] {
-        backed_up(&world, name, json!({"includedNamespaces": ["app"]}), WAIT).await;
+        backed_up(&world, name, json!({"includedNamespaces": ["app"]})).await;
     }
     let (one, two) = (handle_of(&world, "one"), handle_of(&world, "two"));
     assert_ne!(one, two);
+    // `backup describe --details` lists the volume with its snapshot.
+    let out = cli(&world, &["backup", "describe", "two", "--details"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "CSI Snapshots:".to_owned(),
+        "app/data:".to_owned(),
+        "CSI Driver:            csi.veloxide.dev".to_owned(),
+        format!("Storage Snapshot ID:   {two}"),
+        "Ready:                 true".to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in\n{text}");
+    }
     let before = driver_snapshots(cluster);
     assert!(before.contains(&one) && before.contains(&two), "{before:?}");
     let out = cli(&world, &["backup", "delete", "one", "--confirm"]).await;

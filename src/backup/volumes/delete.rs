@@ -19,6 +19,10 @@ pub struct Recorded {
     pub content: String,
     pub driver: String,
     pub handle: String,
+    /// The content's labels, kept on the content that deletes it as Velero keeps them: a
+    /// snapshotter deployed per node (distributed snapshotting) acts only on contents
+    /// labelled with its node.
+    pub labels: Value,
 }
 
 /// The side file's key.
@@ -64,6 +68,7 @@ pub fn owned(backup: &str, contents: &[Value]) -> Vec<Recorded> {
                 content: c["metadata"]["name"].as_str()?.to_owned(),
                 driver: c["spec"]["driver"].as_str()?.to_owned(),
                 handle: c["status"]["snapshotHandle"].as_str()?.to_owned(),
+                labels: c["metadata"]["labels"].clone(),
             })
         })
         .collect()
@@ -93,7 +98,7 @@ pub async fn delete_snapshot(
     let name = format!("vsc-delete-{suffix}");
     let object: DynamicObject = serde_json::from_value(json!({
         "apiVersion": format!("{GROUP}/v1"), "kind": "VolumeSnapshotContent",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": r.labels, "finalizers": [SNAPSHOTTER_FINALIZER]},
         "spec": {
             "deletionPolicy": "Delete",
             "driver": r.driver,
@@ -114,15 +119,74 @@ pub async fn delete_snapshot(
             ));
         }
     }
-    // Velero waits 2 s between the two, so the snapshotter sees the content before it goes.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    match api.delete(&name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(format!(
-            "deleting the content of snapshot {} failed: {e}",
+    // The snapshotter deletes the storage snapshot of an unbound content being deleted, if it
+    // can see it being deleted: the finalizer (which the backed-up content carries, and which
+    // Velero's copy keeps) holds it until then. The snapshotter has seen the content once it
+    // wrote its status; Velero waits a fixed 2 s instead, which a busy snapshotter can lose.
+    let seen = wait(WAIT_TAKEN, || async {
+        api.get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.data.pointer("/status/snapshotHandle").is_some())
+    })
+    .await;
+    let deleted = api.delete(&name, &DeleteParams::default()).await;
+    if !seen {
+        return Err(format!(
+            "the snapshotter of driver {} did not read the content made to delete snapshot {} within {}s; \
+             it is deleted, and the snapshot may stay",
+            r.driver,
+            r.handle,
+            WAIT_TAKEN.as_secs()
+        ));
+    }
+    match deleted {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "deleting the content of snapshot {} failed: {e}",
+                r.handle
+            ));
+        }
+    }
+    // Gone means the snapshotter deleted the storage snapshot and released its finalizer.
+    if wait(WAIT_DELETED, || async {
+        matches!(api.get_opt(&name).await, Ok(None))
+    })
+    .await
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshot {} is not deleted yet: its content {name} still waits for the snapshotter",
             r.handle
-        )),
+        ))
+    }
+}
+
+/// The finalizer that keeps a content until the CSI snapshotter has acted on its deletion.
+const SNAPSHOTTER_FINALIZER: &str =
+    "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection";
+const WAIT_TAKEN: std::time::Duration = std::time::Duration::from_secs(30);
+const WAIT_DELETED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Poll `check` every half second until it holds or `within` passes.
+async fn wait<F, Fut>(within: std::time::Duration, check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return true;
+        }
+        if start.elapsed() >= within {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 

@@ -33,7 +33,10 @@ pub fn resource(kind: &str) -> ApiResource {
         version: "v1".into(),
         api_version: format!("{GROUP}/v1"),
         kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
+        plural: match kind {
+            "VolumeSnapshotClass" => "volumesnapshotclasses".into(),
+            _ => format!("{}s", kind.to_lowercase()),
+        },
     }
 }
 
