@@ -15,6 +15,7 @@ use super::apply::{Applied, ExistingPolicy, api_resource, apply};
 use super::budget::Budget;
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
+use super::hooked::{self, HookedPod};
 use super::keys::restore_key;
 use super::log::RestoreLog;
 use super::own_roles::own_roles;
@@ -23,8 +24,7 @@ use super::prepare::{Place, Rules, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
-use crate::hooks::restore::exec_hooks;
-use crate::hooks::restore_exec::{self, RestoreHookRun};
+use crate::hooks::restore_exec::RestoreHookRun;
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -205,7 +205,7 @@ async fn restore_items(
         while let Some((item, (gvk, applied, pod))) = done.next().await {
             tally.record(request, item, gvk, applied);
             if let Some(pod) = pod {
-                tally.start_hooks(request, pod, &mut execs);
+                hooked::start(pod, request.hooks, tally.log, tally.results, &mut execs);
             }
         }
     }
@@ -220,7 +220,9 @@ async fn restore_items(
     }
     while let Some(done) = execs.join_next().await {
         match done {
-            Ok(records) => tally.record_hooks(&records),
+            Ok(records) => {
+                hooked::record(&records, tally.log, tally.results, &mut tally.outcome.hooks)
+            }
             Err(e) => {
                 let message = format!("a restored pod's exec hooks did not finish: {e}");
                 tally.log.line("error", &message);
@@ -242,61 +244,7 @@ struct Tally<'t> {
     outcome: Outcome,
 }
 
-/// A restored pod with exec hooks to run.
-struct HookedPod {
-    namespace: String,
-    name: String,
-    hooks: Vec<crate::hooks::restore::RestoreExec>,
-    warnings: Vec<String>,
-}
-
 impl Tally<'_> {
-    /// Start a restored pod's exec hooks, or say why they do not run.
-    fn start_hooks(
-        &mut self,
-        request: &Request<'_>,
-        pod: HookedPod,
-        execs: &mut tokio::task::JoinSet<Vec<crate::hooks::HookRecord>>,
-    ) {
-        for warning in &pod.warnings {
-            self.log.line("warning", warning);
-            self.results
-                .warnings
-                .add(Some(&pod.namespace), warning.clone());
-        }
-        let Some(client) = request.hooks.client.clone() else {
-            let message = format!(
-                "pod {}/{}: its {} exec hooks were not run: this server runs without hooks \
-                 (enable them with the chart's hooks.enabled)",
-                pod.namespace,
-                pod.name,
-                pod.hooks.len()
-            );
-            self.log.line("warning", &message);
-            self.results.warnings.add(Some(&pod.namespace), message);
-            return;
-        };
-        let wait = request.hooks.default_wait;
-        execs.spawn(async move {
-            restore_exec::run(&client, &pod.namespace, &pod.name, &pod.hooks, wait).await
-        });
-    }
-
-    /// Each hook's line in the log, failures in the results, counts in the outcome.
-    fn record_hooks(&mut self, records: &[crate::hooks::HookRecord]) {
-        for r in records {
-            self.outcome.hooks.add(r);
-            let (level, line) = r.log_line();
-            self.log.line(level, &line);
-            let namespace = r.pod.split_once('/').map(|(ns, _)| ns);
-            if r.fatal() {
-                self.results.errors.add(namespace, r.summary());
-            } else if r.failed() {
-                self.results.warnings.add(namespace, r.summary());
-            }
-        }
-    }
-
     /// One item's result, in the order chosen (whatever order they finished in).
     fn record(&mut self, request: &Request<'_>, item: &Item, gvk: String, applied: Applied) {
         let Tally {
@@ -413,20 +361,7 @@ async fn restore_one(
     namespaces_ready: &Mutex<HashSet<String>>,
 ) -> (String, Applied, Option<HookedPod>) {
     let (gvk, applied, object) = create_one(request, ctx, budget, item, namespaces_ready).await;
-    // Velero runs a pod's exec hooks when the restore created it.
-    let pod = match (&applied, object) {
-        (Applied::Created, Some(pod)) if item.group_resource == "pods" => {
-            let (hooks, warnings) = exec_hooks(&pod, &request.hooks.rules);
-            let name = |k: &str| pod["metadata"][k].as_str().unwrap_or_default().to_owned();
-            (!hooks.is_empty() || !warnings.is_empty()).then(|| HookedPod {
-                namespace: name("namespace"),
-                name: name("name"),
-                hooks,
-                warnings,
-            })
-        }
-        _ => None,
-    };
+    let pod = hooked::pending(&item.group_resource, &applied, object, &request.hooks.rules);
     (gvk, applied, pod)
 }
 

@@ -34,6 +34,7 @@ mod crds;
 mod csi_snapshots;
 mod download_trust;
 mod hooks;
+mod hooks_restore;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;
