@@ -212,7 +212,7 @@ if kubectl get storageclass veloxide-csi >/dev/null 2>&1; then
   for _ in $(seq 1 120); do kubectl -n ledger get pod ledger-0 >/dev/null 2>&1 && break; sleep 0.5; done
   show kubectl -n ledger wait --for=condition=Ready pod/ledger-0 --timeout=120s
   show kubectl -n ledger get pvc data-ledger-0 -o 'jsonpath=dataSource={.spec.dataSource.kind}/{.spec.dataSource.name}{"\n"}'
-  echo "  the entries written up to the pre hook's freeze, then the restored pod's own start and heartbeats"
+  echo "  the entries written up to the pre hook's freeze, then the restored pod's own start"
   show kubectl -n ledger exec ledger-0 -- cat /data/ledger.txt
 fi
 
