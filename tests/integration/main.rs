@@ -8,6 +8,7 @@
 // Shared by the groups.
 mod backup_support;
 mod common;
+mod csi_support;
 mod node_support;
 mod restore_support;
 mod server_support;

@@ -448,6 +448,28 @@ async fn delete_all(client: &kube::Client, docs: &[Value]) {
     }
 }
 
+/// The three snapshot.storage.k8s.io kinds, with any content.
+fn snapshot_crds() -> String {
+    [
+        ("volumesnapshots", "VolumeSnapshot", "Namespaced"),
+        ("volumesnapshotcontents", "VolumeSnapshotContent", "Cluster"),
+        ("volumesnapshotclasses", "VolumeSnapshotClass", "Cluster"),
+    ]
+    .iter()
+    .map(|(plural, kind, scope)| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+             metadata: {{name: {plural}.snapshot.storage.k8s.io, labels: {{rbac-test: snapshots}}, \
+             annotations: {{api-approved.kubernetes.io: \"https://github.com/kubernetes-csi/external-snapshotter/pull/814\"}}}}\n\
+             spec:\n  group: snapshot.storage.k8s.io\n  scope: {scope}\n\
+             \x20 names: {{plural: {plural}, kind: {kind}}}\n\
+             \x20 versions: [{{name: v1, served: true, storage: true, schema: {{openAPIV3Schema: \
+             {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n---\n"
+        )
+    })
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
     let cluster = Cluster::start().expect("the control plane starts");
@@ -471,6 +493,33 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    // The snapshot kinds' rows need the API server to serve them (kubectl asks discovery): a
+    // stand-in CRD each, as the external-snapshotter's CRDs name them.
+    let out = cluster
+        .kubectl(&["apply", "-f", "-"], Some(&snapshot_crds()))
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl(
+        &cluster,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=30s",
+            "crd",
+            "-l",
+            "rbac-test=snapshots",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let install = install_dry_run(cluster.dir());
     let configs: Vec<Config> = vec![

@@ -141,15 +141,19 @@ pub fn counts(records: &[VolumeRecord]) -> Counts {
     c
 }
 
-/// The side files, by the suffix after `<backup>-`, with their JSON; only those Velero writes
-/// for this backup (the CSI lists and operations when a snapshot was attempted; the volume info
-/// always).
+/// The side files, by the suffix after `<backup>-`, with their JSON: the volume info when the
+/// backup took a claim, the CSI lists and operations when it attempted a snapshot. (Velero
+/// writes the volume info and operations of every backup, empty lists included; a backup
+/// without volumes has neither here, and readers treat a missing file as an empty list.)
 pub fn side_files(
     backup: &str,
     backup_uid: &str,
     records: &[VolumeRecord],
     classes: &[Value],
 ) -> Vec<(&'static str, Value)> {
+    if records.is_empty() {
+        return Vec::new();
+    }
     let mut files = vec![(
         "volumeinfo.json.gz",
         Value::Array(records.iter().map(VolumeRecord::volume_info).collect()),
@@ -279,5 +283,9 @@ mod tests {
         );
         let only_skipped = side_files("b", "u", &[record(None)], &[]);
         assert_eq!(only_skipped.len(), 1, "no snapshot: the volume info alone");
+        assert!(
+            side_files("b", "u", &[], &[]).is_empty(),
+            "no claim: no file"
+        );
     }
 }
