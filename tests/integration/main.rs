@@ -36,6 +36,7 @@ mod csi_snapshots;
 mod download_trust;
 mod hooks;
 mod hooks_restore;
+mod hooks_velero;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;
