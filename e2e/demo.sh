@@ -103,8 +103,11 @@ show apply_generated create namespace velero
 sed -e "s|@CA_BUNDLE@|$ca_bundle|" -e "s|@WEBHOOK_URL@|https://127.0.0.1:$webhook_port|" \
   e2e/demo/webhook.yaml.in >"$work/webhook.yaml"
 show kubectl apply -f "$work/webhook.yaml"
-# The server runs as the chart's ServiceAccount, with exactly the rules the chart grants.
+# The server runs as the chart's ServiceAccount, with exactly the rules the chart grants; hooks
+# on (pods/exec cluster-wide here; hooks.namespaces narrows it), so a pre hook can freeze the
+# ledger's writes while its volume is snapshotted (docs/hooks.md).
 show kubectl apply -f <(.work/bin/helm template veloxide charts/veloxide -n velero \
+  --set hooks.enabled=true --set hooks.clusterWide=true \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml)
 server_kubeconfig=$(bash e2e/tools/control-plane.sh user "$work/cluster" system:serviceaccount:velero:veloxide \
   system:serviceaccounts system:serviceaccounts:velero system:authenticated)
@@ -114,7 +117,7 @@ show apply_generated -n velero create secret generic cloud-credentials --from-fi
 
 say "Start the operator: veloxide server (controllers on the lease holder, webhook, metrics)"
 KUBECONFIG="$server_kubeconfig" "$bin/veloxide" server --namespace velero --secrets-scope namespace \
-  --metrics-listen 127.0.0.1:0 \
+  --metrics-listen 127.0.0.1:0 --hooks-enabled \
   --webhook-listen "127.0.0.1:$webhook_port" \
   --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
   >"$work/server.out" 2>"$work/server.log" &
@@ -201,17 +204,19 @@ show kubectl -n ledger exec ledger-0 -- cat /data/ledger.txt
 show kubectl -n ledger logs ledger-0
 
 if kubectl get storageclass veloxide-csi >/dev/null 2>&1; then
-  say "Back up the StatefulSet with its volume (a CSI snapshot), lose the namespace, bring it back with its data"
+  say "Back up the StatefulSet with its volume (a CSI snapshot), its writes frozen by a pre hook, lose the namespace, bring it back with its data"
+  echo "  the pod's annotations: pre.hook.backup.velero.io/command freezes the ledger (a marker the writer"
+  echo "  honours, then sync) before the snapshot; post.hook.backup.velero.io/command thaws it after"
   show "$bin/veloxide" backup create ledger-1 --include-namespaces ledger --wait
-  printf '$ veloxide backup describe ledger-1 --details | sed -n "/CSI Snapshots/,$ p"\n'
-  "$bin/veloxide" backup describe ledger-1 --details 2>&1 | sed -n '/CSI Snapshots/,$p' | sed 's/^/  /'
+  printf '$ veloxide backup describe ledger-1 --details | sed -n "/^Hooks[AF]/p; /CSI Snapshots/,$ p"\n'
+  "$bin/veloxide" backup describe ledger-1 --details 2>&1 | sed -n '/^Hooks[AF]/p; /CSI Snapshots/,$p' | sed 's/^/  /'
   show kubectl -n ledger get volumesnapshots
   show kubectl delete namespace ledger --wait=true
   show "$bin/veloxide" restore create ledger-1-restore --from-backup ledger-1 --wait
   for _ in $(seq 1 120); do kubectl -n ledger get pod ledger-0 >/dev/null 2>&1 && break; sleep 0.5; done
   show kubectl -n ledger wait --for=condition=Ready pod/ledger-0 --timeout=120s
   show kubectl -n ledger get pvc data-ledger-0 -o 'jsonpath=dataSource={.spec.dataSource.kind}/{.spec.dataSource.name}{"\n"}'
-  echo "  the entries written before the backup, then one more: the restored pod's own start"
+  echo "  the entries written up to the pre hook's freeze, then the restored pod's own start"
   show kubectl -n ledger exec ledger-0 -- cat /data/ledger.txt
 fi
 

@@ -36,6 +36,9 @@ pub struct Metrics {
     pub schedules: crate::schedule::metrics::ScheduleMetrics,
     /// Velero's `velero_csi_snapshot_*` counters and the time to `readyToUse`.
     pub csi: crate::backup::volumes::metrics::CsiMetrics,
+    /// `veloxide_hooks_total{kind="backup"|"restore", result="succeeded"|"failed"}`: hooks
+    /// run (Velero has no hook metric; its `hookStatus` counts per run).
+    pub hooks: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -45,6 +48,19 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Count a finished run's hooks (`kind` is `backup` or `restore`).
+    pub fn count_hooks(&self, kind: &str, status: Option<&crate::api::HookStatus>) {
+        let Some(h) = status else { return };
+        let attempted = h.hooks_attempted.unwrap_or(0).max(0) as u64;
+        let failed = h.hooks_failed.unwrap_or(0).max(0) as u64;
+        self.hooks
+            .with_label_values(&[kind, "succeeded"])
+            .inc_by(attempted.saturating_sub(failed));
+        self.hooks
+            .with_label_values(&[kind, "failed"])
+            .inc_by(failed);
+    }
+
     pub fn new() -> Self {
         let registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| {
@@ -125,8 +141,14 @@ impl Metrics {
         let sync = crate::backup::metrics::SyncMetrics::register(&registry);
         let schedules = crate::schedule::metrics::ScheduleMetrics::register(&registry);
         let csi = crate::backup::volumes::metrics::CsiMetrics::register(&registry);
+        let hooks = counter(
+            "veloxide_hooks_total",
+            "Backup and restore hooks run, by kind (backup, restore) and result (succeeded, failed)",
+            &["kind", "result"],
+        );
         Metrics {
             csi,
+            hooks,
             sync,
             schedules,
             backups,

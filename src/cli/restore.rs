@@ -119,6 +119,10 @@ pub(super) async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::R
             .as_deref()
             .unwrap_or("<none>")
     );
+    if let Some(h) = &status.hook_status {
+        println!("HooksAttempted:  {}", h.hooks_attempted.unwrap_or(0));
+        println!("HooksFailed:     {}", h.hooks_failed.unwrap_or(0));
+    }
     if !restore.phase().is_terminal() {
         if status.start_timestamp.is_some() {
             let now = jiff::Timestamp::now();

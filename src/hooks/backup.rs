@@ -113,7 +113,16 @@ impl BackupHooks {
                     Ended::Failed(why, None),
                 ),
                 Ok(c) => {
-                    let ran = exec(client, namespace, name, &c, &hook.command, hook.timeout).await;
+                    // Boxed: the websocket's future is large (see `volumes::pod_step`).
+                    let ran = Box::pin(exec(
+                        client,
+                        namespace,
+                        name,
+                        &c,
+                        &hook.command,
+                        hook.timeout,
+                    ))
+                    .await;
                     HookRecord::ran(&key, hook, phase_name, &c, ran)
                 }
             };

@@ -47,7 +47,38 @@ impl ExecError {
 }
 
 /// Run `command` in `container` of `namespace/pod`, for at most `timeout`.
+///
+/// The exec runs on a task of its own: the websocket handshake (TLS, HTTP upgrade) polls deep
+/// and wide in a debug build, and nested under a backup's futures it overflowed a worker
+/// thread's 2 MiB stack (observed: the server aborted). A task starts from a fresh stack.
 pub async fn exec(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    command: &[String],
+    timeout: Duration,
+) -> Result<Output, ExecError> {
+    let (client, namespace, pod, container, command) = (
+        client.clone(),
+        namespace.to_owned(),
+        pod.to_owned(),
+        container.to_owned(),
+        command.to_vec(),
+    );
+    let task = tokio::spawn(async move {
+        exec_here(&client, &namespace, &pod, &container, &command, timeout).await
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(ExecError::Failed {
+            message: format!("the exec's task ended: {e}"),
+            output: Output::default(),
+        }),
+    }
+}
+
+async fn exec_here(
     client: &kube::Client,
     namespace: &str,
     pod: &str,

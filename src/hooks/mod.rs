@@ -15,6 +15,8 @@ pub mod backup;
 pub mod exec;
 pub mod outcome;
 pub mod pod;
+pub mod restore;
+pub mod restore_exec;
 pub mod rules;
 
 pub use annotations::Phase;

@@ -15,6 +15,7 @@ pub mod apply;
 mod budget;
 mod choose;
 mod error;
+mod hooked;
 mod keys;
 mod log;
 pub mod metrics;

@@ -15,6 +15,7 @@ use super::apply::{Applied, ExistingPolicy, Mode, api_resource, apply};
 use super::budget::Budget;
 use super::choose::choose;
 use super::error::{RestoreError, sse_c_hint};
+use super::hooked::{self, HookedPod};
 use super::keys::restore_key;
 use super::log::RestoreLog;
 use super::options::{Options, restores_status};
@@ -24,6 +25,7 @@ use super::prepare::{Place, Rules, label, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
+use crate::hooks::restore_exec::RestoreHookRun;
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
@@ -54,6 +56,8 @@ pub struct Request<'a> {
     /// How long to wait for a namespace the items go into to finish terminating (Velero's
     /// `--terminating-resource-timeout`).
     pub terminating_timeout: std::time::Duration,
+    /// Init-container and exec hooks for the restored pods.
+    pub hooks: &'a RestoreHookRun,
 }
 
 /// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
@@ -75,6 +79,8 @@ pub struct Outcome {
     pub restored: u64,
     pub errors: u64,
     pub warnings: u64,
+    /// The exec hooks run in restored pods.
+    pub hooks: crate::hooks::Tally,
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -184,6 +190,7 @@ async fn restore_items(
         own_roles: &own_roles,
         server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
         plugins: &plugins,
+        hooks: &request.hooks.rules,
     };
     let total = chosen.len() as u64;
     let mut tally = Tally {
@@ -202,6 +209,9 @@ async fn restore_items(
     // what is in it, a CRD before its resources); the objects of one kind in parallel.
     let namespaces_ready = Mutex::new(HashMap::new());
     let budget = Budget::new();
+    // Restored pods' exec hooks wait for their pods on tasks of their own: a pod that takes
+    // minutes to start holds no create slot, and the restore waits for them all at its end.
+    let mut execs = tokio::task::JoinSet::new();
     for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
         // Send (rustc's higher-ranked lifetime limitation with async closures).
@@ -217,8 +227,32 @@ async fn restore_items(
             ));
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
-        while let Some((item, (gvk, applied))) = done.next().await {
+        while let Some((item, (gvk, applied, pod))) = done.next().await {
             tally.record(request, item, gvk, applied);
+            if let Some(pod) = pod {
+                hooked::start(pod, request.hooks, tally.log, tally.results, &mut execs);
+            }
+        }
+    }
+    if !execs.is_empty() {
+        tally.log.line(
+            "info",
+            &format!(
+                "Waiting for the exec hooks of {} restored pods",
+                execs.len()
+            ),
+        );
+    }
+    while let Some(done) = execs.join_next().await {
+        match done {
+            Ok(records) => {
+                hooked::record(&records, tally.log, tally.results, &mut tally.outcome.hooks)
+            }
+            Err(e) => {
+                let message = format!("a restored pod's exec hooks did not finish: {e}");
+                tally.log.line("error", &message);
+                tally.results.errors.add_general(message);
+            }
         }
     }
     let mut outcome = tally.outcome;
@@ -329,7 +363,7 @@ async fn restore_tagged<'i>(
     item: &'i Item,
     status_by_spec: bool,
     namespaces_ready: &Mutex<Namespaces>,
-) -> (&'i Item, (String, Applied)) {
+) -> (&'i Item, (String, Applied, Option<HookedPod>)) {
     (
         item,
         restore_one(request, ctx, budget, item, status_by_spec, namespaces_ready).await,
@@ -362,7 +396,8 @@ fn snapshotted_volumes(chosen: &[&Item]) -> BTreeSet<String> {
     actions::csi::snapshotted_volumes(claims.iter())
 }
 
-/// Restore one item; returns its resource-list key and what happened.
+/// Restore one item; returns its resource-list key, what happened, and a created pod's exec
+/// hooks.
 async fn restore_one(
     request: &Request<'_>,
     ctx: &Context<'_>,
@@ -370,11 +405,26 @@ async fn restore_one(
     item: &Item,
     status_by_spec: bool,
     namespaces_ready: &Mutex<Namespaces>,
-) -> (String, Applied) {
+) -> (String, Applied, Option<HookedPod>) {
+    let (gvk, applied, object) =
+        create_one(request, ctx, budget, item, status_by_spec, namespaces_ready).await;
+    let pod = hooked::pending(&item.group_resource, &applied, object, &request.hooks.rules);
+    (gvk, applied, pod)
+}
+
+/// Restore one item; returns its resource-list key, what happened, and the object created.
+async fn create_one(
+    request: &Request<'_>,
+    ctx: &Context<'_>,
+    budget: &Budget,
+    item: &Item,
+    status_by_spec: bool,
+    namespaces_ready: &Mutex<Namespaces>,
+) -> (String, Applied, Option<Value>) {
     let fallback_key = item.group_resource.clone();
     let text = match item.read() {
         Ok(t) => t,
-        Err(e) => return (fallback_key, Applied::Failed(e.to_string())),
+        Err(e) => return (fallback_key, Applied::Failed(e.to_string()), None),
     };
     // Held until the item is created: what its parse may cost, out of the restore's budget.
     let reserved = match admit(&text) {
@@ -383,11 +433,11 @@ async fn restore_one(
     };
     let _reserved = match reserved {
         Ok(r) => r,
-        Err(e) => return (fallback_key, Applied::Failed(e)),
+        Err(e) => return (fallback_key, Applied::Failed(e), None),
     };
     let mut object = match parse(&text) {
         Ok(o) => o,
-        Err(e) => return (fallback_key, Applied::Failed(e)),
+        Err(e) => return (fallback_key, Applied::Failed(e), None),
     };
     drop(text);
     let gvk = format!(
@@ -400,19 +450,19 @@ async fn restore_one(
         .and_then(|l| serde_json::from_value::<BTreeMap<String, String>>(l.clone()).ok())
         .unwrap_or_default();
     if !request.plan.wants_labels(&labels) {
-        return (gvk, Applied::Unchanged);
+        return (gvk, Applied::Unchanged, None);
     }
     let place = Place {
         namespace: item.namespace.as_deref(),
         name: &item.name,
     };
     if let Err(e) = prepare(&mut object, request.rules, place) {
-        return (gvk, Applied::Failed(e));
+        return (gvk, Applied::Failed(e), None);
     }
     match actions::run(&item.group_resource, &mut object, ctx) {
         Ok(()) => {}
-        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }),
-        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason)),
+        Err(Stop::Skip { reason, warn }) => return (gvk, Applied::Skipped { reason, warn }, None),
+        Err(Stop::Refuse(reason)) => return (gvk, Applied::Failed(reason), None),
     }
     // Velero takes the status before its modifiers run, which never see it.
     let status = object
@@ -423,7 +473,7 @@ async fn restore_one(
     if let Some(modifiers) = &request.options.modifiers {
         let errors = modifiers.apply(&mut object, &item.group_resource, item.namespace.as_deref());
         if !errors.is_empty() {
-            return (gvk, Applied::Failed(errors.join("; ")));
+            return (gvk, Applied::Failed(errors.join("; ")), None);
         }
         // What the filters chose stays where they chose it, with the restore's labels.
         label(&mut object, request.rules, place);
@@ -438,11 +488,11 @@ async fn restore_one(
         ))
         .await
     {
-        return (gvk, Applied::Failed(e));
+        return (gvk, Applied::Failed(e), None);
     }
     let resource = match api_resource(&object, &item.group_resource) {
         Ok(r) => r,
-        Err(e) => return (gvk, Applied::Failed(e)),
+        Err(e) => return (gvk, Applied::Failed(e), None),
     };
     let dry_run = request.options.dry_run;
     // A Namespace of the archive whose namespace is being deleted here waits for it too, so
@@ -453,12 +503,12 @@ async fn restore_one(
             Ok(Some(existing)) if terminating(&existing) => {
                 let why = still_terminating(request, &item.name);
                 ready.insert(item.name.clone(), Some(why.clone()));
-                return (gvk, Applied::Failed(why));
+                return (gvk, Applied::Failed(why), None);
             }
             Ok(_) => {}
             Err(e) => {
                 let why = format!("cannot read namespace {}: {e}", item.name);
-                return (gvk, Applied::Failed(why));
+                return (gvk, Applied::Failed(why), None);
             }
         }
     }
@@ -471,7 +521,7 @@ async fn restore_one(
         match ready.get(ns) {
             Some(None) => {}
             // Waited for once already: the namespace's other objects do not wait again.
-            Some(Some(gave_up)) => return (gvk, Applied::Failed(gave_up.clone())),
+            Some(Some(gave_up)) => return (gvk, Applied::Failed(gave_up.clone()), None),
             None => match ensure_namespace(request, ns, dry_run).await {
                 Ok(true) => {
                     ready.insert(ns.to_owned(), None);
@@ -488,13 +538,14 @@ async fn restore_one(
                             ),
                             warn: true,
                         },
+                        None,
                     );
                 }
                 Err((e, gave_up)) => {
                     if gave_up {
                         ready.insert(ns.to_owned(), Some(e.clone()));
                     }
-                    return (gvk, Applied::Failed(e));
+                    return (gvk, Applied::Failed(e), None);
                 }
             },
         }
@@ -504,7 +555,7 @@ async fn restore_one(
         status: status.as_ref(),
     };
     let applied = apply(request.client, &resource, &object, request.policy, mode).await;
-    (gvk, applied)
+    (gvk, applied, Some(object))
 }
 
 /// The namespaces a restore has made sure of: `None` ready, `Some(why)` still terminating

@@ -37,6 +37,8 @@ mod create_flags;
 mod csi_snapshots;
 mod download_trust;
 mod hooks;
+mod hooks_restore;
+mod hooks_velero;
 mod leader_fencing;
 mod location_rules;
 mod loops_end;

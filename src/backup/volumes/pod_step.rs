@@ -25,7 +25,9 @@ pub async fn pre_hooks(
     log: &mut BackupLog,
     results: &mut Results,
 ) -> bool {
-    let result = job.hooks.run(Phase::Pre, pod).await;
+    // Boxed: the exec's websocket future is large, and the backup's future around it
+    // overflowed a worker's stack (observed: the server aborted).
+    let result = Box::pin(job.hooks.run(Phase::Pre, pod)).await;
     record(&result, taken, log, results);
     let Some(failed) = result.fatal() else {
         return true;
@@ -51,7 +53,7 @@ pub async fn post_hooks(
     log: &mut BackupLog,
     results: &mut Results,
 ) {
-    let result = job.hooks.run(Phase::Post, pod).await;
+    let result = Box::pin(job.hooks.run(Phase::Post, pod)).await;
     record(&result, taken, log, results);
 }
 

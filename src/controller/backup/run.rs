@@ -135,7 +135,9 @@ async fn archive(
         .and_then(|s| s.start_timestamp.as_ref())
         .map_or(0, |t| t.0.as_second().max(0) as u64);
     let uid = claimed.uid().unwrap_or_default();
-    let work = backup::run(Request {
+    // Boxed, as the restore's: the backup's future (volumes, hooks, archive) is large, and
+    // moved around on a worker's stack it overflowed it (observed: the server aborted).
+    let work = Box::pin(backup::run(Request {
         name: &name,
         qualified: &qualified,
         uid: &uid,
@@ -150,7 +152,7 @@ async fn archive(
         store,
         started,
         progress,
-    });
+    }));
     let progress = || {
         seen.has_changed()
             .unwrap_or(false)
@@ -225,6 +227,10 @@ async fn record(
     outcome: Option<&backup::Outcome>,
 ) {
     let m = &state.ctx.metrics.backups;
+    state
+        .ctx
+        .metrics
+        .count_hooks("backup", status.hook_status.as_ref());
     let s = &[backup.schedule()];
     let phase = status.phase.unwrap_or(BackupPhase::Failed);
     match phase {

@@ -14,6 +14,7 @@ use crate::api::{Restore, RestorePhase, RestoreStatus};
 use crate::controller::claim::{Ended, Run};
 use crate::controller::fence::Fenced;
 use crate::controller::{Context, Error, now, publish, store_for};
+use crate::hooks::restore_exec::{DEFAULT_WAIT, RestoreHookRun};
 use crate::restore::{self, Progress, Request, RestoreError};
 use crate::storage::{Claim, ObjectStore, Owner, StorageError};
 
@@ -108,6 +109,11 @@ async fn restore_objects(
     rules.restore_uid = claimed.uid().unwrap_or_default();
     let backup_name = validated.backup.name_any();
     let (progress, mut seen) = watch::channel(Progress::default());
+    let hooks = RestoreHookRun {
+        rules: validated.hooks.clone(),
+        client: ctx.settings.hooks_enabled.then(|| ctx.client.clone()),
+        default_wait: DEFAULT_WAIT,
+    };
     let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
     // The claim is part of the work, so a restore deleted while its store hangs stops too.
     // Boxed: the restore's future is large, and nested in another it overflowed the worker's
@@ -126,6 +132,7 @@ async fn restore_objects(
         not_done: crate::backup::not_done::restore_not_done(&claimed.spec),
         options: &validated.options,
         terminating_timeout: ctx.settings.terminating_timeout,
+        hooks: &hooks,
     }));
     let work = async {
         claim_files(store, claimed).await?;
@@ -149,6 +156,8 @@ async fn restore_objects(
 /// Velero's metrics and the closing event.
 async fn record(ctx: &Context, claimed: &Restore, status: &RestoreStatus) {
     let m = &ctx.metrics.restores;
+    ctx.metrics
+        .count_hooks("restore", status.hook_status.as_ref());
     let phase = status.phase.unwrap_or(RestorePhase::Failed);
     let s = &[claimed.schedule()];
     let (kind, note) = match phase {

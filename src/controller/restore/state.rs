@@ -49,4 +49,5 @@ pub(super) struct Validated {
     pub rules: Rules,
     pub policy: ExistingPolicy,
     pub options: crate::restore::options::Options,
+    pub hooks: crate::hooks::restore::RestoreRules,
 }

@@ -79,6 +79,7 @@ pub fn finished(
             });
             status.errors = (o.errors > 0).then_some(o.errors as i64);
             status.warnings = (o.warnings > 0).then_some(o.warnings as i64);
+            status.hook_status = o.hooks.status();
             status.progress = Some(RestoreProgress {
                 total_items: Some(o.total as i64),
                 items_restored: Some(o.processed as i64),
@@ -120,6 +121,7 @@ mod tests {
         let ok = finished(
             &start,
             &Ok(Outcome {
+                hooks: Default::default(),
                 total: 3,
                 restored: 3,
                 ..Default::default()
@@ -131,6 +133,7 @@ mod tests {
         let partial = finished(
             &start,
             &Ok(Outcome {
+                hooks: Default::default(),
                 total: 3,
                 processed: 3,
                 restored: 2,

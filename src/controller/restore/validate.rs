@@ -8,9 +8,17 @@ use super::state::Validated;
 use crate::api::{Backup, BackupPhase, BackupSpec, BackupStorageLocation, RestoreSpec, Schedule};
 use crate::backup::Plan;
 use crate::controller::{Context, Error};
+use crate::hooks::restore::RestoreRules;
 use crate::restore::ExistingPolicy;
 use crate::restore::prepare::Rules;
 use crate::schedule::made_by;
+
+/// Why a restore with exec hooks is refused by a server that runs none (init-container hooks
+/// need no right and are applied).
+pub const HOOKS_DISABLED: &str = "spec.hooks: this server runs without hooks, so it has no \
+    right to exec into the restored pods; enable them with the chart's hooks.enabled=true (and \
+    hooks.namespaces naming the restored namespaces, or hooks.clusterWide=true) or the server \
+    flag --hooks-enabled, or remove the exec hooks";
 
 /// Check the spec against what veloxide can honour and find the backup and its location.
 /// The outer error is the API failing; the inner one is the spec's problems, every one.
@@ -21,6 +29,12 @@ pub(super) async fn validate(
     let mut errors = Vec::new();
     let (policy, plan) = check_spec(spec, &mut errors);
     let options = super::options::options(ctx, spec, &mut errors).await?;
+    let hooks = RestoreRules::from_spec(spec.hooks.as_ref())
+        .map_err(|e| errors.extend(e))
+        .unwrap_or_default();
+    if !ctx.settings.hooks_enabled && hooks.has_exec() {
+        errors.push(HOOKS_DISABLED.to_owned());
+    }
     let schedule = spec.schedule_name.as_deref().unwrap_or("");
     let backup = source_backup(ctx, spec, schedule).await?;
     let location = match &backup {
@@ -58,6 +72,7 @@ pub(super) async fn validate(
                 plan,
                 policy,
                 options,
+                hooks,
             })
         }
         // Without errors all four are there: a spec without a source has an error.
@@ -81,14 +96,6 @@ fn check_spec(
     let policy = ExistingPolicy::parse(spec.existing_resource_policy.as_deref())
         .map_err(|e| errors.push(e))
         .ok();
-    if spec
-        .hooks
-        .as_ref()
-        .and_then(|h| h.resources.as_ref())
-        .is_some_and(|r| !r.is_empty())
-    {
-        errors.push("spec.hooks: restore hooks are not run by veloxide; remove them".into());
-    }
     // A filter not applied would restore what the policy leaves out: refused, not warned.
     if let Some(policy) = &spec.resource_policy {
         errors.push(format!(

@@ -11,6 +11,7 @@ use serde_json::Value;
 mod completed;
 pub mod csi;
 mod image_name;
+mod init_hook;
 mod job;
 mod lease;
 mod pod;
@@ -44,6 +45,7 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("jobs.batch", "velero.io/job", job::restore),
     ("pods", "velero.io/pod", pod::restore),
+    ("pods", "velero.io/init-restore-hook", init_hook::restore),
     ("services", "velero.io/service", service::restore),
     (
         "serviceaccounts",
@@ -164,6 +166,7 @@ pub(crate) struct TestContext {
     pub snapshotted_volumes: BTreeSet<String>,
     pub own_roles: OwnRoles,
     pub plugins: crate::restore::options::PluginConfig,
+    pub hooks: crate::hooks::restore::RestoreRules,
 }
 
 #[cfg(test)]
@@ -182,6 +185,7 @@ impl TestContext {
             snapshotted_volumes: BTreeSet::new(),
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
             plugins: Default::default(),
+            hooks: crate::hooks::restore::RestoreRules::default(),
         }
     }
 
@@ -193,6 +197,7 @@ impl TestContext {
             own_roles: &self.own_roles,
             server_namespace: "velero",
             plugins: &self.plugins,
+            hooks: &self.hooks,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Context<'a> {
     pub server_namespace: &'a str,
     /// Velero's plugin ConfigMaps (change-storage-class, change-image-name).
     pub plugins: &'a crate::restore::options::PluginConfig,
+    /// The Restore's `spec.hooks` (init containers are added to restored pods).
+    pub hooks: &'a crate::hooks::restore::RestoreRules,
 }
 
 /// Why an item is not created.

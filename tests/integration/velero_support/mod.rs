@@ -129,6 +129,16 @@ pub struct VeleroSide {
 impl VeleroSide {
     pub async fn start(moto: Arc<Moto>) -> VeleroSide {
         let cluster = Cluster::start().expect("the control plane starts");
+        VeleroSide::start_on(cluster, moto).await
+    }
+
+    /// With one node, so restored pods run (Velero's restore hooks).
+    pub async fn start_with_node(moto: Arc<Moto>) -> VeleroSide {
+        let cluster = Cluster::start_with_nodes(1).expect("a cluster with a node starts");
+        VeleroSide::start_on(cluster, moto).await
+    }
+
+    async fn start_on(cluster: Cluster, moto: Arc<Moto>) -> VeleroSide {
         let client = cluster.client().await.unwrap();
         create_crds(&client, &velero_crds(&cluster.kubeconfig)).await;
         let side = VeleroSide {
