@@ -17,6 +17,7 @@ use super::sidefiles::{BackupLog, ResourceList, Results};
 
 mod additional_items;
 mod archiving;
+mod versions;
 use additional_items::archive_additional;
 use archiving::{Archiving, CHUNK, full_name, offer, send};
 
@@ -75,6 +76,9 @@ async fn archive_into(
         archive_resource(request, resource, &mut out, log, results).await?;
     }
     archive_additional(request, &mut out, log, results).await?;
+    if request.api_group_versions {
+        versions::archive_other_versions(request, resources, &mut out, log, results).await?;
+    }
     if let Some(crds) = crds {
         archive_crds(request, crds, &mut out, log, results).await?;
     }

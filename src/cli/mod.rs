@@ -190,6 +190,11 @@ struct ServerArgs {
     #[arg(long, default_value_t = crate::restore::priorities::Priorities::default(),
           value_parser = |s: &str| s.parse::<crate::restore::priorities::Priorities>())]
     restore_resource_priorities: crate::restore::priorities::Priorities,
+    /// Velero's feature flags (comma-separated). `EnableAPIGroupVersions`: backups hold every
+    /// served version of each resource's group, in Velero's layout. Others are not known to
+    /// veloxide and are reported at start-up.
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
     /// How long a backup that sets no `ttl` is kept (Velero's flag and default).
     #[arg(long, default_value = "720h", value_parser = parse_duration)]
     default_backup_ttl: Duration,
@@ -340,6 +345,20 @@ async fn run_server(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.restore_spool_bytes = args.restore_spool_limit - headroom;
     settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
     settings.restore_priorities = args.restore_resource_priorities;
+    for feature in args
+        .features
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+    {
+        match feature {
+            "EnableAPIGroupVersions" => settings.backup.api_group_versions = true,
+            other => tracing::warn!(
+                feature = other,
+                "--features: veloxide does not know this feature flag; it has no effect"
+            ),
+        }
+    }
     let options = crate::server::ServerOptions {
         kube: globals.kube_config().await?,
         settings,

@@ -175,7 +175,7 @@ pub(super) async fn take(
 
 /// Whether the plan takes a listed item: a Namespace by its name, anything else by its
 /// namespace and labels.
-fn wanted(plan: &Plan, resource: &ResourceDesc, item: &DynamicObject) -> bool {
+pub(super) fn wanted(plan: &Plan, resource: &ResourceDesc, item: &DynamicObject) -> bool {
     let name = item.metadata.name.as_deref().unwrap_or_default();
     if resource.is_namespaces() {
         return plan.wants_namespace(name);
