@@ -77,6 +77,20 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(())
     }
 
+    /// Add one object read at a version other than its group's preferred one (Velero's
+    /// `EnableAPIGroupVersions`): at `resources/<gr>/<version>/...` only.
+    pub fn add_other_version(&mut self, item: &ItemRef<'_>, json: &[u8]) -> io::Result<()> {
+        let scope = match item.namespace {
+            Some(ns) => format!("namespaces/{ns}"),
+            None => "cluster".to_owned(),
+        };
+        let path = format!(
+            "resources/{}/{}/{scope}/{}.json",
+            item.group_resource, item.version, item.name
+        );
+        self.add_file(&path, json)
+    }
+
     /// Objects added so far.
     pub fn items(&self) -> u64 {
         self.items

@@ -80,6 +80,35 @@ impl Source {
         Ok(preferred_resources(lists.iter()))
     }
 
+    /// Velero's `EnableAPIGroupVersions`: each listable resource at each version its group
+    /// serves besides the one [`Source::discover`] chose, as `(group-resource, version)`.
+    pub async fn other_versions(
+        &self,
+        chosen: &[ResourceDesc],
+    ) -> Result<Vec<(String, String)>, kube::Error> {
+        let mut out = Vec::new();
+        for group in self.client.list_api_groups().await?.groups {
+            for v in &group.versions {
+                let Ok(list) = self.client.list_api_group_resources(&v.group_version).await else {
+                    continue;
+                };
+                for r in &list.resources {
+                    if r.name.contains('/') || !r.verbs.iter().any(|v| v == "list") {
+                        continue;
+                    }
+                    let gr = format!("{}.{}", r.name, group.name);
+                    let preferred = chosen
+                        .iter()
+                        .any(|c| c.group_resource() == gr && c.version == v.version);
+                    if !preferred {
+                        out.push((gr, v.version.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// One page of `resource`, in `namespace` or across all.
     pub async fn list_page(
         &self,

@@ -19,6 +19,7 @@ pub mod not_done;
 pub mod owner;
 mod produce;
 mod request;
+pub mod resource;
 mod run;
 pub mod sidefiles;
 pub mod stored;

@@ -39,6 +39,9 @@ pub struct Request<'a> {
     pub started: u64,
     /// Items so far, for the status.
     pub progress: watch::Sender<Progress>,
+    /// Velero's `EnableAPIGroupVersions`: every served version of each resource's group is
+    /// in the archive too.
+    pub api_group_versions: bool,
 }
 
 /// How far a running backup has got.

@@ -11,7 +11,7 @@ use tokio_util::io::StreamReader;
 use super::error::BackupError;
 use super::filter::ResourceDesc;
 use super::keys::{backup_dir, backup_key};
-use super::produce::{CRDS, produce};
+use super::produce::{CRDS, Sources, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
 use super::volumes;
@@ -168,16 +168,13 @@ async fn write_archive(
             let chosen = resources.iter().any(|r| r.group_resource() == CRDS);
             request.plan.adds_crds_of_items(crds, chosen)
         });
-    let produce = produce(
-        request,
+    let sources = Sources {
         resources,
         all,
         crds,
         taken,
-        tx,
-        &mut log,
-        &mut results,
-    );
+    };
+    let produce = produce(request, sources, tx, &mut log, &mut results);
     let (uploaded, produced) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;

@@ -101,8 +101,9 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    // Boxed: the server's flags are many, and every other command would carry their size.
     /// Run the operator: controllers (on the lease holder), webhook, metrics and health.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Serve the BackupStorageLocation admission webhook alone.
     Webhook(WebhookArgs),
     /// Work with schedules: create, get, describe, pause, unpause, delete.
@@ -183,7 +184,9 @@ impl Command {
             }
             Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
-            Command::Server(args) => server::run(args, globals).await.map(|()| ExitCode::SUCCESS),
+            Command::Server(args) => server::run(*args, globals)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             // The verb-first forms run the noun-first command they stand for.
             Command::Schedule(command) => command.run(globals).await,
             Command::Get(c) => Box::pin(c.noun_first().run(globals)).await,

@@ -37,7 +37,32 @@ pub enum RestoreCommand {
 impl RestoreCommand {
     pub async fn run(self, globals: &Globals) -> anyhow::Result<ExitCode> {
         match self {
-            RestoreCommand::Create(args) => create::create(*args, globals).await,
+            RestoreCommand::Create(args) => {
+                let dry_run = args.dry_run;
+                let (code, name) = create::create(*args, globals).await?;
+                if !dry_run {
+                    return Ok(code);
+                }
+                // A dry run's report: the restore described with what it would do to each
+                // object; the exit status stays the run's (1 when anything would be refused).
+                let common = Common {
+                    name,
+                    download: super::fetch::DownloadArgs {
+                        cacert: None,
+                        insecure_skip_tls_verify: false,
+                        timeout: std::time::Duration::from_secs(60),
+                    },
+                };
+                describe(
+                    DescribeArgs {
+                        common,
+                        details: true,
+                    },
+                    globals,
+                )
+                .await?;
+                Ok(code)
+            }
             RestoreCommand::Get(args) => get::get(args, globals).await,
             RestoreCommand::Describe(args) => describe(args, globals).await,
             RestoreCommand::Delete(args) => delete::delete(args, globals).await,
@@ -83,7 +108,7 @@ async fn get(common: &Common, globals: &Globals) -> anyhow::Result<(Cluster, Res
     Ok((cluster, restore, location))
 }
 
-pub(super) async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let DescribeArgs { common, details } = args;
     let (cluster, restore, location) = get(&common, globals).await?;
     let status = restore.status.clone().unwrap_or_default();

@@ -89,6 +89,11 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = crate::restore::priorities::Priorities::default(),
           value_parser = |s: &str| s.parse::<crate::restore::priorities::Priorities>())]
     restore_resource_priorities: crate::restore::priorities::Priorities,
+    /// Velero's feature flags (comma-separated). `EnableAPIGroupVersions`: backups hold every
+    /// served version of each resource's group, in Velero's layout. Others are not known to
+    /// veloxide and are reported at start-up.
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
     /// Run backup and restore hooks (exec into pods through the API server). Off, a Backup or
     /// Restore with spec.hooks fails validation. The chart sets it with `hooks.enabled`, which
     /// also grants the `pods/exec` right hooks need (docs/hooks.md).
@@ -223,6 +228,20 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.terminating_timeout = args.terminating_resource_timeout;
     settings.hooks_enabled = args.hooks_enabled;
     settings.restore_priorities = args.restore_resource_priorities;
+    for feature in args
+        .features
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+    {
+        match feature {
+            "EnableAPIGroupVersions" => settings.backup.api_group_versions = true,
+            other => tracing::warn!(
+                feature = other,
+                "--features: veloxide does not know this feature flag; it has no effect"
+            ),
+        }
+    }
     let (enabled, notes) =
         crate::controller::enabled::parse(&args.disable_controllers, args.restore_only)
             .map_err(UsageError)?;

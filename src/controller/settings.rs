@@ -73,6 +73,8 @@ pub struct BackupSettings {
     pub default_location: String,
     /// `Some(ns)`: Secrets are read only in `ns` (`--secrets-scope namespace`).
     pub secrets_namespace: Option<String>,
+    /// `--features=EnableAPIGroupVersions`: every served version in the archive.
+    pub api_group_versions: bool,
 }
 
 impl Default for BackupSettings {
@@ -83,6 +85,7 @@ impl Default for BackupSettings {
             gc_frequency: Duration::from_secs(3600),
             default_location: "default".into(),
             secrets_namespace: None,
+            api_group_versions: false,
         }
     }
 }

@@ -29,12 +29,14 @@ pub mod priorities;
 mod run;
 mod snapshot_source;
 pub mod spool;
+mod tally;
 
 pub use apply::ExistingPolicy;
 pub use error::{RestoreError, sse_c_hint};
 pub use keys::{restore_dir, restore_key};
-pub use run::{Outcome, Progress, Request, run};
+pub use run::{Request, run};
 pub use spool::Limits;
+pub use tally::{Outcome, Progress};
 
 use crate::storage::{ObjectStore, StorageError};
 

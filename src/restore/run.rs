@@ -23,6 +23,7 @@ use super::own_roles::own_roles;
 use super::parse::{admit, parse};
 use super::prepare::{Place, Rules, label, prepare, strip_status};
 use super::spool::{Item, Limits, over_bound, spool};
+use super::tally::{Outcome, Progress, Tally};
 use crate::backup::sidefiles::{GzSpool, Results};
 use crate::backup::{Plan, backup_key};
 use crate::hooks::restore_exec::RestoreHookRun;
@@ -58,29 +59,6 @@ pub struct Request<'a> {
     pub terminating_timeout: std::time::Duration,
     /// Init-container and exec hooks for the restored pods.
     pub hooks: &'a RestoreHookRun,
-}
-
-/// `status.progress` as Velero counts it: `restored` is every item processed so far, whatever
-/// became of it (created, unchanged, left as it was, failed), so a finished restore reads
-/// "N of N"; the outcome and the results say what became of each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub total: u64,
-    pub restored: u64,
-}
-
-/// What a finished restore did.
-#[derive(Clone, Debug, Default)]
-pub struct Outcome {
-    pub total: u64,
-    /// Every item processed (Velero's `itemsRestored`).
-    pub processed: u64,
-    /// Created, updated, or found unchanged.
-    pub restored: u64,
-    pub errors: u64,
-    pub warnings: u64,
-    /// The exec hooks run in restored pods.
-    pub hooks: crate::hooks::Tally,
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -228,7 +206,7 @@ async fn restore_items(
         }
         let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
         while let Some((item, (gvk, applied, pod))) = done.next().await {
-            tally.record(request, item, gvk, applied);
+            tally.record(request.rules, &request.progress, item, gvk, applied);
             if let Some(pod) = pod {
                 hooked::start(pod, request.hooks, tally.log, tally.results, &mut execs);
             }
@@ -259,100 +237,6 @@ async fn restore_items(
     outcome.errors = results.errors.count();
     outcome.warnings = results.warnings.count();
     Ok(outcome)
-}
-
-/// Where a restore's items are logged, listed and counted.
-struct Tally<'t> {
-    log: &'t mut RestoreLog,
-    results: &'t mut Results,
-    list: &'t mut BTreeMap<String, Vec<String>>,
-    outcome: Outcome,
-}
-
-impl Tally<'_> {
-    /// One item's result, in the order chosen (whatever order they finished in).
-    fn record(&mut self, request: &Request<'_>, item: &Item, gvk: String, applied: Applied) {
-        let Tally {
-            log,
-            results,
-            list,
-            outcome,
-        } = self;
-        let target_ns = item
-            .namespace
-            .as_deref()
-            .map(|ns| request.rules.target_namespace(ns).to_owned());
-        let what = match &target_ns {
-            Some(ns) => format!("{} {ns}/{}", item.group_resource, item.name),
-            None => format!("{} {}", item.group_resource, item.name),
-        };
-        let entry = match &target_ns {
-            Some(ns) => format!("{ns}/{}({})", item.name, applied.word()),
-            None => format!("{}({})", item.name, applied.word()),
-        };
-        list.entry(gvk).or_default().push(entry);
-        outcome.processed += 1;
-        match &applied {
-            Applied::Created | Applied::Updated => {
-                outcome.restored += 1;
-                log.line("info", &format!("{} {what}", capitalized(applied.word())));
-            }
-            Applied::CreatedWithoutStatus(reason) => {
-                outcome.restored += 1;
-                log.line("info", &format!("Created {what}"));
-                let message = format!("status field update failed {what}: {reason}");
-                log.line("warning", &message);
-                results.warnings.add(target_ns.as_deref(), message);
-            }
-            Applied::WouldCreate | Applied::WouldUpdate => {
-                outcome.restored += 1;
-                log.line("info", &format!("Dry run: {what} {}", applied.word()));
-            }
-            Applied::Refused { by, reason } => {
-                let message = format!(
-                    "Dry run: {what} would be refused by {}: {reason}",
-                    by.word()
-                );
-                log.line("error", &message);
-                results.errors.add(target_ns.as_deref(), message);
-            }
-            Applied::Unchanged => {
-                outcome.restored += 1;
-                log.line(
-                    "info",
-                    &format!("Skipped {what}: it already exists and is unchanged from the backup"),
-                );
-            }
-            Applied::ExistsDifferent => {
-                let message = format!(
-                    "could not restore, {what} already exists. Warning: the in-cluster version is \
-                     different than the backed-up version"
-                );
-                log.line("warning", &message);
-                results.warnings.add(target_ns.as_deref(), message);
-            }
-            Applied::Skipped { reason, warn } => {
-                // Counted as done: the item was dealt with as the restore means to.
-                outcome.restored += 1;
-                let message = format!("Skipped {what}: {reason}");
-                if *warn {
-                    log.line("warning", &message);
-                    results.warnings.add(target_ns.as_deref(), message);
-                } else {
-                    log.line("info", &message);
-                }
-            }
-            Applied::Failed(reason) => {
-                let message = format!("error restoring {what}: {reason}");
-                log.line("error", &message);
-                results.errors.add(target_ns.as_deref(), message);
-            }
-        }
-        request.progress.send_replace(Progress {
-            total: outcome.total,
-            restored: outcome.processed,
-        });
-    }
 }
 
 /// [`restore_one`], with the item it was for.
@@ -661,12 +545,4 @@ async fn write_files(
         )
         .await?;
     Ok(())
-}
-
-fn capitalized(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

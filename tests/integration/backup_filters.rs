@@ -10,7 +10,9 @@
 //!   brings is left out when the namespaced filter leaves out claims, unless the pod carries
 //!   `backup.velero.io/must-include-additional-items: "true"` (which also beats the exclusion
 //!   label, and is not kept in the archived pod);
-//! - the scoped filters mixed with the old ones fail validation, as in Velero.
+//! - the scoped filters mixed with the old ones fail validation, as in Velero;
+//! - `--features=EnableAPIGroupVersions`: a custom resource served at two versions is in the
+//!   archive at both, in Velero's layout (`v1-preferredversion/` and `v2beta1/`).
 
 use crate::backup_support;
 use crate::server_support;
@@ -27,6 +29,18 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// The archive's item paths (the unversioned copies), in the order they were written.
 fn archive_paths(world: &World, backup: &str) -> Vec<String> {
+    archive_raw_paths(world, backup)
+        .into_iter()
+        .filter(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            // resources/<gr>/namespaces|cluster/...: not a versioned copy.
+            matches!(parts.get(2), Some(&"namespaces") | Some(&"cluster"))
+        })
+        .collect()
+}
+
+/// Every entry path of the archive, in the order written.
+fn archive_raw_paths(world: &World, backup: &str) -> Vec<String> {
     let key = list_keys(world, "")
         .into_iter()
         .find(|k| k.ends_with(&format!("backups/{backup}/{backup}.tar.gz")))
@@ -37,7 +51,7 @@ fn archive_paths(world: &World, backup: &str) -> Vec<String> {
         .entries()
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().display().to_string())
-        .filter(|p| p.starts_with("resources/") && !p.contains("-preferredversion/"))
+        .filter(|p| p.starts_with("resources/"))
         .collect()
 }
 
@@ -177,7 +191,41 @@ async fn backups_take_additional_items_order_and_scoped_filters_as_velero() {
         .await;
     }
 
-    let server = Server::start(&world.server_kubeconfig, "server-a");
+    let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+        serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "things.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "things", "singular": "thing", "kind": "Thing"},
+                "versions": [
+                    {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema":
+                        {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}},
+                    {"name": "v2beta1", "served": true, "storage": false, "schema": {"openAPIV3Schema":
+                        {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}))
+        .unwrap();
+    let crds = Api::all(world.client.clone());
+    crds.create(&Default::default(), &crd).await.unwrap();
+    let established = kube::runtime::conditions::is_crd_established();
+    tokio::time::timeout(
+        WAIT,
+        kube::runtime::wait::await_condition(crds, "things.example.com", established),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    put(
+        &world,
+        "things",
+        json!({"apiVersion": "example.com/v1", "kind": "Thing",
+        "metadata": {"name": "t1", "namespace": "app"}, "spec": {"size": 1}}),
+    )
+    .await;
+
+    let server = Server::start_with(
+        &world.server_kubeconfig,
+        "server-a",
+        &["--features=EnableAPIGroupVersions"],
+    );
     server.wait_ready().await;
     world
         .create_available_location(
@@ -237,6 +285,23 @@ async fn backups_take_additional_items_order_and_scoped_filters_as_velero() {
         ),
     ] {
         expect(&mut failures, &b1, path, want, why);
+    }
+    // EnableAPIGroupVersions: both served versions, in Velero's layout.
+    let raw = archive_raw_paths(&world, "b1");
+    for path in [
+        "resources/things.example.com/namespaces/app/t1.json",
+        "resources/things.example.com/v1-preferredversion/namespaces/app/t1.json",
+        "resources/things.example.com/v2beta1/namespaces/app/t1.json",
+    ] {
+        expect(&mut failures, &raw, path, true, "EnableAPIGroupVersions");
+    }
+    let other = archived(
+        &world,
+        "b1",
+        "resources/things.example.com/v2beta1/namespaces/app/t1.json",
+    );
+    if other.as_ref().map(|t| t["apiVersion"].clone()) != Some(json!("example.com/v2beta1")) {
+        failures.push(format!("the v2beta1 copy: {other:?}"));
     }
     let configmaps: Vec<&str> = b1
         .iter()

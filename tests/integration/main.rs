@@ -49,6 +49,7 @@ mod restore_actions;
 mod restore_bombs;
 mod restore_crafted;
 mod restore_delete;
+mod restore_dry_run;
 mod restore_identity;
 mod restore_localstack;
 mod restore_modes;

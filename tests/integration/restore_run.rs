@@ -145,8 +145,9 @@ fn created_in_dependency_order(world: &World, before: usize) {
     let order = [
         creates("/api/v1/namespaces"),
         creates("/shop-copy/serviceaccounts"),
-        creates("/shop-copy/configmaps"),
+        // Velero's default priorities: secrets before config maps.
         creates("/shop-copy/secrets"),
+        creates("/shop-copy/configmaps"),
         creates("/shop-copy/deployments"),
         creates("/shop-copy/widgets"),
     ];

@@ -4,7 +4,7 @@
 //! `ScopeIncludesExcludes`): each scope has its own includes and excludes, entries named as
 //! discovery names resources or as globs over `resource.group`.
 
-use super::{Plan, ResourceDesc, glob_match};
+use crate::backup::resource::{ResourceDesc, glob_match};
 
 /// Velero's scoped resource filters (`ScopeIncludesExcludes`).
 #[derive(Clone, Debug, Default)]
@@ -42,21 +42,22 @@ pub(super) fn check_scoped(field: &str, includes: &[String], excludes: &[String]
     errors
 }
 
-impl Plan {
-    /// [`Plan::resources`] with Velero's scoped filters (`ScopeIncludesExcludes.ShouldInclude`):
+impl Scoped {
+    /// `Plan::resources` with Velero's scoped filters (`ScopeIncludesExcludes.ShouldInclude`):
     /// a namespaced resource unless excluded, when included (empty or `*` includes all); a
     /// cluster-scoped one unless excluded, when included, or, with no cluster-scoped filter at
     /// all, when the backup takes every namespace and every namespaced resource (a full
     /// backup); Namespaces always.
-    pub(super) fn scoped_resources<'a>(
+    /// `every_namespace`: the backup takes every namespace.
+    pub(super) fn resources<'a>(
         &self,
-        scoped: &Scoped,
+        every_namespace: bool,
         all: &'a [ResourceDesc],
     ) -> (Vec<&'a ResourceDesc>, Vec<String>) {
+        let scoped = self;
         let full = scoped.cluster_includes.is_empty()
             && scoped.cluster_excludes.is_empty()
-            && self.all_namespaces()
-            && self.excluded_namespaces.is_empty()
+            && every_namespace
             && scoped.namespaced_excludes.is_empty()
             && everything(&scoped.namespaced_includes);
         let mut chosen: Vec<&ResourceDesc> = all

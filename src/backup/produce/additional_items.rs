@@ -1,62 +1,11 @@
 //! Taking the additional items the archived ones bring (`backup::additional` says which): the
 //! cluster's ClusterRoleBindings for service accounts, and the queue of items to fetch.
 
-use super::super::additional;
 use super::super::error::BackupError;
 use super::super::filter::{EXCLUDE_LABEL, excluded_by_label};
 use super::super::request::Request;
 use super::super::sidefiles::{BackupLog, Results};
-use super::{Archiving, take};
-
-/// The cluster's ClusterRoleBindings (read once; none when they cannot be read, with a
-/// warning in the log).
-pub(super) async fn cluster_role_bindings<'o>(
-    request: &Request<'_>,
-    out: &'o mut Archiving<'_>,
-    log: &mut BackupLog,
-) -> &'o [serde_json::Value] {
-    if out.bindings.is_none() {
-        let mut bindings = Vec::new();
-        let desc = out
-            .all
-            .iter()
-            .find(|r| r.group_resource() == additional::CLUSTER_ROLE_BINDINGS);
-        if let Some(desc) = desc {
-            let mut token: Option<String> = None;
-            loop {
-                match request
-                    .source
-                    .list_page(desc, None, None, token.as_deref())
-                    .await
-                {
-                    Ok(page) => {
-                        bindings.extend(
-                            page.items
-                                .iter()
-                                .filter_map(|b| serde_json::to_value(b).ok()),
-                        );
-                        match page.next {
-                            Some(next) => token = Some(next),
-                            None => break,
-                        }
-                    }
-                    Err(e) => {
-                        log.line(
-                            "warning",
-                            &format!(
-                                "cannot list ClusterRoleBindings, so service accounts bring \
-                                 none into the backup: {e}"
-                            ),
-                        );
-                        break;
-                    }
-                }
-            }
-        }
-        out.bindings = Some(bindings);
-    }
-    out.bindings.as_deref().unwrap_or_default()
-}
+use super::archiving::{Archiving, take};
 
 /// The additional items the archived ones brought, each taken once, when the filters take it
 /// or the item that brought it said they must (`backup::additional`).

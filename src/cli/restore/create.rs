@@ -196,7 +196,9 @@ fn most_recent(backups: &[Backup]) -> Option<&Backup> {
         })
 }
 
-pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+/// Create the restore (and wait, with --wait or --dry-run); returns the exit status and the
+/// restore's name.
+pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<(ExitCode, String)> {
     let cluster = Cluster::connect(globals).await?;
     let chosen = match (&args.from_schedule, args.allow_partially_failed) {
         (Some(schedule), Some(true)) => {
@@ -226,7 +228,7 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
         println!(
             "Run `veloxide restore describe {name}` or `veloxide restore logs {name}` for more details."
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok((ExitCode::SUCCESS, name));
     }
     println!(
         "Waiting for restore to complete. You may safely press ctrl-c to stop waiting - your restore will continue in the background."
@@ -239,43 +241,23 @@ pub async fn create(args: CreateArgs, globals: &Globals) -> anyhow::Result<ExitC
         if phase.is_terminal() {
             display.finish(&snapshot);
             if args.dry_run {
-                dry_run_report(name, globals).await?;
-                return Ok(if phase == RestorePhase::Completed {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                });
+                // The caller prints the report (`cli::restore`).
+                println!("Dry run: nothing in the cluster was changed. What the restore would do:");
             }
             println!(
                 "Restore completed with status: {}. You may check for more information using the commands `veloxide restore describe {name}` and `veloxide restore logs {name}`.",
                 phase.as_str()
             );
-            return Ok(if phase == RestorePhase::Completed {
+            let code = if phase == RestorePhase::Completed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
-            });
+            };
+            return Ok((code, name));
         }
         display.update(&snapshot);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-/// A dry run's report: the restore described with what it would do to each object.
-async fn dry_run_report(name: String, globals: &Globals) -> anyhow::Result<ExitCode> {
-    println!("Dry run: nothing in the cluster was changed. What the restore would do:");
-    let args = super::super::backup::DescribeArgs {
-        common: super::super::backup::Common {
-            name,
-            download: super::super::fetch::DownloadArgs {
-                cacert: None,
-                insecure_skip_tls_verify: false,
-                timeout: Duration::from_secs(60),
-            },
-        },
-        details: true,
-    };
-    super::describe(args, globals).await
 }
 
 #[cfg(test)]

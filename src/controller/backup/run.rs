@@ -152,6 +152,7 @@ async fn archive(
         store,
         started,
         progress,
+        api_group_versions: ctx.settings.backup.api_group_versions,
     }));
     let progress = || {
         seen.has_changed()

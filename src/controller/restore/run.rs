@@ -115,6 +115,14 @@ async fn restore_objects(
         default_wait: DEFAULT_WAIT,
     };
     let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let mut not_done = crate::backup::not_done::restore_not_done(&claimed.spec);
+    if ctx.settings.backup.api_group_versions {
+        not_done.push(
+            "--features=EnableAPIGroupVersions: veloxide restores each resource at the version \
+             the backup preferred; it does not choose among the archive's other versions yet"
+                .to_owned(),
+        );
+    }
     // The claim is part of the work, so a restore deleted while its store hangs stops too.
     // Boxed: the restore's future is large, and nested in another it overflowed the worker's
     // stack (observed: the server aborted).
@@ -129,7 +137,7 @@ async fn restore_objects(
         store,
         progress,
         limits: restore::Limits::for_spool(ctx.settings.restore_spool_bytes),
-        not_done: crate::backup::not_done::restore_not_done(&claimed.spec),
+        not_done,
         options: &validated.options,
         terminating_timeout: ctx.settings.terminating_timeout,
         hooks: &hooks,

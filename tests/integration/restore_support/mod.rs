@@ -2,6 +2,7 @@
 //! `veloxide` CLI run as a user runs it (KUBECONFIG at the control plane), and object comparison.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -258,4 +259,43 @@ pub fn restore_results(world: &World, location: &str, name: &str) -> Value {
         &crate::backup_support::download(world, &key),
     ))
     .unwrap()
+}
+
+/// The restore's log, from the store.
+pub fn restore_log(world: &World, name: &str) -> String {
+    let suffix = format!("restores/{name}/restore-{name}-logs.gz");
+    let key = crate::backup_support::list_keys(world, "")
+        .into_iter()
+        .find(|k| k.ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no {suffix}"));
+    String::from_utf8(crate::backup_support::gunzip(
+        &crate::backup_support::download(world, &key),
+    ))
+    .unwrap()
+}
+
+/// Each object of `plural` in `ns`: name → (uid, resourceVersion).
+pub async fn versions(
+    world: &World,
+    api_version: &str,
+    plural: &str,
+    ns: &str,
+) -> BTreeMap<String, (String, String)> {
+    let ar = crate::backup_support::resource(api_version, "", plural);
+    let api: Api<DynamicObject> = Api::namespaced_with(world.client.clone(), ns, &ar);
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|o| {
+            (
+                o.metadata.name.clone().unwrap(),
+                (
+                    o.metadata.uid.unwrap(),
+                    o.metadata.resource_version.unwrap(),
+                ),
+            )
+        })
+        .collect()
 }
