@@ -7,6 +7,8 @@
 //!
 //! Each size gets a fresh control plane, moto and server, so each peak (VmHWM) is that run's own.
 
+#[path = "support/proc.rs"]
+mod proc;
 #[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 
@@ -32,16 +34,7 @@ struct Figures {
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
-    proc_status_kib(pid, "VmHWM:")
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    proc::status_kib(pid, "VmHWM:")
 }
 
 async fn populate(world: &World, count: usize) {
@@ -75,7 +68,7 @@ async fn veloxide(world: &World, count: usize) -> Figures {
     world
         .wait_ready_reason("default", "Available", Duration::from_secs(60))
         .await;
-    let idle_rss_kib = proc_status_kib(server.pid(), "VmRSS:");
+    let idle_rss_kib = proc::status_kib(server.pid(), "VmRSS:");
     let backups: Api<Backup> = Api::namespaced(world.client.clone(), server_support::NS);
     let backup: Backup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "Backup",
@@ -195,6 +188,7 @@ async fn main() {
         .map(|s| s.trim().parse().expect("VX_BENCH_SIZES: numbers"))
         .collect();
     let mut peaks = Vec::new();
+    println!("load average {}", proc::load_average());
     println!(
         "{:>8}  {:>10} {:>10} {:>12}   {:>10} {:>10} {:>12}   {:>7}",
         "items", "vx s", "vx items/s", "vx peak RSS", "base s", "base it/s", "base peak", "speedup"

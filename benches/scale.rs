@@ -14,6 +14,8 @@
 //! `VX_BENCH_PARTS=sync` or `restore` runs one part. Each part gets fresh control planes and
 //! moto, so each peak is that run's own.
 
+#[path = "support/proc.rs"]
+mod proc;
 #[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 
@@ -30,24 +32,6 @@ use veloxide::api::{Backup, BackupPhase, Restore, RestorePhase};
 
 /// The chart's `resources.limits.memory`.
 const CHART_LIMIT_MIB: u64 = 256;
-
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 async fn wait_backup(backups: &Api<Backup>, name: &str) -> Backup {
     loop {
@@ -164,7 +148,7 @@ async fn sync(count: usize) {
         &["--backup-sync-period", "10s"],
     );
     server.wait_ready().await;
-    let idle_kib = proc_status_kib(server.pid(), "VmRSS:");
+    let idle_kib = proc::status_kib(server.pid(), "VmRSS:");
     let backups: Api<Backup> = Api::namespaced(b.client.clone(), NS);
     let started = Instant::now();
     b.create_available_location("default", json!({}), json!({}))
@@ -186,8 +170,8 @@ async fn sync(count: usize) {
     let sync_seconds = started.elapsed().as_secs_f64();
     // A few more passes with every Backup present: the steady state.
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let peak_kib = proc_status_kib(server.pid(), "VmHWM:");
-    let steady_kib = proc_status_kib(server.pid(), "VmRSS:");
+    let peak_kib = proc::status_kib(server.pid(), "VmHWM:");
+    let steady_kib = proc::status_kib(server.pid(), "VmRSS:");
 
     let report = tempfile::NamedTempFile::new().unwrap();
     let out = Command::new("/usr/bin/time")
@@ -207,7 +191,7 @@ async fn sync(count: usize) {
     let kubectl_seconds: f64 = parts.next().unwrap().parse().unwrap();
     let kubectl_kib: u64 = parts.next().unwrap().parse().unwrap();
 
-    println!("sync of {total} backups (load {}):", load());
+    println!("sync of {total} backups (load {}):", proc::load_average());
     println!(
         "  veloxide: {sync_seconds:.0} s ({:.0} backups/s); RSS idle {} MiB, peak {} MiB, after the pass {} MiB; chart limit {CHART_LIMIT_MIB} MiB: peak/limit {:.2}",
         total as f64 / sync_seconds,
@@ -248,7 +232,7 @@ async fn restore(count: usize) {
         .await
         .unwrap();
     wait_backup(&backups, "big").await;
-    let after_backup_kib = proc_status_kib(server.pid(), "VmHWM:");
+    let after_backup_kib = proc::status_kib(server.pid(), "VmHWM:");
 
     let restores: Api<Restore> = Api::namespaced(world.client.clone(), NS);
     let restore: Restore = serde_json::from_value(json!({
@@ -275,10 +259,10 @@ async fn restore(count: usize) {
     };
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(done.phase(), RestorePhase::Completed, "{:?}", done.status);
-    let peak_kib = proc_status_kib(server.pid(), "VmHWM:");
+    let peak_kib = proc::status_kib(server.pid(), "VmHWM:");
     println!(
         "restore of {count} ConfigMaps and their namespace (load {}):",
-        load()
+        proc::load_average()
     );
     println!(
         "  veloxide: {seconds:.1} s ({:.0} items/s); peak RSS through the backup {} MiB, through the restore {} MiB; chart limit {CHART_LIMIT_MIB} MiB: peak/limit {:.2}",
@@ -304,7 +288,7 @@ async fn main() {
     println!(
         "cores {}, load {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load()
+        proc::load_average()
     );
     for &count in &sizes {
         if parts.contains("sync") {

@@ -23,6 +23,8 @@
 //! dropped; for restores, creating the same objects in an empty cluster with 16 parallel
 //! clients (it is how each source cluster is filled, so that time is measured every run).
 
+#[path = "support/proc.rs"]
+mod proc;
 #[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 #[path = "../tests/integration/velero_support/mod.rs"]
@@ -198,18 +200,9 @@ fn requests_by(cluster: &Cluster, user: &str) -> f64 {
     text.lines().filter(|l| l.contains(&needle)).count() as f64
 }
 
-fn status_kib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// RSS of `pid` and all its descendants, KiB.
 fn tree_rss_kib(pid: u32) -> f64 {
-    status_kib(pid, "VmRSS:")
+    (proc::status_kib(pid, "VmRSS:") as f64)
         + velero_support::children(pid)
             .into_iter()
             .map(tree_rss_kib)
@@ -369,7 +362,7 @@ async fn run(
     Figures {
         seconds,
         items: done["status"]["progress"][progress].as_f64().unwrap_or(0.0),
-        peak_kib: status_kib(pid, "VmHWM:"),
+        peak_kib: proc::status_kib(pid, "VmHWM:") as f64,
         tree_peak_kib,
         requests: requests_by(cluster, user) - mine_before,
         all_requests: api_requests_total(admin).await - all_before,
@@ -524,15 +517,6 @@ fn medians(runs: &[Figures]) -> Figures {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The table of one operation: both sides, their ratios, and each side against the ceiling.
 fn report(
     what: &str,
@@ -594,7 +578,7 @@ async fn main() {
     println!(
         "cores {}, load average at the start {} (above the core count: other work was running)",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
+        proc::load_average()
     );
     println!("Velero: {}", velero_support::velero_bin().display());
     for &count in &sizes {
@@ -627,7 +611,7 @@ async fn main() {
                 eprintln!("[{count} #{i}] Velero restore {:.2} s", f.seconds);
                 ve_r.push(f);
             }
-            eprintln!("[{count} #{i}] load average {}", load_average());
+            eprintln!("[{count} #{i}] load average {}", proc::load_average());
         }
         report(
             &format!("backup of {count} objects"),
@@ -649,5 +633,5 @@ async fn main() {
             );
         }
     }
-    println!("\nload average at the end {}", load_average());
+    println!("\nload average at the end {}", proc::load_average());
 }

@@ -252,6 +252,10 @@ async fn print_volumes(cluster: &Cluster, common: &Common, trust: &super::trust:
                 println!("  {line}");
             }
         }
+        // A backup that took no claim has no volume information file (as Velero says it).
+        Err(e) if e.downcast_ref::<super::fetch::NotFound>().is_some() => {
+            println!("CSI Snapshots: <none included>")
+        }
         Err(e) => println!("CSI Snapshots:\n  <error getting volume information: {e:#}>"),
     }
 }

@@ -82,7 +82,7 @@ pub async fn download(
             let text = String::from_utf8_lossy(&axum::body::to_bytes(body, 64 * 1024).await?)
                 .trim()
                 .to_owned();
-            bail!("{}", failure(status.as_u16(), &text));
+            return Err(failure(status.as_u16(), &text));
         }
         copy(body.into_data_stream(), &mut spool).await?;
     } else {
@@ -115,7 +115,7 @@ pub async fn download(
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
-            bail!("{}", failure(status.as_u16(), text.trim()));
+            return Err(failure(status.as_u16(), text.trim()));
         }
         copy(response.bytes_stream(), &mut spool).await?;
     }
@@ -130,12 +130,18 @@ pub async fn download(
     Ok(())
 }
 
-fn failure(code: u16, text: &str) -> String {
+/// The store has no such file (a 404): callers may treat an optional file's absence as
+/// "none" (`e.downcast_ref::<NotFound>()`).
+#[derive(Debug, thiserror::Error)]
+#[error("file not found")]
+pub struct NotFound;
+
+fn failure(code: u16, text: &str) -> anyhow::Error {
     if code == 404 {
-        return "file not found".into();
+        return NotFound.into();
     }
     let short: String = text.chars().take(500).collect();
-    format!("the download failed: HTTP {code}: {short}")
+    anyhow!("the download failed: HTTP {code}: {short}")
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

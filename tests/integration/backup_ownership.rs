@@ -63,6 +63,22 @@ async fn shop(world: &World, site: &str) {
     .await;
 }
 
+/// A DeleteBackupRequest `<backup>-delete` for `backup`; the API it was made through.
+async fn ask_deletion(world: &World, backup: &str) -> Api<DeleteBackupRequest> {
+    let requests: Api<DeleteBackupRequest> = Api::namespaced(world.client.clone(), NS);
+    let request: DeleteBackupRequest = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
+        "metadata": {"name": format!("{backup}-delete"), "namespace": NS},
+        "spec": {"backupName": backup},
+    }))
+    .unwrap();
+    requests
+        .create(&PostParams::default(), &request)
+        .await
+        .unwrap();
+    requests
+}
+
 fn folder(name: &str) -> String {
     format!("{SHARED}/backups/{name}/")
 }
@@ -284,17 +300,7 @@ async fn a_deletion_needs_the_stored_uid_to_match() {
         .unwrap();
     let _server_b = Server::start(&b.server_kubeconfig, "site-b");
     shared_location(&b, "default", &b.moto.url(), json!({})).await;
-    let requests: Api<DeleteBackupRequest> = Api::namespaced(b.client.clone(), NS);
-    let request: DeleteBackupRequest = serde_json::from_value(json!({
-        "apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
-        "metadata": {"name": "weekly-delete", "namespace": NS},
-        "spec": {"backupName": "weekly"},
-    }))
-    .unwrap();
-    requests
-        .create(&PostParams::default(), &request)
-        .await
-        .unwrap();
+    let requests = ask_deletion(&b, "weekly").await;
     eventually("the request is processed", WAIT, || async {
         requests
             .get_opt("weekly-delete")
@@ -342,7 +348,9 @@ async fn a_backup_an_older_release_synced_can_be_deleted() {
     shop(&a, "a").await;
     let made = backed_up(&a, "weekly", json!({"includedNamespaces": ["shop"]}), WAIT).await;
     let stored_uid = made.uid().unwrap();
-    server_a.terminate();
+    // Killed, not terminated: in this test a server asked to stop (SIGTERM) twice did not
+    // exit (cause not found yet; see the closing note of 2026-12-06).
+    server_a.kill();
     assert!(!list_keys(&a, &folder("weekly")).is_empty());
 
     // On B, before its server runs: the Backup as an older release's sync left it.
@@ -389,17 +397,7 @@ async fn a_backup_an_older_release_synced_can_be_deleted() {
     })
     .await;
 
-    let requests: Api<DeleteBackupRequest> = Api::namespaced(b.client.clone(), NS);
-    let request: DeleteBackupRequest = serde_json::from_value(json!({
-        "apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
-        "metadata": {"name": "weekly-delete", "namespace": NS},
-        "spec": {"backupName": "weekly"},
-    }))
-    .unwrap();
-    requests
-        .create(&PostParams::default(), &request)
-        .await
-        .unwrap();
+    ask_deletion(&b, "weekly").await;
     eventually("the backup and its files are gone", WAIT, || async {
         backups(&b).get_opt("weekly").await.unwrap().is_none()
     })

@@ -23,27 +23,11 @@ async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
     let world = World::start().await;
     // Another backup named `big`, under the prefix the location will be repointed to.
     for file in ["velero-backup.json", "big.tar.gz"] {
-        let body = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(body.path(), b"another cluster's").unwrap();
-        let key = format!("elsewhere/backups/big/{file}");
-        let out = aws(
-            &world,
-            &[
-                "s3api",
-                "put-object",
-                "--bucket",
-                BUCKET,
-                "--key",
-                &key,
-                "--body",
-                body.path().to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let path = format!("/{BUCKET}/elsewhere/backups/big/{file}");
+        world
+            .moto
+            .s3(reqwest::Method::PUT, &path, b"another cluster's".to_vec())
+            .await;
     }
     let theirs = list_keys(&world, "elsewhere/backups/big/");
     assert_eq!(theirs.len(), 2);
@@ -115,26 +99,14 @@ async fn a_cleanup_retry_never_deletes_through_a_repointed_location() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_is_refused_through_a_repointed_location() {
     let world = World::start().await;
-    let body = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(body.path(), b"another cluster's log").unwrap();
-    let out = aws(
-        &world,
-        &[
-            "s3api",
-            "put-object",
-            "--bucket",
-            BUCKET,
-            "--key",
-            "elsewhere/backups/mine/mine-logs.gz",
-            "--body",
-            body.path().to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    world
+        .moto
+        .s3(
+            reqwest::Method::PUT,
+            &format!("/{BUCKET}/elsewhere/backups/mine/mine-logs.gz"),
+            b"another cluster's log".to_vec(),
+        )
+        .await;
     let _server = Server::start(&world.server_kubeconfig, "server-a");
     world
         .create_available_location("mine", json!({}), json!({}))

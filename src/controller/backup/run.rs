@@ -71,6 +71,12 @@ pub(super) async fn execute(state: &State, claimed: Backup, ready: Ready) -> Res
                     // is one PUT, already stored) is this run's own; the status says it is no
                     // backup.
                     remove_own_files(&store, &claimed).await;
+                    // A request whose body had already left when the run was stopped may
+                    // still land (a proxy or load balancer forwarding what it buffered): look
+                    // again once the stall timeout, the longest this store's transfers are
+                    // left to run, has passed.
+                    tokio::time::sleep(store.stall_timeout()).await;
+                    remove_own_files(&store, &claimed).await;
                     return Ok(Action::await_change());
                 }
             }
