@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod serverstatus;
 pub mod uploader;
 pub mod vsl;
+pub mod written_to;
 
 pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
