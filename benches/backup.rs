@@ -7,6 +7,8 @@
 //!
 //! Each size gets a fresh control plane, moto and server, so each peak (VmHWM) is that run's own.
 
+#[path = "support/objects.rs"]
+mod objects;
 #[path = "support/proc.rs"]
 mod proc;
 #[path = "../tests/integration/server_support/mod.rs"]
@@ -15,8 +17,6 @@ mod server_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
@@ -38,27 +38,8 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 async fn populate(world: &World, count: usize) {
-    let namespaces: Api<Namespace> = Api::all(world.client.clone());
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(world.client.clone(), NS);
-    let value = "x".repeat(1024);
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let api = api.clone();
-            let cm: ConfigMap = serde_json::from_value(json!({
-                "metadata": {"name": format!("cm-{i:06}"), "namespace": NS},
-                "data": {"value": format!("{i}-{value}")},
-            }))
-            .unwrap();
-            async move { api.create(&PostParams::default(), &cm).await.unwrap() }
-        })
-        .buffer_unordered(32)
-        .for_each(|_| async {})
-        .await;
+    objects::create_namespace(world, NS).await;
+    objects::create_configmaps(world, NS, count).await;
 }
 
 async fn veloxide(world: &World, count: usize) -> Figures {

@@ -14,8 +14,11 @@
 //! `VX_BENCH_PARTS=sync` or `restore` runs one part. Each part gets fresh control planes and
 //! moto, so each peak is that run's own.
 
+#[path = "support/objects.rs"]
+mod objects;
 #[path = "support/proc.rs"]
 mod proc;
+use objects::{create_configmaps, create_namespace};
 #[path = "../tests/integration/server_support/mod.rs"]
 mod server_support;
 
@@ -23,7 +26,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use serde_json::{Value, json};
@@ -42,36 +44,6 @@ async fn wait_backup(backups: &Api<Backup>, name: &str) -> Backup {
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-}
-
-async fn create_namespace(world: &World, name: &str) {
-    let namespaces: Api<Namespace> = Api::all(world.client.clone());
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-}
-
-/// Create `count` ConfigMaps of 1 KiB in `ns`, 16 at a time; the seconds it took.
-async fn create_configmaps(world: &World, ns: &str, count: usize) -> f64 {
-    let api: Api<ConfigMap> = Api::namespaced(world.client.clone(), ns);
-    let value = "x".repeat(1024);
-    let started = Instant::now();
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let api = api.clone();
-            let cm: ConfigMap = serde_json::from_value(json!({
-                "metadata": {"name": format!("cm-{i:06}"), "namespace": ns},
-                "data": {"value": format!("{i}-{value}")},
-            }))
-            .unwrap();
-            async move { api.create(&PostParams::default(), &cm).await.unwrap() }
-        })
-        .buffer_unordered(16)
-        .for_each(|_| async {})
-        .await;
-    started.elapsed().as_secs_f64()
 }
 
 /// The sync part: N stored backups into a fresh cluster.
