@@ -170,6 +170,7 @@ fn chart_passes_velero_s_server_flags() {
         "--log-level=info",
         "--log-format=text",
         "--terminating-resource-timeout=10m",
+        "--shutdown-timeout=25s",
     ] {
         assert!(defaults.iter().any(|a| a == flag), "{flag}: {defaults:?}");
     }
@@ -196,6 +197,8 @@ fn chart_passes_velero_s_server_flags() {
         "server.restoreOnly=true",
         "--set",
         "server.profilerAddress=localhost:6060",
+        "--set",
+        "terminationGracePeriodSeconds=3",
     ]);
     for flag in [
         "--log-level=debug",
@@ -204,6 +207,7 @@ fn chart_passes_velero_s_server_flags() {
         "--disable-controllers=schedule,gc",
         "--restore-only",
         "--profiler-address=localhost:6060",
+        "--shutdown-timeout=1s",
     ] {
         assert!(set.iter().any(|a| a == flag), "{flag}: {set:?}");
     }

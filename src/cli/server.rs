@@ -59,6 +59,11 @@ pub struct ServerArgs {
     /// abandoned, and its backup or restore fails naming the stall.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     store_stall_timeout: Duration,
+    /// Once SIGTERM arrives, how long in-flight backups, restores and deletions may take to end
+    /// before they are dropped: under the pod's terminationGracePeriodSeconds (the chart passes
+    /// its value less 5s), so the process ends on its own rather than by SIGKILL.
+    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
     /// Room a restore may take in the temporary directory for the archive's items (`1Gi`,
     /// `500Mi`, or bytes); a backup that needs more fails to restore, saying so, before the
     /// pod's volume fills. The chart sets it with the /tmp volume (`restoreSpool.sizeLimit`).
@@ -267,6 +272,7 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         settings,
         metrics_listen: args.metrics_listen,
         webhook,
+        shutdown_timeout: args.shutdown_timeout,
         lease: crate::server::LeaseSettings {
             name: args.lease_name,
             namespace,

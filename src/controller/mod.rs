@@ -229,6 +229,8 @@ pub async fn run_until<K, S, Fut>(
             }
         })
         .await;
+    // Which controllers ended matters when a shutdown runs into its timeout.
+    tracing::debug!(controller = label, "controller stopped");
 }
 
 /// `Time` now: what every status timestamp is written with.

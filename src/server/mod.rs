@@ -35,6 +35,9 @@ pub struct ServerOptions {
     /// The admission webhook, when a certificate is given.
     pub webhook: Option<ServeOptions>,
     pub lease: LeaseSettings,
+    /// How long in-flight work may take to end once shutdown is asked for; then whatever still
+    /// runs is dropped, as the kubelet's SIGKILL would, and the next leader's sweep takes over.
+    pub shutdown_timeout: Duration,
 }
 
 /// Run until `shutdown` fires; every task stops on that one signal and in-flight work ends.
@@ -71,9 +74,29 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
         .await
     });
 
-    // The first task to fail brings the others down; a clean shutdown waits for all.
+    // The first task to fail brings the others down; a clean shutdown waits for all, but no
+    // longer than the shutdown timeout: a reconcile stuck on a store that stalls (bounded only
+    // by the stall timeout) would otherwise outlive the pod's grace period and be SIGKILLed.
+    let overdue = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(options.shutdown_timeout).await;
+    };
+    tokio::pin!(overdue);
     let mut outcome = Ok(());
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            () = &mut overdue => {
+                tracing::warn!(
+                    timeout = ?options.shutdown_timeout,
+                    running = tasks.len(),
+                    "work still running at the shutdown timeout is dropped; the next leader's start-up sweep fails and cleans up what it left"
+                );
+                tasks.abort_all();
+                break;
+            }
+        };
+        let Some(joined) = joined else { break };
         let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
         if let Err(e) = result {
             tracing::error!(error = %e, "a server task failed; shutting down");

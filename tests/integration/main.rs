@@ -64,6 +64,7 @@ mod secrets_in_logs;
 mod server_flags;
 mod server_leader;
 mod server_locations;
+mod server_shutdown;
 mod server_stalls;
 mod storage_cli;
 mod storage_moto;

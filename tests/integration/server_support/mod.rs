@@ -367,6 +367,22 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// SIGTERM, then up to `within` for the process to exit (polled, so the test's runtime
+    /// keeps running what the server may be talking to). `None`: still running, now killed.
+    pub async fn terminate_within(mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
