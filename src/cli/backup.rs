@@ -233,19 +233,15 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
 
 /// Each volume the backup took (its `-volumeinfo.json.gz`), as Velero's "CSI Snapshots".
 async fn print_volumes(cluster: &Cluster, common: &Common, trust: &super::trust::Trust) {
-    let mut bytes = Vec::new();
-    let kind = DownloadTargetKind::BackupVolumeInfos;
-    match download(
+    match fetched(
         cluster,
-        kind,
-        &common.name,
+        DownloadTargetKind::BackupVolumeInfos,
+        common,
         trust,
-        &common.download,
-        &mut bytes,
     )
     .await
     {
-        Ok(()) => {
+        Ok(bytes) => {
             println!("CSI Snapshots:");
             let infos = serde_json::from_slice(&bytes).unwrap_or_default();
             for line in volumes::lines(&infos) {
@@ -260,6 +256,26 @@ async fn print_volumes(cluster: &Cluster, common: &Common, trust: &super::trust:
     }
 }
 
+/// One of the backup's files, whole, through a DownloadRequest.
+async fn fetched(
+    cluster: &Cluster,
+    kind: DownloadTargetKind,
+    common: &Common,
+    trust: &super::trust::Trust,
+) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    download(
+        cluster,
+        kind,
+        &common.name,
+        trust,
+        &common.download,
+        &mut bytes,
+    )
+    .await?;
+    Ok(bytes)
+}
+
 /// Download a JSON side file and print it under `title`; a failure is printed, not fatal
 /// (Velero's describe does the same).
 pub(super) async fn print_file(
@@ -269,18 +285,8 @@ pub(super) async fn print_file(
     trust: &super::trust::Trust,
     title: &str,
 ) {
-    let mut bytes = Vec::new();
-    match download(
-        cluster,
-        kind,
-        &common.name,
-        trust,
-        &common.download,
-        &mut bytes,
-    )
-    .await
-    {
-        Ok(()) => {
+    match fetched(cluster, kind, common, trust).await {
+        Ok(bytes) => {
             let text = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| serde_norway::to_string(&v).ok())
@@ -299,19 +305,8 @@ pub(super) async fn print_file(
 
 /// Each hook and its outcome, from the backup's log (the lines every hook writes there).
 async fn print_hooks(cluster: &Cluster, common: &Common, trust: &super::trust::Trust) {
-    let mut bytes = Vec::new();
-    let kind = DownloadTargetKind::BackupLog;
-    match download(
-        cluster,
-        kind,
-        &common.name,
-        trust,
-        &common.download,
-        &mut bytes,
-    )
-    .await
-    {
-        Ok(()) => {
+    match fetched(cluster, DownloadTargetKind::BackupLog, common, trust).await {
+        Ok(bytes) => {
             println!("Hooks:");
             for line in String::from_utf8_lossy(&bytes).lines() {
                 if let Some(hook) = crate::hooks::outcome::from_log_line(line) {
