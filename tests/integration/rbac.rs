@@ -390,6 +390,11 @@ fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) -
 
 /// What `veloxide install --dry-run -o yaml` prints (into namespace `velero`), run in `dir`.
 fn install_dry_run(dir: &Path) -> String {
+    install_dry_run_with(dir, &[])
+}
+
+/// The same with `extra` flags.
+fn install_dry_run_with(dir: &Path, extra: &[&str]) -> String {
     let credentials = dir.join("credentials");
     std::fs::write(
         &credentials,
@@ -401,6 +406,7 @@ fn install_dry_run(dir: &Path) -> String {
         .arg("--secret-file")
         .arg(&credentials)
         .args(["--dry-run", "-o", "yaml"])
+        .args(extra)
         .env("KUBECONFIG", dir.join("no-cluster"))
         .env_remove("VELERO_NAMESPACE")
         .output()
@@ -586,44 +592,106 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
     );
 }
 
-/// `veloxide install` writes the chart's RBAC (default values) by hand in
-/// src/cli/install/manifests/rbac.rs: the same objects, and rule for rule the same grants.
+/// `veloxide install` writes the chart's RBAC by hand in src/cli/install/manifests/rbac.rs
+/// and hooks.rs: for the chart's default values, and for each way of enabling hooks with the
+/// flags that mirror them, the same objects, and rule for rule the same grants; and the
+/// server's Deployment gets `--hooks-enabled` exactly when the chart's does.
 #[test]
 fn install_grants_what_the_chart_grants_with_its_default_values() {
     let dir = tempfile::tempdir().unwrap();
-    let chart = rbac_only(&e2e::manifests::chart_rbac(NS, &[]).unwrap());
-    let install = rbac_only(&install_dry_run(dir.path()));
+    let configs: [(&[&str], &[&str]); 3] = [
+        (&[], &[]),
+        (
+            &["hooks.enabled=true", "hooks.namespaces={app,db}"],
+            &["--hooks-enabled", "--hooks-namespaces=app,db"],
+        ),
+        (
+            &["hooks.enabled=true", "hooks.clusterWide=true"],
+            &["--hooks-enabled", "--hooks-cluster-wide"],
+        ),
+    ];
+    for (values, flags) in configs {
+        let printed = install_dry_run_with(dir.path(), flags);
+        same_rbac(
+            &format!("{values:?} / {flags:?}"),
+            &rbac_only(&e2e::manifests::chart_rbac(NS, values).unwrap()),
+            &rbac_only(&printed),
+        );
+        let deployment = e2e::manifests::yaml_docs(&printed)
+            .unwrap()
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .expect("install prints a Deployment");
+        let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert_eq!(
+            args.contains("\"--hooks-enabled\""),
+            !flags.is_empty(),
+            "{flags:?}: {args}"
+        );
+    }
+    // Enabled with nowhere to exec is refused, as the chart refuses it.
+    let refused = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        .args([
+            "install",
+            "--provider",
+            "aws",
+            "--bucket",
+            "b",
+            "--secret-file",
+        ])
+        .arg(dir.path().join("credentials"))
+        .args(["--dry-run", "--hooks-enabled"])
+        .env("KUBECONFIG", dir.path().join("no-cluster"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--hooks-namespaces"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The same objects (by kind, namespace and name) with the same roleRef, subjects and rules.
+fn same_rbac(what: &str, chart: &[Value], install: &[Value]) {
     let id = |d: &Value| {
         format!(
-            "{}/{}",
+            "{}/{}/{}",
             d["kind"].as_str().unwrap(),
+            d["metadata"]["namespace"].as_str().unwrap_or("-"),
             d["metadata"]["name"].as_str().unwrap()
         )
     };
     let ids = |docs: &[Value]| docs.iter().map(id).collect::<Vec<_>>();
-    let mut chart_ids = ids(&chart);
-    let mut install_ids = ids(&install);
+    let mut chart_ids = ids(chart);
+    let mut install_ids = ids(install);
     chart_ids.sort();
     install_ids.sort();
     assert_eq!(
         install_ids, chart_ids,
-        "install's RBAC objects vs the chart's"
+        "{what}: install's RBAC objects vs the chart's"
     );
-    for c in &chart {
+    for c in chart {
         let i = install.iter().find(|i| id(i) == id(c)).unwrap();
-        let what = id(c);
+        let name = id(c);
         for field in ["roleRef", "subjects"] {
-            assert_eq!(i[field], c[field], "{what}: {field} (install, then chart)");
+            assert_eq!(
+                i[field], c[field],
+                "{what}: {name}: {field} (install, then chart)"
+            );
         }
         let rules = |d: &Value| d["rules"].as_array().cloned().unwrap_or_default();
         let (from_install, from_chart) = (rules(i), rules(c));
         for (n, (a, b)) in from_install.iter().zip(&from_chart).enumerate() {
-            assert_eq!(a, b, "{what}: rule {n} differs (install, then chart)");
+            assert_eq!(
+                a, b,
+                "{what}: {name}: rule {n} differs (install, then chart)"
+            );
         }
         assert_eq!(
             from_install.len(),
             from_chart.len(),
-            "{what}: install has {} rules, the chart {}; the first not in both: {:?}",
+            "{what}: {name}: install has {} rules, the chart {}; the first not in both: {:?}",
             from_install.len(),
             from_chart.len(),
             from_install
@@ -685,8 +753,8 @@ fn the_readme_documents_the_hooks_table() {
 }
 
 /// `hooks.enabled` grants pods/exec only in `hooks.namespaces`, or everywhere with
-/// `hooks.clusterWide`; nothing more on pods; and a chart asking for hooks with neither is
-/// refused at render time.
+/// `hooks.clusterWide`, and `veloxide install`'s `--hooks-*` flags the same; nothing more on
+/// pods; and a chart asking for hooks with neither is refused at render time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_get_the_exec_right_only_where_the_chart_says() {
     let refused = e2e::manifests::chart_rbac(NS, &["hooks.enabled=true"]).unwrap_err();
@@ -705,12 +773,32 @@ async fn hooks_get_the_exec_right_only_where_the_chart_says() {
         );
     }
     type Answer = fn(&(&str, &str, &str, bool, bool)) -> bool;
-    let configs: [(&[&str], Answer); 2] = [
-        (&["hooks.enabled=true", "hooks.namespaces={app}"], |r| r.3),
-        (&["hooks.enabled=true", "hooks.clusterWide=true"], |r| r.4),
+    let chart = |values: &[&str]| e2e::manifests::chart_rbac(NS, values).unwrap();
+    let install = |flags: &[&str]| install_dry_run_with(cluster.dir(), flags);
+    // The chart's values, then `veloxide install`'s flags that mirror them.
+    let configs: [(&str, String, Answer); 4] = [
+        (
+            "hooks.namespaces={app}",
+            chart(&["hooks.enabled=true", "hooks.namespaces={app}"]),
+            |r| r.3,
+        ),
+        (
+            "hooks.clusterWide=true",
+            chart(&["hooks.enabled=true", "hooks.clusterWide=true"]),
+            |r| r.4,
+        ),
+        (
+            "install --hooks-namespaces=app",
+            install(&["--hooks-enabled", "--hooks-namespaces=app"]),
+            |r| r.3,
+        ),
+        (
+            "install --hooks-cluster-wide",
+            install(&["--hooks-enabled", "--hooks-cluster-wide"]),
+            |r| r.4,
+        ),
     ];
-    for (values, answer) in configs {
-        let yaml = e2e::manifests::chart_rbac(NS, values).unwrap();
+    for (values, yaml, answer) in configs {
         let docs = rbac_only(&yaml);
         e2e::manifests::apply(&client, &to_yaml(&docs))
             .await
