@@ -50,6 +50,7 @@ mod restore_bombs;
 mod restore_crafted;
 mod restore_delete;
 mod restore_dry_run;
+mod restore_guards;
 mod restore_identity;
 mod restore_localstack;
 mod restore_modes;
