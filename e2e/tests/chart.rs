@@ -302,6 +302,11 @@ fn scenarios(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
                 "rbac.secretsScope=cluster".into(),
                 "--set".into(),
                 "rbac.restore.allowRBACEscalation=true".into(),
+                // Restores only in these namespaces (RoleBindings, and -restore-cluster).
+                "--set".into(),
+                "rbac.restore.namespaces={app,shop}".into(),
+                "--set".into(),
+                "rbac.restore.podSecurityLabels=true".into(),
             ],
         ),
         (

@@ -319,7 +319,7 @@ fn the_readme_documents_this_table() {
     );
 }
 
-fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
+pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
     let home = cluster.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
     Command::new(cluster.kubectl_program())
@@ -332,7 +332,7 @@ fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
 }
 
 /// `kubectl auth can-i` for one row, as the server's ServiceAccount.
-fn can_i(cluster: &Cluster, verb: &str, resource: &str, ns: &str) -> bool {
+pub(crate) fn can_i(cluster: &Cluster, verb: &str, resource: &str, ns: &str) -> bool {
     let (resource, sub) = match resource.split_once('/') {
         Some((r, s)) => (r, Some(s)),
         None => (resource, None),
@@ -420,7 +420,7 @@ fn install_dry_run_with(dir: &Path, extra: &[&str]) -> String {
 }
 
 /// The RBAC objects (and the ServiceAccount) of a rendered or printed manifest.
-fn rbac_only(yaml: &str) -> Vec<Value> {
+pub(crate) fn rbac_only(yaml: &str) -> Vec<Value> {
     e2e::manifests::yaml_docs(yaml)
         .unwrap()
         .into_iter()
@@ -439,7 +439,7 @@ fn rbac_only(yaml: &str) -> Vec<Value> {
         .collect()
 }
 
-fn to_yaml(docs: &[Value]) -> String {
+pub(crate) fn to_yaml(docs: &[Value]) -> String {
     docs.iter()
         .map(|d| serde_norway::to_string(d).unwrap())
         .collect::<Vec<_>>()
