@@ -6,7 +6,9 @@
 //! them, nothing created; a plain ClusterRole and a `restricted` Namespace in the same archive
 //! are restored. The server runs with the chart's RBAC (`rbac.restore.resources` names
 //! clusterroles by default, and creating namespaces is allowed), so only the restore's own
-//! checks (`restore/actions/aggregation.rs`, `pod_security.rs`) stand in the way.
+//! checks (`restore/actions/aggregation.rs`, `pod_security.rs`) stand in the way. And with
+//! `rbac.restore.namespaces={app}`, a planted Pod bound for kube-system is Forbidden while
+//! the archive's ConfigMap in app is restored.
 
 use crate::backup_support;
 use crate::restore_support;
@@ -118,5 +120,106 @@ async fn aggregated_cluster_roles_and_loosened_pod_security_are_refused() {
         "{} checks failed:\n  {}",
         failures.len(),
         failures.join("\n  ")
+    );
+}
+
+/// With `rbac.restore.namespaces={app}`, a planted archive's Pod bound for another namespace
+/// ends as a Forbidden item error naming the value, nothing created there, while the archive's
+/// ConfigMap in `app` is restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_restore_namespaces_a_planted_pod_elsewhere_is_forbidden() {
+    let world = World::start().await;
+    create(
+        &world,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}),
+    )
+    .await;
+    // As `helm upgrade --set rbac.restore.namespaces={app}`: the RoleBinding in app, and the
+    // cluster-wide binding of the restore role gone.
+    world
+        .apply_rbac(&[
+            "rbac.secretsScope=cluster",
+            server_support::RESTORE_WIDGETS,
+            "rbac.restore.namespaces={app}",
+        ])
+        .await;
+    let bindings: kube::Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+        kube::Api::all(world.client.clone());
+    bindings
+        .delete("veloxide-restore", &Default::default())
+        .await
+        .unwrap();
+    let _server = serve_plain_location(&world, "plain").await;
+    backed_up(
+        &world,
+        "elsewhere",
+        json!({"includedNamespaces": ["app"], "storageLocation": "plain"}),
+        Duration::from_secs(60),
+    )
+    .await;
+    let planted = [
+        entry(
+            "configmaps",
+            Some("app"),
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "settings", "namespace": "app"}, "data": {"mode": "on"}}),
+        ),
+        entry(
+            "pods",
+            Some("kube-system"),
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "miner", "namespace": "kube-system"},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+        ),
+    ];
+    plant_archive(&world, "plain", "elsewhere", crafted_archive(&planted)).await;
+    // The authorizer sees the deleted binding through a watch: wait until it answers no.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = world
+            .cluster
+            .kubectl(
+                &[
+                    "auth",
+                    "can-i",
+                    "create",
+                    "pods",
+                    "-n",
+                    "kube-system",
+                    "--as",
+                    "system:serviceaccount:velero:veloxide",
+                ],
+                None,
+            )
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "no" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still granted");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    create_restore(&world, "r-elsewhere", json!({"backupName": "elsewhere"})).await;
+    let restore = wait_restore_ended(&world, "r-elsewhere").await;
+    let results = restore_results(&world, "plain", "r-elsewhere").to_string();
+    assert_eq!(
+        (
+            restore.phase(),
+            restore.status.as_ref().and_then(|s| s.errors)
+        ),
+        (RestorePhase::PartiallyFailed, Some(1)),
+        "{results}"
+    );
+    assert!(results.contains("rbac.restore.namespaces"), "{results}");
+    assert!(
+        get(&world, "v1", "pods", "kube-system", "miner")
+            .await
+            .is_none(),
+        "no Pod in kube-system"
+    );
+    assert!(
+        get(&world, "v1", "configmaps", "app", "settings")
+            .await
+            .is_some(),
+        "the ConfigMap in app is restored: {results}"
     );
 }
