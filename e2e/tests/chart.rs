@@ -306,6 +306,11 @@ fn scenarios(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
                 "rbac.secretsScope=cluster".into(),
                 "--set".into(),
                 "rbac.restore.allowRBACEscalation=true".into(),
+                // Restores only in these namespaces (RoleBindings, and -restore-cluster).
+                "--set".into(),
+                "rbac.restore.namespaces={app,shop}".into(),
+                "--set".into(),
+                "rbac.restore.podSecurityLabels=true".into(),
             ],
         ),
         (
@@ -567,6 +572,25 @@ fn check_rbac(name: &str, objects: &[Value]) {
         grants_secrets, wide,
         "{name}: cluster-wide Secret access only with rbac.secretsScope=cluster: {cluster_rules:?}"
     );
+    // No rule reads the core group, or every group, through "*": it would match pods/exec,
+    // nodes/proxy and every other subresource, and even a list reaches them (an empty name in
+    // the path with a metadata.name field selector). Only the hooks role names pods/exec.
+    for rule in &cluster_rules {
+        let groups = rule["apiGroups"].to_string();
+        let resources: Vec<&str> = rule["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        if groups.contains("\"\"") || groups.contains("\"*\"") {
+            assert!(
+                resources.iter().all(|r| !r.contains('*'))
+                    && (resources == ["pods/exec"] || resources.iter().all(|r| !r.contains('/'))),
+                "{name}: the core group named one by one, no subresource: {rule}"
+            );
+        }
+    }
     let role = one(objects, "Role");
     let secret_rule = role["rules"]
         .as_array()
@@ -865,6 +889,19 @@ fn chart_refuses_bad_values() {
             "rbac.backup.coreResources.1",
         ),
         (&["rbac.backup.apiGroups={*}"], "rbac.backup.apiGroups.0"),
+        // A subresource would grant it: pods/log reads what containers print.
+        (
+            &["rbac.backup.coreResources={pods,pods/log}"],
+            "rbac.backup.coreResources.1",
+        ),
+        (
+            &["rbac.backup.customResourceGroups={*}"],
+            "rbac.backup.customResourceGroups.0",
+        ),
+        (
+            &["rbac.backup.customResourceGroups={widgets}"],
+            "rbac.backup.customResourceGroups.0",
+        ),
         (
             &["replicaCount=1"],
             "podDisruptionBudget.minAvailable (1) must be less than replicaCount (1)",

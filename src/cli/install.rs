@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::UsageError;
 use crate::api::BackupStorageLocation;
 use crate::location::{self, LocationConfig};
-use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, NAME, Plan};
+use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, Hooks, NAME, Plan};
 
 /// The one field manager every object is applied with.
 pub const FIELD_MANAGER: &str = "veloxide-install";
@@ -68,6 +68,19 @@ pub struct InstallArgs {
     /// The server's image.
     #[arg(long, default_value = DEFAULT_IMAGE)]
     image: String,
+    /// Run backup and restore hooks (docs/hooks.md): the server gets `--hooks-enabled` and the
+    /// right to exec into pods (`pods/exec` create and get) where --hooks-namespaces or
+    /// --hooks-cluster-wide says, the chart's `hooks.enabled`. Off, a Backup or Restore with
+    /// exec hooks fails validation.
+    #[arg(long)]
+    hooks_enabled: bool,
+    /// The namespaces hooks may exec in (a Role and RoleBinding in each; they must exist), the
+    /// chart's `hooks.namespaces`.
+    #[arg(long, value_delimiter = ',', requires = "hooks_enabled")]
+    hooks_namespaces: Vec<String>,
+    /// Let hooks exec in every namespace (a ClusterRole), the chart's `hooks.clusterWide`.
+    #[arg(long, requires = "hooks_enabled", conflicts_with = "hooks_namespaces")]
+    hooks_cluster_wide: bool,
     /// Print the objects instead of applying them (secret material included, in the Secrets).
     #[arg(long)]
     dry_run: bool,
@@ -85,6 +98,7 @@ enum Format {
 impl InstallArgs {
     pub async fn run(self, globals: &super::Globals) -> anyhow::Result<ExitCode> {
         let namespace = globals.namespace();
+        let hooks = self.hooks()?;
         let (location, credentials, ca_bundle) = self.checked_inputs(&namespace)?;
         let names = certs::dns_names(NAME, &namespace);
         let mut plan = Plan {
@@ -94,6 +108,7 @@ impl InstallArgs {
             ca_bundle,
             location,
             webhook: certs::generate(&names).context("cannot make the webhook's certificate")?,
+            hooks,
         };
         if self.dry_run {
             print!("{}", render(&manifests::objects(&plan), self.output)?);
@@ -117,6 +132,16 @@ impl InstallArgs {
             namespace
         );
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Where hooks may exec; refused, as the chart refuses it, when they are enabled with
+    /// nowhere to run.
+    fn hooks(&self) -> Result<Hooks, UsageError> {
+        hooks_from(
+            self.hooks_enabled,
+            &self.hooks_namespaces,
+            self.hooks_cluster_wide,
+        )
     }
 
     /// Read and check every input; nothing is sent anywhere before this passes.
@@ -165,6 +190,28 @@ impl InstallArgs {
             }
         }
         Ok((location, credentials, ca_bundle))
+    }
+}
+
+fn hooks_from(
+    enabled: bool,
+    namespaces: &[String],
+    cluster_wide: bool,
+) -> Result<Hooks, UsageError> {
+    let namespaces: Vec<String> = namespaces
+        .iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    match (enabled, cluster_wide, namespaces.is_empty()) {
+        (false, _, _) => Ok(Hooks::Off),
+        (true, true, _) => Ok(Hooks::ClusterWide),
+        (true, false, false) => Ok(Hooks::Namespaces(namespaces)),
+        (true, false, true) => Err(UsageError(
+            "--hooks-enabled needs the namespaces hooks may exec in (--hooks-namespaces=ns1,ns2) \
+             or --hooks-cluster-wide"
+                .into(),
+        )),
     }
 }
 
@@ -239,6 +286,9 @@ pub(super) fn installed_objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
         ca_bundle: Some(Vec::new()),
         location,
         webhook: certs::generate(&certs::dns_names(NAME, namespace))?,
+        // Uninstall removes the cluster-wide hooks objects too (absent ones are skipped); a
+        // namespace's hooks Role goes with `kubectl delete role veloxide-hooks -n NS`.
+        hooks: Hooks::ClusterWide,
     };
     Ok(manifests::objects(&plan))
 }
@@ -351,6 +401,19 @@ mod tests {
         assert!(check_credentials(path, b"[default]\naws_access_key_id=x\n").is_ok());
         let e = check_credentials(path, b"aws_secret_access_key=TOPSECRET").unwrap_err();
         assert!(!e.to_string().contains("TOPSECRET"), "{e}");
+    }
+
+    #[test]
+    fn hooks_flags_as_the_chart_values() {
+        let ns = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(hooks_from(false, &[], false).unwrap(), Hooks::Off);
+        assert_eq!(hooks_from(true, &[], true).unwrap(), Hooks::ClusterWide);
+        assert_eq!(
+            hooks_from(true, &ns(&["app", " db", ""]), false).unwrap(),
+            Hooks::Namespaces(ns(&["app", "db"]))
+        );
+        let refused = hooks_from(true, &ns(&[""]), false).unwrap_err();
+        assert!(refused.0.contains("--hooks-namespaces"), "{}", refused.0);
     }
 
     #[test]

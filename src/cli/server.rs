@@ -104,6 +104,17 @@ pub struct ServerArgs {
     /// also grants the `pods/exec` right hooks need (docs/hooks.md).
     #[arg(long)]
     hooks_enabled: bool,
+    /// Restore ClusterRoles carrying a built-in aggregation label
+    /// (rbac.authorization.k8s.io/aggregate-to-*), which adds their rules to admin, edit or
+    /// view. Off, they are refused with an item error. The chart's
+    /// `rbac.restore.aggregatedClusterRoles`.
+    #[arg(long)]
+    restore_aggregated_cluster_roles: bool,
+    /// Restore Namespaces whose pod security labels could loosen admission (an `enforce`
+    /// level other than restricted, `enforce-version`). Off, they are refused with an item
+    /// error. The chart's `rbac.restore.podSecurityLabels`.
+    #[arg(long)]
+    restore_pod_security_labels: bool,
     /// The level to log at (Velero's flag: trace, debug, info, warning, error, fatal, panic;
     /// default info). `RUST_LOG`, when set, wins: it can name single modules.
     #[arg(long, value_enum)]
@@ -232,6 +243,10 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
     settings.terminating_timeout = args.terminating_resource_timeout;
     settings.hooks_enabled = args.hooks_enabled;
+    settings.restore_allow = crate::restore::actions::Allow {
+        aggregated_cluster_roles: args.restore_aggregated_cluster_roles,
+        pod_security_labels: args.restore_pod_security_labels,
+    };
     settings.restore_priorities = args.restore_resource_priorities;
     for feature in args
         .features

@@ -37,6 +37,9 @@ pub struct Settings {
     /// How long a restore waits for a namespace it restores into to finish terminating
     /// (Velero's `--terminating-resource-timeout`, 10m).
     pub terminating_timeout: Duration,
+    /// What restores bring back that is refused by default (`--restore-aggregated-cluster-roles`,
+    /// `--restore-pod-security-labels`, the chart's `rbac.restore` values of those names).
+    pub restore_allow: crate::restore::actions::Allow,
 }
 
 impl Settings {
@@ -56,6 +59,7 @@ impl Settings {
             restore_priorities: Default::default(),
             enabled: super::enabled::Enabled::default(),
             terminating_timeout: Duration::from_secs(600),
+            restore_allow: Default::default(),
         }
     }
 }

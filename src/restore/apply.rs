@@ -201,7 +201,8 @@ pub async fn apply(
             return Applied::Failed(format!(
                 "{} ({}); the server's restore identity creates only what the chart's \
                  rbac.restore.resources names (webhook configurations, admission policies, \
-                 Leases and bindings are left out unless named there)",
+                 Leases and bindings are left out unless named there), and only in the \
+                 namespaces of rbac.restore.namespaces when that is set",
                 e.message, e.code
             ));
         }

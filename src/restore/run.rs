@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
-use super::actions::{self, Context, OwnRoles, Stop};
+use super::actions::{self, Allow, Context, OwnRoles, Stop};
 use super::apply::{Applied, ExistingPolicy, Mode, api_resource, apply};
 use super::budget::Budget;
 use super::choose::choose;
@@ -59,6 +59,8 @@ pub struct Request<'a> {
     pub terminating_timeout: std::time::Duration,
     /// Init-container and exec hooks for the restored pods.
     pub hooks: &'a RestoreHookRun,
+    /// What the chart lets restores bring back that is refused by default.
+    pub allow: Allow,
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -169,6 +171,7 @@ async fn restore_items(
         server_namespace: request.qualified.split_once('/').map_or("", |(ns, _)| ns),
         plugins: &plugins,
         hooks: &request.hooks.rules,
+        allow: &request.allow,
     };
     let total = chosen.len() as u64;
     let mut tally = Tally {

@@ -185,12 +185,31 @@ const TABLE: &[Row] = &[
         false,
         false,
     ),
-    // secretsScope=cluster reads every resource, so `get` reaches every subresource: on a
+    // No configuration reads the core group through `*`, which reaches every subresource: on a
     // 1.34 API server a `get` of pods/exec is enough for an exec over WebSocket (1.35's
-    // AuthorizePodWebsocketUpgradeCreatePermission also asks for `create`), and
-    // nodes/proxy reaches the kubelet. The default scope grants neither.
-    ("get", "pods/exec", "other", false, true, false),
-    ("get", "nodes/proxy", "—", false, true, false),
+    // AuthorizePodWebsocketUpgradeCreatePermission also asks for `create`), nodes/proxy reaches
+    // the kubelet, pods/log reads what a container printed. `list` would do too: a list
+    // request with an empty name in the path and the field selector metadata.name=NAME reaches
+    // the named object's subresource (`/api/v1/namespaces/N/pods//exec?fieldSelector=...` runs
+    // the exec handler for that pod), so no `list` on `*` of the core group either.
+    ("get", "pods/exec", "other", false, false, false),
+    ("get", "pods/attach", "other", false, false, false),
+    ("get", "pods/portforward", "other", false, false, false),
+    ("get", "pods/log", "other", false, false, false),
+    ("get", "nodes/proxy", "—", false, false, false),
+    ("get", "services/proxy", "other", false, false, false),
+    ("list", "pods/exec", "other", false, false, false),
+    ("list", "nodes/proxy", "—", false, false, false),
+    ("get", "pods", "other", true, true, true),
+    // secretsScope=cluster reads every built-in group (here one the default leaves out).
+    (
+        "list",
+        "apiservices.apiregistration.k8s.io",
+        "—",
+        false,
+        true,
+        false,
+    ),
     (
         "escalate",
         "clusterroles.rbac.authorization.k8s.io",
@@ -300,7 +319,7 @@ fn the_readme_documents_this_table() {
     );
 }
 
-fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
+pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
     let home = cluster.dir().join("home");
     std::fs::create_dir_all(&home).unwrap();
     Command::new(cluster.kubectl_program())
@@ -313,7 +332,7 @@ fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
 }
 
 /// `kubectl auth can-i` for one row, as the server's ServiceAccount.
-fn can_i(cluster: &Cluster, verb: &str, resource: &str, ns: &str) -> bool {
+pub(crate) fn can_i(cluster: &Cluster, verb: &str, resource: &str, ns: &str) -> bool {
     let (resource, sub) = match resource.split_once('/') {
         Some((r, s)) => (r, Some(s)),
         None => (resource, None),
@@ -341,21 +360,22 @@ fn can_i(cluster: &Cluster, verb: &str, resource: &str, ns: &str) -> bool {
 }
 
 /// Asks every row, repeating the rows that differ until the table holds or 20 s pass (the
-/// authorizer sees RBAC changes through a watch, a moment after they are written).
-fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) {
+/// authorizer sees RBAC changes through a watch, a moment after they are written). Returns the
+/// rows that still differ, so every configuration's differences are reported together.
+fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut pending: Vec<&Row> = TABLE.iter().collect();
     loop {
         pending.retain(|row| can_i(cluster, row.0, row.1, row.2) != answer(row));
         if pending.is_empty() {
-            return;
+            return Vec::new();
         }
         if Instant::now() > deadline {
-            let wrong: Vec<String> = pending
+            return pending
                 .iter()
                 .map(|row| {
                     format!(
-                        "  can-i {} {} in {}: expected {}",
+                        "  {config}: can-i {} {} in {}: expected {}",
                         row.0,
                         row.1,
                         row.2,
@@ -363,10 +383,6 @@ fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) {
                     )
                 })
                 .collect();
-            panic!(
-                "{config}: answers differ from the table:\n{}",
-                wrong.join("\n")
-            );
         }
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -374,6 +390,11 @@ fn check_table(cluster: &Cluster, config: &str, answer: impl Fn(&Row) -> bool) {
 
 /// What `veloxide install --dry-run -o yaml` prints (into namespace `velero`), run in `dir`.
 fn install_dry_run(dir: &Path) -> String {
+    install_dry_run_with(dir, &[])
+}
+
+/// The same with `extra` flags.
+fn install_dry_run_with(dir: &Path, extra: &[&str]) -> String {
     let credentials = dir.join("credentials");
     std::fs::write(
         &credentials,
@@ -385,6 +406,7 @@ fn install_dry_run(dir: &Path) -> String {
         .arg("--secret-file")
         .arg(&credentials)
         .args(["--dry-run", "-o", "yaml"])
+        .args(extra)
         .env("KUBECONFIG", dir.join("no-cluster"))
         .env_remove("VELERO_NAMESPACE")
         .output()
@@ -398,7 +420,7 @@ fn install_dry_run(dir: &Path) -> String {
 }
 
 /// The RBAC objects (and the ServiceAccount) of a rendered or printed manifest.
-fn rbac_only(yaml: &str) -> Vec<Value> {
+pub(crate) fn rbac_only(yaml: &str) -> Vec<Value> {
     e2e::manifests::yaml_docs(yaml)
         .unwrap()
         .into_iter()
@@ -417,7 +439,7 @@ fn rbac_only(yaml: &str) -> Vec<Value> {
         .collect()
 }
 
-fn to_yaml(docs: &[Value]) -> String {
+pub(crate) fn to_yaml(docs: &[Value]) -> String {
     docs.iter()
         .map(|d| serde_norway::to_string(d).unwrap())
         .collect::<Vec<_>>()
@@ -535,6 +557,7 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
         ),
         ("veloxide install --dry-run -o yaml", install, |r| r.5),
     ];
+    let mut wrong = Vec::new();
     for (config, yaml, answer) in configs {
         let docs = rbac_only(&yaml);
         assert!(
@@ -545,7 +568,9 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
             .await
             .unwrap();
         let c = &cluster;
-        tokio::task::block_in_place(|| check_table(c, config, answer));
+        wrong.extend(tokio::task::block_in_place(|| {
+            check_table(c, config, answer)
+        }));
         delete_all(&client, &docs).await;
         // Wait until the authorizer has seen the deletion (a row every configuration grants
         // answers no), so no answer for the next configuration comes from this one's rules.
@@ -560,46 +585,113 @@ async fn the_servers_identity_may_do_what_the_table_says_and_no_more() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "answers differ from the table:\n{}",
+        wrong.join("\n")
+    );
 }
 
-/// `veloxide install` writes the chart's RBAC (default values) by hand in
-/// src/cli/install/manifests/rbac.rs: the same objects, and rule for rule the same grants.
+/// `veloxide install` writes the chart's RBAC by hand in src/cli/install/manifests/rbac.rs
+/// and hooks.rs: for the chart's default values, and for each way of enabling hooks with the
+/// flags that mirror them, the same objects, and rule for rule the same grants; and the
+/// server's Deployment gets `--hooks-enabled` exactly when the chart's does.
 #[test]
 fn install_grants_what_the_chart_grants_with_its_default_values() {
     let dir = tempfile::tempdir().unwrap();
-    let chart = rbac_only(&e2e::manifests::chart_rbac(NS, &[]).unwrap());
-    let install = rbac_only(&install_dry_run(dir.path()));
+    let configs: [(&[&str], &[&str]); 3] = [
+        (&[], &[]),
+        (
+            &["hooks.enabled=true", "hooks.namespaces={app,db}"],
+            &["--hooks-enabled", "--hooks-namespaces=app,db"],
+        ),
+        (
+            &["hooks.enabled=true", "hooks.clusterWide=true"],
+            &["--hooks-enabled", "--hooks-cluster-wide"],
+        ),
+    ];
+    for (values, flags) in configs {
+        let printed = install_dry_run_with(dir.path(), flags);
+        same_rbac(
+            &format!("{values:?} / {flags:?}"),
+            &rbac_only(&e2e::manifests::chart_rbac(NS, values).unwrap()),
+            &rbac_only(&printed),
+        );
+        let deployment = e2e::manifests::yaml_docs(&printed)
+            .unwrap()
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .expect("install prints a Deployment");
+        let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert_eq!(
+            args.contains("\"--hooks-enabled\""),
+            !flags.is_empty(),
+            "{flags:?}: {args}"
+        );
+    }
+    // Enabled with nowhere to exec is refused, as the chart refuses it.
+    let refused = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        .args([
+            "install",
+            "--provider",
+            "aws",
+            "--bucket",
+            "b",
+            "--secret-file",
+        ])
+        .arg(dir.path().join("credentials"))
+        .args(["--dry-run", "--hooks-enabled"])
+        .env("KUBECONFIG", dir.path().join("no-cluster"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--hooks-namespaces"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The same objects (by kind, namespace and name) with the same roleRef, subjects and rules.
+fn same_rbac(what: &str, chart: &[Value], install: &[Value]) {
     let id = |d: &Value| {
         format!(
-            "{}/{}",
+            "{}/{}/{}",
             d["kind"].as_str().unwrap(),
+            d["metadata"]["namespace"].as_str().unwrap_or("-"),
             d["metadata"]["name"].as_str().unwrap()
         )
     };
     let ids = |docs: &[Value]| docs.iter().map(id).collect::<Vec<_>>();
-    let mut chart_ids = ids(&chart);
-    let mut install_ids = ids(&install);
+    let mut chart_ids = ids(chart);
+    let mut install_ids = ids(install);
     chart_ids.sort();
     install_ids.sort();
     assert_eq!(
         install_ids, chart_ids,
-        "install's RBAC objects vs the chart's"
+        "{what}: install's RBAC objects vs the chart's"
     );
-    for c in &chart {
+    for c in chart {
         let i = install.iter().find(|i| id(i) == id(c)).unwrap();
-        let what = id(c);
+        let name = id(c);
         for field in ["roleRef", "subjects"] {
-            assert_eq!(i[field], c[field], "{what}: {field} (install, then chart)");
+            assert_eq!(
+                i[field], c[field],
+                "{what}: {name}: {field} (install, then chart)"
+            );
         }
         let rules = |d: &Value| d["rules"].as_array().cloned().unwrap_or_default();
         let (from_install, from_chart) = (rules(i), rules(c));
         for (n, (a, b)) in from_install.iter().zip(&from_chart).enumerate() {
-            assert_eq!(a, b, "{what}: rule {n} differs (install, then chart)");
+            assert_eq!(
+                a, b,
+                "{what}: {name}: rule {n} differs (install, then chart)"
+            );
         }
         assert_eq!(
             from_install.len(),
             from_chart.len(),
-            "{what}: install has {} rules, the chart {}; the first not in both: {:?}",
+            "{what}: {name}: install has {} rules, the chart {}; the first not in both: {:?}",
             from_install.len(),
             from_chart.len(),
             from_install
@@ -661,8 +753,8 @@ fn the_readme_documents_the_hooks_table() {
 }
 
 /// `hooks.enabled` grants pods/exec only in `hooks.namespaces`, or everywhere with
-/// `hooks.clusterWide`; nothing more on pods; and a chart asking for hooks with neither is
-/// refused at render time.
+/// `hooks.clusterWide`, and `veloxide install`'s `--hooks-*` flags the same; nothing more on
+/// pods; and a chart asking for hooks with neither is refused at render time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_get_the_exec_right_only_where_the_chart_says() {
     let refused = e2e::manifests::chart_rbac(NS, &["hooks.enabled=true"]).unwrap_err();
@@ -681,12 +773,32 @@ async fn hooks_get_the_exec_right_only_where_the_chart_says() {
         );
     }
     type Answer = fn(&(&str, &str, &str, bool, bool)) -> bool;
-    let configs: [(&[&str], Answer); 2] = [
-        (&["hooks.enabled=true", "hooks.namespaces={app}"], |r| r.3),
-        (&["hooks.enabled=true", "hooks.clusterWide=true"], |r| r.4),
+    let chart = |values: &[&str]| e2e::manifests::chart_rbac(NS, values).unwrap();
+    let install = |flags: &[&str]| install_dry_run_with(cluster.dir(), flags);
+    // The chart's values, then `veloxide install`'s flags that mirror them.
+    let configs: [(&str, String, Answer); 4] = [
+        (
+            "hooks.namespaces={app}",
+            chart(&["hooks.enabled=true", "hooks.namespaces={app}"]),
+            |r| r.3,
+        ),
+        (
+            "hooks.clusterWide=true",
+            chart(&["hooks.enabled=true", "hooks.clusterWide=true"]),
+            |r| r.4,
+        ),
+        (
+            "install --hooks-namespaces=app",
+            install(&["--hooks-enabled", "--hooks-namespaces=app"]),
+            |r| r.3,
+        ),
+        (
+            "install --hooks-cluster-wide",
+            install(&["--hooks-enabled", "--hooks-cluster-wide"]),
+            |r| r.4,
+        ),
     ];
-    for (values, answer) in configs {
-        let yaml = e2e::manifests::chart_rbac(NS, values).unwrap();
+    for (values, yaml, answer) in configs {
         let docs = rbac_only(&yaml);
         e2e::manifests::apply(&client, &to_yaml(&docs))
             .await

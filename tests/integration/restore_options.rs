@@ -105,6 +105,7 @@ async fn restores_apply_status_modifiers_plugin_config_maps_and_priorities() {
         "rbac.secretsScope=cluster",
         "rbac.restore.resources.example\\.com={gadgets}",
         "rbac.restore.status.example\\.com={gadgets}",
+        "rbac.backup.customResourceGroups={example.com}",
     ])
     .await;
     create_gadget_crd(&world).await;

@@ -247,6 +247,7 @@ async fn velero_and_veloxide_restore_each_others_backups() {
     let x = World::start_with_rbac(&[
         "rbac.secretsScope=cluster",
         r"rbac.restore.resources.example\.com={widgets}",
+        "rbac.backup.customResourceGroups={example.com}",
     ])
     .await;
     let mut v = VeleroSide::start(x.moto.clone()).await;

@@ -141,6 +141,7 @@ async fn restore_objects(
         options: &validated.options,
         terminating_timeout: ctx.settings.terminating_timeout,
         hooks: &hooks,
+        allow: ctx.settings.restore_allow,
     }));
     let work = async {
         claim_files(store, claimed).await?;

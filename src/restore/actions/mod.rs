@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+mod aggregation;
 mod completed;
 pub mod csi;
 mod image_name;
@@ -15,6 +16,7 @@ mod init_hook;
 mod job;
 mod lease;
 mod pod;
+mod pod_security;
 mod pv;
 mod pvc;
 mod rbac;
@@ -26,7 +28,7 @@ mod storage_class;
 mod types;
 
 pub use pv::reprovisioned;
-pub use types::{Context, OwnRoles, RoleName, Stop};
+pub use types::{Allow, Context, OwnRoles, RoleName, Stop};
 
 use types::Action;
 
@@ -133,6 +135,13 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
         "velero.io/change-image-name",
         image_name::restore,
     ),
+    // Not Velero's: what could loosen the cluster's own guards, unless the chart allows it.
+    ("namespaces", "veloxide pod security", pod_security::restore),
+    (
+        "clusterroles.rbac.authorization.k8s.io",
+        "veloxide aggregation",
+        aggregation::restore,
+    ),
     // Not Velero's: the server's own leader lock is never restored over.
     (
         "leases.coordination.k8s.io",
@@ -167,6 +176,7 @@ pub(crate) struct TestContext {
     pub own_roles: OwnRoles,
     pub plugins: crate::restore::options::PluginConfig,
     pub hooks: crate::hooks::restore::RestoreRules,
+    pub allow: Allow,
 }
 
 #[cfg(test)]
@@ -186,6 +196,7 @@ impl TestContext {
             own_roles: OwnRoles::Known([RoleName::Cluster("veloxide-backup".into())].into()),
             plugins: Default::default(),
             hooks: crate::hooks::restore::RestoreRules::default(),
+            allow: Allow::default(),
         }
     }
 
@@ -198,6 +209,7 @@ impl TestContext {
             server_namespace: "velero",
             plugins: &self.plugins,
             hooks: &self.hooks,
+            allow: &self.allow,
         }
     }
 }

@@ -24,6 +24,19 @@ pub struct Context<'a> {
     pub plugins: &'a crate::restore::options::PluginConfig,
     /// The Restore's `spec.hooks` (init containers are added to restored pods).
     pub hooks: &'a crate::hooks::restore::RestoreRules,
+    /// What the chart lets restores bring back that is refused by default.
+    pub allow: &'a Allow,
+}
+
+/// Items refused unless the chart allows them (server flags), because a planted archive could
+/// loosen the cluster's own guards with them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// ClusterRoles with a built-in `aggregate-to-` label (`--restore-aggregated-cluster-roles`).
+    pub aggregated_cluster_roles: bool,
+    /// Namespaces whose pod security labels could loosen admission
+    /// (`--restore-pod-security-labels`).
+    pub pod_security_labels: bool,
 }
 
 /// Why an item is not created.

@@ -88,9 +88,10 @@ impl World {
             .create(&PostParams::default(), &ns)
             .await
             .unwrap();
-        // Most tests use `rbac.secretsScope=cluster` (backups read every group, Secrets included,
-        // as a Velero install does): they back up Secrets and custom resources in other
-        // namespaces. tests/backup_secrets_scope.rs runs the chart's default.
+        // Most tests use `rbac.secretsScope=cluster` (backups read Secrets and every built-in
+        // group, as a Velero install does; the tests' example.com through RESTORE_WIDGETS):
+        // they back up Secrets and custom resources in other namespaces.
+        // tests/backup_secrets_scope.rs runs the chart's default.
         apply_chart_rbac(&client, chart_values).await;
         let server_kubeconfig = cluster
             .kubeconfig_for_service_account(NS, "veloxide")
@@ -263,9 +264,11 @@ async fn apply_chart_rbac(client: &Client, chart_values: &[&str]) {
     e2e::manifests::apply(client, &rbac).await.unwrap();
 }
 
-/// The tests' custom resource (`widgets.example.com`) added to what restores may write, as a
-/// user lists theirs (`rbac.restore.resources`): the chart names every resource restores write.
-pub const RESTORE_WIDGETS: &str = "rbac.restore.resources.example\\.com={widgets}";
+/// The tests' custom resource (`widgets.example.com`) added to what restores may write and
+/// its group to what backups read, as a user lists theirs (`rbac.restore.resources`,
+/// `rbac.backup.customResourceGroups`): the chart reads no group whole unless it is listed.
+pub const RESTORE_WIDGETS: &str =
+    "rbac.restore.resources.example\\.com={widgets},rbac.backup.customResourceGroups={example.com}";
 
 /// The lease the servers run with unless a test sets `--lease-duration` itself.
 pub const LEASE: Duration = Duration::from_secs(8);

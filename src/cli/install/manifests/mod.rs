@@ -2,6 +2,7 @@
 //! what the Helm chart renders with its default values, plus the credentials Secret, the CA
 //! bundle Secret and the default BackupStorageLocation Velero's install makes.
 
+mod hooks;
 mod names;
 mod rbac;
 mod server;
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::certs::WebhookCerts;
 use crate::api::BackupStorageLocation;
+pub use hooks::Hooks;
 use names::meta;
 pub use names::{
     CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, LOCATION, NAME, WEBHOOK_SECRET,
@@ -29,6 +31,8 @@ pub struct Plan {
     pub ca_bundle: Option<Vec<u8>>,
     pub location: BackupStorageLocation,
     pub webhook: WebhookCerts,
+    /// Where hooks may exec: their RBAC, and `--hooks-enabled` on the server.
+    pub hooks: Hooks,
 }
 
 fn secret(name: &str, ns: &str, kind: &str, data: &[(&str, &[u8])]) -> Value {
@@ -53,6 +57,7 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(NAME, Some(ns))}),
     );
     out.extend(rbac(ns));
+    out.extend(hooks::rbac(ns, &plan.hooks));
     out.push(secret(
         CREDENTIALS_SECRET,
         ns,
@@ -75,7 +80,7 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
         ],
     ));
     out.push(service(ns));
-    out.push(deployment(ns, &plan.image));
+    out.push(deployment(ns, &plan.image, plan.hooks.enabled()));
     let mut location = serde_json::to_value(&plan.location).expect("a location serializes");
     location["metadata"] = meta(LOCATION, Some(ns));
     out.push(location);
@@ -102,6 +107,7 @@ mod tests {
             location,
             webhook: super::super::certs::generate(&super::super::certs::dns_names(NAME, ns))
                 .unwrap(),
+            hooks: Hooks::Off,
         }
     }
 

@@ -68,6 +68,7 @@ pub(super) fn rbac(ns: &str) -> Vec<Value> {
         "batch",
         "coordination.k8s.io",
         "discovery.k8s.io",
+        "groupsnapshot.storage.k8s.io",
         "networking.k8s.io",
         "node.k8s.io",
         "policy",

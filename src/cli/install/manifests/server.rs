@@ -22,8 +22,9 @@ pub(super) fn service(ns: &str) -> Value {
     ]}})
 }
 
-/// The chart's Deployment with its default values, one replica as Velero's install runs.
-pub(super) fn deployment(ns: &str, image: &str) -> Value {
+/// The chart's Deployment with its default values, one replica as Velero's install runs;
+/// `--hooks-enabled` as the chart's `hooks.enabled` passes it.
+pub(super) fn deployment(ns: &str, image: &str, hooks_enabled: bool) -> Value {
     let hardened = json!({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
                           "privileged": false, "capabilities": {"drop": ["ALL"]},
                           "seccompProfile": {"type": "RuntimeDefault"}});
@@ -32,6 +33,20 @@ pub(super) fn deployment(ns: &str, image: &str) -> Value {
                "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": 3})
     };
     let field = |path: &str| json!({"fieldRef": {"fieldPath": path}});
+    let mut args = vec![
+        "server".to_owned(),
+        "--namespace=$(VELERO_NAMESPACE)".to_owned(),
+        // The RBAC is the chart's default: Secrets only here.
+        "--secrets-scope=namespace".to_owned(),
+        format!("--metrics-listen=0.0.0.0:{METRICS_PORT}"),
+        format!("--webhook-listen=0.0.0.0:{WEBHOOK_PORT}"),
+        "--tls-cert-file=/certs/tls.crt".to_owned(),
+        "--tls-key-file=/certs/tls.key".to_owned(),
+        format!("--restore-spool-limit={TMP_SIZE}"),
+    ];
+    if hooks_enabled {
+        args.push("--hooks-enabled".to_owned());
+    }
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(NAME, Some(ns)),
         "spec": {
@@ -56,17 +71,7 @@ pub(super) fn deployment(ns: &str, image: &str) -> Value {
                         "name": "server",
                         "image": image,
                         "imagePullPolicy": "IfNotPresent",
-                        "args": [
-                            "server",
-                            "--namespace=$(VELERO_NAMESPACE)",
-                            // The RBAC below is the chart's default: Secrets only here.
-                            "--secrets-scope=namespace",
-                            format!("--metrics-listen=0.0.0.0:{METRICS_PORT}"),
-                            format!("--webhook-listen=0.0.0.0:{WEBHOOK_PORT}"),
-                            "--tls-cert-file=/certs/tls.crt",
-                            "--tls-key-file=/certs/tls.key",
-                            format!("--restore-spool-limit={TMP_SIZE}"),
-                        ],
+                        "args": args,
                         "env": [
                             {"name": "VELERO_NAMESPACE", "valueFrom": field("metadata.namespace")},
                             {"name": "POD_NAME", "valueFrom": field("metadata.name")},
