@@ -7,6 +7,7 @@
 use tokio::io::AsyncReadExt as _;
 
 use super::keys::{backup_dir, backup_key};
+use super::volumes::record::SUFFIXES;
 use crate::storage::{OWNER_FILE, ObjectStore, Order, Owner, StorageError};
 
 /// The file whose presence means a backup is complete.
@@ -72,18 +73,20 @@ pub async fn proof(store: &ObjectStore, name: &str, uid: &str) -> Result<Proof, 
     Ok(prove(None, Some(stored), uid))
 }
 
-/// The files a run of backup `name` writes, in the order they are deleted:
+/// The files a run of backup `name` may write, in the order they are deleted:
 /// `velero-backup.json` first (a reader that sees it must find the rest), the marker last (an
-/// interrupted cleanup can still prove the leftovers its own).
-pub fn own_files(name: &str) -> [String; 6] {
-    [
-        METADATA_FILE.to_owned(),
-        format!("{name}.tar.gz"),
+/// interrupted cleanup can still prove the leftovers its own). The volumes' side files are
+/// among them: every backup writes its volume info and operations.
+pub fn own_files(name: &str) -> Vec<String> {
+    let mut files = vec![METADATA_FILE.to_owned(), format!("{name}.tar.gz")];
+    files.extend(SUFFIXES.iter().map(|s| format!("{name}-{s}")));
+    files.extend([
         format!("{name}-resource-list.json.gz"),
         format!("{name}-results.gz"),
         format!("{name}-logs.gz"),
         OWNER_FILE.to_owned(),
-    ]
+    ]);
+    files
 }
 
 /// What a cleanup or a deletion did.
@@ -136,7 +139,10 @@ pub async fn remove_own(
             _ => Removed::Nothing,
         });
     }
-    let keys = own_files(name).map(|f| backup_key(name, &f));
+    let keys: Vec<String> = own_files(name)
+        .iter()
+        .map(|f| backup_key(name, f))
+        .collect();
     let mut aborted = 0;
     for key in &keys {
         aborted += store.abort_uploads_of(key).await?;
@@ -242,7 +248,13 @@ mod tests {
     fn own_files_go_metadata_first_and_marker_last() {
         let files = own_files("b");
         assert_eq!(files[0], "velero-backup.json");
-        assert_eq!(files[5], OWNER_FILE);
-        assert!(files.contains(&"b.tar.gz".to_owned()));
+        assert_eq!(files.last().unwrap(), OWNER_FILE);
+        for file in [
+            "b.tar.gz",
+            "b-volumeinfo.json.gz",
+            "b-itemoperations.json.gz",
+        ] {
+            assert!(files.contains(&file.to_owned()), "{file}");
+        }
     }
 }

@@ -242,15 +242,21 @@ async fn print_volumes(cluster: &Cluster, common: &Common, trust: &super::trust:
     .await
     {
         Ok(bytes) => {
+            let infos: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            // Velero's one line for a backup that took no claim (its list is empty).
+            if infos.as_array().is_none_or(Vec::is_empty) {
+                println!("CSI Snapshots: <none included>");
+                return;
+            }
             println!("CSI Snapshots:");
-            let infos = serde_json::from_slice(&bytes).unwrap_or_default();
             for line in volumes::lines(&infos) {
                 println!("  {line}");
             }
         }
-        // A backup that took no claim has no volume information file (as Velero says it).
+        // No volume information file: a backup from before Velero 1.13 (or veloxide before it
+        // wrote one for backups without claims), which Velero describes so.
         Err(e) if e.downcast_ref::<super::fetch::NotFound>().is_some() => {
-            println!("CSI Snapshots: <none included>")
+            println!("CSI Snapshots: <none included or not detectable>")
         }
         Err(e) => println!("CSI Snapshots:\n  <error getting volume information: {e:#}>"),
     }

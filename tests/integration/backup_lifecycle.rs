@@ -55,7 +55,7 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
     // No finalizer: deleting the object is not a request to delete data.
     assert!(done.finalizers().is_empty(), "{:?}", done.finalizers());
     let keys = list_keys(&world, "default/backups/early/");
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert_eq!(keys.len(), 8, "{keys:?}");
 
     // A DeleteBackupRequest deletes its objects, then the Backup.
     let requests: Api<DeleteBackupRequest> = Api::namespaced(world.client.clone(), NS);
@@ -94,7 +94,7 @@ async fn waits_for_the_location_then_runs_and_is_deleted_or_expires() {
     .await;
     let brief = wait_phase(&world, "brief", BackupPhase::Completed, WAIT).await;
     assert!(brief.status.as_ref().unwrap().expiration.is_some());
-    assert_eq!(list_keys(&world, "default/backups/brief/").len(), 6);
+    assert_eq!(list_keys(&world, "default/backups/brief/").len(), 8);
     eventually(
         "the expired Backup is collected",
         Duration::from_secs(60),

@@ -71,9 +71,11 @@ fn the_files_are_in_velero_layout(world: &World) -> Vec<String> {
     let dir = PLAIN;
     let keys = list_keys(world, dir);
     let expected: Vec<String> = [
+        "b-none-itemoperations.json.gz",
         "b-none-logs.gz",
         "b-none-resource-list.json.gz",
         "b-none-results.gz",
+        "b-none-volumeinfo.json.gz",
         "b-none.tar.gz",
         "velero-backup.json",
         "veloxide-owner.json",
@@ -231,7 +233,7 @@ fn the_status_counts_items_and_confirms_no_encryption(
     let enc = status.encryption.as_ref().unwrap();
     assert_eq!(enc.mode.as_deref(), Some("None"));
     assert_eq!(enc.verified, Some(true));
-    assert_eq!(enc.objects, Some(6));
+    assert_eq!(enc.objects, Some(8));
     for key in keys {
         assert!(
             head(world, key).get("ServerSideEncryption").is_none(),
@@ -248,7 +250,7 @@ async fn sse_s3_is_on_every_object(world: &World) {
     assert_eq!(enc.mode.as_deref(), Some("SSE-S3"));
     assert_eq!(enc.verified, Some(true));
     let aes_keys = list_keys(world, "sse-s3/backups/b-aes/");
-    assert_eq!(aes_keys.len(), 6);
+    assert_eq!(aes_keys.len(), 8);
     for key in &aes_keys {
         assert_eq!(head(world, key)["ServerSideEncryption"], "AES256", "{key}");
     }
@@ -263,7 +265,7 @@ async fn sse_kms_with_a_bucket_key_is_on_every_object(world: &World) {
     assert_eq!(enc.verified, Some(true));
     let recorded_key = enc.kms_key_id.clone().unwrap();
     let kms_keys = list_keys(world, "kms/backups/b-kms/");
-    assert_eq!(kms_keys.len(), 6);
+    assert_eq!(kms_keys.len(), 8);
     for key in &kms_keys {
         let h = head(world, key);
         assert_eq!(h["ServerSideEncryption"], "aws:kms", "{key}");

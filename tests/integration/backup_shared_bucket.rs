@@ -87,7 +87,7 @@ async fn a_backup_named_like_another_cluster_s_deletes_none_of_its_files() {
     .await;
     backed_up(&a, "weekly", json!({"includedNamespaces": ["shop"]}), WAIT).await;
     let files = list_keys(&a, "default/backups/weekly/");
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 8, "{files:?}");
     let archive = download(&a, "default/backups/weekly/weekly.tar.gz");
 
     // B shares the bucket but does not sync, so a Backup of the same name can be made there.
@@ -177,7 +177,7 @@ async fn deleting_backup_objects_deletes_no_data_and_the_old_finalizer_goes_quie
         wait_phase(&world, name, BackupPhase::Completed, WAIT).await;
     }
     let everything = stored(&world);
-    assert_eq!(everything.len(), 12, "{everything:?}");
+    assert_eq!(everything.len(), 16, "{everything:?}");
 
     // An upgrade: Backups made by an older veloxide carry its finalizer, and one was deleted
     // while no server ran (held by that finalizer).

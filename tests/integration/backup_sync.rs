@@ -72,7 +72,7 @@ async fn a_backup_made_in_a_is_found_restored_and_deleted_from_b() {
     let spec = json!({"includedNamespaces": ["shop"], "ttl": "48h0m0s"});
     let made = backed_up(&a, "nightly", spec.clone(), WAIT).await;
     let files = list_keys(&a, "default/backups/nightly/");
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 8, "{files:?}");
 
     // B: an empty cluster whose location (another name) points at the same prefix.
     let server_b = site(&b, "site-b", "recovered").await;

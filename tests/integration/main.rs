@@ -35,6 +35,7 @@ mod cli_install;
 mod crds;
 mod create_flags;
 mod csi_snapshots;
+mod csi_velero;
 mod download_trust;
 mod hooks;
 mod hooks_restore;

@@ -109,7 +109,7 @@ async fn sse_c_round_trip_through_a_store_that_enforces_it() {
     // The store itself refuses every object the backup wrote to a reader without the key, and
     // to one with another key; with the key, the archive holds the namespace.
     let backup_keys = store.list_keys(BUCKET, "ls/backups/b1/").await;
-    assert_eq!(backup_keys.len(), 6, "{backup_keys:?}");
+    assert_eq!(backup_keys.len(), 8, "{backup_keys:?}");
     assert_enforced(&store, &backup_keys, &key).await;
     let (status, archive) = store
         .object(Method::GET, BUCKET, "ls/backups/b1/b1.tar.gz", Some(&key))

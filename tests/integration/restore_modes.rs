@@ -138,7 +138,7 @@ async fn round_trip(world: &World, expected: Expected) {
     assert_eq!(encryption.mode.as_deref(), Some(expected.mode));
     assert_eq!(encryption.verified, Some(true));
     let backup_keys = list_keys(world, "vault/backups/b1/");
-    assert_eq!(backup_keys.len(), 6, "{backup_keys:?}");
+    assert_eq!(backup_keys.len(), 8, "{backup_keys:?}");
     assert_encrypted(world, &backup_keys, &expected).await;
 
     delete_namespace(world, ns).await;

@@ -141,30 +141,43 @@ pub fn counts(records: &[VolumeRecord]) -> Counts {
     c
 }
 
-/// The side files, by the suffix after `<backup>-`, with their JSON: the volume info when the
-/// backup took a claim, the CSI lists and operations when it attempted a snapshot. (Velero
-/// writes the volume info and operations of every backup, empty lists included; a backup
-/// without volumes has neither here, and readers treat a missing file as an empty list.)
+/// Every side file [`side_files`] may write, by the suffix after `<backup>-` (a failed run's
+/// cleanup deletes those present).
+pub const SUFFIXES: [&str; 5] = [
+    "volumeinfo.json.gz",
+    "itemoperations.json.gz",
+    "csi-volumesnapshots.json.gz",
+    "csi-volumesnapshotcontents.json.gz",
+    "csi-volumesnapshotclasses.json.gz",
+];
+
+/// The side files, by the suffix after `<backup>-`, with their JSON. The volume info and the
+/// operations are written for every backup, as empty lists when it took no claim, as Velero
+/// 1.18 writes them (`persistBackup`): a backup without `-volumeinfo.json.gz` is one from before
+/// Velero 1.13 to Velero's readers, whose `backup describe` then says "CSI Snapshots: <none
+/// included or not detectable>" and whose restore takes the legacy path for volumes. The CSI
+/// lists only when a snapshot was attempted (Velero 1.18 no longer writes the snapshot and
+/// content lists; its readers still read them, and veloxide's deletion does).
 pub fn side_files(
     backup: &str,
     backup_uid: &str,
     records: &[VolumeRecord],
     classes: &[Value],
 ) -> Vec<(&'static str, Value)> {
-    if records.is_empty() {
-        return Vec::new();
-    }
-    let mut files = vec![(
-        "volumeinfo.json.gz",
-        Value::Array(records.iter().map(VolumeRecord::volume_info).collect()),
-    )];
     let ready: Vec<&Ready> = records.iter().filter_map(VolumeRecord::ready).collect();
     let operations: Vec<Value> = records
         .iter()
         .filter_map(|r| r.operation(backup, backup_uid))
         .collect();
-    if !operations.is_empty() {
-        files.push(("itemoperations.json.gz", Value::Array(operations)));
+    let snapshots_attempted = !operations.is_empty();
+    let mut files = vec![
+        (
+            "volumeinfo.json.gz",
+            Value::Array(records.iter().map(VolumeRecord::volume_info).collect()),
+        ),
+        ("itemoperations.json.gz", Value::Array(operations)),
+    ];
+    if snapshots_attempted {
         files.push((
             "csi-volumesnapshots.json.gz",
             Value::Array(ready.iter().map(|r| r.snapshot.clone()).collect()),
@@ -266,26 +279,24 @@ mod tests {
             &[json!({"metadata": {"name": "veloxide-csi"}})],
         );
         let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            [
-                "volumeinfo.json.gz",
-                "itemoperations.json.gz",
-                "csi-volumesnapshots.json.gz",
-                "csi-volumesnapshotcontents.json.gz",
-                "csi-volumesnapshotclasses.json.gz"
-            ]
-        );
+        assert_eq!(names, SUFFIXES);
         assert_eq!(
             files[2].1.as_array().unwrap().len(),
             1,
             "only the ready snapshot"
         );
+        // No snapshot, or no claim at all: the volume info and the operations, as Velero
+        // writes them (empty lists), and no CSI list.
         let only_skipped = side_files("b", "u", &[record(None)], &[]);
-        assert_eq!(only_skipped.len(), 1, "no snapshot: the volume info alone");
-        assert!(
-            side_files("b", "u", &[], &[]).is_empty(),
-            "no claim: no file"
+        let names: Vec<&str> = only_skipped.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["volumeinfo.json.gz", "itemoperations.json.gz"]);
+        assert_eq!(only_skipped[1].1, json!([]));
+        assert_eq!(
+            side_files("b", "u", &[], &[]),
+            [
+                ("volumeinfo.json.gz", json!([])),
+                ("itemoperations.json.gz", json!([]))
+            ]
         );
     }
 }

@@ -3,6 +3,8 @@
 //! node, and the storage snapshot deleted by hand.
 #![allow(dead_code)]
 
+pub mod turns;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -150,16 +150,7 @@ impl VeleroSide {
         };
         side.apply(&[
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-            // What `velero install` creates and Velero's restores read: every restore
-            // instantiates the pod-volume restore action, which reads the Deployment `velero`
-            // for its restore-helper image and fails the restore without it. Out of cluster it
-            // runs nothing (0 replicas).
-            json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                   "metadata": {"name": "velero", "namespace": NS},
-                   "spec": {"replicas": 0, "selector": {"matchLabels": {"deploy": "velero"}},
-                            "template": {"metadata": {"labels": {"deploy": "velero"}},
-                                         "spec": {"containers": [{"name": "velero",
-                                             "image": "velero/velero:v1.18.3"}]}}}}),
+            restore_helper_deployment(),
             json!({"apiVersion": "v1", "kind": "Secret",
                    "metadata": {"name": "cloud-credentials", "namespace": NS}, "type": "Opaque",
                    "stringData": {"cloud": String::from_utf8_lossy(CREDENTIALS)}}),
@@ -331,6 +322,18 @@ impl Drop for VeleroSide {
     }
 }
 
+/// What `velero install` creates and Velero's restores read: every restore instantiates the
+/// pod-volume restore action, which reads the Deployment `velero` for its restore-helper image
+/// and fails the restore without it. Out of cluster it runs nothing (0 replicas).
+pub fn restore_helper_deployment() -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "velero", "namespace": NS},
+           "spec": {"replicas": 0, "selector": {"matchLabels": {"deploy": "velero"}},
+                    "template": {"metadata": {"labels": {"deploy": "velero"}},
+                                 "spec": {"containers": [{"name": "velero",
+                                     "image": "velero/velero:v1.18.3"}]}}}})
+}
+
 /// `velero server`, under `sh`, in a session of its own (`setsid`): the server and the plugin
 /// processes it starts are one process group, which gets SIGTERM when the `sh`'s stdin (a pipe this process holds)
 /// closes, on drop or when the test process dies, and SIGKILL 5 s later (Velero does not always
@@ -341,7 +344,7 @@ pub struct VeleroServer {
 }
 
 impl VeleroServer {
-    fn start(args: &[String], log: PathBuf) -> VeleroServer {
+    pub fn start(args: &[String], log: PathBuf) -> VeleroServer {
         let out = std::fs::File::create(&log).expect("create the server's log");
         let err = out.try_clone().unwrap();
         let child = Command::new("sh")
