@@ -17,7 +17,7 @@ use crate::storage_support::{bucket, moto, secrets, spec, store};
 use veloxide::repository::{
     Create, RepoAddress, RepoPassword, SnapshotRequest, Uploader, VolumeRepository, open,
 };
-use veloxide::storage::ObjectStore;
+use veloxide::storage::{ObjectStore, Reason};
 
 const PASSWORD: &str = "repo-password-SENTINEL-7d1e";
 
@@ -230,4 +230,44 @@ async fn wrong_password_and_missing_repository_are_named() {
         !text.contains("not-the-password") && !text.contains(PASSWORD),
         "{text}"
     );
+}
+
+/// A location whose CA did not sign the store's certificate: opening its repository fails with
+/// the store's reason, `X509UnknownAuthority` (as the location's check says it), naming the
+/// repository file it tried to reach; nothing is written.
+#[tokio::test]
+async fn a_wrong_ca_fails_with_the_store_s_reason() {
+    let moto = moto();
+    let bucket = bucket("repo-wrong-ca");
+    moto.create_bucket(&bucket).await;
+    let other = peers::Pki::new("not the store's CA");
+    let secrets = secrets(&other.ca.cert_pem());
+    let store = Arc::new(store(&spec(&moto.url(), &bucket, "p", &[]), &secrets).await);
+    let address = RepoAddress::new(Uploader::Restic, "shop").unwrap();
+    let err = open(
+        store,
+        address,
+        RepoPassword::new(PASSWORD),
+        Create::IfMissing,
+    )
+    .await
+    .err()
+    .expect("an untrusted store opens nothing");
+    assert_eq!(err.reason(), Reason::X509UnknownAuthority, "{err}");
+    assert!(err.to_string().contains("p/restic/shop/config"), "{err}");
+    let right = Arc::new(
+        store_for(
+            &moto.pki.ca.cert_pem(),
+            &spec(&moto.url(), &bucket, "p", &[]),
+        )
+        .await,
+    );
+    assert!(
+        right.list_sized("").await.unwrap().is_empty(),
+        "nothing was written"
+    );
+}
+
+async fn store_for(ca_pem: &[u8], spec: &veloxide::api::BackupStorageLocationSpec) -> ObjectStore {
+    store(spec, &secrets(ca_pem)).await
 }
