@@ -46,6 +46,7 @@ mod loops_end;
 mod node;
 mod node_csi;
 mod rbac;
+mod repository_damage;
 mod repository_restic;
 mod restore_actions;
 mod restore_bombs;

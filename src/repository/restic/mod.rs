@@ -195,9 +195,31 @@ impl VolumeRepository for ResticRepository {
             files: plan.stats.files.restore,
             bytes: plan.restore_size,
         };
-        indexed
-            .restore(plan, &options, listing, &dest)
-            .map_err(|e| self.fail(e))?;
+        // rustic_core 0.13 unwraps a blob that fails its authentication check (a pack changed
+        // in the bucket) inside its restore workers, so the failure arrives as a panic. It is
+        // caught here and said as what it is: the blob's bytes were never written, and the
+        // files that needed them are incomplete (holes), which is why the restore must fail.
+        let run = std::panic::AssertUnwindSafe(|| indexed.restore(plan, &options, listing, &dest));
+        match std::panic::catch_unwind(run) {
+            Ok(done) => done.map_err(|e| self.fail(e))?,
+            Err(panic) => {
+                if let Some(store) = self.backend.take_failure() {
+                    return Err(RepositoryError::Store {
+                        root: self.address.root(),
+                        source: store,
+                    });
+                }
+                return Err(RepositoryError::Format {
+                    root: self.address.root(),
+                    message: format!(
+                        "restoring snapshot {id}: {}; the repository is damaged or was changed in \
+                         the bucket (`restic check --read-data` names the pack); the files that \
+                         needed the data are incomplete",
+                        panic_reason(panic.as_ref())
+                    ),
+                });
+            }
+        }
         Ok(restored)
     }
 
@@ -207,6 +229,20 @@ impl VolumeRepository for ResticRepository {
             .get_all_snapshots()
             .map_err(|e| self.fail(e))?;
         Ok(snaps.iter().map(to_snapshot).collect())
+    }
+}
+
+/// What a rustic_core worker panicked with, in a few words: its error's guidance when it is
+/// one ("Data decryption failed, MAC check failed."), never the whole debug print.
+fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a repository worker failed");
+    match text.split_once("guidance: \"") {
+        Some((_, rest)) => rest.split('"').next().unwrap_or(rest).to_owned(),
+        None => text.chars().take(200).collect(),
     }
 }
 
@@ -225,5 +261,19 @@ mod tests {
         assert_eq!(parse_tags(strings.iter()), tags);
         let comma = BTreeMap::from([("pod".to_owned(), "a,b".to_owned())]);
         assert!(tag_strings(&comma).is_err());
+    }
+
+    #[test]
+    fn panics_are_told_in_a_few_words() {
+        let rustic = String::from(
+            "called `Result::unwrap()` on an `Err` value: RusticError { kind: Cryptography, \
+             guidance: \"Data decryption failed, MAC check failed.\", docs_url: None }",
+        );
+        assert_eq!(
+            panic_reason(&rustic),
+            "Data decryption failed, MAC check failed."
+        );
+        assert_eq!(panic_reason(&"plain"), "plain");
+        assert_eq!(panic_reason(&42u8), "a repository worker failed");
     }
 }
