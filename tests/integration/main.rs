@@ -48,6 +48,7 @@ mod node_csi;
 mod rbac;
 mod repository_damage;
 mod repository_restic;
+mod repository_sse_c;
 mod restore_actions;
 mod restore_bombs;
 mod restore_crafted;
