@@ -19,9 +19,11 @@ pub const SECRET_KEY: &str = "repository-password";
 pub struct RepoPassword(Redacted<String>);
 
 impl RepoPassword {
-    /// The password from the Secret's `data` (`None`: the Secret does not exist). One trailing
-    /// newline is dropped, as restic drops it when Velero hands it the value as a password file,
-    /// so `kubectl create secret --from-file` of a file ending in a newline means the same.
+    /// The password from the Secret's `data` (`None`: the Secret does not exist). Whitespace
+    /// around it is dropped, as restic drops it (Go's `strings.TrimSpace`) from the password
+    /// file Velero hands it the value in: seen with restic 0.14, where a file holding
+    /// `pw\n\n` or `pw \n` opens a repository made with `pw`. So `kubectl create secret
+    /// --from-file` of a file ending in a newline means what it means to Velero.
     pub fn from_secret(
         namespace: &str,
         data: Option<&BTreeMap<String, Vec<u8>>>,
@@ -45,10 +47,7 @@ impl RepoPassword {
                 "Secret {namespace}/{SECRET_NAME} key {SECRET_KEY} is not UTF-8 text; {fix}"
             ))
         })?;
-        let text = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .unwrap_or(text);
+        let text = text.trim();
         if text.is_empty() {
             return Err(RepositoryError::Password(format!(
                 "Secret {namespace}/{SECRET_NAME} key {SECRET_KEY} is empty; {fix}"
@@ -86,9 +85,9 @@ mod tests {
             (Some(data(b"static-passw0rd")), Ok("static-passw0rd")),
             (Some(data(b"pw\n")), Ok("pw")),
             (Some(data(b"pw\r\n")), Ok("pw")),
-            (Some(data(b"pw\n\n")), Ok("pw\n")),
+            (Some(data(b"pw\n\n")), Ok("pw")),
             (None, Err("velero/velero-repo-credentials does not exist")),
-            (Some(data(b"")), Err("is empty")),
+            (Some(data(b" \n")), Err("is empty")),
             (Some(data(&[0xff, 0xfe])), Err("is not UTF-8")),
         ];
         for (secret, want) in table {
