@@ -7,8 +7,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use crate::api::{
-    Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, Restore, Schedule,
-    ServerStatusRequest, VolumeSnapshotLocation,
+    Backup, BackupRepository, BackupStorageLocation, DeleteBackupRequest, DownloadRequest,
+    PodVolumeBackup, PodVolumeRestore, Restore, Schedule, ServerStatusRequest,
+    VolumeSnapshotLocation,
 };
 
 /// Every CRD, in a stable order.
@@ -22,6 +23,9 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         DeleteBackupRequest::crd(),
         ServerStatusRequest::crd(),
         VolumeSnapshotLocation::crd(),
+        PodVolumeBackup::crd(),
+        PodVolumeRestore::crd(),
+        BackupRepository::crd(),
     ];
     crds.iter_mut().for_each(spec_optional_when_empty_is_valid);
     crds

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod http_limits;
 pub mod location;
 pub mod metrics;
+pub mod repository;
 pub mod restore;
 pub mod schedule;
 pub mod server;

@@ -3,7 +3,7 @@
 # itself, idempotently: `make test` runs this first on every machine, CI included.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-for installer in install-helm.sh install-s3-peers.sh install-chart-tools.sh install-localstack.sh install-node-peers.sh; do
+for installer in install-helm.sh install-s3-peers.sh install-chart-tools.sh install-localstack.sh install-node-peers.sh install-restic.sh; do
   if [ -f "$here/$installer" ]; then
     bash "$here/$installer"
   fi

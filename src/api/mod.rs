@@ -4,12 +4,14 @@
 //! unchanged; our additions are marked as such on the field.
 
 pub mod backup;
+pub mod backup_repository;
 pub mod bsl;
 pub mod delete;
 pub mod download;
 pub mod duration;
 pub mod hooks;
 pub mod label;
+pub mod podvolume;
 pub mod restore;
 pub mod schedule;
 pub mod serverstatus;
@@ -21,6 +23,7 @@ pub use backup::{
     Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
     BackupTemplateMetadata, BackupWrittenTo,
 };
+pub use backup_repository::{BackupRepository, BackupRepositorySpec, BackupRepositoryStatus};
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
     LocalObjectReference, LocationPhase, ObjectStorageLocation, SecretKeySelector,
@@ -38,6 +41,10 @@ pub use hooks::{
     BackupHooks, BackupResourceHook, BackupResourceHookSpec, ExecHook, ExecRestoreHook,
     HookErrorMode, HookStatus, InitRestoreHook, RestoreHooks, RestoreResourceHook,
     RestoreResourceHookSpec,
+};
+pub use podvolume::{
+    PodVolumeBackup, PodVolumeBackupSpec, PodVolumeBackupStatus, PodVolumePhase, PodVolumeRestore,
+    PodVolumeRestoreSpec, PodVolumeRestoreStatus, UploaderType,
 };
 pub use restore::{Restore, RestorePhase, RestoreProgress, RestoreSpec, RestoreStatus};
 pub use schedule::{Retention, Schedule, SchedulePhase, ScheduleSpec, ScheduleStatus};

@@ -20,6 +20,7 @@ mod kube;
 mod multipart;
 mod ops;
 mod owner;
+mod ranged;
 mod reason;
 mod secrets;
 mod sse;

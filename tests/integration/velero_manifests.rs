@@ -22,15 +22,10 @@ use crate::server_support::install_crds;
 use crate::velero_support::{create_crds, velero_crds};
 
 /// Velero's kinds veloxide does not serve, and why (docs/velero-compatibility.md). Velero's
-/// own controllers create these as work records for its node agent and data mover; no user
-/// writes them, and serving them with nothing acting on them would accept and drop them.
+/// own controllers create these as work records for its data mover; no user writes them, and
+/// serving them with nothing acting on them would accept and drop them. (PodVolumeBackup,
+/// PodVolumeRestore and BackupRepository are served since file-system backup began, issue 24.)
 const NOT_SERVED: &[(&str, &str)] = &[
-    ("PodVolumeBackup", "Velero's node-agent work record"),
-    ("PodVolumeRestore", "Velero's node-agent work record"),
-    (
-        "BackupRepository",
-        "Velero's kopia/restic repository record",
-    ),
     ("DataUpload", "Velero's data mover work record"),
     ("DataDownload", "Velero's data mover work record"),
 ];

@@ -7,12 +7,15 @@
 //! ```
 //! Pure decisions sit beside the effects: [`class`] (which VolumeSnapshotClass), [`policy`]
 //! (Velero's resource policies), [`decide`] (snapshot, skip, and why); `snapshot.rs` talks to
-//! the API server.
+//! the API server. For file-system backup (not wired in yet, issue 24): [`fs_select`] (which pod
+//! volumes, Velero's annotations and skips) and [`fs_request`] (the PodVolumeBackup for one).
 
 mod claim;
 pub mod class;
 pub mod decide;
 pub mod delete;
+pub mod fs_request;
+pub mod fs_select;
 pub mod metrics;
 pub mod pod_step;
 pub mod policy;
