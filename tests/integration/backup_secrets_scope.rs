@@ -66,6 +66,14 @@ async fn with_the_charts_default_scope_secrets_elsewhere_are_skipped_with_a_warn
         warned.contains("events not backed up: the server's RBAC does not let it list them"),
         "{results}"
     );
+    // And how to grant it: a CRD created after the chart was installed needs `helm upgrade`.
+    for how in [
+        "rbac.backup.customResourceGroups",
+        "rbac.backup.crdGroupsFromCluster",
+        "helm upgrade",
+    ] {
+        assert!(warned.contains(how), "no {how:?} in {results}");
+    }
     drop(server);
 }
 
