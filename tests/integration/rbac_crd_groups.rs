@@ -1,0 +1,102 @@
+//! `veloxide install` reads the cluster's CustomResourceDefinitions and grants get and list on
+//! their groups in the backup ClusterRole, as the chart's `rbac.backup.crdGroupsFromCluster`
+//! does at install (tests/backup_secrets_scope.rs runs a backup with the chart's): a platform's
+//! custom resources are backed up with default values, and still no "*" reaches `pods/exec` or
+//! `nodes/proxy`. `--dry-run` reads no cluster and grants no CRD group.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::cluster::Cluster;
+
+use crate::rbac::{can_i, kubectl, rbac_only};
+
+const WIDGETS_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+metadata: {name: widgets.example.com}\n\
+spec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, kind: Widget}\n\
+\x20 versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: \
+{type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n";
+
+fn install(cluster: &Cluster, extra: &[&str]) -> String {
+    let credentials = cluster.dir().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id=AKIDEXAMPLE\naws_secret_access_key=not-a-real-key\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        .args(["install", "--provider", "aws", "--bucket", "velero-backups"])
+        .arg("--secret-file")
+        .arg(&credentials)
+        .args([
+            "--backup-location-config",
+            "region=us-east-1,s3Url=https://minio.example:9000,s3ForcePathStyle=true",
+        ])
+        .args(extra)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env_remove("VELERO_NAMESPACE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "veloxide install {extra:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_grants_the_groups_of_the_clusters_crds_and_no_wildcard() {
+    let cluster = Cluster::start().expect("the control plane starts");
+    let out = cluster
+        .kubectl(&["apply", "-f", "-"], Some(WIDGETS_CRD))
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args = [
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd/widgets.example.com",
+    ];
+    let out = kubectl(&cluster, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // --dry-run prints the RBAC without reading the cluster: no CRD group.
+    let printed = rbac_only(&install(&cluster, &["--dry-run", "-o", "yaml"]));
+    let backup_role = printed
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "veloxide-backup")
+        .expect("a backup ClusterRole");
+    assert!(
+        !backup_role.to_string().contains("example.com"),
+        "{backup_role}"
+    );
+
+    install(&cluster, &[]);
+    let c = &cluster;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !tokio::task::block_in_place(|| can_i(c, "list", "widgets.example.com", "(all)")) {
+        assert!(
+            Instant::now() < deadline,
+            "veloxide install does not grant list on the cluster's CRD group example.com"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (get, exec, proxy) = tokio::task::block_in_place(|| {
+        (
+            can_i(c, "get", "widgets.example.com", "default"),
+            can_i(c, "get", "pods/exec", "default"),
+            can_i(c, "list", "nodes/proxy", "—"),
+        )
+    });
+    assert!(get, "get widgets.example.com");
+    assert!(!exec && !proxy, "pods/exec {exec}, nodes/proxy {proxy}");
+}
