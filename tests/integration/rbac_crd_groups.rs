@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use e2e::cluster::Cluster;
 
-use crate::rbac::{can_i, kubectl, rbac_only};
+use crate::rbac::{can_i, kubectl, rbac_only, same_rbac};
 
 const WIDGETS_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
 metadata: {name: widgets.example.com}\n\
@@ -99,4 +99,26 @@ async fn install_grants_the_groups_of_the_clusters_crds_and_no_wildcard() {
     });
     assert!(get, "get widgets.example.com");
     assert!(!exec && !proxy, "pods/exec {exec}, nodes/proxy {proxy}");
+
+    // Rule for rule what the chart grants rendered against the same cluster (its lookup), whose
+    // backup role tests/backup_secrets_scope.rs backs a Widget up with.
+    let out = kubectl(
+        &cluster,
+        &["get", "clusterrole", "veloxide-backup", "-o", "json"],
+    );
+    assert!(out.status.success());
+    let installed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chart = rbac_only(
+        &e2e::manifests::chart_rbac_from_cluster(&cluster.kubeconfig, "velero", &[]).unwrap(),
+    );
+    let chart_role = chart
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "veloxide-backup")
+        .expect("the chart's backup ClusterRole")
+        .clone();
+    same_rbac(
+        "the backup ClusterRole against a cluster",
+        &[chart_role],
+        &[installed],
+    );
 }
