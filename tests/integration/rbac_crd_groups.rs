@@ -140,6 +140,23 @@ async fn install_grants_the_groups_of_the_clusters_crds_and_no_wildcard() {
         !chart_role.to_string().contains("agg.example.org"),
         "{chart_role}"
     );
+    // The same groups with rbac.secretsScope=cluster, and none with crdGroupsFromCluster=false.
+    for (values, read) in [
+        (&["rbac.secretsScope=cluster"][..], true),
+        (&["rbac.backup.crdGroupsFromCluster=false"][..], false),
+    ] {
+        let rendered =
+            e2e::manifests::chart_rbac_from_cluster(&cluster.kubeconfig, "velero", values).unwrap();
+        let role = rbac_only(&rendered)
+            .into_iter()
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "veloxide-backup")
+            .unwrap();
+        assert_eq!(
+            role.to_string().contains("\"example.com\""),
+            read,
+            "{values:?}: {role}"
+        );
+    }
     same_rbac(
         "the backup ClusterRole against a cluster",
         &[chart_role],
