@@ -51,10 +51,28 @@ pub fn render_chart(
     templates: &[&str],
     sets: &[&str],
 ) -> anyhow::Result<String> {
+    render_chart_with(None, release, namespace, templates, sets)
+}
+
+/// The same, with `--dry-run=server --kubeconfig KUBECONFIG` when `kubeconfig` is given: the
+/// chart's `lookup` calls then read that cluster, as they do in `helm install` and `helm
+/// upgrade` (plain `helm template` answers every lookup with nothing).
+pub fn render_chart_with(
+    kubeconfig: Option<&Path>,
+    release: &str,
+    namespace: &str,
+    templates: &[&str],
+    sets: &[&str],
+) -> anyhow::Result<String> {
     let mut cmd = Command::new(helm()?);
     cmd.args(["template", release])
         .arg(repo().join("charts/veloxide"))
         .args(["-n", namespace]);
+    if let Some(kubeconfig) = kubeconfig {
+        cmd.arg("--dry-run=server")
+            .arg("--kubeconfig")
+            .arg(kubeconfig);
+    }
     for t in templates {
         cmd.args(["--show-only", &format!("templates/{t}")]);
     }
@@ -75,6 +93,22 @@ pub fn render_chart(
 /// rendered for release `veloxide` in `namespace` with the given `--set` values.
 pub fn chart_rbac(namespace: &str, sets: &[&str]) -> anyhow::Result<String> {
     render_chart(
+        "veloxide",
+        namespace,
+        &["serviceaccount.yaml", "rbac.yaml"],
+        sets,
+    )
+}
+
+/// The same RBAC rendered against a cluster (`lookup` reads its CustomResourceDefinitions), as
+/// `helm install` renders it there.
+pub fn chart_rbac_from_cluster(
+    kubeconfig: &Path,
+    namespace: &str,
+    sets: &[&str],
+) -> anyhow::Result<String> {
+    render_chart_with(
+        Some(kubeconfig),
         "veloxide",
         namespace,
         &["serviceaccount.yaml", "rbac.yaml"],

@@ -903,6 +903,10 @@ fn chart_refuses_bad_values() {
             "rbac.backup.customResourceGroups.0",
         ),
         (
+            &["rbac.backup.crdGroupsFromCluster=sometimes"],
+            "rbac.backup.crdGroupsFromCluster",
+        ),
+        (
             &["replicaCount=1"],
             "podDisruptionBudget.minAvailable (1) must be less than replicaCount (1)",
         ),

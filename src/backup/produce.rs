@@ -225,8 +225,11 @@ fn list_failed(
         kube::Error::Api(e) if e.code == 403 => {
             let message = format!(
                 "{group_resource} not backed up: the server's RBAC does not let it \
-                 list them ({}); grant it (the chart's rbac.backup.apiGroups or \
-                 rbac.secretsScope=cluster) to back them up",
+                 list them ({}); to back them up, grant its group: a custom resource's by \
+                 `helm upgrade` (with rbac.backup.crdGroupsFromCluster=true, the default, \
+                 the chart reads the groups of the CRDs there then) or the chart's \
+                 rbac.backup.customResourceGroups, a built-in one by rbac.backup.apiGroups \
+                 or rbac.secretsScope=cluster",
                 e.message
             );
             log.line("warning", &message);

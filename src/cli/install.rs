@@ -4,6 +4,7 @@
 //! dependency order, or printed with `--dry-run`.
 
 mod certs;
+mod crd_groups;
 mod manifests;
 // The e2e crate includes this file too and uses what install does not (client certificates,
 // IP names); `dead_code` would otherwise flag those here.
@@ -109,12 +110,14 @@ impl InstallArgs {
             location,
             webhook: certs::generate(&names).context("cannot make the webhook's certificate")?,
             hooks,
+            crd_groups: Vec::new(),
         };
         if self.dry_run {
             print!("{}", render(&manifests::objects(&plan), self.output)?);
             return Ok(ExitCode::SUCCESS);
         }
         let client = super::Cluster::connect(globals).await?.client;
+        plan.crd_groups = crd_groups::from_cluster(&client).await?;
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         if let Some(existing) = secrets.get_opt(manifests::WEBHOOK_SECRET).await? {
             let data: BTreeMap<String, Vec<u8>> = existing
@@ -289,6 +292,8 @@ pub(super) fn installed_objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
         // Uninstall removes the cluster-wide hooks objects too (absent ones are skipped); a
         // namespace's hooks Role goes with `kubectl delete role veloxide-hooks -n NS`.
         hooks: Hooks::ClusterWide,
+        // Names only: the groups the backup role reads change none.
+        crd_groups: Vec::new(),
     };
     Ok(manifests::objects(&plan))
 }

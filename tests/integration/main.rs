@@ -47,6 +47,7 @@ mod loops_end;
 mod node;
 mod node_csi;
 mod rbac;
+mod rbac_crd_groups;
 mod rbac_namespaces;
 mod rbac_reach;
 mod repository_damage;

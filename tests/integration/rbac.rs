@@ -653,7 +653,7 @@ fn install_grants_what_the_chart_grants_with_its_default_values() {
 }
 
 /// The same objects (by kind, namespace and name) with the same roleRef, subjects and rules.
-fn same_rbac(what: &str, chart: &[Value], install: &[Value]) {
+pub(crate) fn same_rbac(what: &str, chart: &[Value], install: &[Value]) {
     let id = |d: &Value| {
         format!(
             "{}/{}/{}",

@@ -131,6 +131,15 @@ impl World {
         apply_chart_rbac(&self.client, chart_values).await;
     }
 
+    /// The chart's RBAC rendered against this cluster (its `lookup` of the cluster's CRDs, as
+    /// `helm install` and `helm upgrade` render it), applied over what is there.
+    pub async fn apply_rbac_from_cluster(&self, chart_values: &[&str]) {
+        let rbac =
+            e2e::manifests::chart_rbac_from_cluster(&self.cluster.kubeconfig, NS, chart_values)
+                .unwrap();
+        e2e::manifests::apply(&self.client, &rbac).await.unwrap();
+    }
+
     /// The `veloxide` CLI's environment: the admin kubeconfig, as a user at a terminal has.
     pub fn kubeconfig(&self) -> &Path {
         &self.cluster.kubeconfig

@@ -33,6 +33,8 @@ pub struct Plan {
     pub webhook: WebhookCerts,
     /// Where hooks may exec: their RBAC, and `--hooks-enabled` on the server.
     pub hooks: Hooks,
+    /// The groups of the cluster's CRDs, which backups read too (none with `--dry-run`).
+    pub crd_groups: Vec<String>,
 }
 
 fn secret(name: &str, ns: &str, kind: &str, data: &[(&str, &[u8])]) -> Value {
@@ -56,7 +58,7 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
     out.push(
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(NAME, Some(ns))}),
     );
-    out.extend(rbac(ns));
+    out.extend(rbac(ns, &plan.crd_groups));
     out.extend(hooks::rbac(ns, &plan.hooks));
     out.push(secret(
         CREDENTIALS_SECRET,
@@ -108,6 +110,7 @@ mod tests {
             webhook: super::super::certs::generate(&super::super::certs::dns_names(NAME, ns))
                 .unwrap(),
             hooks: Hooks::Off,
+            crd_groups: Vec::new(),
         }
     }
 

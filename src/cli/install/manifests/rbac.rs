@@ -44,8 +44,9 @@ const RESTORE_RESOURCES: [(&str, &[&str]); 12] = [
     ("storage.k8s.io", &["csidrivers", "storageclasses"]),
 ];
 
-/// The chart's RBAC with its default values (`rbac.secretsScope: namespace`, restores on).
-pub(super) fn rbac(ns: &str) -> Vec<Value> {
+/// The chart's RBAC with its default values (`rbac.secretsScope: namespace`, restores on),
+/// the backup role also reading `crd_groups` (the chart's `rbac.backup.crdGroupsFromCluster`).
+pub(super) fn rbac(ns: &str, crd_groups: &[String]) -> Vec<Value> {
     let core = [
         "configmaps",
         "endpoints",
@@ -77,6 +78,13 @@ pub(super) fn rbac(ns: &str) -> Vec<Value> {
         "snapshot.storage.k8s.io",
         "storage.k8s.io",
     ];
+    // As the chart: the listed groups, then the CRD groups not among them.
+    let mut groups: Vec<&str> = groups.to_vec();
+    for g in crd_groups {
+        if !groups.contains(&g.as_str()) {
+            groups.push(g);
+        }
+    }
     let subject = json!([{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]);
     let rbac_v1 = "rbac.authorization.k8s.io/v1";
     let backup_role = json!({"apiVersion": rbac_v1, "kind": "ClusterRole",
