@@ -10,6 +10,7 @@ pub mod download;
 pub mod duration;
 pub mod hooks;
 pub mod label;
+pub mod phase_times;
 pub mod restore;
 pub mod schedule;
 pub mod serverstatus;
@@ -18,8 +19,8 @@ pub mod vsl;
 pub mod written_to;
 
 pub use backup::{
-    Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
-    BackupTemplateMetadata, BackupWrittenTo,
+    Backup, BackupEncryption, BackupPhase, BackupPhaseMillis, BackupProgress, BackupSpec,
+    BackupStatus, BackupTemplateMetadata, BackupWrittenTo,
 };
 pub use bsl::{
     AccessMode, BackupStorageLocation, BackupStorageLocationSpec, BackupStorageLocationStatus,
