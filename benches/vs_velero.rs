@@ -4,9 +4,17 @@
 //! the same work on the same machine.
 //!
 //! Workload: 10 namespaces holding 1,000 Secrets and N - 1,000 ConfigMaps, each of 1 KiB
-//! (`VX_BENCH_SIZES`, default `10000,100000`). For each size: a backup by each side; for
-//! `VX_BENCH_RESTORE_SIZE` (default 10000) also a restore of that backup by each side into an
-//! empty cluster. Each figure is the median of `VX_BENCH_RUNS` runs (default 3).
+//! (`VX_BENCH_SIZES`, default `10000,100000`; `300000` is the optional large run). For each
+//! size: a backup by each side; for `VX_BENCH_RESTORE_SIZE` (default 10000) also a restore of
+//! that backup by each side into an empty cluster. Each figure is the median of
+//! `VX_BENCH_RUNS` runs (default 3).
+//!
+//! Two Velero columns. "Velero" runs at its defaults but for the client rate limits
+//! (`VX_VELERO_ARGS`, default `--client-qps=1000 --client-burst=2000`: at its defaults, 100/s
+//! with a burst of 100, a restore making 3 requests an object measures the throttle, not the
+//! work). "Velero tuned" is run as a performance-minded user would: `--item-block-worker-count`
+//! at twice the cores, `--client-qps=1000 --client-burst=2000`, `--client-page-size=500`, and
+//! `GOMEMLIMIT` at 90% of its chart's 512Mi limit (`VX_VELERO_TUNED_ARGS` replaces the flags).
 //!
 //! Figures per side: wall time from the Backup (Restore) object's creation to `Completed`,
 //! items/s (from the object's own `status.progress`), the peak RSS of the server process
@@ -14,15 +22,16 @@
 //! their own), and the API requests the server made during the run (the API server's audit log,
 //! counted for the server's user) next to `apiserver_request_total`'s increase (every client).
 //! Both servers authenticate as a ServiceAccount bound to cluster-admin, as in a cluster, so
-//! API priority and fairness treats them alike. Velero runs with its client rate limits raised
-//! (`VX_VELERO_ARGS`, default `--client-qps=1000 --client-burst=2000`): at its defaults (100/s,
-//! burst 100) a restore making 3 requests an object measures the throttle, not the work.
+//! API priority and fairness treats them alike.
 //!
-//! Ceilings, on the backup's own control plane: a paged list (500 a page, one request at a
-//! time) of every namespaced resource type in the 10 namespaces and of the namespaces, bodies
-//! dropped; for restores, creating the same objects in an empty cluster with 16 parallel
-//! clients (it is how each source cluster is filled, so that time is measured every run).
+//! Ceilings, on each backup's own control plane (`support/ceilings.rs`): a sequential paged
+//! list (500 a page, one request at a time) of every namespaced resource type in the 10
+//! namespaces and of the namespaces; a parallel list (every type cluster-wide, 8 in flight);
+//! for restores, creating the same objects in an empty cluster with 16 parallel clients (it is
+//! how each source cluster is filled, so that time is measured every run).
 
+#[path = "support/ceilings.rs"]
+mod ceilings;
 #[path = "support/proc.rs"]
 mod proc;
 #[path = "../tests/integration/server_support/mod.rs"]
@@ -35,22 +44,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::http;
+use ceilings::{CREATE_CLIENTS, LISTS_IN_FLIGHT, NAMESPACES, get_text, namespace};
 use e2e::cluster::Cluster;
 use e2e::peers::Moto;
-use futures::StreamExt as _;
+use kube::Client;
 use kube::api::{Api, DynamicObject, PostParams};
-use kube::{Client, discovery};
 use serde_json::{Value, json};
 use server_support::{BUCKET, NS, Server, World};
 use velero_support::{VeleroSide, resource};
 
-const NAMESPACES: usize = 10;
-const SECRETS: usize = 1000;
-const PAGE: u32 = 500;
-const CREATE_CLIENTS: usize = 16;
 /// Longest a backup or restore of ours may take before the benchmark gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(3600);
+/// Velero's chart's memory limit (its install's `--velero-pod-mem-limit`, 512Mi): the tuned
+/// column runs with `GOMEMLIMIT` at 90% of it.
+const VELERO_MEMORY_LIMIT_MIB: u64 = 512;
 
 #[derive(Clone, Copy, Default)]
 struct Figures {
@@ -64,123 +71,25 @@ struct Figures {
     requests: f64,
     /// `apiserver_request_total`'s increase over the run (every client).
     all_requests: f64,
+    /// veloxide's backups: seconds per phase, from `status.phaseMillis` (zeros otherwise).
+    phases: [f64; PHASES.len()],
 }
+
+/// The phases a veloxide backup's status breaks its time into.
+const PHASES: [(&str, &str); 7] = [
+    ("discovery", "discovery"),
+    ("volumes", "volumes"),
+    ("listing", "listing"),
+    ("encoding+compression", "encoding"),
+    ("upload", "upload"),
+    ("side files", "sideFiles"),
+    ("status writes", "statusWrites"),
+];
 
 impl Figures {
     fn items_per_second(&self) -> f64 {
         self.items / self.seconds
     }
-}
-
-fn namespace(i: usize) -> String {
-    format!("bench-{i}")
-}
-
-/// The workload's objects, namespaces first (a restore's order between kinds).
-fn workload(count: usize) -> Vec<Value> {
-    let value = "x".repeat(1024);
-    let mut docs: Vec<Value> = (0..NAMESPACES)
-        .map(|i| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace(i)}}))
-        .collect();
-    for i in 0..SECRETS.min(count) {
-        docs.push(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": format!("s-{i:06}"), "namespace": namespace(i % NAMESPACES)},
-            "stringData": {"value": format!("{i}-{value}")}}));
-    }
-    for i in 0..count.saturating_sub(SECRETS) {
-        docs.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("cm-{i:06}"), "namespace": namespace(i % NAMESPACES)},
-            "data": {"value": format!("{i}-{value}")}}));
-    }
-    docs
-}
-
-/// Create the workload with [`CREATE_CLIENTS`] requests in flight (namespaces first, then the
-/// rest); the seconds it took: the create ceiling.
-async fn populate(client: &Client, count: usize) -> f64 {
-    let docs = workload(count);
-    let started = Instant::now();
-    let (namespaces, rest) = docs.split_at(NAMESPACES);
-    for batch in [namespaces, rest] {
-        futures::stream::iter(batch)
-            .map(|doc| create(client, doc))
-            .buffer_unordered(CREATE_CLIENTS)
-            .for_each(|_| async {})
-            .await;
-    }
-    started.elapsed().as_secs_f64()
-}
-
-async fn create(client: &Client, doc: &Value) {
-    let plural = match doc["kind"].as_str() {
-        Some("Namespace") => "namespaces",
-        Some("Secret") => "secrets",
-        _ => "configmaps",
-    };
-    let ns = doc["metadata"]["namespace"].as_str();
-    let res = resource("v1", plural);
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &res),
-        None => Api::all_with(client.clone(), &res),
-    };
-    let obj: DynamicObject = serde_json::from_value(doc.clone()).unwrap();
-    api.create(&PostParams::default(), &obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {plural}: {e}"));
-}
-
-/// GET `path` as text (bounded).
-async fn get_text(client: &Client, path: &str) -> String {
-    let request = http::Request::get(path).body(Vec::new()).unwrap();
-    tokio::time::timeout(Duration::from_secs(120), client.request_text(request))
-        .await
-        .unwrap_or_else(|_| panic!("GET {path} within 120 s"))
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
-/// The list ceiling: every namespaced resource type discovery lists, in each of the
-/// namespaces, and the namespaces, paged, one request at a time, bodies dropped. Seconds.
-async fn list_ceiling(client: &Client) -> f64 {
-    let discovery = discovery::Discovery::new(client.clone())
-        .run()
-        .await
-        .unwrap();
-    let mut paths = vec!["/api/v1/namespaces".to_owned()];
-    for group in discovery.groups() {
-        for (res, caps) in group.recommended_resources() {
-            if caps.scope != discovery::Scope::Namespaced || !caps.supports_operation("list") {
-                continue;
-            }
-            let base = match res.group.as_str() {
-                "" => format!("/api/{}", res.version),
-                g => format!("/apis/{g}/{}", res.version),
-            };
-            for i in 0..NAMESPACES {
-                paths.push(format!("{base}/namespaces/{}/{}", namespace(i), res.plural));
-            }
-        }
-    }
-    let started = Instant::now();
-    for path in &paths {
-        let mut token = String::new();
-        loop {
-            let url = format!("{path}?limit={PAGE}&continue={token}");
-            let body = get_text(client, &url).await;
-            match continue_token(&body) {
-                Some(next) => token = next,
-                None => break,
-            }
-        }
-    }
-    started.elapsed().as_secs_f64()
-}
-
-/// The `metadata.continue` of a list body, read from the list's metadata (before `items`).
-fn continue_token(body: &str) -> Option<String> {
-    let head = &body[..body.find("\"items\"").unwrap_or(body.len())];
-    let start = head.find("\"continue\":\"")? + "\"continue\":\"".len();
-    let token = &head[start..start + head[start..].find('"')?];
-    (!token.is_empty()).then(|| token.to_owned())
 }
 
 /// The sum of `apiserver_request_total` over every label set.
@@ -366,6 +275,9 @@ async fn run(
         tree_peak_kib,
         requests: requests_by(cluster, user) - mine_before,
         all_requests: api_requests_total(admin).await - all_before,
+        phases: PHASES.map(|(_, field)| {
+            done["status"]["phaseMillis"][field].as_f64().unwrap_or(0.0) / 1000.0
+        }),
     }
 }
 
@@ -384,14 +296,30 @@ async fn client_from(kubeconfig: &Path) -> Client {
     Client::try_from(cfg).unwrap()
 }
 
+/// The API server's ceilings on one filled cluster, seconds.
+#[derive(Clone, Copy)]
+struct Ceilings {
+    /// Creating the workload with 16 clients.
+    create: f64,
+    /// The sequential paged list.
+    list: f64,
+    /// The parallel list.
+    parallel_list: f64,
+}
+
 /// Fill a fresh cluster with the workload as the bench's loader (a ServiceAccount, like the
-/// servers); the create and list ceilings measured on it.
-async fn fill(cluster: &Cluster, admin: &Client, count: usize) -> (f64, f64) {
+/// servers); the ceilings measured on it.
+async fn fill(cluster: &Cluster, admin: &Client, count: usize) -> Ceilings {
     let (kubeconfig, _) = service_account(cluster, admin, "bench-loader").await;
     let loader = client_from(&kubeconfig).await;
-    let create = populate(&loader, count).await;
-    let list = list_ceiling(&loader).await;
-    (create, list)
+    let create = ceilings::populate(&loader, count).await;
+    let list = ceilings::list_ceiling(&loader).await;
+    let parallel_list = ceilings::parallel_list_ceiling(&loader).await;
+    Ceilings {
+        create,
+        list,
+        parallel_list,
+    }
 }
 
 /// veloxide's server on `world` (the chart's RBAC, its ServiceAccount), with the location.
@@ -405,23 +333,76 @@ async fn start_veloxide(world: &World) -> (Server, String) {
     (server, format!("system:serviceaccount:{NS}:veloxide"))
 }
 
+/// Which Velero: as installed (its rate limits raised), or tuned.
+#[derive(Clone, Copy, PartialEq)]
+enum Velero {
+    Default,
+    Tuned,
+}
+
+impl Velero {
+    /// Its flags and environment.
+    fn settings(self) -> (Vec<String>, Vec<String>) {
+        let env = |k: &str, d: String| std::env::var(k).unwrap_or(d);
+        match self {
+            Velero::Default => (
+                env(
+                    "VX_VELERO_ARGS",
+                    "--client-qps=1000 --client-burst=2000".into(),
+                )
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+                vec![],
+            ),
+            Velero::Tuned => {
+                let workers = 2 * cores();
+                let flags = env(
+                    "VX_VELERO_TUNED_ARGS",
+                    format!(
+                        "--item-block-worker-count={workers} --client-qps=1000 \
+                         --client-burst=2000 --client-page-size=500"
+                    ),
+                );
+                let limit = VELERO_MEMORY_LIMIT_MIB * 9 / 10;
+                (
+                    flags.split_whitespace().map(str::to_owned).collect(),
+                    vec![format!("GOMEMLIMIT={limit}MiB")],
+                )
+            }
+        }
+    }
+
+    /// Its folder in the bucket (each column writes and restores its own backup).
+    fn prefix(self) -> &'static str {
+        match self {
+            Velero::Default => "velero",
+            Velero::Tuned => "velero-tuned",
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// `velero server` on `side` as its ServiceAccount, with the location; its user name.
-async fn start_velero(side: &mut VeleroSide) -> String {
+async fn start_velero(side: &mut VeleroSide, which: Velero) -> String {
     let (kubeconfig, user) = service_account(&side.cluster, &side.client, "velero").await;
-    let args = std::env::var("VX_VELERO_ARGS")
-        .unwrap_or_else(|_| "--client-qps=1000 --client-burst=2000".into());
-    let args: Vec<&str> = args.split_whitespace().collect();
-    side.start_server_as(&kubeconfig, &args);
-    side.apply(&[location(&side.moto, "velero")]).await;
+    let (flags, env) = which.settings();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let env: Vec<&str> = env.iter().map(String::as_str).collect();
+    side.start_server_with_env(&kubeconfig, &env, &flags);
+    side.apply(&[location(&side.moto, which.prefix())]).await;
     side.wait_location_available("default", Duration::from_secs(120))
         .await;
     user
 }
 
-/// One backup by veloxide: its figures, and the create and list ceilings of its cluster.
-async fn veloxide_backup(moto: Arc<Moto>, count: usize) -> (Figures, f64, f64) {
+/// One backup by veloxide: its figures, and the ceilings of its cluster.
+async fn veloxide_backup(moto: Arc<Moto>, count: usize) -> (Figures, Ceilings) {
     let world = World::start_on(moto).await;
-    let (create, list) = fill(&world.cluster, &world.client, count).await;
+    let ceilings = fill(&world.cluster, &world.client, count).await;
     let (server, user) = start_veloxide(&world).await;
     let figures = run(
         &world.cluster,
@@ -434,15 +415,15 @@ async fn veloxide_backup(moto: Arc<Moto>, count: usize) -> (Figures, f64, f64) {
         String::new,
     )
     .await;
-    (figures, create, list)
+    (figures, ceilings)
 }
 
 /// One backup by Velero (the workload goes in before the server starts: Velero reads API
 /// discovery when it starts).
-async fn velero_backup(moto: Arc<Moto>, count: usize) -> (Figures, f64, f64) {
+async fn velero_backup(moto: Arc<Moto>, count: usize, which: Velero) -> (Figures, Ceilings) {
     let mut side = VeleroSide::start(moto).await;
-    let (create, list) = fill(&side.cluster, &side.client, count).await;
-    let user = start_velero(&mut side).await;
+    let ceilings = fill(&side.cluster, &side.client, count).await;
+    let user = start_velero(&mut side, which).await;
     let pid = side.server_pid().expect("velero server runs");
     let figures = run(
         &side.cluster,
@@ -455,7 +436,7 @@ async fn velero_backup(moto: Arc<Moto>, count: usize) -> (Figures, f64, f64) {
         || side.server_log(),
     )
     .await;
-    (figures, create, list)
+    (figures, ceilings)
 }
 
 /// veloxide restores its backup into an empty cluster.
@@ -477,9 +458,9 @@ async fn veloxide_restore(moto: Arc<Moto>) -> Figures {
 }
 
 /// Velero restores its backup into an empty cluster.
-async fn velero_restore(moto: Arc<Moto>) -> Figures {
+async fn velero_restore(moto: Arc<Moto>, which: Velero) -> Figures {
     let mut side = VeleroSide::start(moto).await;
-    let user = start_velero(&mut side).await;
+    let user = start_velero(&mut side, which).await;
     wait_synced(&side.client, "bench").await;
     let pid = side.server_pid().expect("velero server runs");
     run(
@@ -514,26 +495,38 @@ fn medians(runs: &[Figures]) -> Figures {
         tree_peak_kib: m(|f| f.tree_peak_kib),
         requests: m(|f| f.requests),
         all_requests: m(|f| f.all_requests),
+        phases: std::array::from_fn(|i| median(runs.iter().map(|f| f.phases[i]).collect())),
     }
 }
 
-/// The table of one operation: both sides, their ratios, and each side against the ceiling.
-fn report(
-    what: &str,
-    vx: &[Figures],
-    velero: &[Figures],
-    ceiling: (&str, f64),
-    targets: (f64, f64),
-) {
-    let (v, w) = (medians(vx), medians(velero));
-    println!("\n{what}, median of {} runs", vx.len());
+/// What one operation's table compares: each side's runs, the ceilings (name, seconds, the
+/// target for veloxide's time against it) and the targets against each Velero column.
+struct Table<'a> {
+    what: String,
+    veloxide: &'a [Figures],
+    velero: &'a [Figures],
+    tuned: &'a [Figures],
+    ceilings: Vec<(String, f64, f64)>,
+    /// The least speed-up wanted against Velero and against Velero tuned.
+    speedups: (f64, f64),
+}
+
+/// The table of one operation: every side, veloxide's ratios to each Velero column, and every
+/// side against each ceiling.
+fn report(table: &Table<'_>) {
+    let (v, d, t) = (
+        medians(table.veloxide),
+        medians(table.velero),
+        medians(table.tuned),
+    );
+    println!("\n{}, median of {} runs", table.what, table.veloxide.len());
     println!(
-        "{:<10} {:>8} {:>9} {:>10} {:>14} {:>14} {:>10} {:>10}",
+        "{:<13} {:>8} {:>9} {:>10} {:>14} {:>14} {:>10} {:>10}",
         "", "items", "seconds", "items/s", "server RSS", "tree RSS", "API own", "API all"
     );
-    for (name, f) in [("veloxide", v), ("Velero", w)] {
+    for (name, f) in [("veloxide", v), ("Velero", d), ("Velero tuned", t)] {
         println!(
-            "{:<10} {:>8.0} {:>9.2} {:>10.0} {:>10.1} MiB {:>10.1} MiB {:>10.0} {:>10.0}",
+            "{:<13} {:>8.0} {:>9.2} {:>10.0} {:>10.1} MiB {:>10.1} MiB {:>10.0} {:>10.0}",
             name,
             f.items,
             f.seconds,
@@ -544,22 +537,39 @@ fn report(
             f.all_requests
         );
     }
-    println!(
-        "veloxide / Velero: items/s {:.1}x (target >= {}x), server peak RSS {:.3}x and tree {:.3}x (target <= 0.1x), own API requests {:.2}x",
-        v.items_per_second() / w.items_per_second(),
-        targets.0,
-        v.peak_kib / w.peak_kib,
-        v.tree_peak_kib / w.tree_peak_kib,
-        v.requests / w.requests
-    );
-    println!(
-        "{} ceiling {:.2} s: veloxide {:.2}x it (target <= {}x), Velero {:.2}x",
-        ceiling.0,
-        ceiling.1,
-        v.seconds / ceiling.1,
-        targets.1,
-        w.seconds / ceiling.1
-    );
+    for ((name, w), target) in [("Velero", d), ("Velero tuned", t)]
+        .into_iter()
+        .zip([table.speedups.0, table.speedups.1])
+    {
+        println!(
+            "veloxide / {name}: items/s {:.1}x (target >= {target}x), server peak RSS {:.3}x \
+             and tree {:.3}x (target <= 0.1x), own API requests {:.2}x",
+            v.items_per_second() / w.items_per_second(),
+            v.peak_kib / w.peak_kib,
+            v.tree_peak_kib / w.tree_peak_kib,
+            v.requests / w.requests
+        );
+    }
+    if v.phases.iter().any(|&p| p > 0.0) {
+        let phases: Vec<String> = PHASES
+            .iter()
+            .zip(v.phases)
+            .map(|((name, _), seconds)| format!("{name} {seconds:.2}"))
+            .collect();
+        println!(
+            "veloxide's time per phase (s, medians; listing, encoding and upload overlap): {}",
+            phases.join(", ")
+        );
+    }
+    for (name, seconds, target) in &table.ceilings {
+        println!(
+            "{name} ceiling {seconds:.2} s: veloxide {:.2}x it (target <= {target}x), \
+             Velero {:.2}x, Velero tuned {:.2}x",
+            v.seconds / seconds,
+            d.seconds / seconds,
+            t.seconds / seconds
+        );
+    }
 }
 
 #[tokio::main]
@@ -577,60 +587,89 @@ async fn main() {
         .expect("VX_BENCH_RESTORE_SIZE: a number");
     println!(
         "cores {}, load average at the start {} (above the core count: other work was running)",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cores(),
         proc::load_average()
     );
     println!("Velero: {}", velero_support::velero_bin().display());
+    for which in [Velero::Default, Velero::Tuned] {
+        let (flags, env) = which.settings();
+        println!(
+            "Velero {}: {} {}",
+            which.prefix(),
+            env.join(" "),
+            flags.join(" ")
+        );
+    }
     for &count in &sizes {
-        let (mut vx_b, mut ve_b, mut vx_r, mut ve_r) = (vec![], vec![], vec![], vec![]);
-        let (mut creates, mut lists) = (vec![], vec![]);
+        let mut backups: [Vec<Figures>; 3] = Default::default();
+        let mut restores: [Vec<Figures>; 3] = Default::default();
+        let mut ceilings: Vec<Ceilings> = vec![];
         for i in 0..runs {
             let moto = Arc::new(Moto::start());
             moto.create_bucket(BUCKET).await;
-            let (f, c, l) = veloxide_backup(moto.clone(), count).await;
+            let (f, c) = veloxide_backup(moto.clone(), count).await;
             eprintln!(
                 "[{count} #{i}] veloxide backup {:.2} s ({} items)",
                 f.seconds, f.items
             );
-            vx_b.push(f);
-            creates.push(c);
-            lists.push(l);
-            let (f, c, l) = velero_backup(moto.clone(), count).await;
-            eprintln!(
-                "[{count} #{i}] Velero backup {:.2} s ({} items)",
-                f.seconds, f.items
-            );
-            ve_b.push(f);
-            creates.push(c);
-            lists.push(l);
+            backups[0].push(f);
+            ceilings.push(c);
+            for (n, which) in [(1, Velero::Default), (2, Velero::Tuned)] {
+                let (f, c) = velero_backup(moto.clone(), count, which).await;
+                eprintln!(
+                    "[{count} #{i}] {} backup {:.2} s ({} items)",
+                    which.prefix(),
+                    f.seconds,
+                    f.items
+                );
+                backups[n].push(f);
+                ceilings.push(c);
+            }
             if count == restore_size {
                 let f = veloxide_restore(moto.clone()).await;
                 eprintln!("[{count} #{i}] veloxide restore {:.2} s", f.seconds);
-                vx_r.push(f);
-                let f = velero_restore(moto.clone()).await;
-                eprintln!("[{count} #{i}] Velero restore {:.2} s", f.seconds);
-                ve_r.push(f);
+                restores[0].push(f);
+                for (n, which) in [(1, Velero::Default), (2, Velero::Tuned)] {
+                    let f = velero_restore(moto.clone(), which).await;
+                    eprintln!(
+                        "[{count} #{i}] {} restore {:.2} s",
+                        which.prefix(),
+                        f.seconds
+                    );
+                    restores[n].push(f);
+                }
             }
             eprintln!("[{count} #{i}] load average {}", proc::load_average());
         }
-        report(
-            &format!("backup of {count} objects"),
-            &vx_b,
-            &ve_b,
-            ("list", median(lists)),
-            (10.0, 1.25),
-        );
-        if !vx_r.is_empty() {
-            report(
-                &format!("restore of the {count}-object backup into an empty cluster"),
-                &vx_r,
-                &ve_r,
+        let ceiling = |f: fn(&Ceilings) -> f64| median(ceilings.iter().map(f).collect());
+        report(&Table {
+            what: format!("backup of {count} objects"),
+            veloxide: &backups[0],
+            velero: &backups[1],
+            tuned: &backups[2],
+            ceilings: vec![
+                ("sequential list".into(), ceiling(|c| c.list), 1.0),
                 (
-                    &format!("create ({CREATE_CLIENTS} clients)"),
-                    median(creates),
+                    format!("parallel list ({LISTS_IN_FLIGHT} in flight)"),
+                    ceiling(|c| c.parallel_list),
+                    1.3,
                 ),
-                (5.0, 2.0),
-            );
+            ],
+            speedups: (10.0, 5.0),
+        });
+        if !restores[0].is_empty() {
+            report(&Table {
+                what: format!("restore of the {count}-object backup into an empty cluster"),
+                veloxide: &restores[0],
+                velero: &restores[1],
+                tuned: &restores[2],
+                ceilings: vec![(
+                    format!("create ({CREATE_CLIENTS} clients)"),
+                    ceiling(|c| c.create),
+                    1.1,
+                )],
+                speedups: (8.0, 8.0),
+            });
         }
     }
     println!("\nload average at the end {}", proc::load_average());

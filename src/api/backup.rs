@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::GoDuration;
 use super::hooks::{BackupHooks, HookStatus};
+pub use super::phase_times::BackupPhaseMillis;
 use super::uploader::UploaderConfigForBackup;
 pub use super::written_to::BackupWrittenTo;
 
@@ -313,6 +314,9 @@ pub struct BackupStatus {
     /// through a `spec.storageLocation` edited later; a backup without it wrote nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_to: Option<BackupWrittenTo>,
+    /// veloxide extension: where the backup's time went, per phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_millis: Option<BackupPhaseMillis>,
     /// veloxide extension: standard conditions (`Ready`, and why a backup waits).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -11,6 +11,7 @@ pub mod download;
 pub mod duration;
 pub mod hooks;
 pub mod label;
+pub mod phase_times;
 pub mod podvolume;
 pub mod restore;
 pub mod schedule;
@@ -20,8 +21,8 @@ pub mod vsl;
 pub mod written_to;
 
 pub use backup::{
-    Backup, BackupEncryption, BackupPhase, BackupProgress, BackupSpec, BackupStatus,
-    BackupTemplateMetadata, BackupWrittenTo,
+    Backup, BackupEncryption, BackupPhase, BackupPhaseMillis, BackupProgress, BackupSpec,
+    BackupStatus, BackupTemplateMetadata, BackupWrittenTo,
 };
 pub use backup_repository::{BackupRepository, BackupRepositorySpec, BackupRepositoryStatus};
 pub use bsl::{

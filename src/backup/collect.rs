@@ -2,7 +2,9 @@
 //! and paged lists, so no more than one page of objects is in memory at a time.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList};
 use kube::core::TypeMeta;
@@ -15,6 +17,8 @@ pub struct Source {
     client: kube::Client,
     page_size: u32,
     secrets_only_in: Option<String>,
+    /// Nanoseconds spent waiting for list and get answers (the backup's listing phase).
+    waited: Arc<AtomicU64>,
 }
 
 /// One page of objects and the token for the next, if any.
@@ -30,7 +34,43 @@ impl Source {
             client,
             page_size: page_size.max(1),
             secrets_only_in: None,
+            waited: Arc::default(),
         }
+    }
+
+    /// Time spent so far waiting for list and get answers (discovery not included).
+    pub fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited.load(Ordering::Relaxed))
+    }
+
+    /// The same source with a counter of its own: lists made ahead of the archive, whose
+    /// time is not time the backup waited.
+    pub fn uncounted(&self) -> Source {
+        Source {
+            waited: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// How many namespaces the cluster has (`None` when they cannot be listed).
+    pub async fn namespace_count(&self) -> Option<usize> {
+        use k8s_openapi::api::core::v1::Namespace;
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let started = Instant::now();
+        let listed = api.list_metadata(&ListParams::default()).await;
+        self.count(started);
+        match listed {
+            Ok(list) => Some(list.items.len()),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot count the cluster's namespaces");
+                None
+            }
+        }
+    }
+
+    fn count(&self, started: Instant) {
+        let nanos = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        self.waited.fetch_add(nanos, Ordering::Relaxed);
     }
 
     /// Reads Secrets only in `namespace` (the server's own, when its RBAC grants no more:
@@ -129,7 +169,10 @@ impl Source {
         if let Some(s) = selector {
             params = params.labels(s);
         }
-        let list = list_with_retry(&api, &params).await?;
+        let started = Instant::now();
+        let list = list_with_retry(&api, &params).await;
+        self.count(started);
+        let list = list?;
         let next = list.metadata.continue_.filter(|c| !c.is_empty());
         let types = TypeMeta {
             api_version: ar.api_version.clone(),
@@ -172,7 +215,10 @@ impl Source {
             Some(ns) if resource.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
-        Ok(api.get_opt(name).await?.map(|mut o| {
+        let started = Instant::now();
+        let got = api.get_opt(name).await;
+        self.count(started);
+        Ok(got?.map(|mut o| {
             o.types.get_or_insert_with(|| TypeMeta {
                 api_version: ar.api_version.clone(),
                 kind: ar.kind.clone(),

@@ -21,8 +21,10 @@ mod produce;
 mod request;
 pub mod resource;
 mod run;
+pub mod scopes;
 pub mod sidefiles;
 pub mod stored;
+pub mod timings;
 pub mod volumes;
 
 use crate::storage::Recorded;
@@ -34,6 +36,7 @@ pub use keys::{backup_dir, backup_key};
 pub use owner::{Cleaner, Proof, Removed, delete_proven, proof, remove_own};
 pub use request::{Progress, Request};
 pub use run::{Outcome, run, write_metadata};
+pub use timings::Timings;
 
 /// The encryption mode a store recorded, as the backup's status names it.
 pub fn recorded_mode(recorded: &Recorded) -> &'static str {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -13,14 +14,18 @@ use super::error::BackupError;
 use super::filter::ResourceDesc;
 use super::not_done::{Seen, not_done};
 use super::request::Request;
+use super::scopes;
 use super::sidefiles::{BackupLog, ResourceList, Results};
+use super::timings::timed;
 use super::volumes::Taken;
 
 mod additional_items;
 mod archiving;
+mod prefetch;
 mod versions;
 use additional_items::archive_additional;
 use archiving::{Archiving, CHUNK, Extra, archive_extras, full_name, offer, send};
+use prefetch::{Job, Lists};
 
 /// What the archive is made of: the resources the plan chose, every resource discovery
 /// lists (additional items may be of any), the CRDs' resource when their CRDs go in, and
@@ -32,6 +37,16 @@ pub(super) struct Sources<'a> {
     pub taken: &'a Taken,
 }
 
+/// What the producer made: the items archived, the resource list, and how long it waited for
+/// the upload to take the archive.
+pub(super) struct Produced {
+    pub items: u64,
+    pub list: ResourceList,
+    pub sending: Duration,
+    /// How long it waited for list pages fetched ahead (other reads are the source's to count).
+    pub listing: Duration,
+}
+
 /// List every chosen resource page by page, filter, and stream the archive into `tx`.
 pub(super) async fn produce(
     request: &Request<'_>,
@@ -39,7 +54,7 @@ pub(super) async fn produce(
     tx: mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
+) -> Result<Produced, BackupError> {
     let outcome = archive_into(request, sources, &tx, log, results).await;
     if let Err(e) = &outcome {
         // Tell the upload the body is broken, so it aborts instead of completing a
@@ -65,7 +80,7 @@ async fn archive_into(
     tx: &mpsc::Sender<io::Result<Bytes>>,
     log: &mut BackupLog,
     results: &mut Results,
-) -> Result<(u64, ResourceList), BackupError> {
+) -> Result<Produced, BackupError> {
     let Sources {
         resources,
         all,
@@ -96,11 +111,54 @@ async fn archive_into(
         taken: HashSet::new(),
         queue: VecDeque::new(),
         bindings: None,
+        sending: Duration::ZERO,
     };
+    // Every list the archive makes, known up front so they can be fetched ahead of it.
+    let named = request.plan.namespace_scopes();
+    let wide = if named.len() >= 2 && named.iter().all(Option::is_some) {
+        let cluster = request.source.namespace_count().await;
+        let wide = cluster.is_some_and(|n| scopes::cluster_wide(named.len(), n));
+        if wide {
+            log.line(
+                "info",
+                &format!(
+                    "Listing each namespaced resource once across the cluster: {} of its {}                      namespaces are in the backup",
+                    named.len(),
+                    cluster.unwrap_or_default()
+                ),
+            );
+        }
+        wide
+    } else {
+        false
+    };
+    let mut jobs = Vec::new();
+    let mut planned = Vec::with_capacity(resources.len());
     for resource in resources {
-        archive_resource(request, resource, &mut out, log, results).await?;
+        let scopes = if resource.namespaced {
+            named.clone()
+        } else {
+            vec![None]
+        };
+        let (scopes, skipped) = request.source.scopes_for(resource, scopes);
+        let scopes = scopes::widen(scopes, wide);
+        planned.push((scopes.len(), skipped));
+        jobs.extend(scopes.into_iter().map(|scope| Job {
+            resource: (*resource).clone(),
+            scope,
+        }));
+    }
+    let mut lists = Lists::new(request.source, request.plan.list_selector(), jobs);
+    for (resource, planned) in resources.iter().zip(planned) {
+        // Boxed: inline, the resource's future made the backup's too large for a worker's
+        // stack in debug builds (observed: the server aborted).
+        Box::pin(archive_resource(
+            request, resource, planned, &mut lists, &mut out, log, results,
+        ))
+        .await?;
         archive_extras(&resource.group_resource(), &mut out)?;
     }
+    let listing = lists.waited;
     // The volumes' objects of resources the plan does not list (a namespaced backup's
     // cluster-scoped VolumeSnapshotContents and classes), as Velero adds them as additional items.
     for group_resource in out.extras.keys().cloned().collect::<Vec<_>>() {
@@ -124,28 +182,30 @@ async fn archive_into(
         results.warnings.add_general(message);
     }
     let rest = out.archive.finish()?;
-    send(tx, rest).await?;
-    Ok((out.items, out.list))
+    timed(&mut out.sending, send(tx, rest)).await?;
+    Ok(Produced {
+        items: out.items,
+        list: out.list,
+        sending: out.sending,
+        listing,
+    })
 }
 
-/// Every item of one resource the plan takes, page by page in each namespace it reads.
+/// Every item of one resource the plan takes: its `orderedResources` first, then its lists'
+/// pages (`planned`: how many lists [`Lists`] holds for it, and why namespaces were left out).
 async fn archive_resource(
     request: &Request<'_>,
     resource: &ResourceDesc,
+    planned: (usize, Option<String>),
+    lists: &mut Lists,
     out: &mut Archiving<'_>,
     log: &mut BackupLog,
     results: &mut Results,
 ) -> Result<(), BackupError> {
     let plan = request.plan;
-    let selector = plan.list_selector();
     let group_resource = resource.group_resource();
     log.line("info", &format!("Backing up resource {group_resource:?}"));
-    let scopes = if resource.namespaced {
-        plan.namespace_scopes()
-    } else {
-        vec![None]
-    };
-    let (scopes, skipped) = request.source.scopes_for(resource, scopes);
+    let (count, skipped) = planned;
     if let Some(message) = skipped {
         log.line("warning", &message);
         results.warnings.add_general(message);
@@ -174,22 +234,15 @@ async fn archive_resource(
             ),
         }
     }
-    for scope in scopes {
-        let mut token: Option<String> = None;
-        loop {
-            let page = match request
-                .source
-                .list_page(
-                    resource,
-                    scope.as_deref(),
-                    selector.as_deref(),
-                    token.as_deref(),
-                )
-                .await
-            {
+    for _ in 0..count {
+        let Some(mut pages) = lists.next_list() else {
+            break;
+        };
+        while let Some(page) = pages.next().await {
+            let page = match page {
                 Ok(page) => page,
                 Err(e) => {
-                    list_failed(&group_resource, scope.as_deref(), e, log, results);
+                    list_failed(&group_resource, pages.scope(), e, log, results);
                     break;
                 }
             };
@@ -202,10 +255,6 @@ async fn archive_resource(
                 offer(request, resource, item, out, log, results).await?;
             }
             out.report(request);
-            match page.next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
         }
     }
     Ok(())

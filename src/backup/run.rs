@@ -3,6 +3,7 @@
 //! caller has the final status, so its presence in the store means the backup is complete.
 
 use std::io;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -14,6 +15,7 @@ use super::keys::{backup_dir, backup_key};
 use super::produce::{CRDS, Sources, produce};
 use super::request::Request;
 use super::sidefiles::{BackupLog, Results};
+use super::timings::{Timings, timed};
 use super::volumes;
 use crate::storage::{Claim, ObjectStore, Owner, Recorded};
 
@@ -36,6 +38,8 @@ pub struct Outcome {
     pub hooks: crate::hooks::Tally,
     /// Snapshots attempted, completed and failed.
     pub volumes: volumes::record::Counts,
+    /// Where the time went (status writes are the controller's to add).
+    pub timings: Timings,
 }
 
 /// JSON, gzipped, as Velero's `encode.ToJSONGzip` writes its side files.
@@ -95,9 +99,8 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
     let mut log = BackupLog::new(request.qualified)?;
     let mut results = Results::default();
     log.line("info", "Starting backup");
-    let all = request
-        .source
-        .discover()
+    let mut timings = Timings::default();
+    let all = timed(&mut timings.discovery, request.source.discover())
         .await
         .map_err(BackupError::Discovery)?;
     let (resources, unresolved) = request.plan.resources(&all);
@@ -126,9 +129,13 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         metrics: request.csi_metrics,
     };
     // Boxed, both: each future is large, and inline they overflowed a worker's stack.
-    let taken = Box::pin(volumes::back_up(&job, &mut log, &mut results)).await;
+    let taken = timed(
+        &mut timings.volumes,
+        Box::pin(volumes::back_up(&job, &mut log, &mut results)),
+    )
+    .await;
     let written = Box::pin(write_archive(
-        request, &all, &resources, &taken, log, results,
+        request, &all, &resources, &taken, log, results, timings,
     ))
     .await;
     if written.is_err() {
@@ -146,6 +153,7 @@ async fn write_archive(
     taken: &volumes::Taken,
     mut log: BackupLog,
     mut results: Results,
+    mut timings: Timings,
 ) -> Result<Outcome, BackupError> {
     let store = request.store;
     let name = request.name;
@@ -160,7 +168,12 @@ async fn write_archive(
         Some((chunk, rx))
     })));
     let tar_key = backup_key(name, &format!("{name}.tar.gz"));
-    let upload = store.upload(&tar_key, body);
+    // Each side notes when it ended: the upload's time after the producer's last chunk is
+    // the store finishing the archive (its last part, completion and HEAD).
+    let upload = async {
+        let uploaded = store.upload(&tar_key, body).await;
+        (uploaded, Instant::now())
+    };
     let crds = all
         .iter()
         .find(|r| r.group_resource() == CRDS)
@@ -174,25 +187,46 @@ async fn write_archive(
         crds,
         taken,
     };
-    let produce = produce(request, sources, tx, &mut log, &mut results);
-    let (uploaded, produced) = tokio::join!(upload, produce);
+    let listed_before = request.source.waited();
+    let produce_started = Instant::now();
+    let produce = async {
+        let produced = Box::pin(produce(request, sources, tx, &mut log, &mut results)).await;
+        (produced, Instant::now())
+    };
+    let ((uploaded, upload_ended), (produced, produce_ended)) = tokio::join!(upload, produce);
     // The upload's error says why it stopped; the producer then only saw a closed channel.
     let uploaded = uploaded?;
-    let (items, resource_list) = produced?;
+    let produced = produced?;
+    timings.split_producer(
+        produce_ended - produce_started,
+        request.source.waited() - listed_before + produced.listing,
+        produced.sending,
+    );
+    timings.upload += upload_ended.saturating_duration_since(produce_ended);
+    let (items, resource_list) = (produced.items, produced.list);
     log.line("info", &format!("Backed up a total of {items} items"));
+    let side_files_started = Instant::now();
 
     // The owner marker and the archive, each HEAD-checked when written.
     let mut objects = 2;
-    for (suffix, json) in volumes::record::side_files(
+    // The volumes' records and the resource list, side by side (each HEAD-checked).
+    let volume_files = volumes::record::side_files(
         name,
         request.uid,
         &taken.records,
         &taken.classes.values().cloned().collect::<Vec<_>>(),
-    ) {
-        let key = backup_key(name, &format!("{name}-{suffix}"));
-        store.put(&key, Bytes::from(gzip_json(&json)?)).await?;
-        objects += 1;
-    }
+    );
+    let volume_puts =
+        futures::future::try_join_all(volume_files.into_iter().map(|(suffix, json)| async move {
+            let key = backup_key(name, &format!("{name}-{suffix}"));
+            let body = Bytes::from(gzip_json(&json)?);
+            Ok::<_, BackupError>(store.put(&key, body).await?)
+        }));
+    let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
+    let list_file = tokio::fs::File::from_std(resource_list.finish()?);
+    let list_upload = async { Ok::<_, BackupError>(store.upload(&list_key, list_file).await?) };
+    let (volume_written, _) = tokio::try_join!(volume_puts, list_upload)?;
+    objects += volume_written.len() as u64 + 1;
     // The archive holds the snapshots' objects: they leave the cluster now (the storage
     // snapshots stay, their contents Retain), as Velero's finalizing step removes them.
     for record in &taken.records {
@@ -216,28 +250,31 @@ async fn write_archive(
             }
         }
     }
-    let list_key = backup_key(name, &format!("{name}-resource-list.json.gz"));
-    store
-        .upload(
-            &list_key,
-            tokio::fs::File::from_std(resource_list.finish()?),
-        )
-        .await?;
-    objects += 1;
-    let results_key = backup_key(name, &format!("{name}-results.gz"));
-    store
-        .put(&results_key, Bytes::from(results.to_gzip()?))
-        .await?;
-    objects += 1;
+    // The results and the log, side by side: nothing is added to either after this.
+    let results_body = Bytes::from(results.to_gzip()?);
+    timings.side_files += side_files_started.elapsed();
+    log.line(
+        "info",
+        &format!(
+            "Time per phase (the results' and the log's own upload and status writes not \
+             included): {}",
+            timings.line()
+        ),
+    );
     log.line(
         "info",
         "Backup files written; writing velero-backup.json last",
     );
+    let results_key = backup_key(name, &format!("{name}-results.gz"));
     let logs_key = backup_key(name, &format!("{name}-logs.gz"));
-    store
-        .upload(&logs_key, tokio::fs::File::from_std(log.finish()?))
-        .await?;
-    objects += 1;
+    let log_file = tokio::fs::File::from_std(log.finish()?);
+    let results_put = async { Ok::<_, BackupError>(store.put(&results_key, results_body).await?) };
+    let log_upload = async { Ok::<_, BackupError>(store.upload(&logs_key, log_file).await?) };
+    timed(&mut timings.side_files, async {
+        tokio::try_join!(results_put, log_upload)
+    })
+    .await?;
+    objects += 2;
     Ok(Outcome {
         volumes: volumes::record::counts(&taken.records),
         items,
@@ -247,6 +284,7 @@ async fn write_archive(
         encryption: uploaded.encryption,
         objects,
         hooks: taken.hooks,
+        timings,
     })
 }
 

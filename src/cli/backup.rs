@@ -190,6 +190,13 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
             p.items_backed_up.unwrap_or(0)
         );
     }
+    if let Some(t) = &status.phase_millis {
+        // veloxide's own: where the time went (listing, encoding and upload overlap).
+        println!("Time per phase:");
+        for (name, ms) in t.phases() {
+            println!("  {:<22}{:.3}s", format!("{name}:"), ms as f64 / 1000.0);
+        }
+    }
     if let Some(h) = &status.hook_status {
         println!("HooksAttempted:  {}", h.hooks_attempted.unwrap_or(0));
         println!("HooksFailed:     {}", h.hooks_failed.unwrap_or(0));

@@ -110,6 +110,8 @@ pub struct Run<'a, K> {
     name: String,
     resource_version: String,
     leading: &'a CancellationToken,
+    /// Time spent writing the object's status (a backup's phase breakdown reports it).
+    writing: Duration,
 }
 
 impl<'a, K: Claimable> Run<'a, K> {
@@ -119,7 +121,13 @@ impl<'a, K: Claimable> Run<'a, K> {
             name: claimed.name_any(),
             resource_version: claimed.resource_version().unwrap_or_default(),
             leading,
+            writing: Duration::ZERO,
         }
+    }
+
+    /// Time spent so far writing the object's status.
+    pub fn writing(&self) -> Duration {
+        self.writing
     }
 
     /// Drive `work` to its end. Every second, `stop` may end it with a result (the work is
@@ -144,13 +152,29 @@ impl<'a, K: Claimable> Run<'a, K> {
                         return Ended::Finished(result);
                     }
                     let Some(fields) = progress() else { continue };
-                    match self.write(&fields).await {
+                    // The work goes on while its progress is written. A write is never dropped
+                    // half-way (the resourceVersion it brings back fences the next one), so
+                    // work that ends meanwhile waits for it.
+                    let mut finished = None;
+                    let written = {
+                        let mut write = Box::pin(self.write(&fields));
+                        loop {
+                            tokio::select! {
+                                written = &mut write => break written,
+                                result = &mut work, if finished.is_none() => finished = Some(result),
+                            }
+                        }
+                    };
+                    match written {
                         Ok(Fenced::Written(_) | Fenced::NotLeader) => {}
                         Ok(Fenced::Lost(now)) => {
                             tracing::warn!(kind = K::KIND, name = %self.name, "another writer ended this run while it worked; stopping it");
                             return Ended::Lost(now);
                         }
                         Err(e) => tracing::debug!(error = %e, "could not write progress"),
+                    }
+                    if let Some(result) = finished {
+                        return Ended::Finished(result);
                     }
                 }
             }
@@ -181,7 +205,8 @@ impl<'a, K: Claimable> Run<'a, K> {
     }
 
     async fn write(&mut self, status: &impl Serialize) -> Result<Fenced<K>, kube::Error> {
-        write_status(
+        let started = std::time::Instant::now();
+        let written = write_status(
             &self.api,
             &self.name,
             &mut self.resource_version,
@@ -189,7 +214,9 @@ impl<'a, K: Claimable> Run<'a, K> {
             K::in_progress,
             self.leading,
         )
-        .await
+        .await;
+        self.writing += started.elapsed();
+        written
     }
 }
 

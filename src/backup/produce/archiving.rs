@@ -16,6 +16,7 @@ use super::super::filter::{EXCLUDE_LABEL, Plan, ResourceDesc, excluded_by_label}
 use super::super::not_done::Seen;
 use super::super::request::Request;
 use super::super::sidefiles::{BackupLog, ResourceList, Results};
+use super::super::timings::timed;
 use super::super::volumes::Taken;
 
 /// Bytes gathered from the archive before they are handed to the upload.
@@ -48,6 +49,8 @@ pub(super) struct Archiving<'t> {
     pub(super) queue: VecDeque<(ItemId, bool)>,
     /// The cluster's ClusterRoleBindings, read at the first ServiceAccount.
     pub(super) bindings: Option<Vec<serde_json::Value>>,
+    /// Time spent waiting for the upload to take chunks (the channel full).
+    pub(super) sending: std::time::Duration,
 }
 
 impl Archiving<'_> {
@@ -67,7 +70,8 @@ impl Archiving<'_> {
     /// Hand what the archive holds to the upload once it is a chunk's worth.
     pub(super) async fn flush_full(&mut self) -> Result<(), BackupError> {
         if self.archive.sink_mut().len() >= CHUNK {
-            send(self.tx, std::mem::take(self.archive.sink_mut())).await?;
+            let chunk = std::mem::take(self.archive.sink_mut());
+            timed(&mut self.sending, send(self.tx, chunk)).await?;
         }
         Ok(())
     }

@@ -134,6 +134,7 @@ pub fn finished(
             status.backup_item_operations_failed = some(v.failed);
             status.warnings = (outcome.warnings > 0).then_some(outcome.warnings as i64);
             status.hook_status = outcome.hooks.status();
+            status.phase_millis = Some(outcome.timings.millis());
             status.progress = Some(BackupProgress {
                 total_items: Some(outcome.items as i64),
                 items_backed_up: Some(outcome.items as i64),
@@ -284,9 +285,16 @@ mod tests {
                 attempted: 2,
                 failed: 1,
             },
+            timings: crate::backup::Timings {
+                listing: Duration::from_millis(250),
+                status_writes: Duration::from_millis(9),
+                ..Default::default()
+            },
         };
         let done = finished(&running, &Ok(outcome.clone()), &at(30));
         assert_eq!(done.phase, Some(BackupPhase::Completed));
+        let phases = done.phase_millis.unwrap();
+        assert_eq!((phases.listing, phases.status_writes), (250, 9));
         let hooks = done.hook_status.as_ref().unwrap();
         assert_eq!(
             (hooks.hooks_attempted, hooks.hooks_failed),

@@ -177,6 +177,12 @@ impl VeleroSide {
     /// [`VeleroSide::start_server`] authenticating with `kubeconfig` (the benchmark runs Velero
     /// as a ServiceAccount, as in a cluster, to count its own API requests).
     pub fn start_server_as(&mut self, kubeconfig: &Path, extra: &[&str]) {
+        self.start_server_with_env(kubeconfig, &[], extra);
+    }
+
+    /// [`VeleroSide::start_server_as`] with `env` (`NAME=value`, e.g. `GOMEMLIMIT=460MiB`) in
+    /// the server's environment.
+    pub fn start_server_with_env(&mut self, kubeconfig: &Path, env: &[&str], extra: &[&str]) {
         let dir = self.cluster.dir().to_path_buf();
         let tmp = dir.join("velero-tmp");
         std::fs::create_dir_all(&tmp).unwrap();
@@ -184,6 +190,9 @@ impl VeleroSide {
         let mut args: Vec<String> = vec![
             format!("TMPDIR={}", tmp.display()),
             "VELERO_CONTROLLER_RUNTIME_METRICS_ADDRESS=127.0.0.1:0".into(),
+        ];
+        args.extend(env.iter().map(|e| (*e).to_owned()));
+        args.extend([
             velero_bin().display().to_string(),
             "server".into(),
             "--kubeconfig".into(),
@@ -195,7 +204,7 @@ impl VeleroSide {
             "--uploader-type=kopia".into(),
             format!("--metrics-address=127.0.0.1:{}", self.metrics_port),
             "--profiler-address=".into(),
-        ];
+        ]);
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         // `env` execs velero with argv[0] = its absolute path.
         let mut server = VeleroServer::start(&args, dir.join("velero-server.log"));
