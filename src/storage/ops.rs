@@ -141,12 +141,29 @@ impl ObjectStore {
     /// fails with `TimedOut` when the store sends nothing for the stall timeout.
     pub async fn get(&self, key: &str) -> Result<ObjectBody> {
         let full = self.full_key(key);
+        let body = self.get_object(&full, None).await?;
+        Ok(ObjectBody {
+            body,
+            stall: self.stall,
+            what: format!("GetObject {full}"),
+        })
+    }
+
+    /// A GetObject of `full` (a byte range of it when `range` is given), the SSE-C key sent
+    /// when SSE-C applies, bounded by the stall timeout until the answer starts; the body's
+    /// reads are for the caller to bound.
+    pub(super) async fn get_object(
+        &self,
+        full: &str,
+        range: Option<String>,
+    ) -> Result<ByteStream> {
         let req = self
             .clients
             .s3
             .get_object()
             .bucket(&self.config.bucket)
-            .key(&full);
+            .key(full)
+            .set_range(range);
         let what = format!("GetObject {full}");
         let out = super::stall::bounded(
             self.stall,
@@ -155,13 +172,9 @@ impl ObjectStore {
             with_customer_key!(req, self.sse).send(),
         )
         .await
-        .map_err(|message| StorageError::unanswered("GetObject", full.clone(), message))?
-        .map_err(|e| StorageError::from_sdk("GetObject", &full, e))?;
-        Ok(ObjectBody {
-            body: out.body,
-            stall: self.stall,
-            what,
-        })
+        .map_err(|message| StorageError::unanswered("GetObject", full.to_owned(), message))?
+        .map_err(|e| StorageError::from_sdk("GetObject", full, e))?;
+        Ok(out.body)
     }
 
     /// An object's size, ETag and encryption; `None` when it does not exist.

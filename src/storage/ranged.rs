@@ -6,7 +6,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
 use super::error::{Result, StorageError};
-use super::ops::with_customer_key;
 use super::store::ObjectStore;
 
 impl ObjectStore {
@@ -19,24 +18,9 @@ impl ObjectStore {
             return Ok(Bytes::new());
         }
         let range = format!("bytes={}-{}", offset, offset + length - 1);
-        let req = self
-            .clients
-            .s3
-            .get_object()
-            .bucket(&self.config.bucket)
-            .key(&full)
-            .range(range);
+        let body = self.get_object(&full, Some(range)).await?;
         let what = format!("GetObject {full}");
-        let out = super::stall::bounded(
-            self.stall,
-            &what,
-            self.stall,
-            with_customer_key!(req, self.sse).send(),
-        )
-        .await
-        .map_err(|message| StorageError::unanswered("GetObject", full.clone(), message))?
-        .map_err(|e| StorageError::from_sdk("GetObject", &full, e))?;
-        let body = collect(out.body, self.stall, &what).await?;
+        let body = collect(body, self.stall, &what).await?;
         if body.len() as u64 != length {
             return Err(StorageError::RoundTrip {
                 target: full,
