@@ -42,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
         };
         if prepare(&mut object, &rules, place).is_ok() {
             // Prepared: the object sits exactly where its path (mapped) says.
-            let ns = object.pointer("/metadata/namespace").and_then(|v| v.as_str());
+            let ns = object
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str());
             let expected = item.namespace.as_deref().map(|n| rules.target_namespace(n));
             assert_eq!(ns, expected);
             let _ = api_resource(&object, &item.group_resource);

@@ -152,11 +152,7 @@ impl ObjectStore {
     /// A GetObject of `full` (a byte range of it when `range` is given), the SSE-C key sent
     /// when SSE-C applies, bounded by the stall timeout until the answer starts; the body's
     /// reads are for the caller to bound.
-    pub(super) async fn get_object(
-        &self,
-        full: &str,
-        range: Option<String>,
-    ) -> Result<ByteStream> {
+    pub(super) async fn get_object(&self, full: &str, range: Option<String>) -> Result<ByteStream> {
         let req = self
             .clients
             .s3
