@@ -28,7 +28,9 @@ use serde_json::{Value, json};
 use super::UsageError;
 use crate::api::BackupStorageLocation;
 use crate::location::{self, LocationConfig};
-use manifests::{CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, Hooks, NAME, Plan};
+use manifests::{
+    CA_KEY, CA_SECRET, CREDENTIALS_KEY, CREDENTIALS_SECRET, Hooks, NAME, Plan, RestoreGuards,
+};
 
 /// The one field manager every object is applied with.
 pub const FIELD_MANAGER: &str = "veloxide-install";
@@ -82,6 +84,15 @@ pub struct InstallArgs {
     /// Let hooks exec in every namespace (a ClusterRole), the chart's `hooks.clusterWide`.
     #[arg(long, requires = "hooks_enabled", conflicts_with = "hooks_namespaces")]
     hooks_cluster_wide: bool,
+    /// Let restores create ClusterRoles that carry a built-in `aggregate-to-*` label (refused by
+    /// default: aggregation would hand their rules to admin, edit or view), the chart's
+    /// `rbac.restore.aggregatedClusterRoles`.
+    #[arg(long)]
+    restore_aggregated_cluster_roles: bool,
+    /// Let restores create Namespaces whose pod security labels loosen admission (refused by
+    /// default), the chart's `rbac.restore.podSecurityLabels`.
+    #[arg(long)]
+    restore_pod_security_labels: bool,
     /// Print the objects instead of applying them (secret material included, in the Secrets).
     #[arg(long)]
     dry_run: bool,
@@ -111,6 +122,10 @@ impl InstallArgs {
             webhook: certs::generate(&names).context("cannot make the webhook's certificate")?,
             hooks,
             crd_groups: Vec::new(),
+            restore_guards: RestoreGuards {
+                aggregated_cluster_roles: self.restore_aggregated_cluster_roles,
+                pod_security_labels: self.restore_pod_security_labels,
+            },
         };
         if self.dry_run {
             print!("{}", render(&manifests::objects(&plan), self.output)?);
@@ -294,6 +309,7 @@ pub(super) fn installed_objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
         hooks: Hooks::ClusterWide,
         // Names only: the groups the backup role reads change none.
         crd_groups: Vec::new(),
+        restore_guards: RestoreGuards::default(),
     };
     Ok(manifests::objects(&plan))
 }

@@ -19,17 +19,31 @@ pub async fn all<K>(api: &Api<K>, params: &ListParams) -> Result<Vec<K>, kube::E
 where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let mut params = params.clone().limit(PAGE);
     let mut out = Vec::new();
+    each(api, params, |item| out.push(item)).await?;
+    Ok(out)
+}
+
+/// Every object `params` selects, handed to `f` one at a time as its page arrives (without
+/// `managedFields`): a caller that keeps a little of each holds one page, not the whole list.
+pub async fn each<K>(
+    api: &Api<K>,
+    params: &ListParams,
+    mut f: impl FnMut(K),
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = params.clone().limit(PAGE);
     loop {
         let page = api.list(&params).await?;
-        out.extend(page.items.into_iter().map(|mut item| {
+        for mut item in page.items {
             item.meta_mut().managed_fields = None;
-            item
-        }));
+            f(item);
+        }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
+            None => return Ok(()),
         }
     }
 }
@@ -46,9 +60,28 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let objects = watcher(api, config.page_size(PAGE)).modify(|object| {
+    trimmed_controller(api, config, |object| {
         object.meta_mut().managed_fields = None;
-    });
+    })
+}
+
+/// [`controller`], with `trim` applied to each object before the cache keeps it (a cache of
+/// many objects keeps only what its reconciles read).
+pub fn trimmed_controller<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    trim: fn(&mut K),
+) -> Controller<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let objects = watcher(api, config.page_size(PAGE)).modify(trim);
     Controller::for_stream(reflector(writer, objects).applied_objects(), reader)
 }

@@ -14,6 +14,7 @@
 mod cleanup;
 mod delete;
 pub mod expiry;
+pub mod head;
 mod prepare;
 mod run;
 pub mod state;
@@ -34,6 +35,7 @@ use super::claim::claim;
 use super::{Context, Error, now, patch_status, publish, run_until};
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase, BackupWrittenTo};
+use head::BackupHead;
 pub use state::LEGACY_FINALIZER;
 use state::{ACTION, CONTROLLER, State, status_patch};
 use status::{failed_validation, started, waiting};
@@ -41,25 +43,39 @@ use validate::Checked;
 
 /// Run the controller until `term` is cancelled (lease lost or shutdown).
 pub async fn run(ctx: Arc<Context>, term: CancellationToken) {
-    let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
-    let controller = super::list::controller(api, watcher::Config::default());
+    // The cache holds heads, not whole Backups: a synced bucket of 100,000 backups is
+    // 100,000 objects watched here (`head`).
+    let api: Api<BackupHead> = Api::namespaced(ctx.client.clone(), &ctx.settings.namespace);
+    let controller = super::list::trimmed_controller(api, watcher::Config::default(), head::trim);
     let state = Arc::new(State::new(ctx, term.clone(), controller.store()));
     run_until(controller, term, reconcile, error_policy, state, CONTROLLER).await;
 }
 
-fn error_policy(_backup: Arc<Backup>, error: &Error, state: Arc<State>) -> Action {
+fn error_policy(_backup: Arc<BackupHead>, error: &Error, state: Arc<State>) -> Action {
     state
         .ctx
         .failed_reconcile(CONTROLLER, error, Duration::from_secs(1))
 }
 
-async fn reconcile(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Error> {
+/// Decide from the cached head when it says "wait"; otherwise read the whole Backup and
+/// reconcile that.
+async fn reconcile(head: Arc<BackupHead>, state: Arc<State>) -> Result<Action, Error> {
     let metrics = &state.ctx.metrics;
     let _timer = metrics.reconcile_timer(CONTROLLER);
-    metrics
-        .backups
-        .total
-        .set(state.objects.state().len() as i64);
+    metrics.backups.total.set(state.objects.len() as i64);
+    let settings = &state.ctx.settings;
+    let gc = settings.enabled.gc.then_some(settings.backup.gc_frequency);
+    if let Some(action) = head::settled(&head, gc, jiff::Timestamp::now()) {
+        return Ok(action);
+    }
+    match state.api().get_opt(&head.name_any()).await? {
+        Some(backup) => reconcile_backup(Arc::new(backup), state).await,
+        // Deleted meanwhile: the watch says so next.
+        None => Ok(Action::await_change()),
+    }
+}
+
+async fn reconcile_backup(backup: Arc<Backup>, state: Arc<State>) -> Result<Action, Error> {
     if backup.finalizers().iter().any(|f| f == LEGACY_FINALIZER) {
         return delete::release_legacy_finalizer(&backup, &state).await;
     }
@@ -207,7 +223,7 @@ mod tests {
     async fn a_conflicting_claim_runs_nothing() {
         let (client, mut handle) = mock_client();
         let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
-        let (objects, _writer) = kube::runtime::reflector::store::<Backup>();
+        let (objects, _writer) = kube::runtime::reflector::store::<BackupHead>();
         let state = Arc::new(State::new(ctx.clone(), CancellationToken::new(), objects));
         let backup: Backup = serde_json::from_value(json!({
             "apiVersion": "velero.io/v1", "kind": "Backup",
@@ -259,7 +275,7 @@ mod tests {
                 tokio::time::timeout(Duration::from_millis(300), handle.next_request()).await;
             assert!(more.is_err(), "unexpected request after the conflict");
         });
-        let action = reconcile(Arc::new(backup), state).await.unwrap();
+        let action = reconcile_backup(Arc::new(backup), state).await.unwrap();
         assert_eq!(action, Action::requeue(Duration::from_millis(500)));
         verifier.await.unwrap();
         let metrics = ctx.metrics.render();
@@ -276,7 +292,7 @@ mod tests {
         use crate::controller::fixtures::{Expect, serve};
         let (client, handle) = mock_client();
         let ctx = Context::new(client, Settings::new("velero"), Metrics::new(), None);
-        let (objects, _writer) = kube::runtime::reflector::store::<Backup>();
+        let (objects, _writer) = kube::runtime::reflector::store::<BackupHead>();
         let state = Arc::new(State::new(ctx, CancellationToken::new(), objects));
         let object = json!({
             "apiVersion": "velero.io/v1", "kind": "Backup",
@@ -298,7 +314,7 @@ mod tests {
             }],
         ));
         let backup: Backup = serde_json::from_value(object).unwrap();
-        let action = reconcile(Arc::new(backup), state).await.unwrap();
+        let action = reconcile_backup(Arc::new(backup), state).await.unwrap();
         assert_eq!(action, Action::await_change());
         verifier.await.unwrap();
     }

@@ -9,6 +9,7 @@ use kube::runtime::reflector::Store;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::head::BackupHead;
 use crate::api::{Backup, BackupStatus};
 use crate::backup::Progress;
 use crate::controller::Context;
@@ -28,11 +29,11 @@ pub(super) struct State {
     pub term: CancellationToken,
     /// Locations with a backup running here: one at a time per location.
     busy: Mutex<HashSet<String>>,
-    pub objects: Store<Backup>,
+    pub objects: Store<BackupHead>,
 }
 
 impl State {
-    pub fn new(ctx: Arc<Context>, term: CancellationToken, objects: Store<Backup>) -> Self {
+    pub fn new(ctx: Arc<Context>, term: CancellationToken, objects: Store<BackupHead>) -> Self {
         State {
             ctx,
             term,

@@ -54,10 +54,7 @@ fn error_policy(_restore: Arc<Restore>, error: &Error, state: Arc<State>) -> Act
 async fn reconcile(restore: Arc<Restore>, state: Arc<State>) -> Result<Action, Error> {
     let metrics = &state.ctx.metrics;
     let _timer = metrics.reconcile_timer(CONTROLLER);
-    metrics
-        .restores
-        .total
-        .set(state.objects.state().len() as i64);
+    metrics.restores.total.set(state.objects.len() as i64);
     if restore.metadata.deletion_timestamp.is_some() {
         return delete::finalize(&restore, &state).await;
     }

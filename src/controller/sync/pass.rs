@@ -11,10 +11,9 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{decode, lacks_owner, orphans, prepare, with_owner};
+use super::plan::{Here, decode, here as facts, orphans, prepare, with_owner};
 use super::state::{Skip, Summary};
-use crate::api::backup::SYNCED_ANNOTATION;
-use crate::api::{Backup, BackupPhase, BackupStorageLocation};
+use crate::api::{Backup, BackupStorageLocation};
 use crate::backup::stored::{self, StoredError};
 use crate::controller::{Context, is_conflict, list, now, publish, store_for};
 use crate::storage::ObjectStore;
@@ -44,10 +43,13 @@ pub async fn sync_location(
         .map(str::to_owned)
         .collect();
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), ns);
-    let here = list::all(&backups, &ListParams::default())
-        .await
-        .map_err(|e| format!("listing Backups failed: {e}"))?;
-    let by_name: BTreeMap<String, &Backup> = here.iter().map(|b| (b.name_any(), b)).collect();
+    // Page by page, each page reduced to the facts the pass needs before the next is read.
+    let mut here: BTreeMap<String, Here> = BTreeMap::new();
+    list::each(&backups, &ListParams::default(), |backup| {
+        here.insert(backup.name_any(), facts(&backup, &name));
+    })
+    .await
+    .map_err(|e| format!("listing Backups failed: {e}"))?;
     let mut summary = Summary {
         found: in_store.len(),
         ..Summary::default()
@@ -62,7 +64,7 @@ pub async fn sync_location(
     let outcomes: Vec<Folder> = futures::stream::iter(0..names.len())
         .map(|i| {
             let folder = names[i];
-            let existing = by_name.get(folder).copied();
+            let existing = here.get(folder).copied();
             async move {
                 if term.is_cancelled() {
                     return Folder::Ended;
@@ -86,12 +88,11 @@ pub async fn sync_location(
     if term_ended {
         return Err(ended());
     }
-    for orphan in orphans(&here, &name, &in_store) {
+    for backup in orphans(&here, &in_store) {
         if term.is_cancelled() {
             return Err(ended());
         }
-        let backup = orphan.name_any();
-        match backups.delete(&backup, &Default::default()).await {
+        match backups.delete(backup, &Default::default()).await {
             Ok(_) => {
                 summary.orphans_deleted += 1;
                 tracing::info!(location = %name, %backup, "deleted a Backup object whose files are gone from the location (no data deleted)");
@@ -133,18 +134,27 @@ async fn sync_folder(
     backups: &Api<Backup>,
     location: &BackupStorageLocation,
     folder: &str,
-    existing: Option<&Backup>,
+    existing: Option<Here>,
 ) -> Folder {
     let name = location.name_any();
     let ns = &ctx.settings.namespace;
-    let repair = match existing {
+    // The pass kept facts, not objects: the few Backups it has work on are read whole now,
+    // and decided on again as they are now.
+    let whole = match existing {
         None => None,
-        Some(b)
-            if b.phase() == BackupPhase::New && b.annotations().contains_key(SYNCED_ANNOTATION) =>
-        {
-            Some(b)
-        }
-        Some(b) if lacks_owner(b, &name) => {
+        Some(h) if h.unfinished || h.lacks_owner => match backups.get_opt(folder).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(location = %name, backup = %folder, error = %e, "could not read a Backup the sync has work on; the next pass looks again");
+                return Folder::Nothing;
+            }
+        },
+        Some(_) => return Folder::Nothing,
+    };
+    let repair = match whole.as_ref().map(|b| (b, facts(b, &name))) {
+        None => None,
+        Some((b, now)) if now.unfinished => Some(b),
+        Some((b, now)) if now.lacks_owner => {
             if let Err(e) = backfill_owner(store, backups, b, folder, location).await {
                 tracing::info!(location = %name, backup = %folder, "could not record whose files a synced backup's are: {e}");
             }

@@ -35,6 +35,32 @@ pub struct Plan {
     pub hooks: Hooks,
     /// The groups of the cluster's CRDs, which backups read too (none with `--dry-run`).
     pub crd_groups: Vec<String>,
+    /// What restores may do beyond the default guards (the chart's `rbac.restore.*`).
+    pub restore_guards: RestoreGuards,
+}
+
+/// The restore guards a user lifts, as the chart's `rbac.restore.aggregatedClusterRoles` and
+/// `rbac.restore.podSecurityLabels` lift them (both off by default: docs/security.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreGuards {
+    /// Restore ClusterRoles carrying a built-in `aggregate-to-*` label.
+    pub aggregated_cluster_roles: bool,
+    /// Restore Namespaces whose pod security labels loosen admission.
+    pub pod_security_labels: bool,
+}
+
+impl RestoreGuards {
+    /// The server flags that lift them.
+    pub fn server_flags(self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
+        if self.aggregated_cluster_roles {
+            flags.push("--restore-aggregated-cluster-roles");
+        }
+        if self.pod_security_labels {
+            flags.push("--restore-pod-security-labels");
+        }
+        flags
+    }
 }
 
 fn secret(name: &str, ns: &str, kind: &str, data: &[(&str, &[u8])]) -> Value {
@@ -82,7 +108,11 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
         ],
     ));
     out.push(service(ns));
-    out.push(deployment(ns, &plan.image, plan.hooks.enabled()));
+    let mut flags = plan.restore_guards.server_flags();
+    if plan.hooks.enabled() {
+        flags.push("--hooks-enabled");
+    }
+    out.push(deployment(ns, &plan.image, &flags));
     let mut location = serde_json::to_value(&plan.location).expect("a location serializes");
     location["metadata"] = meta(LOCATION, Some(ns));
     out.push(location);
@@ -111,6 +141,40 @@ mod tests {
                 .unwrap(),
             hooks: Hooks::Off,
             crd_groups: Vec::new(),
+            restore_guards: RestoreGuards::default(),
+        }
+    }
+
+    fn server_args(objects: &[Value]) -> Vec<String> {
+        let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+        serde_json::from_value(
+            deployment["spec"]["template"]["spec"]["containers"][0]["args"].clone(),
+        )
+        .unwrap()
+    }
+
+    /// The guards stay on unless lifted, and each lifted one reaches the server as the chart's
+    /// values pass it.
+    #[test]
+    fn restore_guards_reach_the_server_as_the_chart_passes_them() {
+        let guards = [
+            "--restore-aggregated-cluster-roles",
+            "--restore-pod-security-labels",
+        ];
+        let args = server_args(&objects(&plan("velero", false)));
+        assert!(
+            guards.iter().all(|g| !args.iter().any(|a| a == g)),
+            "{args:?}"
+        );
+        let mut lifted = plan("velero", false);
+        lifted.restore_guards = RestoreGuards {
+            aggregated_cluster_roles: true,
+            pod_security_labels: true,
+        };
+        lifted.hooks = Hooks::ClusterWide;
+        let args = server_args(&objects(&lifted));
+        for flag in guards.iter().chain(&["--hooks-enabled"]) {
+            assert!(args.iter().any(|a| a == flag), "{flag} missing: {args:?}");
         }
     }
 

@@ -23,8 +23,8 @@ pub(super) fn service(ns: &str) -> Value {
 }
 
 /// The chart's Deployment with its default values, one replica as Velero's install runs;
-/// `--hooks-enabled` as the chart's `hooks.enabled` passes it.
-pub(super) fn deployment(ns: &str, image: &str, hooks_enabled: bool) -> Value {
+/// `flags` added as the chart's values add them (`--hooks-enabled`, the restore guards).
+pub(super) fn deployment(ns: &str, image: &str, flags: &[&str]) -> Value {
     let hardened = json!({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
                           "privileged": false, "capabilities": {"drop": ["ALL"]},
                           "seccompProfile": {"type": "RuntimeDefault"}});
@@ -44,9 +44,7 @@ pub(super) fn deployment(ns: &str, image: &str, hooks_enabled: bool) -> Value {
         "--tls-key-file=/certs/tls.key".to_owned(),
         format!("--restore-spool-limit={TMP_SIZE}"),
     ];
-    if hooks_enabled {
-        args.push("--hooks-enabled".to_owned());
-    }
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(NAME, Some(ns)),
         "spec": {

@@ -219,7 +219,7 @@ fn orphans_are_finished_labelled_backups_missing_from_the_store() {
         .unwrap()
     };
     let long = "l".repeat(70);
-    let backups = vec![
+    let backups = [
         b("gone", "a", "Completed"),
         b("gone-partial", "a", "PartiallyFailed"),
         b("kept", "a", "Completed"),
@@ -230,9 +230,13 @@ fn orphans_are_finished_labelled_backups_missing_from_the_store() {
     ];
     let store: BTreeSet<String> = ["kept".to_owned()].into();
     let names = |loc: &str| -> Vec<String> {
-        orphans(&backups, loc, &store)
+        let facts: BTreeMap<String, Here> = backups
             .iter()
-            .map(|b| b.metadata.name.clone().unwrap())
+            .map(|b| (b.metadata.name.clone().unwrap(), here(b, loc)))
+            .collect();
+        orphans(&facts, &store)
+            .iter()
+            .map(|n| n.to_string())
             .collect()
     };
     assert_eq!(names("a"), ["gone", "gone-partial"]);
