@@ -45,6 +45,7 @@ mod leader_fencing;
 mod location_rules;
 mod loops_end;
 mod node;
+mod node_agent;
 mod node_csi;
 mod rbac;
 mod rbac_crd_groups;
