@@ -10,82 +10,18 @@
 //!
 //! The agent runs with the admin kubeconfig: the chart's node-agent identity is not built yet.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use crate::peers::{self, process::spawn_listening};
+use crate::agent_support::{AgentProc, NODE, PASSWORD, create_namespace, pod_with_volume};
+use crate::peers;
 use crate::repository_support::{Restic, differences, inventory, known_tree, noise};
 use crate::server_support::{BUCKET, NS, World};
 use veloxide::api::{PodVolumeBackup, PodVolumePhase};
-
-const PASSWORD: &str = "agent-repo-password-SENTINEL-41c9";
-const NODE: &str = "node-a";
-
-/// A `veloxide node-agent` process; dropping it kills it.
-struct AgentProc(Child);
-
-impl AgentProc {
-    fn start(world: &World, pods_dir: &Path) -> AgentProc {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_veloxide"));
-        command
-            .args(["node-agent", "-n", NS, "--node-name", NODE])
-            .arg("--kubelet-pods-dir")
-            .arg(pods_dir)
-            .env("KUBECONFIG", world.kubeconfig())
-            .env("RUST_LOG", "info,veloxide=debug")
-            .stderr(Stdio::inherit());
-        let (child, _) = spawn_listening(&mut command, &["veloxide node-agent watching node "]);
-        AgentProc(child)
-    }
-
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for AgentProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A pod in `ns` bound to `node` (no kubelet runs it: the agent reads only its object and the
-/// directory below), with one emptyDir volume `data`; its volume directory under `pods_dir`.
-async fn pod_with_volume(
-    world: &World,
-    ns: &str,
-    name: &str,
-    node: &str,
-    pods_dir: &Path,
-) -> (Pod, PathBuf) {
-    let pods: Api<Pod> = Api::namespaced(world.client.clone(), ns);
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "nodeName": node,
-            "containers": [{"name": "app", "image": "busybox", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-            "volumes": [
-                {"name": "data", "emptyDir": {}},
-                {"name": "config", "configMap": {"name": "app"}},
-            ],
-        }
-    }))
-    .unwrap();
-    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
-    let dir = pods_dir
-        .join(pod.uid().unwrap())
-        .join("volumes/kubernetes.io~empty-dir/data");
-    std::fs::create_dir_all(&dir).unwrap();
-    (pod, dir)
-}
 
 fn pvbs(world: &World) -> Api<PodVolumeBackup> {
     Api::namespaced(world.client.clone(), NS)
@@ -148,15 +84,6 @@ async fn ended(world: &World, name: &str) -> PodVolumeBackup {
         )
     })
     .await
-}
-
-async fn create_namespace(world: &World, name: &str) {
-    let namespaces: Api<Namespace> = Api::all(world.client.clone());
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
