@@ -49,6 +49,7 @@ mod loops_end;
 mod node;
 mod node_agent;
 mod node_csi;
+mod node_fsb;
 mod rbac;
 mod rbac_crd_groups;
 mod rbac_namespaces;

@@ -22,9 +22,14 @@ pub struct AgentProc(Child);
 
 impl AgentProc {
     pub fn start(world: &World, pods_dir: &Path) -> AgentProc {
+        AgentProc::start_on(world, pods_dir, NODE)
+    }
+
+    /// The agent of node `node`, reading `pods_dir`.
+    pub fn start_on(world: &World, pods_dir: &Path, node: &str) -> AgentProc {
         let mut command = Command::new(env!("CARGO_BIN_EXE_veloxide"));
         command
-            .args(["node-agent", "-n", NS, "--node-name", NODE])
+            .args(["node-agent", "-n", NS, "--node-name", node])
             .arg("--kubelet-pods-dir")
             .arg(pods_dir)
             .env("KUBECONFIG", world.kubeconfig())
