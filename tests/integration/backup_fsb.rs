@@ -138,6 +138,20 @@ async fn a_backup_takes_annotated_volumes_through_the_node_agent() {
         Some(snapshot.as_str())
     );
 
+    // `backup describe`: Velero's "Pod Volume Backups" section, from the cluster.
+    let said = describe(&world, "fsb-1", true);
+    assert!(
+        said.contains("Pod Volume Backups - restic:\n  Completed:\n    shop/app: data\n"),
+        "{said}"
+    );
+    let said = describe(&world, "fsb-1", false);
+    assert!(
+        said.contains(
+            "Pod Volume Backups - restic (specify --details for more information):\n  Completed:  1\n"
+        ),
+        "{said}"
+    );
+
     // The volume is in the store, equal.
     let restic = Restic::new(&world.moto, BUCKET, "default/restic/shop", PASSWORD);
     let checked = restic.ok(work.path(), &["check", "--read-data"]);
@@ -172,6 +186,12 @@ async fn a_backup_takes_annotated_volumes_through_the_node_agent() {
         "{errors:#?}"
     );
 
+    let said = describe(&world, "fsb-2", true);
+    assert!(
+        said.contains("  Failed:\n    broken/lost: data\n"),
+        "{said}"
+    );
+
     // defaultVolumesToFsBackup: every volume but those from the cluster's objects.
     let (all, volume) = pod_with_volume(&world, "everything", "all", NODE, &pods_dir).await;
     set_running(&world, &all).await;
@@ -203,4 +223,24 @@ async fn annotate(world: &World, pod: &k8s_openapi::api::core::v1::Pod, volumes:
     )
     .await
     .unwrap();
+}
+
+/// `veloxide backup describe NAME [--details]` as a user runs it (the admin kubeconfig).
+fn describe(world: &World, name: &str, details: bool) -> String {
+    let mut args = vec!["backup", "describe", name];
+    if details {
+        args.push("--details");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veloxide"))
+        .args(&args)
+        .env("KUBECONFIG", world.kubeconfig())
+        .env_remove("VELERO_NAMESPACE")
+        .output()
+        .expect("veloxide runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
