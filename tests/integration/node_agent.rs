@@ -32,7 +32,9 @@ async fn request(world: &World, name: &str, pod: &Pod, node: &str, location: &st
     let ns = pod.namespace().unwrap();
     let pvb: PodVolumeBackup = serde_json::from_value(json!({
         "apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
-        "metadata": {"name": name, "namespace": NS},
+        // As Velero labels the backup of a claim's volume (here a stand-in claim uid): the agent
+        // compares with the claim's last snapshot.
+        "metadata": {"name": name, "namespace": NS, "labels": {"velero.io/pvc-uid": "claim-1"}},
         "spec": {
             "node": node,
             "pod": {"kind": "Pod", "namespace": ns, "name": pod.name_any(), "uid": pod.uid().unwrap()},
@@ -215,6 +217,18 @@ async fn agent_backs_up_its_node_s_volumes_and_restic_restores_them_equal() {
     );
     let checked = restic.ok(work.path(), &["check"]);
     assert!(checked.contains("no errors were found"), "{checked}");
+    // Incremental: app-2's snapshot has app-1's as its parent (the claim's last Completed
+    // backup; the failed ones in between are passed over).
+    let second = again.status.unwrap().snapshot_id.unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&restic.ok(work.path(), &["snapshots", "--json"])).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == second.as_str())
+        .unwrap_or_else(|| panic!("{second} in {listed}"));
+    assert_eq!(entry["parent"], snapshot.as_str(), "{entry}");
     let elsewhere = pvbs(&world).get("on-node-b").await.unwrap();
     assert_eq!(
         elsewhere.status, None,

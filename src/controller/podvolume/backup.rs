@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
 use super::Agent;
+use super::decide::{PVC_UID_LABEL, parent_snapshot};
 use super::locate::volume_path;
 use crate::api::{BackupStorageLocation, PodVolumeBackup, PodVolumePhase, UploaderType};
 use crate::controller::claim::{Ended, Run, claim};
@@ -113,10 +115,13 @@ async fn copy(agent: &Agent, pvb: &PodVolumeBackup, progress: Progress) -> Resul
             .await
             .map_err(|e| repository_message(&e))?
             .into();
+    let parent = parent_of(agent, pvb).await;
+    if let Some(parent) = &parent {
+        tracing::info!(name = %pvb.name_any(), parent = %parent, "incremental: comparing with the claim's last snapshot");
+    }
     let request = SnapshotRequest {
         tags: pvb.spec.tags.clone().unwrap_or_default(),
-        // Every file is read: a parent is only safe from this volume's own earlier backup.
-        parent: None,
+        parent,
     };
     let source = path.clone();
     let snapshot = tokio::task::spawn_blocking(move || repo.backup(&source, &request, &progress))
@@ -124,6 +129,20 @@ async fn copy(agent: &Agent, pvb: &PodVolumeBackup, progress: Progress) -> Resul
         .map_err(|e| format!("the backup task ended without an answer: {e}"))?
         .map_err(|e| repository_message(&e))?;
     Ok(Copied { snapshot, path })
+}
+
+/// The parent snapshot for `pvb` ([`parent_snapshot`]) among the PodVolumeBackups of its claim;
+/// none when they cannot be listed (every file is read then, which is slower, never wrong).
+async fn parent_of(agent: &Agent, pvb: &PodVolumeBackup) -> Option<String> {
+    let claim = pvb.labels().get(PVC_UID_LABEL)?;
+    let params = ListParams::default().labels(&format!("{PVC_UID_LABEL}={claim}"));
+    match crate::controller::list::all(&agent.backups(), &params).await {
+        Ok(others) => parent_snapshot(pvb, &others),
+        Err(e) => {
+            tracing::warn!(name = %pvb.name_any(), error = %e, "listing the claim's earlier backups failed; reading every file");
+            None
+        }
+    }
 }
 
 /// The location's store through the one storage path (its CA, client certificate, SSE).

@@ -3,8 +3,10 @@
 //! `GetPodVolumeHostPath`, `pkg/util/kube/utils.go`, `pkg/exposer/host_path.go`).
 
 use k8s_openapi::api::core::v1::{PersistentVolume, Pod, Volume};
+use kube::ResourceExt as _;
 
 use crate::api::{PodVolumeBackup, PodVolumePhase};
+pub use crate::backup::volumes::fs_request::PVC_UID_LABEL;
 
 /// What the agent does with a PodVolumeBackup it sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,32 @@ pub fn next(pvb: &PodVolumeBackup, node: &str) -> Next {
 pub fn orphaned(pvb: &PodVolumeBackup, node: &str) -> bool {
     pvb.spec.node == node
         && pvb.status.as_ref().and_then(|s| s.phase) == Some(PodVolumePhase::InProgress)
+}
+
+/// The snapshot an incremental backup of `pvb`'s volume compares with (files unchanged since
+/// are not read again): the newest Completed PodVolumeBackup of the same claim (Velero's
+/// `velero.io/pvc-uid` label), location and uploader, as Velero's backupper picks a parent.
+/// `None` for a volume that is not a claim's (an emptyDir is new with each pod): a parent from
+/// another volume could match a file by path, size and times and skip reading it.
+pub fn parent_snapshot(pvb: &PodVolumeBackup, others: &[PodVolumeBackup]) -> Option<String> {
+    let claim = pvb.labels().get(PVC_UID_LABEL).filter(|u| !u.is_empty())?;
+    others
+        .iter()
+        .filter(|o| o.labels().get(PVC_UID_LABEL) == Some(claim))
+        .filter(|o| o.metadata.uid != pvb.metadata.uid)
+        .filter(|o| o.spec.backup_storage_location == pvb.spec.backup_storage_location)
+        .filter(|o| o.spec.uploader_type == pvb.spec.uploader_type)
+        .filter_map(|o| {
+            let status = o.status.as_ref()?;
+            if status.phase != Some(PodVolumePhase::Completed) {
+                return None;
+            }
+            let id = status.snapshot_id.clone().filter(|id| !id.is_empty())?;
+            let ended = status.completion_timestamp.as_ref().map(|t| t.0);
+            Some((ended, id))
+        })
+        .max_by_key(|(ended, _)| *ended)
+        .map(|(_, id)| id)
 }
 
 /// How a volume is found under `<pods dir>/<pod uid>/volumes/<plugin>/`: by this directory
@@ -169,6 +197,53 @@ mod tests {
                 (got, want) => panic!("{got:?} vs {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_parent_is_the_same_claim_s_newest_completed_snapshot() {
+        let make = |uid: &str,
+                    claim: Option<&str>,
+                    loc: &str,
+                    phase: PodVolumePhase,
+                    id: &str,
+                    at: i64| {
+            let mut p = pvb("node-a", Some(phase));
+            p.metadata.uid = Some(uid.to_owned());
+            if let Some(c) = claim {
+                p.metadata.labels = Some([(PVC_UID_LABEL.to_owned(), c.to_owned())].into());
+            }
+            p.spec.backup_storage_location = loc.to_owned();
+            let status = p.status.as_mut().unwrap();
+            status.snapshot_id = Some(id.to_owned());
+            status.completion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    jiff::Timestamp::from_second(at).unwrap(),
+                ));
+            p
+        };
+        use PodVolumePhase::*;
+        let me = make("me", Some("c1"), "default", New, "", 0);
+        let others = vec![
+            make("a", Some("c1"), "default", Completed, "old", 100),
+            make("b", Some("c1"), "default", Completed, "new", 200),
+            make("c", Some("c1"), "default", Failed, "failed", 300),
+            make("d", Some("c2"), "default", Completed, "other-claim", 400),
+            make(
+                "e",
+                Some("c1"),
+                "elsewhere",
+                Completed,
+                "other-location",
+                500,
+            ),
+            make("f", None, "default", Completed, "no-claim", 600),
+        ];
+        assert_eq!(parent_snapshot(&me, &others).as_deref(), Some("new"));
+        // Not a claim's volume: no parent at all.
+        let empty_dir = make("me", None, "default", New, "", 0);
+        assert_eq!(parent_snapshot(&empty_dir, &others), None);
+        // No earlier backup of the claim.
+        assert_eq!(parent_snapshot(&me, &others[3..]), None);
     }
 
     #[test]
