@@ -123,23 +123,10 @@ fn some(names: impl IntoIterator<Item = String>) -> String {
 /// Every warning for what the backup asked and veloxide did not do, one per row.
 pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
     let mut out = Vec::new();
-    if asks.default_volumes_to_fs_backup == Some(true) {
-        // Velero reads a true defaultVolumesToRestic as defaultVolumesToFsBackup; the warning
-        // names the field the user wrote.
-        let field = if asks.restic {
-            "spec.defaultVolumesToRestic (deprecated; read as defaultVolumesToFsBackup)"
-        } else {
-            "spec.defaultVolumesToFsBackup"
-        };
-        out.push(format!(
-            "{field} is true, but veloxide does not back up pod volumes file by file yet: no \
-             pod volume's contents are in the backup"
-        ));
-    }
     if !asks.uploader.is_empty() {
         out.push(format!(
-            "spec.uploaderConfig sets {}, which only file-system backup uses, and veloxide does \
-             not back up pod volumes file by file yet: it changed nothing",
+            "spec.uploaderConfig sets {}, which only file-system backup uses, and veloxide's \
+             node agent does not apply it yet: it changed nothing",
             asks.uploader.join(", ")
         ));
     }
@@ -167,14 +154,6 @@ pub fn not_done(asks: &Asks, seen: &Seen) -> Vec<String> {
              store yet: no volume data was moved"
                 .to_owned(),
         );
-    }
-    if !seen.fs_backup_pods.is_empty() {
-        out.push(format!(
-            "pod annotation {BACKUP_VOLUMES_ANNOTATION} on {} pods taken ({}): veloxide does not \
-             back up pod volumes file by file yet; those volumes' contents are not in the backup",
-            seen.fs_backup_pods.len(),
-            some(seen.fs_backup_pods.iter().map(|(p, v)| format!("{p}: {v}")))
-        ));
     }
     if !seen.hook_pods.is_empty() {
         out.push(format!(

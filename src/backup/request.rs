@@ -6,9 +6,10 @@ use tokio::sync::watch;
 
 use super::collect::Source;
 use super::filter::Plan;
+use super::volumes::FsSettings;
 use super::volumes::metrics::CsiMetrics;
 use super::volumes::policy::Policies;
-use crate::api::Backup;
+use crate::api::{Backup, BackupStorageLocation};
 use crate::hooks::BackupHooks;
 use crate::storage::ObjectStore;
 
@@ -33,6 +34,10 @@ pub struct Request<'a> {
     /// `spec.csiSnapshotTimeout` (default 10m), and as written.
     pub csi_timeout: (Duration, String),
     pub csi_metrics: Option<&'a CsiMetrics>,
+    /// The location written to (file-system backups go to its repositories).
+    pub location: &'a BackupStorageLocation,
+    /// The server's file-system backup settings.
+    pub fs: FsSettings,
     pub source: &'a Source,
     pub store: &'a ObjectStore,
     /// Stamped on every archive entry (unix seconds).

@@ -127,6 +127,8 @@ async fn write_all(request: &Request<'_>) -> Result<Outcome, BackupError> {
         policies: request.policies,
         timeout: request.csi_timeout.clone(),
         metrics: request.csi_metrics,
+        location: request.location,
+        fs: request.fs,
     };
     // Boxed, both: each future is large, and inline they overflowed a worker's stack.
     let taken = timed(
@@ -210,12 +212,18 @@ async fn write_archive(
     // The owner marker and the archive, each HEAD-checked when written.
     let mut objects = 2;
     // The volumes' records and the resource list, side by side (each HEAD-checked).
-    let volume_files = volumes::record::side_files(
+    let mut volume_files = volumes::record::side_files(
         name,
         request.uid,
         &taken.records,
         &taken.classes.values().cloned().collect::<Vec<_>>(),
     );
+    // The PodVolumeBackups as they ended, where Velero keeps them (its restore reads the
+    // snapshots to write from here); only when the backup made any.
+    if !taken.pod_volume_backups.is_empty() {
+        let pvbs = serde_json::to_value(&taken.pod_volume_backups).map_err(io::Error::other)?;
+        volume_files.push(("podvolumebackups.json.gz", pvbs));
+    }
     let volume_puts =
         futures::future::try_join_all(volume_files.into_iter().map(|(suffix, json)| async move {
             let key = backup_key(name, &format!("{name}-{suffix}"));

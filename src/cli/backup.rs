@@ -211,6 +211,7 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
     if status.start_timestamp.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
+    print_pod_volume_backups(&cluster, &common.name, details).await;
     let trust = resolve_trust(&cluster, &location_of(&backup), &common.download).await?;
     println!();
     print_file(
@@ -236,6 +237,32 @@ async fn describe(args: DescribeArgs, globals: &Globals) -> anyhow::Result<ExitC
         print_volumes(&cluster, &common, &trust).await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The backup's PodVolumeBackups (labelled with its name), as Velero's describe lists them
+/// from the cluster; nothing when there are none. A failed list is said, not fatal.
+async fn print_pod_volume_backups(cluster: &Cluster, name: &str, details: bool) {
+    let api: kube::Api<crate::api::PodVolumeBackup> = cluster.api();
+    let selector = format!(
+        "{}={}",
+        crate::api::delete::BACKUP_NAME_LABEL,
+        crate::api::label::valid_name(name)
+    );
+    match api
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+    {
+        Ok(list) => {
+            let lines = volumes::pod_volume_lines(&list.items, details);
+            if !lines.is_empty() {
+                println!();
+            }
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Err(e) => println!("\nPod Volume Backups:\n  <error getting pod volume backups: {e}>"),
+    }
 }
 
 /// Each volume the backup took (its `-volumeinfo.json.gz`), as Velero's "CSI Snapshots".

@@ -11,6 +11,7 @@ mod completion;
 mod fetch;
 mod install;
 mod location;
+mod node_agent;
 mod output;
 mod progress;
 mod restore;
@@ -106,6 +107,8 @@ enum Command {
     Server(Box<server::ServerArgs>),
     /// Serve the BackupStorageLocation admission webhook alone.
     Webhook(WebhookArgs),
+    /// Run the node agent: file-system backup of the pod volumes on this node.
+    NodeAgent(node_agent::NodeAgentArgs),
     /// Work with schedules: create, get, describe, pause, unpause, delete.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -184,6 +187,9 @@ impl Command {
             }
             Command::Crds { dir: Some(dir) } => write_crds(&dir).map(|()| ExitCode::SUCCESS),
             Command::Webhook(args) => run_webhook(args).await.map(|()| ExitCode::SUCCESS),
+            Command::NodeAgent(args) => node_agent::run_agent(args, globals)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Server(args) => server::run(*args, globals)
                 .await
                 .map(|()| ExitCode::SUCCESS),

@@ -59,6 +59,14 @@ pub struct ServerArgs {
     /// abandoned, and its backup or restore fails naming the stall.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     store_stall_timeout: Duration,
+    /// How long a backup waits for its PodVolumeBackups (file-system backup by the node
+    /// agents), from when its volumes step began (Velero's default).
+    #[arg(long, default_value = "4h", value_parser = parse_duration)]
+    fs_backup_timeout: Duration,
+    /// Back up every pod volume file by file when a Backup leaves defaultVolumesToFsBackup
+    /// unset (`--default-volumes-to-fs-backup` alone means true, as in Velero).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    default_volumes_to_fs_backup: bool,
     /// Once SIGTERM arrives, how long in-flight backups, restores and deletions may take to end
     /// before they are dropped: under the pod's terminationGracePeriodSeconds (the chart passes
     /// its value less 5s), so the process ends on its own rather than by SIGKILL.
@@ -236,6 +244,10 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
         settings.backup.secrets_namespace = Some(namespace.clone());
     }
     settings.store_stall_timeout = args.store_stall_timeout;
+    settings.backup.fs = crate::backup::volumes::FsSettings {
+        timeout: args.fs_backup_timeout,
+        default_volumes: args.default_volumes_to_fs_backup,
+    };
     // The limit is the /tmp volume's size: keep 16Mi of it (a quarter when small) for the
     // restore's log and other temporary files.
     let headroom = (16u64 << 20).min(args.restore_spool_limit / 4);

@@ -233,3 +233,10 @@ impl Claimable for crate::api::Restore {
         self.phase() == crate::api::RestorePhase::InProgress
     }
 }
+
+impl Claimable for crate::api::PodVolumeBackup {
+    const KIND: &'static str = "PodVolumeBackup";
+    fn in_progress(&self) -> bool {
+        self.status.as_ref().and_then(|s| s.phase) == Some(crate::api::PodVolumePhase::InProgress)
+    }
+}

@@ -18,6 +18,7 @@ mod index;
 pub mod list;
 pub mod location;
 mod mirror;
+pub mod podvolume;
 pub mod restore;
 pub mod schedule;
 pub mod serverstatus;

@@ -79,6 +79,8 @@ pub struct BackupSettings {
     pub secrets_namespace: Option<String>,
     /// `--features=EnableAPIGroupVersions`: every served version in the archive.
     pub api_group_versions: bool,
+    /// `--fs-backup-timeout` and `--default-volumes-to-fs-backup`.
+    pub fs: crate::backup::volumes::FsSettings,
 }
 
 impl Default for BackupSettings {
@@ -90,6 +92,7 @@ impl Default for BackupSettings {
             default_location: "default".into(),
             secrets_namespace: None,
             api_group_versions: false,
+            fs: Default::default(),
         }
     }
 }

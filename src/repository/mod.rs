@@ -15,6 +15,7 @@
 mod address;
 mod error;
 mod password;
+mod progress;
 pub mod restic;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub use address::{RepoAddress, Uploader};
 pub use error::RepositoryError;
 pub use password::{RepoPassword, SECRET_KEY, SECRET_NAME};
+pub use progress::Progress;
 
 use crate::storage::ObjectStore;
 
@@ -75,10 +77,17 @@ pub enum Create {
 pub trait VolumeRepository: Send + Sync {
     fn address(&self) -> &RepoAddress;
     /// Back the directory `source` up: its contents become the snapshot's root, as Velero's
-    /// `restic backup .` in the volume's directory makes them.
-    fn backup(&self, source: &Path, request: &SnapshotRequest) -> Result<Snapshot>;
-    /// Write snapshot `id`'s contents into the directory `target` (created when missing).
-    fn restore(&self, id: &str, target: &Path) -> Result<Restored>;
+    /// `restic backup .` in the volume's directory makes them. `progress` follows the bytes
+    /// read of the bytes to read.
+    fn backup(
+        &self,
+        source: &Path,
+        request: &SnapshotRequest,
+        progress: &Progress,
+    ) -> Result<Snapshot>;
+    /// Write snapshot `id`'s contents into the directory `target` (created when missing);
+    /// `progress` follows the bytes written of the bytes to write.
+    fn restore(&self, id: &str, target: &Path, progress: &Progress) -> Result<Restored>;
     /// The repository's snapshots.
     fn snapshots(&self) -> Result<Vec<Snapshot>>;
 }

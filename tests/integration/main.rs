@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 // Shared by the groups.
+mod agent_support;
 mod backup_support;
 mod common;
 mod csi_support;
@@ -22,6 +23,7 @@ mod api_server_restart;
 mod backup_cli;
 mod backup_faults;
 mod backup_filters;
+mod backup_fsb;
 mod backup_lifecycle;
 mod backup_not_done;
 mod backup_ownership;
@@ -45,7 +47,9 @@ mod leader_fencing;
 mod location_rules;
 mod loops_end;
 mod node;
+mod node_agent;
 mod node_csi;
+mod node_fsb;
 mod rbac;
 mod rbac_crd_groups;
 mod rbac_namespaces;

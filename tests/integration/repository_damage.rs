@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::peers;
 use crate::repository_support::{Restic, noise};
 use crate::storage_support::{bucket, moto, secrets, spec, store};
-use veloxide::repository::{Create, RepoAddress, RepoPassword, SnapshotRequest, Uploader, open};
+use veloxide::repository::{
+    Create, Progress, RepoAddress, RepoPassword, SnapshotRequest, Uploader, open,
+};
 
 const PASSWORD: &str = "damage-test-password";
 
@@ -36,10 +38,12 @@ async fn a_flipped_or_truncated_pack_fails_the_restore_and_restic_check_agrees()
     .expect("open")
     .into();
     let (r, src) = (repo.clone(), source.clone());
-    let snap = tokio::task::spawn_blocking(move || r.backup(&src, &SnapshotRequest::default()))
-        .await
-        .unwrap()
-        .expect("backup");
+    let snap = tokio::task::spawn_blocking(move || {
+        r.backup(&src, &SnapshotRequest::default(), &Progress::default())
+    })
+    .await
+    .unwrap()
+    .expect("backup");
 
     // The largest pack holds the files' data.
     let packs = store.list_sized("restic/shop/data/").await.unwrap();
@@ -60,9 +64,10 @@ async fn a_flipped_or_truncated_pack_fails_the_restore_and_restic_check_agrees()
         put(bytes).await;
         let target = work.path().join(damage);
         let (r, id, t) = (repo.clone(), snap.id.clone(), target.clone());
-        let restored = tokio::task::spawn_blocking(move || r.restore(&id, &t))
-            .await
-            .unwrap();
+        let restored =
+            tokio::task::spawn_blocking(move || r.restore(&id, &t, &Progress::default()))
+                .await
+                .unwrap();
         let err = restored
             .err()
             .unwrap_or_else(|| panic!("{damage}: the restore of a damaged pack succeeded"));

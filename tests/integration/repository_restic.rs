@@ -15,7 +15,7 @@ use crate::peers;
 use crate::repository_support::*;
 use crate::storage_support::{bucket, moto, secrets, spec, store};
 use veloxide::repository::{
-    Create, RepoAddress, RepoPassword, SnapshotRequest, Uploader, VolumeRepository, open,
+    Create, Progress, RepoAddress, RepoPassword, SnapshotRequest, Uploader, VolumeRepository, open,
 };
 use veloxide::storage::{ObjectStore, Reason};
 
@@ -87,7 +87,7 @@ async fn restic_checks_and_restores_what_we_write_with_each_sse_mode() {
             tags: velero_tags(),
             parent: None,
         };
-        let snap = blocking(move || r.backup(&src, &request))
+        let snap = blocking(move || r.backup(&src, &request, &Progress::default()))
             .await
             .unwrap_or_else(|e| panic!("{prefix}: backup: {e}"));
         assert_eq!(snap.tags, velero_tags());
@@ -137,7 +137,7 @@ async fn restic_checks_and_restores_what_we_write_with_each_sse_mode() {
 
         let by_us = work.path().join(format!("{prefix}-ours"));
         let (r, id, target) = (repo.clone(), snap.id.clone(), by_us.clone());
-        let restored = blocking(move || r.restore(&id, &target))
+        let restored = blocking(move || r.restore(&id, &target, &Progress::default()))
             .await
             .unwrap_or_else(|e| panic!("{prefix}: restore: {e}"));
         // The sparse file alone is 16 MiB long.
@@ -179,7 +179,7 @@ async fn we_restore_what_restic_writes_as_velero_runs_it() {
 
     let target = work.path().join("ours");
     let (r, id, t) = (repo.clone(), snaps[0].id.clone(), target.clone());
-    blocking(move || r.restore(&id, &t))
+    blocking(move || r.restore(&id, &t, &Progress::default()))
         .await
         .unwrap_or_else(|e| panic!("restore: {e}"));
     assert_same("our restore of restic's snapshot", &want, &target);

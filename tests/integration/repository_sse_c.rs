@@ -9,7 +9,9 @@ use crate::peers;
 use crate::repository_support::{differences, inventory, known_tree};
 use crate::storage_support::{CUSTOMER_KEY, bucket, secrets, spec, store};
 use e2e::peers::LocalStack;
-use veloxide::repository::{Create, RepoAddress, RepoPassword, SnapshotRequest, Uploader, open};
+use veloxide::repository::{
+    Create, Progress, RepoAddress, RepoPassword, SnapshotRequest, Uploader, open,
+};
 
 #[tokio::test]
 async fn sse_c_repository_round_trip_through_a_store_that_enforces_it() {
@@ -36,10 +38,12 @@ async fn sse_c_repository_round_trip_through_a_store_that_enforces_it() {
     .unwrap_or_else(|e| panic!("open: {e}"))
     .into();
     let (r, src) = (repo.clone(), source.clone());
-    let snap = tokio::task::spawn_blocking(move || r.backup(&src, &SnapshotRequest::default()))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("backup: {e}"));
+    let snap = tokio::task::spawn_blocking(move || {
+        r.backup(&src, &SnapshotRequest::default(), &Progress::default())
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("backup: {e}"));
 
     let objects = store.list_sized("restic/shop/").await.unwrap();
     assert!(objects.len() >= 5, "{objects:?}");
@@ -63,7 +67,7 @@ async fn sse_c_repository_round_trip_through_a_store_that_enforces_it() {
 
     let target = work.path().join("restored");
     let (r, id, t) = (repo.clone(), snap.id.clone(), target.clone());
-    tokio::task::spawn_blocking(move || r.restore(&id, &t))
+    tokio::task::spawn_blocking(move || r.restore(&id, &t, &Progress::default()))
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("restore: {e}"));

@@ -56,10 +56,10 @@ fn table() {
             vec![],
         ),
         (
-            "defaultVolumesToFsBackup",
+            "defaultVolumesToFsBackup: done now (the volumes step reports each volume)",
             json!({"defaultVolumesToFsBackup": true}),
             none.clone(),
-            vec!["spec.defaultVolumesToFsBackup is true, but"],
+            vec![],
         ),
         (
             "snapshotMoveData",
@@ -68,12 +68,10 @@ fn table() {
             vec!["spec.snapshotMoveData is true, but"],
         ),
         (
-            "the file-system backup annotation on a pod",
+            "the file-system backup annotation on a pod: done now",
             json!({}),
             seen(&[], &[("app/web", "data,logs")], &[]),
-            vec![
-                "pod annotation backup.velero.io/backup-volumes on 1 pods taken (app/web: data,logs)",
-            ],
+            vec![],
         ),
         (
             "hook annotations on a pod",
@@ -96,18 +94,16 @@ fn table() {
             vec![],
         ),
         (
-            "the deprecated defaultVolumesToRestic, true: read as defaultVolumesToFsBackup",
+            "the deprecated defaultVolumesToRestic, true: read as defaultVolumesToFsBackup, done",
             json!({"defaultVolumesToRestic": true, "defaultVolumesToFsBackup": false}),
             none.clone(),
-            vec![
-                "spec.defaultVolumesToRestic (deprecated; read as defaultVolumesToFsBackup) is true, but veloxide does not back up pod volumes file by file yet",
-            ],
+            vec![],
         ),
         (
             "defaultVolumesToRestic false leaves defaultVolumesToFsBackup as it is",
             json!({"defaultVolumesToRestic": false, "defaultVolumesToFsBackup": true}),
             none.clone(),
-            vec!["spec.defaultVolumesToFsBackup is true, but"],
+            vec![],
         ),
         (
             "uploaderConfig with a value",
@@ -147,9 +143,9 @@ fn table() {
         ),
         (
             "several at once, in the table's order",
-            json!({"snapshotMoveData": true, "defaultVolumesToFsBackup": true}),
+            json!({"snapshotMoveData": true, "uploaderConfig": {"parallelFilesUpload": 2}}),
             seen(&["a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7"], &[], &[]),
-            vec!["spec.defaultVolumesToFsBackup", "spec.snapshotMoveData"],
+            vec!["spec.uploaderConfig", "spec.snapshotMoveData"],
         ),
     ];
     for (what, spec, seen, want) in cases {

@@ -7,8 +7,9 @@
 //! ```
 //! Pure decisions sit beside the effects: [`class`] (which VolumeSnapshotClass), [`policy`]
 //! (Velero's resource policies), [`decide`] (snapshot, skip, and why); `snapshot.rs` talks to
-//! the API server. For file-system backup (not wired in yet, issue 24): [`fs_select`] (which pod
-//! volumes, Velero's annotations and skips) and [`fs_request`] (the PodVolumeBackup for one).
+//! the API server. For file-system backup: [`fs_select`] (which pod volumes, Velero's
+//! annotations and skips), [`fs_request`] (the PodVolumeBackup for one) and [`fs_step`] (create
+//! them for a pod, wait for the node agent to end them).
 
 mod claim;
 pub mod class;
@@ -16,6 +17,7 @@ pub mod decide;
 pub mod delete;
 pub mod fs_request;
 pub mod fs_select;
+pub mod fs_step;
 pub mod metrics;
 pub mod pod_step;
 pub mod policy;
@@ -31,7 +33,7 @@ use serde_json::Value;
 
 use super::filter::{Plan, excluded_by_label};
 use super::sidefiles::{BackupLog, Results};
-use crate::api::Backup;
+use crate::api::{Backup, BackupStorageLocation, PodVolumeBackup};
 use crate::hooks::{BackupHooks, Tally};
 use record::VolumeRecord;
 
@@ -52,6 +54,28 @@ pub struct Job<'a> {
     /// `spec.csiSnapshotTimeout` (default 10m), and as written, for messages.
     pub timeout: (Duration, String),
     pub metrics: Option<&'a metrics::CsiMetrics>,
+    /// The location the backup writes to (file-system backups go to its repositories).
+    pub location: &'a BackupStorageLocation,
+    pub fs: FsSettings,
+}
+
+/// The server's file-system backup settings.
+#[derive(Clone, Copy, Debug)]
+pub struct FsSettings {
+    /// `--fs-backup-timeout` (Velero's default 4h): how long a backup waits for its
+    /// PodVolumeBackups, from when its volumes step began.
+    pub timeout: Duration,
+    /// `--default-volumes-to-fs-backup`: what an unset `defaultVolumesToFsBackup` means.
+    pub default_volumes: bool,
+}
+
+impl Default for FsSettings {
+    fn default() -> Self {
+        FsSettings {
+            timeout: Duration::from_secs(4 * 3600),
+            default_volumes: false,
+        }
+    }
 }
 
 /// What the volumes step did, for the archive, the side files and the status.
@@ -68,6 +92,9 @@ pub struct Taken {
     pub classes: BTreeMap<String, Value>,
     /// The classes, read once per backup.
     known: Option<Vec<(class::Class, Value)>>,
+    /// The PodVolumeBackups the backup made, as they ended (Velero's
+    /// `<backup>-podvolumebackups.json.gz`).
+    pub pod_volume_backups: Vec<PodVolumeBackup>,
 }
 
 impl Taken {
@@ -160,9 +187,18 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
         Vec::new()
     };
     let mut done = BTreeSet::new();
+    let fs_deadline = tokio::time::Instant::now() + job.fs.timeout;
     for pod in &pods {
         let backed_up = pod_step::pre_hooks(job, pod, &mut taken, log, results).await;
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        // A pod left out of the archive (its pre hook failed) gets no file-system backup.
+        let fs = if backed_up {
+            Box::pin(fs_step::start(job, pod, log, results)).await
+        } else {
+            fs_step::Started::default()
+        };
+        // A claim file-system backup takes is not snapshotted too (Velero's PVC action).
+        done.extend(fs.claims.iter().cloned());
         for claim in claims_of(pod).into_iter().filter(|_| job.takes_claims) {
             if done.insert(format!("{namespace}/{claim}")) {
                 Box::pin(claim::take_claim(
@@ -171,6 +207,15 @@ pub async fn back_up(job: &Job<'_>, log: &mut BackupLog, results: &mut Results) 
                 .await;
             }
         }
+        Box::pin(fs_step::wait(
+            job,
+            fs,
+            fs_deadline,
+            &mut taken,
+            log,
+            results,
+        ))
+        .await;
         if backed_up {
             pod_step::post_hooks(job, pod, &mut taken, log, results).await;
         }

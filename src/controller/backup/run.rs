@@ -156,6 +156,8 @@ async fn archive(
         policies: ready.policies.as_ref(),
         csi_timeout: ready.csi_timeout.clone(),
         csi_metrics: Some(&ctx.metrics.csi),
+        location: &ready.location,
+        fs: ctx.settings.backup.fs,
         hooks,
         source: &source,
         store,

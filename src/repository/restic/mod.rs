@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use rustic_core::{
     BackupOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination, LsOptions, OpenStatus,
-    ParentOptions, PathList, Repository, RepositoryBackends, RepositoryOptions, RestoreOptions,
-    RusticError, SnapshotOptions, repofile::SnapshotFile,
+    ParentOptions, PathList, Progress as RusticProgressHandle, ProgressBars, ProgressType,
+    Repository, RepositoryBackends, RepositoryOptions, RestoreOptions, RusticError, RusticProgress,
+    SnapshotOptions, repofile::SnapshotFile,
 };
 
 use super::{
-    Create, RepoAddress, RepoPassword, RepositoryError, Restored, Result, Snapshot,
+    Create, Progress, RepoAddress, RepoPassword, RepositoryError, Restored, Result, Snapshot,
     SnapshotRequest, VolumeRepository,
 };
 use crate::storage::ObjectStore;
@@ -75,10 +76,12 @@ impl ResticRepository {
         })
     }
 
-    fn reopen(&self) -> Result<Repository<OpenStatus>> {
+    /// The repository opened again, its byte counts (the bytes backed up or restored) going
+    /// to `progress`.
+    fn reopen(&self, progress: &Progress) -> Result<Repository<OpenStatus>> {
         let options = RepositoryOptions::default().no_cache(true);
         let backends = RepositoryBackends::new(self.backend.clone(), None);
-        Repository::new(&options, &backends)
+        Repository::new_with_progress(&options, &backends, Bars(progress.clone()))
             .and_then(|repo| repo.open(&self.key))
             .map_err(|e| self.fail(e))
     }
@@ -147,7 +150,12 @@ impl VolumeRepository for ResticRepository {
         &self.address
     }
 
-    fn backup(&self, source: &Path, request: &SnapshotRequest) -> Result<Snapshot> {
+    fn backup(
+        &self,
+        source: &Path,
+        request: &SnapshotRequest,
+        progress: &Progress,
+    ) -> Result<Snapshot> {
         let mut options = SnapshotOptions::default().host(SNAPSHOT_HOST.to_owned());
         for tag in tag_strings(&request.tags)? {
             options = options.add_tags(&tag).map_err(|e| self.fail(e))?;
@@ -166,18 +174,24 @@ impl VolumeRepository for ResticRepository {
             RepositoryError::Address(format!("{} is not a UTF-8 path", source.display()))
         })?;
         let paths = PathList::from_string(source).map_err(|e| self.fail(e))?;
-        let indexed = self.reopen()?.to_indexed_ids().map_err(|e| self.fail(e))?;
+        let indexed = self
+            .reopen(progress)?
+            .to_indexed_ids()
+            .map_err(|e| self.fail(e))?;
         let saved = indexed
             .backup(&backup, &paths, snap)
             .map_err(|e| self.fail(e))?;
         Ok(to_snapshot(&saved))
     }
 
-    fn restore(&self, id: &str, target: &Path) -> Result<Restored> {
+    fn restore(&self, id: &str, target: &Path, progress: &Progress) -> Result<Restored> {
         let target_str = target.to_str().ok_or_else(|| {
             RepositoryError::Address(format!("{} is not a UTF-8 path", target.display()))
         })?;
-        let indexed = self.reopen()?.to_indexed().map_err(|e| self.fail(e))?;
+        let indexed = self
+            .reopen(progress)?
+            .to_indexed()
+            .map_err(|e| self.fail(e))?;
         let node = indexed
             .node_from_snapshot_path(id, |_| true)
             .map_err(|e| self.fail(e))?;
@@ -225,11 +239,43 @@ impl VolumeRepository for ResticRepository {
 
     fn snapshots(&self) -> Result<Vec<Snapshot>> {
         let snaps = self
-            .reopen()?
+            .reopen(&Progress::default())?
             .get_all_snapshots()
             .map_err(|e| self.fail(e))?;
         Ok(snaps.iter().map(to_snapshot).collect())
     }
+}
+
+/// rustic_core's progress reports, kept for the one that counts bytes (the files backed up or
+/// restored); the counters (index files, snapshots) are not shown to anyone.
+#[derive(Debug)]
+struct Bars(Progress);
+
+impl ProgressBars for Bars {
+    fn progress(&self, kind: ProgressType, _prefix: &str) -> RusticProgressHandle {
+        match kind {
+            ProgressType::Bytes => RusticProgressHandle::new(ByteCounts(self.0.clone())),
+            ProgressType::Spinner | ProgressType::Counter => RusticProgressHandle::hidden(),
+        }
+    }
+}
+
+/// Not hidden, so rustic_core scans the source first and sets the length (the total).
+#[derive(Debug)]
+struct ByteCounts(Progress);
+
+impl RusticProgress for ByteCounts {
+    fn is_hidden(&self) -> bool {
+        false
+    }
+    fn set_length(&self, len: u64) {
+        self.0.set_total(len);
+    }
+    fn set_title(&self, _title: &str) {}
+    fn inc(&self, inc: u64) {
+        self.0.add(inc);
+    }
+    fn finish(&self) {}
 }
 
 /// What a rustic_core worker panicked with, in a few words: its error's guidance when it is

@@ -265,7 +265,9 @@ mod tests {
                 assert!(!resources.contains("/finalizers"), "{rule}");
                 if verbs.contains("\"create\"") {
                     assert!(
-                        resources == r#"["backups"]"# || resources == r#"["deletebackuprequests"]"#,
+                        resources == r#"["backups"]"#
+                            || resources == r#"["deletebackuprequests"]"#
+                            || resources == r#"["podvolumebackups"]"#,
                         "{rule}"
                     );
                 }
