@@ -7,7 +7,9 @@
 //! (`VX_BENCH_SIZES`, default `10000,100000`; `300000` is the optional large run). For each
 //! size: a backup by each side; for `VX_BENCH_RESTORE_SIZE` (default 10000) also a restore of
 //! that backup by each side into an empty cluster. Each figure is the median of
-//! `VX_BENCH_RUNS` runs (default 3).
+//! `VX_BENCH_RUNS` runs (default 3). `VX_BENCH_VELERO` picks the Velero columns (default
+//! `default,tuned`; `none` leaves Velero out while iterating: its restore of 10,000 objects
+//! takes minutes).
 //!
 //! Two Velero columns. "Velero" runs at its defaults but for the client rate limits
 //! (`VX_VELERO_ARGS`, default `--client-qps=1000 --client-burst=2000`: at its defaults, 100/s
@@ -524,7 +526,12 @@ fn report(table: &Table<'_>) {
         "{:<13} {:>8} {:>9} {:>10} {:>14} {:>14} {:>10} {:>10}",
         "", "items", "seconds", "items/s", "server RSS", "tree RSS", "API own", "API all"
     );
-    for (name, f) in [("veloxide", v), ("Velero", d), ("Velero tuned", t)] {
+    let sides = [
+        ("veloxide", v, table.veloxide),
+        ("Velero", d, table.velero),
+        ("Velero tuned", t, table.tuned),
+    ];
+    for (name, f, _) in sides.iter().filter(|(_, _, runs)| !runs.is_empty()) {
         println!(
             "{:<13} {:>8.0} {:>9.2} {:>10.0} {:>10.1} MiB {:>10.1} MiB {:>10.0} {:>10.0}",
             name,
@@ -537,9 +544,10 @@ fn report(table: &Table<'_>) {
             f.all_requests
         );
     }
-    for ((name, w), target) in [("Velero", d), ("Velero tuned", t)]
-        .into_iter()
+    for ((name, w, _), target) in sides[1..]
+        .iter()
         .zip([table.speedups.0, table.speedups.1])
+        .filter(|((_, _, runs), _)| !runs.is_empty())
     {
         println!(
             "veloxide / {name}: items/s {:.1}x (target >= {target}x), server peak RSS {:.3}x \
@@ -590,8 +598,17 @@ async fn main() {
         cores(),
         proc::load_average()
     );
+    let veleros: Vec<Velero> = env("VX_BENCH_VELERO", "default,tuned")
+        .split(',')
+        .filter_map(|s| match s.trim() {
+            "default" => Some(Velero::Default),
+            "tuned" => Some(Velero::Tuned),
+            "none" | "" => None,
+            other => panic!("VX_BENCH_VELERO: {other:?}; use default, tuned or none"),
+        })
+        .collect();
     println!("Velero: {}", velero_support::velero_bin().display());
-    for which in [Velero::Default, Velero::Tuned] {
+    for &which in &veleros {
         let (flags, env) = which.settings();
         println!(
             "Velero {}: {} {}",
@@ -615,6 +632,9 @@ async fn main() {
             backups[0].push(f);
             ceilings.push(c);
             for (n, which) in [(1, Velero::Default), (2, Velero::Tuned)] {
+                if !veleros.contains(&which) {
+                    continue;
+                }
                 let (f, c) = velero_backup(moto.clone(), count, which).await;
                 eprintln!(
                     "[{count} #{i}] {} backup {:.2} s ({} items)",
@@ -630,6 +650,9 @@ async fn main() {
                 eprintln!("[{count} #{i}] veloxide restore {:.2} s", f.seconds);
                 restores[0].push(f);
                 for (n, which) in [(1, Velero::Default), (2, Velero::Tuned)] {
+                    if !veleros.contains(&which) {
+                        continue;
+                    }
                     let f = velero_restore(moto.clone(), which).await;
                     eprintln!(
                         "[{count} #{i}] {} restore {:.2} s",

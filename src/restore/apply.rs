@@ -1,6 +1,7 @@
 //! Creating one prepared object in the cluster, and what to do when it already exists.
 
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::prepare::{update_patch, view};
@@ -172,7 +173,8 @@ pub async fn apply(
         Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
         None => Api::all_with(client.clone(), resource),
     };
-    let dynamic: DynamicObject = match serde_json::from_value(object.clone()) {
+    // From the borrowed value: no copy of the object per create.
+    let dynamic = match DynamicObject::deserialize(object) {
         Ok(d) => d,
         Err(e) => return Applied::Failed(format!("cannot decode the item: {e}")),
     };

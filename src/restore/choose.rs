@@ -1,17 +1,30 @@
 //! Which of a backup's items a restore takes, in what order (the server's restore priorities),
 //! and which have their status restored.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::log::RestoreLog;
 use super::options::Options;
 use super::prepare::NEVER_RESTORED;
+use super::priorities::Priorities;
 use super::spool::{Item, Spool};
+use super::stages::{Kind, stages};
 use crate::backup::sidefiles::Results;
 use crate::backup::{Plan, ResourceDesc, Source};
 
-/// The items the restore's filters take, in the order they are created, and the
-/// group-resources whose status `restoreStatus` restores.
+/// What a restore creates, and how.
+pub struct Chosen<'s> {
+    /// The items the restore's filters take, in the order they are created.
+    pub items: Vec<&'s Item>,
+    /// The stage of each of their group-resources (`stages.rs`): the items of one stage are
+    /// created together, a stage after the one before it is done. Never decreasing along
+    /// `items`.
+    pub stages: HashMap<String, usize>,
+    /// The group-resources whose status `restoreStatus` restores.
+    pub status: BTreeSet<String>,
+}
+
+/// What the restore's filters take, in the order and stages it creates them.
 pub async fn choose<'s>(
     client: &kube::Client,
     plan: &Plan,
@@ -19,7 +32,7 @@ pub async fn choose<'s>(
     spooled: &'s Spool,
     log: &mut RestoreLog,
     results: &mut Results,
-) -> (Vec<&'s Item>, BTreeSet<String>) {
+) -> Chosen<'s> {
     // Resources as the archive holds them, with short names from the cluster where it knows
     // the resource, so filters name resources the way they do for backups.
     let live = Source::new(client.clone(), 500)
@@ -72,7 +85,25 @@ pub async fn choose<'s>(
             None => true,
         })
         .collect();
-    let ranks = options.priorities.ranks(&descs);
+    let order = options.priorities.order(&descs);
+    let kinds: Vec<Kind<'_>> = order
+        .iter()
+        .map(|(gr, tier)| Kind {
+            group_resource: gr,
+            tier: *tier,
+        })
+        .collect();
+    let custom = options.priorities != Priorities::default();
+    let stages: HashMap<String, usize> = kinds
+        .iter()
+        .zip(stages(&kinds, custom))
+        .map(|(k, stage)| (k.group_resource.to_owned(), stage))
+        .collect();
+    let ranks: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(rank, (gr, _))| (gr.as_str(), rank))
+        .collect();
     let rank = |gr: &str| ranks.get(gr).copied().unwrap_or(usize::MAX);
     chosen.sort_by(|a, b| {
         (rank(&a.group_resource), &a.namespace, &a.name).cmp(&(
@@ -94,5 +125,9 @@ pub async fn choose<'s>(
                 .collect()
         })
         .unwrap_or_default();
-    (chosen, status)
+    Chosen {
+        items: chosen,
+        stages,
+        status,
+    }
 }

@@ -4,8 +4,8 @@
 //! ```text
 //! ObjectStore::get (streaming) ─▶ spool (tar.gz → one file per item) ─▶ filter (Plan)
 //!     ─▶ order (rank) ─▶ prepare (strip, map) ─▶ actions (Velero's, one file each)
-//!     ─▶ apply (create / skip / update; one kind
-//!        after another, 16 objects of a kind at a time)
+//!     ─▶ apply (create / skip / update; in stages, a kind waiting only for the kinds it
+//!        needs (`stages.rs`), 32 objects at a time)
 //!     ─▶ restores/<name>/ logs, results, resource list (the location's encryption)
 //! ```
 //! The controller (`controller::restore`) decides when a restore runs and writes its status.
@@ -15,6 +15,7 @@ pub mod apply;
 mod budget;
 mod choose;
 mod error;
+mod established;
 mod hooked;
 mod keys;
 mod log;
@@ -29,6 +30,7 @@ pub mod priorities;
 mod run;
 mod snapshot_source;
 pub mod spool;
+mod stages;
 mod tally;
 
 pub use apply::ExistingPolicy;

@@ -2,8 +2,6 @@
 //! first, in order; then every other resource of the backup alphabetically; then the low
 //! priorities), with Velero's default list and syntax (`a,b,-,c`: what follows `-` is low).
 
-use std::collections::HashMap;
-
 use crate::backup::ResourceDesc;
 
 /// Velero 1.18's default high priorities (`pkg/cmd/server/config/config.go`): definitions and
@@ -112,13 +110,24 @@ impl std::fmt::Display for Priorities {
     }
 }
 
+/// Where a resource falls in the order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// Named before `-`.
+    High,
+    /// Named nowhere: alphabetically between the two lists.
+    Middle,
+    /// Named after `-`.
+    Low,
+}
+
 impl Priorities {
-    /// The rank of each of `resources` (the backup's, described as discovery knows them):
-    /// the high priorities in order, then the rest alphabetically by group-resource, then the
-    /// low priorities. A priority entry names a resource as filters do (`pods`,
-    /// `replicasets.apps`, a kind or short name); one naming nothing in the backup is passed
-    /// over.
-    pub fn ranks(&self, resources: &[ResourceDesc]) -> HashMap<String, usize> {
+    /// `resources` (the backup's, described as discovery knows them) as group-resources in
+    /// the order they are restored: the high priorities in order, then the rest
+    /// alphabetically by group-resource, then the low priorities. A priority entry names a
+    /// resource as filters do (`pods`, `replicasets.apps`, a kind or short name); one naming
+    /// nothing in the backup is passed over.
+    pub fn order(&self, resources: &[ResourceDesc]) -> Vec<(String, Tier)> {
         let resolve = |name: &String| {
             resources
                 .iter()
@@ -134,12 +143,18 @@ impl Priorities {
             .collect();
         middle.sort();
         middle.dedup();
-        let mut ranks = HashMap::new();
-        for gr in high.into_iter().chain(middle).chain(low) {
-            let next = ranks.len();
-            ranks.entry(gr).or_insert(next);
+        let mut order: Vec<(String, Tier)> = Vec::new();
+        let tiered = high
+            .into_iter()
+            .map(|gr| (gr, Tier::High))
+            .chain(middle.into_iter().map(|gr| (gr, Tier::Middle)))
+            .chain(low.into_iter().map(|gr| (gr, Tier::Low)));
+        for (gr, tier) in tiered {
+            if !order.iter().any(|(seen, _)| *seen == gr) {
+                order.push((gr, tier));
+            }
         }
-        ranks
+        order
     }
 }
 
@@ -203,11 +218,10 @@ mod tests {
             desc("configmaps", "", true),
             desc("clusters", "cluster.x-k8s.io", true),
         ];
-        let ranks = Priorities::default().ranks(&resources);
-        let mut order: Vec<&String> = ranks.keys().collect();
-        order.sort_by_key(|k| ranks[*k]);
+        let order = Priorities::default().order(&resources);
+        let names: Vec<&str> = order.iter().map(|(gr, _)| gr.as_str()).collect();
         assert_eq!(
-            order,
+            names,
             [
                 "customresourcedefinitions.apiextensions.k8s.io",
                 "configmaps",
@@ -218,9 +232,12 @@ mod tests {
                 "clusters.cluster.x-k8s.io",
             ]
         );
+        let tiers: Vec<Tier> = order.iter().map(|(_, tier)| *tier).collect();
+        use Tier::*;
+        assert_eq!(tiers, [High, High, High, High, Middle, Middle, Low]);
         let custom: Priorities = "widgets,-,configmaps".parse().unwrap();
-        let ranks = custom.ranks(&resources);
-        assert_eq!(ranks["widgets.example.com"], 0);
-        assert_eq!(ranks["configmaps"], resources.len() - 1);
+        let order = custom.order(&resources);
+        assert_eq!(order[0], ("widgets.example.com".into(), High));
+        assert_eq!(order[resources.len() - 1], ("configmaps".into(), Low));
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, watch};
 use super::actions::{self, Allow, Context, OwnRoles, Stop};
 use super::apply::{Applied, ExistingPolicy, Mode, api_resource, apply};
 use super::budget::Budget;
-use super::choose::choose;
+use super::choose::{Chosen, choose};
 use super::error::{RestoreError, sse_c_hint};
 use super::hooked::{self, HookedPod};
 use super::keys::restore_key;
@@ -30,9 +30,11 @@ use crate::hooks::restore_exec::RestoreHookRun;
 use crate::location::Encryption;
 use crate::storage::ObjectStore;
 
-/// How many objects of one kind a restore creates at a time (the API server's create ceiling
-/// is measured with as many clients: `make bench-vs-velero`).
-const IN_FLIGHT: usize = 16;
+/// How many objects a restore creates at a time: enough that the API server always has the
+/// next create while it answers one, even while this process prepares items on a shared core
+/// (the create ceiling `make bench-vs-velero` measures is 16 clients); far below what API
+/// priority and fairness queues for one user before it answers 429 (6 queues of 50).
+const IN_FLIGHT: usize = 32;
 
 /// What a restore needs.
 pub struct Request<'a> {
@@ -90,7 +92,7 @@ pub async fn run(request: Request<'_>) -> Result<Outcome, RestoreError> {
             results.errors.add_general(e.to_string());
         }
     }
-    let written = write_files(&request, log, &results, &list).await;
+    let written = write_files(&request, log, &results, list).await;
     let outcome = outcome?;
     written.map_err(RestoreError::Upload)?;
     Ok(outcome)
@@ -141,7 +143,11 @@ async fn restore_items(
              cluster is changed",
         );
     }
-    let (chosen, status_resources) = choose(
+    let Chosen {
+        items: chosen,
+        stages,
+        status: status_resources,
+    } = choose(
         request.client,
         request.plan,
         request.options,
@@ -186,18 +192,21 @@ async fn restore_items(
     request
         .progress
         .send_replace(Progress { total, restored: 0 });
-    // Kinds one after another, in the order chosen (Velero's priorities: a Namespace before
-    // what is in it, a CRD before its resources); the objects of one kind in parallel.
+    // Stages one after another (`stages.rs`: Velero's priorities, a kind waiting only for the
+    // kinds it needs: a Namespace before what is in it, an established CRD before its
+    // resources, a ServiceAccount before its pods); the objects of a stage in parallel, each
+    // recorded as it finishes, so one slow create holds no other slot.
     let namespaces_ready = Mutex::new(HashMap::new());
     let budget = Budget::new();
     // Restored pods' exec hooks wait for their pods on tasks of their own: a pod that takes
     // minutes to start holds no create slot, and the restore waits for them all at its end.
     let mut execs = tokio::task::JoinSet::new();
-    for kind in chosen.chunk_by(|a, b| a.group_resource == b.group_resource) {
+    let stage_of = |item: &Item| stages.get(&item.group_resource).copied();
+    for stage in chosen.chunk_by(|a, b| stage_of(a) == stage_of(b)) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
         // Send (rustc's higher-ranked lifetime limitation with async closures).
-        let mut jobs = Vec::with_capacity(kind.len());
-        for &item in kind {
+        let mut jobs = Vec::with_capacity(stage.len());
+        for &item in stage {
             jobs.push(restore_tagged(
                 request,
                 &ctx,
@@ -207,7 +216,7 @@ async fn restore_items(
                 &namespaces_ready,
             ));
         }
-        let mut done = futures::stream::iter(jobs).buffered(IN_FLIGHT);
+        let mut done = futures::stream::iter(jobs).buffer_unordered(IN_FLIGHT);
         while let Some((item, (gvk, applied, pod))) = done.next().await {
             tally.record(request.rules, &request.progress, item, gvk, applied);
             if let Some(pod) = pod {
@@ -441,9 +450,22 @@ async fn create_one(
         dry_run,
         status: status.as_ref(),
     };
-    let applied = apply(request.client, &resource, &object, request.policy, mode).await;
+    let mut applied = apply(request.client, &resource, &object, request.policy, mode).await;
+    // Its custom resources come in a later stage: the stage ends when it is served.
+    if item.group_resource == CRDS
+        && matches!(applied, Applied::Created | Applied::Updated)
+        && let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str)
+        && let Err(e) = super::established::wait(request.client, name, RESOURCE_TIMEOUT).await
+    {
+        applied = Applied::Failed(e);
+    }
     (gvk, applied, Some(object))
 }
+
+const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
+
+/// Velero's `--resource-timeout` default, which bounds its wait for a restored CRD.
+const RESOURCE_TIMEOUT: std::time::Duration = crate::hooks::restore_exec::DEFAULT_WAIT;
 
 /// The namespaces a restore has made sure of: `None` ready, `Some(why)` still terminating
 /// after the wait (its other objects fail with the same reason instead of waiting again).
@@ -517,35 +539,31 @@ async fn write_files(
     request: &Request<'_>,
     log: RestoreLog,
     results: &Results,
-    list: &BTreeMap<String, Vec<String>>,
+    mut list: BTreeMap<String, Vec<String>>,
 ) -> Result<(), crate::storage::StorageError> {
     let name = request.name;
     let io = |e: std::io::Error| crate::storage::StorageError::Body(e.to_string());
+    // Items are recorded as they finish: each kind's list is sorted, so it reads the same
+    // from one restore to the next.
+    list.values_mut().for_each(|entries| entries.sort());
     let list_bytes = crate::backup::sidefiles::gzip(
-        &serde_json::to_vec(list).expect("a map of strings serializes"),
+        &serde_json::to_vec(&list).expect("a map of strings serializes"),
     )
     .map_err(io)?;
-    request
-        .store
-        .put(
-            &restore_key(name, &format!("restore-{name}-resource-list.json.gz")),
-            Bytes::from(list_bytes),
-        )
-        .await?;
-    request
-        .store
-        .put(
-            &restore_key(name, &format!("restore-{name}-results.gz")),
-            Bytes::from(results.to_gzip().map_err(io)?),
-        )
-        .await?;
+    let results_bytes = results.to_gzip().map_err(io)?;
     let file = log.spool.finish().map_err(io)?;
-    request
-        .store
-        .upload(
-            &restore_key(name, &format!("restore-{name}-logs.gz")),
-            tokio::fs::File::from_std(file),
-        )
-        .await?;
+    let (list_key, results_key, log_key) = (
+        restore_key(name, &format!("restore-{name}-resource-list.json.gz")),
+        restore_key(name, &format!("restore-{name}-results.gz")),
+        restore_key(name, &format!("restore-{name}-logs.gz")),
+    );
+    // Together: each is a PUT and a HEAD, and the restore is not done until all are.
+    tokio::try_join!(
+        request.store.put(&list_key, Bytes::from(list_bytes)),
+        request.store.put(&results_key, Bytes::from(results_bytes)),
+        request
+            .store
+            .upload(&log_key, tokio::fs::File::from_std(file)),
+    )?;
     Ok(())
 }

@@ -43,7 +43,7 @@ pub(super) struct Tally<'t> {
 }
 
 impl Tally<'_> {
-    /// One item's result, in the order chosen (whatever order they finished in).
+    /// One item's result, as it finishes (the items of a stage finish in any order).
     pub fn record(
         &mut self,
         rules: &Rules,
