@@ -624,8 +624,9 @@ fn check_rbac(name: &str, objects: &[Value]) {
             "{name}: the restore role names resources, no wildcard or subresource: {rule}"
         );
     }
-    // The server creates only Backups (a schedule's, the sync's) and DeleteBackupRequests
-    // (expiry, retention); no wildcard and no finalizers subresource on velero.io kinds.
+    // The server creates only Backups (a schedule's, the sync's), DeleteBackupRequests
+    // (expiry, retention) and PodVolumeBackups (a backup's file-system backups, one per pod
+    // volume); no wildcard and no finalizers subresource on velero.io kinds.
     for rule in role["rules"].as_array().unwrap() {
         if rule["apiGroups"] == json!(["velero.io"]) {
             let resources = rule["resources"].to_string();
@@ -635,7 +636,12 @@ fn check_rbac(name: &str, objects: &[Value]) {
             );
             if rule["verbs"].to_string().contains("\"create\"") {
                 assert!(
-                    resources == r#"["backups"]"# || resources == r#"["deletebackuprequests"]"#,
+                    [
+                        r#"["backups"]"#,
+                        r#"["deletebackuprequests"]"#,
+                        r#"["podvolumebackups"]"#
+                    ]
+                    .contains(&resources.as_str()),
                     "{name}: {rule}"
                 );
             }
