@@ -213,3 +213,40 @@ async fn headers_blocks_and_files_are_bounded() {
         .unwrap();
     assert_eq!(spooled.items[0].name, "n".repeat(200));
 }
+
+/// A restore of 100,000 items leaves 100,000 files to delete. Deleted where the spool is
+/// dropped, on a runtime worker, they held that worker for many seconds, and the lease
+/// renewal waiting behind it missed its window: the server stopped leading and failed its own
+/// finished restore (`make bench-scale`'s 100,000-object restore, twice). The drop hands the
+/// directory to a blocking thread and returns at once.
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_a_spool_does_not_delete_its_files_on_the_runtime() {
+    let dir = tempfile::Builder::new()
+        .prefix("veloxide-restore-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().to_owned();
+    for n in 0..20_000 {
+        std::fs::write(file_of(&path, n), b"{}").unwrap();
+    }
+    let spool = Spool {
+        _dir: dir.into(),
+        items: Vec::new(),
+        format_version: None,
+    };
+    drop(spool);
+    // Still there: nothing was deleted on this (the only) runtime thread.
+    assert!(
+        path.exists(),
+        "the spool's 20,000 files were deleted inline, on the runtime"
+    );
+    // And gone soon after, from the blocking thread.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spool directory was never deleted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
