@@ -5,22 +5,16 @@
 //! and wait only for their expiry. A whole `Backup` costs about 4 KiB in memory, so the cache
 //! alone took the server past its chart limit (256 MiB) near 37,000 backups; a head costs a
 //! fraction of that. A reconcile decides from the head alone when the answer is "wait"
-//! ([`settled`]), and reads the whole Backup from the API server only when it has work to do: a
+//! (`settle::settled`), and reads the whole Backup from the API server only when it has work to do: a
 //! new backup to run, a cleanup to retry, an expiry within reach, a finalizer to release.
 
 use std::borrow::Cow;
-use std::time::Duration;
 
-use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Resource;
 use kube::core::NamespaceResourceScope;
-use kube::runtime::controller::Action;
 use serde::Deserialize;
 
-use super::cleanup::CLEANED;
-use super::expiry::near;
-use super::state::LEGACY_FINALIZER;
 use crate::api::backup::SYNCED_ANNOTATION;
 use crate::api::{Backup, BackupPhase};
 
@@ -89,7 +83,7 @@ impl BackupHead {
             .unwrap_or(BackupPhase::New)
     }
 
-    fn synced(&self) -> bool {
+    pub fn synced(&self) -> bool {
         self.synced
             || self
                 .metadata
@@ -98,14 +92,13 @@ impl BackupHead {
                 .is_some_and(|a| a.contains_key(SYNCED_ANNOTATION))
     }
 
-    /// Whether a failed backup still has leftovers to remove (as `cleanup::pending`).
-    fn cleanup_pending(&self) -> bool {
-        self.phase() == BackupPhase::Failed
-            && self.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == CLEANED && c.status == "False")
-            })
+    /// Whether condition `type_` is False (a failed backup's pending cleanup).
+    pub fn condition_false(&self, type_: &str) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == type_ && c.status == "False")
+        })
     }
 }
 
@@ -128,145 +121,13 @@ pub fn trim(head: &mut BackupHead) {
     };
 }
 
-/// What a reconcile does when the head alone decides it (the same answer the whole object
-/// would get); `None` when the whole Backup is needed. `gc` is the collector's frequency, `None`
-/// when the collector is off.
-pub fn settled(head: &BackupHead, gc: Option<Duration>, now: Timestamp) -> Option<Action> {
-    let meta = &head.metadata;
-    if meta
-        .finalizers
-        .as_ref()
-        .is_some_and(|f| f.iter().any(|f| f == LEGACY_FINALIZER))
-    {
-        return None;
-    }
-    if meta.deletion_timestamp.is_some() {
-        return Some(Action::await_change());
-    }
-    match head.phase() {
-        BackupPhase::New if head.synced() => Some(Action::await_change()),
-        BackupPhase::New | BackupPhase::Queued | BackupPhase::ReadyToStart => None,
-        phase if phase.is_terminal() => {
-            if head.cleanup_pending() {
-                return None;
-            }
-            let Some(gc) = gc else {
-                return Some(Action::await_change());
-            };
-            let Some(expiration) = head.status.as_ref().and_then(|s| s.expiration.as_ref()) else {
-                return Some(Action::await_change());
-            };
-            if near(now, expiration.0, gc) {
-                return None;
-            }
-            let left = Duration::try_from(expiration.0.duration_since(now)).unwrap_or(gc);
-            Some(Action::requeue(left.min(gc)))
-        }
-        // Running here, or left by another leader (the start-up sweep failed it).
-        _ => Some(Action::await_change()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    const HOUR: Duration = Duration::from_secs(3600);
-
     fn head(object: serde_json::Value) -> BackupHead {
         serde_json::from_value(object).unwrap()
-    }
-
-    fn now() -> Timestamp {
-        "2026-12-06T12:00:00Z".parse().unwrap()
-    }
-
-    /// Every case: the head decides waits, and asks for the whole object whenever there is
-    /// something to do.
-    #[test]
-    fn the_head_decides_only_waits() {
-        let meta = json!({"name": "b", "namespace": "velero"});
-        let cases: Vec<(&str, serde_json::Value, Option<Duration>, Option<Action>)> = vec![
-            ("new: run it", json!({"metadata": meta}), Some(HOUR), None),
-            (
-                "queued: run it",
-                json!({"metadata": meta, "status": {"phase": "Queued"}}),
-                Some(HOUR),
-                None,
-            ),
-            (
-                "new but synced: never run",
-                json!({"metadata": {"name": "b", "annotations": {SYNCED_ANNOTATION: "default"}}}),
-                Some(HOUR),
-                Some(Action::await_change()),
-            ),
-            (
-                "in progress",
-                json!({"metadata": meta, "status": {"phase": "InProgress"}}),
-                Some(HOUR),
-                Some(Action::await_change()),
-            ),
-            (
-                "being deleted",
-                json!({"metadata": {"name": "b", "deletionTimestamp": "2026-12-06T11:00:00Z"}, "status": {"phase": "Completed"}}),
-                Some(HOUR),
-                Some(Action::await_change()),
-            ),
-            (
-                "legacy finalizer: release it",
-                json!({"metadata": {"name": "b", "finalizers": [LEGACY_FINALIZER]}, "status": {"phase": "Completed"}}),
-                Some(HOUR),
-                None,
-            ),
-            (
-                "completed, expires in 10 days: wait one collector period",
-                json!({"metadata": meta, "status": {"phase": "Completed", "expiration": "2026-12-16T12:00:00Z"}}),
-                Some(HOUR),
-                Some(Action::requeue(HOUR)),
-            ),
-            (
-                "completed, expires within the retention look-ahead: read it",
-                json!({"metadata": meta, "status": {"phase": "Completed", "expiration": "2026-12-06T13:00:00Z"}}),
-                Some(HOUR),
-                None,
-            ),
-            (
-                "expired: collect it",
-                json!({"metadata": meta, "status": {"phase": "Completed", "expiration": "2026-12-01T00:00:00Z"}}),
-                Some(HOUR),
-                None,
-            ),
-            (
-                "collector off",
-                json!({"metadata": meta, "status": {"phase": "Completed", "expiration": "2026-12-01T00:00:00Z"}}),
-                None,
-                Some(Action::await_change()),
-            ),
-            (
-                "no expiration",
-                json!({"metadata": meta, "status": {"phase": "PartiallyFailed"}}),
-                Some(HOUR),
-                Some(Action::await_change()),
-            ),
-            (
-                "failed with leftovers: retry the cleanup",
-                json!({"metadata": meta, "status": {"phase": "Failed", "expiration": "2026-12-16T12:00:00Z",
-                    "conditions": [{"type": CLEANED, "status": "False", "reason": "CleanupPending", "message": "m", "lastTransitionTime": "2026-12-06T11:00:00Z"}]}}),
-                Some(HOUR),
-                None,
-            ),
-            (
-                "failed and cleaned",
-                json!({"metadata": meta, "status": {"phase": "Failed", "expiration": "2026-12-16T12:00:00Z",
-                    "conditions": [{"type": CLEANED, "status": "True", "reason": "Cleaned", "message": "m", "lastTransitionTime": "2026-12-06T11:00:00Z"}]}}),
-                Some(HOUR),
-                Some(Action::requeue(HOUR)),
-            ),
-        ];
-        for (what, object, gc, want) in cases {
-            assert_eq!(settled(&head(object), gc, now()), want, "{what}");
-        }
     }
 
     /// The head is decoded from a whole Backup's JSON, and trimmed to what decisions read.
@@ -293,13 +154,5 @@ mod tests {
         );
         assert!(h.synced());
         assert_eq!(h.phase(), BackupPhase::Completed);
-        // A trimmed head decides as the whole object would: synced and New, never run.
-        let mut new =
-            head(json!({"metadata": {"name": "b", "annotations": {SYNCED_ANNOTATION: "default"}}}));
-        trim(&mut new);
-        assert_eq!(
-            settled(&new, Some(HOUR), now()),
-            Some(Action::await_change())
-        );
     }
 }

@@ -17,6 +17,7 @@ pub mod expiry;
 pub mod head;
 mod prepare;
 mod run;
+mod settle;
 pub mod state;
 mod status;
 pub mod sweep;
@@ -65,7 +66,7 @@ async fn reconcile(head: Arc<BackupHead>, state: Arc<State>) -> Result<Action, E
     metrics.backups.total.set(state.objects.len() as i64);
     let settings = &state.ctx.settings;
     let gc = settings.enabled.gc.then_some(settings.backup.gc_frequency);
-    if let Some(action) = head::settled(&head, gc, jiff::Timestamp::now()) {
+    if let Some(action) = settle::settled(&head, gc, jiff::Timestamp::now()) {
         return Ok(action);
     }
     match state.api().get_opt(&head.name_any()).await? {
