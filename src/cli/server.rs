@@ -305,11 +305,35 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
             namespace,
             identity,
             duration: args.lease_duration,
-            // Renew halfway through (whole seconds, rounded up): a renewal that comes late by
-            // up to half the lease still lands before the lease runs out, which is when this
-            // replica would stop leading (server::leader).
-            grace: Duration::from_secs(args.lease_duration.as_secs().div_ceil(2).max(1)),
+            grace: renew_grace(args.lease_duration),
         },
     };
     crate::server::run(options, shutdown).await
+}
+
+/// How long before the lease runs out the leader renews it (kube-lease-manager's grace): a
+/// third of the way in (whole seconds), so a renewal that fails or is given up (the election's
+/// client bounds each request to a fifth of the lease) is retried twice or more before the
+/// lease runs out, which is when this replica stops leading (server::leader).
+fn renew_grace(lease: Duration) -> Duration {
+    let seconds = lease.as_secs().max(2);
+    Duration::from_secs((seconds - (seconds / 3).max(1)).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leader_renews_a_third_of_the_way_into_its_lease() {
+        let grace = |s| renew_grace(Duration::from_secs(s)).as_secs();
+        assert_eq!(grace(15), 10, "renewed 5 s in, 10 s left for retries");
+        assert_eq!(grace(60), 40);
+        assert_eq!(grace(3), 2);
+        // The lease manager needs 0 < grace < duration (it panics otherwise); a lease under
+        // 2 s is taken as 2 s.
+        assert_eq!(grace(2), 1);
+        assert_eq!(grace(1), 1);
+        assert_eq!(grace(0), 1);
+    }
 }

@@ -7,6 +7,12 @@
 //! plus the lease's duration, the same instant a peer reckons the lease expired: cut off from
 //! the API server, it stops its controllers when its lease runs out, as client-go's leader
 //! election does, and starts a new term (start-up sweep included) once a renewal is seen again.
+//!
+//! The election runs on a thread and runtime of its own, with a client of its own whose every
+//! request is bounded by a fraction of the lease: the controllers' work (a restore creating
+//! 100,000 objects with dozens of requests in flight, a large archive being parsed) can neither
+//! starve a renewal of a worker nor queue it behind their requests, and one renewal that hangs
+//! is abandoned and retried while the lease still has time to run.
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,17 +33,62 @@ pub struct LeaseSettings {
     pub grace: Duration,
 }
 
-/// Run `lead` each time the lease is acquired, cancelling the token handed to it the moment
-/// the lease is lost or `shutdown` fires. Returns after shutdown, having released the lease.
+/// Run `lead` on the calling runtime each time the lease is acquired, cancelling the token
+/// handed to it the moment the lease is lost or `shutdown` fires; the election itself runs on
+/// a thread of its own (the module's note). Resolves after shutdown, the lease released.
 pub async fn run_while_leader<F, Fut>(
+    config: kube::Config,
+    settings: LeaseSettings,
+    shutdown: CancellationToken,
+    lead: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let controllers = tokio::runtime::Handle::current();
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("veloxide-lease".into())
+        .spawn(move || {
+            let outcome = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        let client = lease_client(config, settings.duration)?;
+                        elect(client, settings, shutdown, move |term| {
+                            controllers.spawn(lead(term))
+                        })
+                        .await
+                    })
+                });
+            let _ = done.send(outcome);
+        })?;
+    result
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the lease thread ended without an answer")))
+}
+
+/// The election's own client: every request (a renewal, a read of the Lease) is given up
+/// after a fifth of the lease, so a hung one is retried while the lease still runs.
+fn lease_client(mut config: kube::Config, duration: Duration) -> anyhow::Result<Client> {
+    let bound = (duration / 5).max(Duration::from_millis(500));
+    config.connect_timeout = Some(bound);
+    config.read_timeout = Some(bound);
+    config.write_timeout = Some(bound);
+    Ok(Client::try_from(config)?)
+}
+
+async fn elect<F>(
     client: Client,
     settings: LeaseSettings,
     shutdown: CancellationToken,
     lead: F,
 ) -> anyhow::Result<()>
 where
-    F: Fn(CancellationToken) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    F: Fn(CancellationToken) -> tokio::task::JoinHandle<()>,
 {
     let mut held = HeldUntil::new(&client, &settings);
     let manager = LeaseManagerBuilder::new(client, &settings.name)
@@ -62,7 +113,7 @@ where
             (true, false) => {
                 tracing::info!(identity = %settings.identity, lease = %settings.name, "acquired the lease; starting controllers");
                 let token = shutdown.child_token();
-                term = Some((token.clone(), tokio::spawn(lead(token))));
+                term = Some((token.clone(), lead(token)));
             }
             (false, true) => {
                 if manager_says {

@@ -67,8 +67,9 @@ pub async fn run(options: ServerOptions, shutdown: CancellationToken) -> anyhow:
     tasks.spawn(mirror(ctx.clone(), readiness.clone(), shutdown.clone()));
     let lease = options.lease.clone();
     let leading = shutdown.clone();
+    let lease_config = options.kube.clone();
     tasks.spawn(async move {
-        leader::run_while_leader(client, lease, leading, move |term| {
+        leader::run_while_leader(lease_config, lease, leading, move |term| {
             controllers(ctx.clone(), term)
         })
         .await
