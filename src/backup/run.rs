@@ -216,6 +216,7 @@ async fn write_archive(
         name,
         request.uid,
         &taken.records,
+        taken.pod_volume_infos(),
         &taken.classes.values().cloned().collect::<Vec<_>>(),
     );
     // The PodVolumeBackups as they ended, where Velero keeps them (its restore reads the

@@ -79,11 +79,11 @@ async fn a_backup_takes_annotated_volumes_through_the_node_agent() {
     put_repository_password(&world).await;
     let work = peers::TempDir::new("backup-fsb");
     let pods_dir = work.path().join("pods");
-    for ns in ["shop", "broken", "everything"] {
+    for ns in ["shop", "broken", "everything", "policy"] {
         create_namespace(&world, ns).await;
     }
     // The namespaces' default ServiceAccounts come from the controller manager; pods need them.
-    for ns in ["shop", "broken", "everything"] {
+    for ns in ["shop", "broken", "everything", "policy"] {
         eventually("the default ServiceAccount exists", WAIT, || async {
             crate::restore_support::get(&world, "v1", "serviceaccounts", ns, "default")
                 .await
@@ -137,6 +137,21 @@ async fn a_backup_takes_annotated_volumes_through_the_node_agent() {
         recorded[0].status.as_ref().unwrap().snapshot_id.as_deref(),
         Some(snapshot.as_str())
     );
+
+    // Velero's volume info lists it (an emptyDir: no claim named).
+    let info: Vec<Value> = serde_json::from_slice(&gunzip(&download(
+        &world,
+        "default/backups/fsb-1/fsb-1-volumeinfo.json.gz",
+    )))
+    .unwrap();
+    let entry = info
+        .iter()
+        .find(|v| v["backupMethod"] == "PodVolumeBackup")
+        .unwrap_or_else(|| panic!("no file-system entry: {info:#?}"));
+    assert_eq!(entry["pvbInfo"]["snapshotHandle"], snapshot.as_str());
+    assert_eq!(entry["pvbInfo"]["volumeName"], "data");
+    assert_eq!(entry["pvbInfo"]["podName"], "app");
+    assert_eq!(entry["result"], "succeeded");
 
     // `backup describe`: Velero's "Pod Volume Backups" section, from the cluster.
     let said = describe(&world, "fsb-1", true);
@@ -209,6 +224,41 @@ async fn a_backup_takes_annotated_volumes_through_the_node_agent() {
         volumes,
         ["data"],
         "the ConfigMap volume is not backed up file by file"
+    );
+
+    // A resource policy's fs-backup action takes a volume no annotation names, as Velero's
+    // volume helper does (a ConfigMap's volume still not).
+    let (chosen, volume) = pod_with_volume(&world, "policy", "chosen", NODE, &pods_dir).await;
+    set_running(&world, &chosen).await;
+    std::fs::write(volume.join("note.txt"), b"taken by the policy\n").unwrap();
+    let policies: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(world.client.clone(), NS);
+    let document = "version: v1\nvolumePolicies:\n- conditions: {}\n  action: {type: fs-backup}\n";
+    let policy: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "fs-everything"},
+        "data": {"policy.yaml": document},
+    }))
+    .unwrap();
+    policies
+        .create(&kube::api::PostParams::default(), &policy)
+        .await
+        .unwrap();
+    backed_up(
+        &world,
+        "fsb-4",
+        json!({
+            "includedNamespaces": ["policy"],
+            "resourcePolicy": {"kind": "configmap", "name": "fs-everything"},
+        }),
+        WAIT,
+    )
+    .await;
+    let made = pvbs_of(&world, "fsb-4").await;
+    let volumes: Vec<&str> = made.iter().map(|p| p.spec.volume.as_str()).collect();
+    assert_eq!(volumes, ["data"], "{made:#?}");
+    assert_eq!(
+        made[0].status.as_ref().and_then(|s| s.phase),
+        Some(PodVolumePhase::Completed)
     );
 }
 

@@ -264,7 +264,7 @@ async fn known_classes<'t>(
 }
 
 /// The facts the decision and the policies read from a claim and its volume.
-fn facts(
+pub(super) fn facts(
     qualified: &str,
     claim: &PersistentVolumeClaim,
     volume: Option<&PersistentVolume>,

@@ -37,9 +37,12 @@ pub fn decide(snapshot_volumes: Option<bool>, policies: Option<&Policies>, c: &C
             ));
         }
         Some(Action::FsBackup) => {
+            // A pod the backup takes that mounts the claim has had it taken file by file
+            // already (such claims never reach this decision); here none did.
             return Decision::Warn(format!(
-                "claim {}: the resource policy asks for fs-backup, which veloxide does not support yet \
-                 (issue 24); its volume contents are not in the backup",
+                "claim {}: the resource policy asks for fs-backup, but no running pod the backup \
+                 takes mounts it, so its volume contents are not in the backup (not snapshotted \
+                 either, as the policy says)",
                 c.name
             ));
         }
@@ -102,7 +105,7 @@ mod tests {
             ("false", Some(false), None, bound("fast"), "skip"),
             ("a skip policy wins over true", Some(true), Some(&skip_slow), bound("slow"), "skip"),
             ("a snapshot policy wins over false", Some(false), Some(&skip_slow), bound("snap"), "snapshot"),
-            ("fs-backup is not done yet: a warning", None, Some(&skip_slow), bound("fs"), "warn"),
+            ("fs-backup with no pod to take it: a warning", None, Some(&skip_slow), bound("fs"), "warn"),
             ("no policy matches: the spec decides", Some(false), Some(&skip_slow), bound("fast"), "skip"),
             ("an unbound claim", None, None, claim("Pending", "", true, "fast"), "warn"),
             ("not a CSI volume", None, None, claim("Bound", "pv-1", false, "fast"), "warn"),

@@ -6,10 +6,20 @@
 //! backupper makes on each (`pkg/podvolume/backupper.go`): the volume exists in the pod, is not
 //! a hostPath, is mounted by a container, and is not a raw block device.
 //!
-//! Pure: the pod in, one [`FsChoice`] per volume out. Nothing calls it yet: the node agent and
-//! the backup step that creates PodVolumeBackups come next (issue 24).
+//! A backup's resource policy comes first, as in Velero (`internal/volumehelper`,
+//! `ShouldPerformFSBackup`): a volume a policy matches is taken file by file when the policy's
+//! action is `fs-backup`, and not at all this way when it is another action, whatever the
+//! annotations say; the annotations and `defaultVolumesToFsBackup` decide only for volumes no
+//! policy matches.
+//!
+//! Pure: the pod and what the policies said of its volumes in, one [`FsChoice`] per volume out
+//! (`fs_step` reads the claims and volumes the policies need).
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Pod, Volume};
+
+use super::policy::Action;
 
 /// Velero's opt-in annotation: a comma-separated list of the pod's volume names.
 pub const VOLUMES_TO_BACKUP: &str = "backup.velero.io/backup-volumes";
@@ -30,9 +40,48 @@ pub enum FsChoice {
     Skipped(String),
 }
 
+/// What a resource policy said of one pod volume: its action, or why it could not be known
+/// (the volume's claim could not be read).
+pub type PolicyAnswer = Result<Action, String>;
+
 /// One choice per volume considered, in the pod's order (the annotation's order for names the
-/// pod does not have, which come last).
-pub fn select(pod: &Pod, default_volumes_to_fs_backup: bool) -> Vec<(String, FsChoice)> {
+/// pod does not have, which come last); `by_policy` holds the volumes a resource policy matched.
+pub fn select(
+    pod: &Pod,
+    default_volumes_to_fs_backup: bool,
+    by_policy: &BTreeMap<String, PolicyAnswer>,
+) -> Vec<(String, FsChoice)> {
+    let mut out = by_annotations(pod, default_volumes_to_fs_backup);
+    let volumes = pod.spec.iter().flat_map(|s| s.volumes.iter().flatten());
+    for volume in volumes {
+        let Some(answer) = by_policy.get(&volume.name) else {
+            continue;
+        };
+        let name = &volume.name;
+        let choice = match answer {
+            Ok(Action::FsBackup) => match from_cluster_objects(volume) {
+                Some(why) => FsChoice::NotApplicable(why),
+                None => check(pod, volume),
+            },
+            Ok(other) => FsChoice::NotApplicable(format!(
+                "volume {name}: the backup's resource policy says {} for it, not fs-backup",
+                other.as_str()
+            )),
+            Err(why) => FsChoice::Skipped(format!(
+                "volume {name}: whether the backup's resource policy takes it file by file is \
+                 not known ({why}); it was not backed up that way"
+            )),
+        };
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = choice,
+            None => out.push((name.clone(), choice)),
+        }
+    }
+    out
+}
+
+/// The annotations' and `defaultVolumesToFsBackup`'s choice (Velero's "legacy" way).
+fn by_annotations(pod: &Pod, default_volumes_to_fs_backup: bool) -> Vec<(String, FsChoice)> {
     let volumes = pod
         .spec
         .as_ref()
@@ -248,7 +297,7 @@ mod tests {
             ),
         ];
         for (what, annotations, default, want) in table {
-            let got = select(&pod(annotations, volumes()), default);
+            let got = select(&pod(annotations, volumes()), default, &BTreeMap::new());
             assert_eq!(kinds(&got), want, "{what}");
         }
     }
@@ -258,6 +307,7 @@ mod tests {
         let got = select(
             &pod(json!({VOLUMES_TO_BACKUP: "host,missing"}), volumes()),
             false,
+            &BTreeMap::new(),
         );
         let FsChoice::Skipped(host) = &got[0].1 else {
             panic!("{got:?}")
@@ -270,5 +320,53 @@ mod tests {
             missing.contains("\"missing\", which the pod does not have"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn a_matching_policy_decides_before_the_annotations() {
+        let by_policy: BTreeMap<String, PolicyAnswer> = [
+            // Opted in by the annotation, but the policy says snapshot: not file by file.
+            ("data", Ok(Action::Snapshot)),
+            // Not opted in: the policy's fs-backup takes it.
+            ("logs", Ok(Action::FsBackup)),
+            // fs-backup cannot take a ConfigMap's volume, whatever the policy says.
+            ("cfg", Ok(Action::FsBackup)),
+            ("host", Ok(Action::FsBackup)),
+            ("unmounted", Err("reading claim x failed: 503".to_string())),
+        ]
+        .into_iter()
+        .map(|(n, a)| (n.to_string(), a))
+        .collect();
+        let got = select(
+            &pod(json!({VOLUMES_TO_BACKUP: "data,raw"}), volumes()),
+            false,
+            &by_policy,
+        );
+        assert_eq!(
+            kinds(&got),
+            vec![
+                ("data", "n/a"),
+                ("raw", "skipped"),
+                ("logs", "backup"),
+                ("cfg", "n/a"),
+                ("host", "skipped"),
+                ("unmounted", "skipped"),
+            ]
+        );
+        let FsChoice::NotApplicable(data) = &got[0].1 else {
+            panic!("{got:?}")
+        };
+        assert!(data.contains("policy says snapshot"), "{data}");
+        let FsChoice::Skipped(unknown) = &got[5].1 else {
+            panic!("{got:?}")
+        };
+        assert!(unknown.contains("503"), "{unknown}");
+        // With no policy matching, the same pod is the annotations' alone.
+        let plain = select(
+            &pod(json!({VOLUMES_TO_BACKUP: "data,raw"}), volumes()),
+            false,
+            &BTreeMap::new(),
+        );
+        assert_eq!(kinds(&plain), vec![("data", "backup"), ("raw", "skipped")]);
     }
 }

@@ -14,8 +14,10 @@ use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use tokio::time::Instant;
 
-use super::fs_request::{ClaimRef, pod_volume_backup, repo_identifier};
+use super::fs_policy::read_claim;
+use super::fs_request::{ClaimRef, PVC_NAME_ANNOTATION, pod_volume_backup, repo_identifier};
 use super::fs_select::{FsChoice, select};
+use super::record::ClaimVolume;
 use super::{Job, Taken};
 use crate::api::{PodVolumeBackup, PodVolumePhase, UploaderType};
 use crate::backup::sidefiles::{BackupLog, Results};
@@ -52,7 +54,8 @@ pub async fn start(
     let mut started = Started::default();
     let namespace = pod.namespace().unwrap_or_default();
     let qualified = format!("{namespace}/{}", pod.name_any());
-    let chosen: Vec<(String, FsChoice)> = select(pod, defaults_to_fs(job));
+    let by_policy = super::fs_policy::actions(job, pod).await;
+    let chosen: Vec<(String, FsChoice)> = select(pod, defaults_to_fs(job), &by_policy);
     if !chosen.iter().any(|(_, c)| *c == FsChoice::Backup) {
         report_skips(&qualified, &chosen, log, results);
         return started;
@@ -195,6 +198,9 @@ pub async fn wait(
                     ) => {
                         pvb.metadata.managed_fields = None;
                         ended(&pvb, log, results);
+                        if let Some(claim) = claim_volume(job, &pvb).await {
+                            taken.pod_volume_claims.insert(name.clone(), claim);
+                        }
                         taken.pod_volume_backups.push(pvb);
                     }
                     _ if Instant::now() >= deadline => {
@@ -232,6 +238,24 @@ pub async fn wait(
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// The claim and volume behind a PodVolumeBackup of a claim's volume, for the volume info;
+/// `None` for any other volume, or when they cannot be read (the entry then names no claim).
+async fn claim_volume(job: &Job<'_>, pvb: &PodVolumeBackup) -> Option<ClaimVolume> {
+    let claim = pvb.annotations().get(PVC_NAME_ANNOTATION)?;
+    let namespace = pvb.spec.pod.namespace.clone().unwrap_or_default();
+    let (_, volume) = read_claim(job, &namespace, claim).await.ok()?;
+    let spec = volume.as_ref().and_then(|v| v.spec.as_ref());
+    Some(ClaimVolume {
+        namespace,
+        claim: claim.clone(),
+        volume: volume.as_ref().map(|v| v.name_any()).unwrap_or_default(),
+        reclaim_policy: spec
+            .and_then(|s| s.persistent_volume_reclaim_policy.clone())
+            .unwrap_or_default(),
+        volume_labels: volume.map(|v| v.labels().clone()).unwrap_or_default(),
+    })
 }
 
 fn phase(pvb: &PodVolumeBackup) -> Option<PodVolumePhase> {

@@ -15,6 +15,7 @@ mod claim;
 pub mod class;
 pub mod decide;
 pub mod delete;
+mod fs_policy;
 pub mod fs_request;
 pub mod fs_select;
 pub mod fs_step;
@@ -95,9 +96,20 @@ pub struct Taken {
     /// The PodVolumeBackups the backup made, as they ended (Velero's
     /// `<backup>-podvolumebackups.json.gz`).
     pub pod_volume_backups: Vec<PodVolumeBackup>,
+    /// The claim behind each of them that was a claim's volume, by PodVolumeBackup name.
+    pub pod_volume_claims: BTreeMap<String, record::ClaimVolume>,
 }
 
 impl Taken {
+    /// Velero's volume info for each pod volume taken file by file.
+    pub fn pod_volume_infos(&self) -> Vec<Value> {
+        use kube::ResourceExt;
+        self.pod_volume_backups
+            .iter()
+            .map(|pvb| record::pod_volume_info(pvb, self.pod_volume_claims.get(&pvb.name_any())))
+            .collect()
+    }
+
     /// The snapshot taken of `namespace/claim`, if one became ready.
     pub fn ready_for(&self, namespace: &str, claim: &str) -> Option<&snapshot::Ready> {
         self.records

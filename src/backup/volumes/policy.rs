@@ -18,6 +18,17 @@ pub enum Action {
     FsBackup,
 }
 
+impl Action {
+    /// As a policy document spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Skip => "skip",
+            Action::Snapshot => "snapshot",
+            Action::FsBackup => "fs-backup",
+        }
+    }
+}
+
 /// A volume, as the conditions see it (Velero's `structuredVolume`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Volume {

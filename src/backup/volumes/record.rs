@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::snapshot::Ready;
+use crate::api::{PodVolumeBackup, PodVolumePhase};
 
 /// The action Velero names in an operation taken by its VolumeSnapshot backup action.
 const SNAPSHOT_ACTION: &str = "velero.io/csi-volumesnapshot-backupper";
@@ -151,6 +152,54 @@ pub const SUFFIXES: [&str; 5] = [
     "csi-volumesnapshotclasses.json.gz",
 ];
 
+/// The claim and volume behind a pod volume taken file by file (Velero's volume info names
+/// them when the pod volume is a claim's).
+#[derive(Clone, Debug, Default)]
+pub struct ClaimVolume {
+    pub namespace: String,
+    pub claim: String,
+    pub volume: String,
+    pub reclaim_policy: String,
+    pub volume_labels: BTreeMap<String, String>,
+}
+
+/// Velero's `BackupVolumeInfo` for a pod volume taken file by file
+/// (`generateVolumeInfoFromPVB`): the PodVolumeBackup as it ended, and its claim when it was
+/// one's.
+pub fn pod_volume_info(pvb: &PodVolumeBackup, claim: Option<&ClaimVolume>) -> Value {
+    let status = pvb.status.clone().unwrap_or_default();
+    let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+        t.as_ref().map_or(Value::Null, |t| json!(t.0.to_string()))
+    };
+    let phase = status.phase.unwrap_or(PodVolumePhase::Failed);
+    let mut info = json!({
+        "backupMethod": "PodVolumeBackup",
+        "snapshotDataMoved": false, "preserveLocalSnapshot": false, "skipped": false,
+        "startTimestamp": time(&status.start_timestamp),
+        "completionTimestamp": time(&status.completion_timestamp),
+        "result": if phase == PodVolumePhase::Completed { "succeeded" } else { "failed" },
+        "pvbInfo": {
+            "snapshotHandle": status.snapshot_id.unwrap_or_default(),
+            "size": status.progress.and_then(|p| p.total_bytes).unwrap_or(0),
+            "incrementalSize": status.incremental_bytes.unwrap_or(0),
+            "uploaderType": pvb.spec.uploader_type,
+            "volumeName": pvb.spec.volume,
+            "podName": pvb.spec.pod.name,
+            "podNamespace": pvb.spec.pod.namespace,
+            "nodeName": pvb.spec.node,
+            // Velero's field has no JSON tag, so Go writes its own name.
+            "Phase": phase,
+        },
+    });
+    if let Some(c) = claim {
+        info["pvcName"] = json!(c.claim);
+        info["pvcNamespace"] = json!(c.namespace);
+        info["pvName"] = json!(c.volume);
+        info["pvInfo"] = json!({"reclaimPolicy": c.reclaim_policy, "labels": c.volume_labels});
+    }
+    info
+}
+
 /// The side files, by the suffix after `<backup>-`, with their JSON. The volume info and the
 /// operations are written for every backup, as empty lists when it took no claim, as Velero
 /// 1.18 writes them (`persistBackup`): a backup without `-volumeinfo.json.gz` is one from before
@@ -162,6 +211,7 @@ pub fn side_files(
     backup: &str,
     backup_uid: &str,
     records: &[VolumeRecord],
+    pod_volumes: Vec<Value>,
     classes: &[Value],
 ) -> Vec<(&'static str, Value)> {
     let ready: Vec<&Ready> = records.iter().filter_map(VolumeRecord::ready).collect();
@@ -173,7 +223,13 @@ pub fn side_files(
     let mut files = vec![
         (
             "volumeinfo.json.gz",
-            Value::Array(records.iter().map(VolumeRecord::volume_info).collect()),
+            Value::Array(
+                records
+                    .iter()
+                    .map(VolumeRecord::volume_info)
+                    .chain(pod_volumes)
+                    .collect(),
+            ),
         ),
         ("itemoperations.json.gz", Value::Array(operations)),
     ];
@@ -276,6 +332,7 @@ mod tests {
             "b",
             "u",
             &records,
+            vec![],
             &[json!({"metadata": {"name": "veloxide-csi"}})],
         );
         let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
@@ -287,16 +344,57 @@ mod tests {
         );
         // No snapshot, or no claim at all: the volume info and the operations, as Velero
         // writes them (empty lists), and no CSI list.
-        let only_skipped = side_files("b", "u", &[record(None)], &[]);
+        let only_skipped = side_files("b", "u", &[record(None)], vec![], &[]);
         let names: Vec<&str> = only_skipped.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["volumeinfo.json.gz", "itemoperations.json.gz"]);
         assert_eq!(only_skipped[1].1, json!([]));
         assert_eq!(
-            side_files("b", "u", &[], &[]),
+            side_files("b", "u", &[], vec![], &[]),
             [
                 ("volumeinfo.json.gz", json!([])),
                 ("itemoperations.json.gz", json!([]))
             ]
         );
+    }
+
+    #[test]
+    fn a_pod_volume_in_velero_s_volume_info() {
+        let pvb: PodVolumeBackup = serde_json::from_value(json!({
+            "metadata": {"name": "b-x1", "namespace": "velero"},
+            "spec": {"node": "n1", "pod": {"kind": "Pod", "name": "db-0", "namespace": "app"},
+                     "volume": "data", "backupStorageLocation": "default",
+                     "repoIdentifier": "", "uploaderType": "restic", "tags": {}},
+            "status": {"phase": "Completed", "snapshotID": "abc123",
+                       "startTimestamp": "2026-12-06T10:00:00Z",
+                       "completionTimestamp": "2026-12-06T10:00:09Z",
+                       "progress": {"totalBytes": 4096, "bytesDone": 4096}},
+        }))
+        .unwrap();
+        let claim = ClaimVolume {
+            namespace: "app".into(),
+            claim: "data-db-0".into(),
+            volume: "pvc-9".into(),
+            reclaim_policy: "Delete".into(),
+            volume_labels: BTreeMap::new(),
+        };
+        let info = pod_volume_info(&pvb, Some(&claim));
+        assert_eq!(info["backupMethod"], "PodVolumeBackup");
+        assert_eq!(info["result"], "succeeded");
+        assert_eq!(info["pvcName"], "data-db-0");
+        assert_eq!(info["pvName"], "pvc-9");
+        assert_eq!(info["pvbInfo"]["snapshotHandle"], "abc123");
+        assert_eq!(info["pvbInfo"]["size"], 4096);
+        assert_eq!(info["pvbInfo"]["podName"], "db-0");
+        assert_eq!(info["pvbInfo"]["volumeName"], "data");
+        assert_eq!(info["pvbInfo"]["uploaderType"], "restic");
+        assert_eq!(info["startTimestamp"], "2026-12-06T10:00:00Z");
+        // An emptyDir: no claim fields; a failed one says so.
+        let mut failed = pvb.clone();
+        failed.status.as_mut().unwrap().phase = Some(PodVolumePhase::Failed);
+        let info = pod_volume_info(&failed, None);
+        assert_eq!(info["result"], "failed");
+        assert!(info.get("pvcName").is_none());
+        let files = side_files("b", "u", &[], vec![info.clone()], &[]);
+        assert_eq!(files[0].1, json!([info]));
     }
 }
