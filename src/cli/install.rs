@@ -373,6 +373,7 @@ fn resource_of(object: &Value) -> anyhow::Result<(ApiResource, bool)> {
         "Secret" => ("secrets", true),
         "Service" => ("services", true),
         "Deployment" => ("deployments", true),
+        "DaemonSet" => ("daemonsets", true),
         "BackupStorageLocation" => ("backupstoragelocations", true),
         other => bail!("install does not know the kind {other}"),
     };
@@ -466,6 +467,20 @@ mod tests {
         );
         let refused = hooks_from(true, &ns(&[""]), false).unwrap_err();
         assert!(refused.0.contains("--hooks-namespaces"), "{}", refused.0);
+    }
+
+    /// Install (and uninstall, through the same list) can reach every kind it makes.
+    #[test]
+    fn every_object_install_makes_has_its_resource() {
+        for object in installed_objects("velero").unwrap() {
+            let (resource, namespaced) = resource_of(&object).unwrap();
+            assert_eq!(
+                namespaced,
+                object["metadata"]["namespace"].is_string(),
+                "{object}"
+            );
+            assert_eq!(resource.api_version, object["apiVersion"].as_str().unwrap());
+        }
     }
 
     #[test]

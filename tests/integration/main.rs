@@ -35,6 +35,7 @@ mod backup_shared_bucket;
 mod backup_sync;
 mod cli_everyday;
 mod cli_install;
+mod cli_install_agent;
 mod crds;
 mod create_flags;
 mod csi_snapshots;
