@@ -150,7 +150,10 @@ async fn deleting_a_backup_forgets_its_volume_snapshots_and_no_other() {
     .await;
 
     // Only the deleted backup's snapshot went; the other restores equal.
-    assert_eq!(restic_ids(&restic, work.path()), [first.clone()]);
+    assert_eq!(
+        restic_ids(&restic, work.path()),
+        std::slice::from_ref(&first)
+    );
     let checked = restic.ok(work.path(), &["check", "--read-data"]);
     assert!(checked.contains("no errors were found"), "{checked}");
     let restored = work.path().join("restored");

@@ -87,6 +87,12 @@ pub async fn forget(
                 tracing::warn!(backup, repository = %root, "the repository of the backup's file-system backups does not exist; nothing to forget there");
                 continue;
             }
+            // A Velero backup made with kopia: veloxide cannot open its repository, and
+            // refusing would keep the Backup forever. Its snapshots stay, said here.
+            Err(RepositoryError::Unsupported(why)) => {
+                tracing::warn!(backup, repository = %root, snapshots = ids.len(), "the backup's file-system backups in this repository are not forgotten (they stay in the bucket): {why}");
+                continue;
+            }
             Err(e) => return Err(format!("forgetting file-system backups: {e}")),
         };
         let ids: Vec<String> = ids.iter().cloned().collect();
