@@ -4,7 +4,8 @@
 //! on the first); the second's list of PodVolumeBackups is made to name the first's snapshot
 //! too, as a damaged or planted list could; deleting the second forgets its own snapshot
 //! only (the first's tags carry the first backup's uid), and the first still restores equal
-//! and `restic check --read-data` passes.
+//! and `restic check --read-data` passes. A kopia snapshot in the list (a Velero backup's,
+//! which veloxide cannot open) does not keep the Backup from being deleted.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -114,6 +115,13 @@ async fn deleting_a_backup_forgets_its_volume_snapshots_and_no_other() {
     planted["metadata"]["name"] = json!("gone-2-planted");
     planted["status"]["snapshotID"] = json!(first);
     listed.push(planted);
+    // And a volume Velero backed up with kopia, whose repository veloxide cannot open: left
+    // with a warning, not a reason to keep the Backup forever.
+    let mut kopia = listed[0].clone();
+    kopia["metadata"]["name"] = json!("gone-2-kopia");
+    kopia["spec"]["uploaderType"] = json!("kopia");
+    kopia["status"]["snapshotID"] = json!("0123456789abcdef0123456789abcdef");
+    listed.push(kopia);
     let file = work.path().join("pvbs.json.gz");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&serde_json::to_vec(&listed).unwrap()).unwrap();
