@@ -1517,3 +1517,77 @@ async fn chart_installs_into_a_real_control_plane_and_the_server_it_configures_w
     ));
     assert!(!out.contains(RELEASE), "{out}");
 }
+
+/// `nodeAgent.enabled`: the repository password Secret is made once with a random password
+/// (Helm's `lookup` reads it back), kept by an upgrade and by `helm uninstall` (the
+/// repositories open with nothing else), taken up again by a new install of the release, and
+/// a `nodeAgent.repositoryPassword.value` that differs from it fails the upgrade. Its own
+/// release and namespace: the cluster is shared with the install test above.
+#[test]
+fn chart_makes_the_repository_password_once_and_keeps_it() {
+    let s = cluster();
+    let helm = helm();
+    let chart = chart().display().to_string();
+    let (release, ns) = ("agent", "fsb-agent");
+    let helm_run = |verb: &str, extra: &[&str]| {
+        let mut args = vec![verb, release];
+        if verb != "uninstall" {
+            args.extend([
+                chart.as_str(),
+                "--skip-crds",
+                "--set",
+                "nodeAgent.enabled=true",
+                "--set",
+                "webhook.enabled=false",
+                "--set",
+                "replicaCount=1",
+                "--set",
+                "podDisruptionBudget.enabled=false",
+            ]);
+        }
+        args.extend(["--namespace", ns]);
+        args.extend(extra);
+        tool(s, &helm, &args, None)
+    };
+    let password = || {
+        b64(&ok(kubectl(
+            s,
+            &[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                "velero-repo-credentials",
+                "-o",
+                "jsonpath={.data.repository-password}",
+            ],
+        )))
+    };
+    ok(helm_run("install", &["--create-namespace"]));
+    let made = password();
+    assert_eq!(made.len(), 32);
+    assert!(made.iter().all(u8::is_ascii_alphanumeric));
+    let daemonsets = ok(kubectl(s, &["-n", ns, "get", "daemonset", "-o", "name"]));
+    assert!(
+        daemonsets.contains("daemonset.apps/agent-veloxide-node-agent"),
+        "{daemonsets}"
+    );
+
+    ok(helm_run("upgrade", &[]));
+    assert_eq!(password(), made, "an upgrade keeps the password");
+    let refused = fails(helm_run(
+        "upgrade",
+        &["--set", "nodeAgent.repositoryPassword.value=another"],
+    ));
+    assert!(
+        refused.contains("nodeAgent.repositoryPassword.value differs"),
+        "{refused}"
+    );
+    assert_eq!(password(), made);
+
+    ok(helm_run("uninstall", &[]));
+    assert_eq!(password(), made, "helm uninstall leaves the password");
+    ok(helm_run("install", &[]));
+    assert_eq!(password(), made, "a new install takes the kept password up");
+    ok(helm_run("uninstall", &[]));
+}
