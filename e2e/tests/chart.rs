@@ -999,6 +999,24 @@ fn chart_refuses_bad_values() {
         (&["replicaCount=0"], "replicaCount"),
         (&["replicaCount=two"], "replicaCount"),
         (
+            &["nodeAgent.enable=true"],
+            "Additional property enable is not allowed",
+        ),
+        (
+            &[
+                "nodeAgent.enabled=true",
+                "nodeAgent.podVolumePath=var/lib/kubelet/pods",
+            ],
+            "nodeAgent.podVolumePath",
+        ),
+        (
+            &[
+                "nodeAgent.enabled=true",
+                "nodeAgent.resources.limits.memory=lots",
+            ],
+            "nodeAgent.resources.limits.memory",
+        ),
+        (
             &["unknownKey=1"],
             "Additional property unknownKey is not allowed",
         ),
