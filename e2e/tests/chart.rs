@@ -314,6 +314,15 @@ fn scenarios(scratch: &Path) -> Vec<(&'static str, Vec<String>)> {
             ],
         ),
         (
+            "node-agent",
+            s(&[
+                "--set",
+                "nodeAgent.enabled=true",
+                "--set",
+                "nodeAgent.tolerations[0].operator=Exists",
+            ]),
+        ),
+        (
             "no-webhook",
             s(&[
                 "--set",
@@ -463,7 +472,129 @@ fn chart_renders_valid_objects_for_each_option() {
         if name == "locations" {
             check_locations(&objects);
         }
+        check_node_agent(name, &objects);
     }
+}
+
+/// The node agent (nodeAgent.enabled): a DaemonSet of `veloxide node-agent` that reads the
+/// kubelet's pods directory with HostToContainer propagation, knows its node from the downward
+/// API and stays in the 128Mi; its own identity, with none of the server's rights;
+/// velero-repo-credentials made with a random password. None of it without the value.
+fn check_node_agent(name: &str, objects: &[Value]) {
+    let agent: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("node-agent")
+        })
+        .collect();
+    let password = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "velero-repo-credentials");
+    if name != "node-agent" {
+        assert!(agent.is_empty() && password.is_none(), "{name}: {agent:?}");
+        return;
+    }
+    let ds = one(objects, "DaemonSet");
+    assert_eq!(ds["metadata"]["name"], "veloxide-node-agent");
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "veloxide-node-agent");
+    assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
+    // Not selected by the server's Deployment, Service or PodDisruptionBudget.
+    let server = &one(objects, "Deployment")["spec"]["selector"]["matchLabels"];
+    let labels = &ds["spec"]["template"]["metadata"]["labels"];
+    assert!(
+        server
+            .as_object()
+            .unwrap()
+            .iter()
+            .any(|(k, v)| &labels[k] != v),
+        "the server's selector {server} matches the agent's pods {labels}"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["image"],
+        one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    );
+    assert_eq!(
+        c["args"],
+        json!([
+            "node-agent",
+            "--namespace=$(VELERO_NAMESPACE)",
+            "--kubelet-pods-dir=/var/lib/kubelet/pods"
+        ])
+    );
+    assert!(
+        c["env"].as_array().unwrap().contains(
+            &json!({"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
+        ),
+        "{}",
+        c["env"]
+    );
+    assert_eq!(c["resources"]["limits"]["memory"], "128Mi");
+    assert_eq!(
+        pod["volumes"][0],
+        json!({"name": "host-pods", "hostPath": {"path": "/var/lib/kubelet/pods", "type": "Directory"}})
+    );
+    assert_eq!(
+        c["volumeMounts"][0],
+        json!({"name": "host-pods", "mountPath": "/var/lib/kubelet/pods", "mountPropagation": "HostToContainer"})
+    );
+    let sc = &c["securityContext"];
+    assert_eq!(sc["privileged"], false);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        sc["capabilities"]["add"],
+        json!([
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "DAC_READ_SEARCH",
+            "FOWNER",
+            "FSETID"
+        ])
+    );
+    // Its identity: its own ServiceAccount, bound to its own roles only.
+    for binding in agent.iter().filter(|o| kind_of(o).ends_with("Binding")) {
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": "veloxide-node-agent", "namespace": NAMESPACE}])
+        );
+        assert_eq!(binding["roleRef"]["name"], "veloxide-node-agent");
+    }
+    let rules: Vec<&Value> = agent
+        .iter()
+        .filter(|o| kind_of(o).ends_with("Role"))
+        .flat_map(|o| o["rules"].as_array().unwrap())
+        .collect();
+    for rule in &rules {
+        let verbs = rule["verbs"].to_string();
+        let resources = rule["resources"].to_string();
+        assert!(!verbs.contains('*') && !resources.contains('*'), "{rule}");
+        assert!(
+            resources.contains("events") || !(verbs.contains("delete") || verbs.contains("create")),
+            "{rule}"
+        );
+        if resources.contains("secrets") || resources.contains("pods") {
+            assert_eq!(rule["verbs"], json!(["get"]), "{rule}");
+        }
+    }
+    let cluster_role = agent.iter().find(|o| kind_of(o) == "ClusterRole").unwrap();
+    assert_eq!(
+        cluster_role["rules"],
+        json!([{"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "persistentvolumes"], "verbs": ["get"]}])
+    );
+    let secret = password.expect("velero-repo-credentials");
+    assert_eq!(
+        secret["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let pw = b64(secret["data"]["repository-password"].as_str().unwrap());
+    assert_eq!(pw.len(), 32);
+    assert!(pw.iter().all(u8::is_ascii_alphanumeric));
 }
 
 fn check_workload(name: &str, objects: &[Value]) {
@@ -591,7 +722,12 @@ fn check_rbac(name: &str, objects: &[Value]) {
             );
         }
     }
-    let role = one(objects, "Role");
+    let roles: Vec<&Value> = objects
+        .iter()
+        .filter(|o| kind_of(o) == "Role" && o["metadata"]["name"] == "veloxide")
+        .collect();
+    assert_eq!(roles.len(), 1, "{name}: the server's Role");
+    let role = roles[0];
     let secret_rule = role["rules"]
         .as_array()
         .unwrap()
@@ -862,6 +998,24 @@ fn chart_refuses_bad_values() {
     let cases: &[(&[&str], &str)] = &[
         (&["replicaCount=0"], "replicaCount"),
         (&["replicaCount=two"], "replicaCount"),
+        (
+            &["nodeAgent.enable=true"],
+            "Additional property enable is not allowed",
+        ),
+        (
+            &[
+                "nodeAgent.enabled=true",
+                "nodeAgent.podVolumePath=var/lib/kubelet/pods",
+            ],
+            "nodeAgent.podVolumePath",
+        ),
+        (
+            &[
+                "nodeAgent.enabled=true",
+                "nodeAgent.resources.limits.memory=lots",
+            ],
+            "nodeAgent.resources.limits.memory",
+        ),
         (
             &["unknownKey=1"],
             "Additional property unknownKey is not allowed",
@@ -1380,4 +1534,78 @@ async fn chart_installs_into_a_real_control_plane_and_the_server_it_configures_w
         &["get", "validatingwebhookconfiguration", "-o", "name"],
     ));
     assert!(!out.contains(RELEASE), "{out}");
+}
+
+/// `nodeAgent.enabled`: the repository password Secret is made once with a random password
+/// (Helm's `lookup` reads it back), kept by an upgrade and by `helm uninstall` (the
+/// repositories open with nothing else), taken up again by a new install of the release, and
+/// a `nodeAgent.repositoryPassword.value` that differs from it fails the upgrade. Its own
+/// release and namespace: the cluster is shared with the install test above.
+#[test]
+fn chart_makes_the_repository_password_once_and_keeps_it() {
+    let s = cluster();
+    let helm = helm();
+    let chart = chart().display().to_string();
+    let (release, ns) = ("agent", "fsb-agent");
+    let helm_run = |verb: &str, extra: &[&str]| {
+        let mut args = vec![verb, release];
+        if verb != "uninstall" {
+            args.extend([
+                chart.as_str(),
+                "--skip-crds",
+                "--set",
+                "nodeAgent.enabled=true",
+                "--set",
+                "webhook.enabled=false",
+                "--set",
+                "replicaCount=1",
+                "--set",
+                "podDisruptionBudget.enabled=false",
+            ]);
+        }
+        args.extend(["--namespace", ns]);
+        args.extend(extra);
+        tool(s, &helm, &args, None)
+    };
+    let password = || {
+        b64(&ok(kubectl(
+            s,
+            &[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                "velero-repo-credentials",
+                "-o",
+                "jsonpath={.data.repository-password}",
+            ],
+        )))
+    };
+    ok(helm_run("install", &["--create-namespace"]));
+    let made = password();
+    assert_eq!(made.len(), 32);
+    assert!(made.iter().all(u8::is_ascii_alphanumeric));
+    let daemonsets = ok(kubectl(s, &["-n", ns, "get", "daemonset", "-o", "name"]));
+    assert!(
+        daemonsets.contains("daemonset.apps/agent-veloxide-node-agent"),
+        "{daemonsets}"
+    );
+
+    ok(helm_run("upgrade", &[]));
+    assert_eq!(password(), made, "an upgrade keeps the password");
+    let refused = fails(helm_run(
+        "upgrade",
+        &["--set", "nodeAgent.repositoryPassword.value=another"],
+    ));
+    assert!(
+        refused.contains("nodeAgent.repositoryPassword.value differs"),
+        "{refused}"
+    );
+    assert_eq!(password(), made);
+
+    ok(helm_run("uninstall", &[]));
+    assert_eq!(password(), made, "helm uninstall leaves the password");
+    ok(helm_run("install", &[]));
+    assert_eq!(password(), made, "a new install takes the kept password up");
+    ok(helm_run("uninstall", &[]));
 }

@@ -93,6 +93,13 @@ pub struct InstallArgs {
     /// default), the chart's `rbac.restore.podSecurityLabels`.
     #[arg(long)]
     restore_pod_security_labels: bool,
+    /// Run the node agent for file-system backup (Velero's flag): its DaemonSet and its own
+    /// least-privilege identity, the chart's `nodeAgent.enabled`. The repository password
+    /// Secret `velero-repo-credentials` is made with 32 random letters and digits when it does
+    /// not exist, and left as it is when it does (with --dry-run it is printed with a new
+    /// password: do not apply that over an existing one).
+    #[arg(long)]
+    use_node_agent: bool,
     /// Print the objects instead of applying them (secret material included, in the Secrets).
     #[arg(long)]
     dry_run: bool,
@@ -126,14 +133,35 @@ impl InstallArgs {
                 aggregated_cluster_roles: self.restore_aggregated_cluster_roles,
                 pod_security_labels: self.restore_pod_security_labels,
             },
+            node_agent: None,
         };
         if self.dry_run {
+            if self.use_node_agent {
+                plan.node_agent = Some(manifests::NodeAgent {
+                    password: Some(manifests::random_password()?),
+                });
+                eprintln!(
+                    "Warning: the printed Secret {} holds a new random password; applying it over \
+                     an existing one leaves every file-system backup made with the old one unreadable",
+                    crate::repository::SECRET_NAME
+                );
+            }
             print!("{}", render(&manifests::objects(&plan), self.output)?);
             return Ok(ExitCode::SUCCESS);
         }
         let client = super::Cluster::connect(globals).await?.client;
         plan.crd_groups = crd_groups::from_cluster(&client).await?;
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        if self.use_node_agent {
+            // An existing password stays: the repositories made with it open with no other.
+            let existing = secrets.get_opt(crate::repository::SECRET_NAME).await?;
+            plan.node_agent = Some(manifests::NodeAgent {
+                password: match existing {
+                    Some(_) => None,
+                    None => Some(manifests::random_password()?),
+                },
+            });
+        }
         if let Some(existing) = secrets.get_opt(manifests::WEBHOOK_SECRET).await? {
             let data: BTreeMap<String, Vec<u8>> = existing
                 .data
@@ -310,6 +338,9 @@ pub(super) fn installed_objects(namespace: &str) -> anyhow::Result<Vec<Value>> {
         // Names only: the groups the backup role reads change none.
         crd_groups: Vec::new(),
         restore_guards: RestoreGuards::default(),
+        // The agent's objects go too; the repository password Secret is not listed (it goes
+        // only with the namespace, when install made it).
+        node_agent: Some(manifests::NodeAgent { password: None }),
     };
     Ok(manifests::objects(&plan))
 }
@@ -342,6 +373,7 @@ fn resource_of(object: &Value) -> anyhow::Result<(ApiResource, bool)> {
         "Secret" => ("secrets", true),
         "Service" => ("services", true),
         "Deployment" => ("deployments", true),
+        "DaemonSet" => ("daemonsets", true),
         "BackupStorageLocation" => ("backupstoragelocations", true),
         other => bail!("install does not know the kind {other}"),
     };
@@ -435,6 +467,20 @@ mod tests {
         );
         let refused = hooks_from(true, &ns(&[""]), false).unwrap_err();
         assert!(refused.0.contains("--hooks-namespaces"), "{}", refused.0);
+    }
+
+    /// Install (and uninstall, through the same list) can reach every kind it makes.
+    #[test]
+    fn every_object_install_makes_has_its_resource() {
+        for object in installed_objects("velero").unwrap() {
+            let (resource, namespaced) = resource_of(&object).unwrap();
+            assert_eq!(
+                namespaced,
+                object["metadata"]["namespace"].is_string(),
+                "{object}"
+            );
+            assert_eq!(resource.api_version, object["apiVersion"].as_str().unwrap());
+        }
     }
 
     #[test]

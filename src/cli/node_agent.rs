@@ -19,7 +19,7 @@ pub struct NodeAgentArgs {
     #[arg(long, env = "NODE_NAME")]
     node_name: String,
     /// The kubelet's pods directory as mounted into the agent (Velero mounts it at
-    /// /host_pods; the chart mounts it read-only at its own path).
+    /// /host_pods; the chart mounts it at the host's path, read-write for restores).
     #[arg(long, default_value = "/var/lib/kubelet/pods")]
     kubelet_pods_dir: PathBuf,
     /// A read from or upload to the object store that makes no progress for this long is

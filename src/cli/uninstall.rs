@@ -296,8 +296,15 @@ mod tests {
             "Secret/storage-ca-cert",
             "ValidatingWebhookConfiguration/veloxide",
             "BackupStorageLocation/default",
+            "DaemonSet/veloxide-node-agent",
+            "ClusterRole/veloxide-node-agent",
         ] {
             assert!(kinds.contains(&k.to_owned()), "{k} in {kinds:?}");
         }
+        // The repositories' password goes only with the namespace install made.
+        assert!(
+            !kinds.iter().any(|k| k.contains("velero-repo-credentials")),
+            "{kinds:?}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use super::error::RepositoryError;
 
 /// The repository format, by Velero's `uploaderType` name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Uploader {
     /// restic's repository format (what `restic` and `rustic_core` read and write).
     Restic,

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 pub use address::{RepoAddress, Uploader};
 pub use error::RepositoryError;
+pub use password::read as read_password;
 pub use password::{RepoPassword, SECRET_KEY, SECRET_NAME};
 pub use progress::Progress;
 
@@ -63,6 +64,18 @@ pub struct Restored {
     pub bytes: u64,
 }
 
+/// What [`VolumeRepository::forget`] did with each snapshot id it was given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Removed from the repository (their snapshot files deleted).
+    pub forgotten: Vec<String>,
+    /// Not in the repository: forgotten before, or never written.
+    pub missing: Vec<String>,
+    /// Kept: the snapshot lacks one of the tags asked for (it is another backup's), or the id
+    /// is shorter than 8 digits or names more than one snapshot.
+    pub kept: Vec<String>,
+}
+
 /// Whether [`open`] may create a repository that does not exist yet (a backup may; a restore
 /// must find one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +103,11 @@ pub trait VolumeRepository: Send + Sync {
     fn restore(&self, id: &str, target: &Path, progress: &Progress) -> Result<Restored>;
     /// The repository's snapshots.
     fn snapshots(&self) -> Result<Vec<Snapshot>>;
+    /// Forget the snapshots `ids` (full ids, or prefixes of at least 8 digits naming one
+    /// snapshot, as restic's short ids) whose tags hold every `key=value` of `tags` (a
+    /// backup's `backup-uid`): their snapshot files are deleted, never another's. The data
+    /// only they used stays in the repository until it is pruned.
+    fn forget(&self, ids: &[String], tags: &BTreeMap<String, String>) -> Result<Forgotten>;
 }
 
 /// Open (or, with [`Create::IfMissing`], create) the repository at `address` in `store`'s

@@ -14,6 +14,25 @@ pub const SECRET_NAME: &str = "velero-repo-credentials";
 /// The key inside the Secret.
 pub const SECRET_KEY: &str = "repository-password";
 
+/// The password from the Secret in `namespace`, read through the API (`get` on that one
+/// Secret); the error names the Secret and, when it is missing, the command that makes it.
+pub async fn read(client: &kube::Client, namespace: &str) -> Result<RepoPassword, String> {
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get_opt(SECRET_NAME)
+        .await
+        .map_err(|e| format!("reading Secret {namespace}/{SECRET_NAME}: {e}"))?;
+    let data: Option<BTreeMap<String, Vec<u8>>> = secret.map(|s| {
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    });
+    RepoPassword::from_secret(namespace, data.as_ref()).map_err(|e| e.to_string())
+}
+
 /// A repository password. `Debug` prints `<redacted>`; nothing formats the value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoPassword(Redacted<String>);

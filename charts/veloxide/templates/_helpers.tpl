@@ -75,3 +75,19 @@ app.kubernetes.io/part-of: veloxide
 {{- define "veloxide.locationCASecretName" -}}
 {{- printf "%s-%s-ca" (include "veloxide.fullname" .root) .location.name | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The node agent's labels: its own app.kubernetes.io/name, so neither the server's
+Deployment, Service, PodDisruptionBudget nor anti-affinity selects the agent's pods. */}}
+{{- define "veloxide.nodeAgentSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "veloxide.name" . }}-node-agent
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "veloxide.nodeAgentLabels" -}}
+helm.sh/chart: {{ include "veloxide.chart" . }}
+{{ include "veloxide.nodeAgentSelectorLabels" . }}
+app.kubernetes.io/component: node-agent
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: veloxide
+{{- end }}

@@ -15,6 +15,7 @@ mod claim;
 pub mod class;
 pub mod decide;
 pub mod delete;
+pub mod fs_delete;
 mod fs_policy;
 pub mod fs_request;
 pub mod fs_select;

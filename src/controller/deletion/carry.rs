@@ -128,8 +128,9 @@ async fn claim_request(
     }
 }
 
-/// The backup's files, then the restores of it, then the Backup object, each only once what
-/// came before went; what failed, and how many objects went from the store.
+/// The backup's CSI snapshots and file-system backups, then its files, then the restores of
+/// it, then the Backup object, each only once what came before went; what failed, and how
+/// many objects went from the store.
 async fn delete_everything(
     ctx: &Context,
     backups: &Api<Backup>,
@@ -147,7 +148,12 @@ async fn delete_everything(
             )),
             // Proven again here (the request was checked before the Backup went Deleting):
             // only a folder whose marker or stored metadata names this backup is deleted.
-            Ok(store) => match delete_snapshots(ctx, backups, &store, name, files).await {
+            Ok(store) => match async {
+                delete_snapshots(ctx, backups, &store, name, files).await?;
+                super::fs::forget(ctx, location, name, files).await
+            }
+            .await
+            {
                 Err(e) => errors.push(e),
                 Ok(()) => match crate::backup::delete_proven(&store, name, &files.uid).await {
                     Ok(Removed::Deleted { deleted, .. }) => deleted_objects = deleted,

@@ -22,6 +22,7 @@
 
 mod carry;
 pub mod decide;
+mod fs;
 mod name;
 mod prove;
 pub mod resume;

@@ -17,8 +17,8 @@ use rustic_core::{
 };
 
 use super::{
-    Create, Progress, RepoAddress, RepoPassword, RepositoryError, Restored, Result, Snapshot,
-    SnapshotRequest, VolumeRepository,
+    Create, Forgotten, Progress, RepoAddress, RepoPassword, RepositoryError, Restored, Result,
+    Snapshot, SnapshotRequest, VolumeRepository,
 };
 use crate::storage::ObjectStore;
 use backend::StoreBackend;
@@ -244,6 +244,55 @@ impl VolumeRepository for ResticRepository {
             .map_err(|e| self.fail(e))?;
         Ok(snaps.iter().map(to_snapshot).collect())
     }
+
+    fn forget(&self, ids: &[String], tags: &BTreeMap<String, String>) -> Result<Forgotten> {
+        let repo = self.reopen(&Progress::default())?;
+        let all = repo.get_all_snapshots().map_err(|e| self.fail(e))?;
+        let (gone, forgotten) = choose_forgotten(
+            all.iter()
+                .map(|s| (s.id.to_hex().as_str().to_owned(), parse_tags(s.tags.iter()))),
+            ids,
+            tags,
+        );
+        let gone: Vec<_> = all
+            .iter()
+            .filter(|s| gone.contains(&s.id.to_hex().as_str().to_owned()))
+            .map(|s| s.id)
+            .collect();
+        if !gone.is_empty() {
+            repo.delete_snapshots(&gone).map_err(|e| self.fail(e))?;
+        }
+        Ok(forgotten)
+    }
+}
+
+/// Which of `snapshots` (full id, tags) `ids` forget (pure): the full ids to delete, and what
+/// became of each id asked for.
+fn choose_forgotten(
+    snapshots: impl Iterator<Item = (String, BTreeMap<String, String>)>,
+    ids: &[String],
+    tags: &BTreeMap<String, String>,
+) -> (Vec<String>, Forgotten) {
+    let snapshots: Vec<_> = snapshots.collect();
+    let mut out = Forgotten::default();
+    let mut gone = Vec::new();
+    for id in ids {
+        let matching: Vec<_> = snapshots
+            .iter()
+            .filter(|(full, _)| id.len() >= 8 && full.starts_with(id.as_str()))
+            .collect();
+        match matching.as_slice() {
+            [] if id.len() >= 8 => out.missing.push(id.clone()),
+            [(full, have)] if tags.iter().all(|(k, v)| have.get(k) == Some(v)) => {
+                if !gone.contains(full) {
+                    gone.push(full.clone());
+                }
+                out.forgotten.push(id.clone());
+            }
+            _ => out.kept.push(id.clone()),
+        }
+    }
+    (gone, out)
 }
 
 /// rustic_core's progress reports, kept for the one that counts bytes (the files backed up or
@@ -295,6 +344,27 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a snapshot carrying every tag asked for goes; a short id naming one snapshot is
+    /// enough, one naming two or shorter than 8 digits forgets nothing.
+    #[test]
+    fn forget_takes_only_the_backup_s_own_snapshots() {
+        let tagged = |uid: &str| BTreeMap::from([("backup-uid".to_owned(), uid.to_owned())]);
+        let snaps = vec![
+            ("aaaaaaaa11".to_owned(), tagged("u1")),
+            ("bbbbbbbb22".to_owned(), tagged("u2")),
+            ("cccccccc33".to_owned(), tagged("u1")),
+            ("cccccccc44".to_owned(), tagged("u1")),
+        ];
+        let ids: Vec<String> = ["aaaaaaaa11", "bbbbbbbb", "cccccccc", "dddddddd", "aaaa"]
+            .map(String::from)
+            .to_vec();
+        let (gone, out) = choose_forgotten(snaps.into_iter(), &ids, &tagged("u1"));
+        assert_eq!(gone, ["aaaaaaaa11"]);
+        assert_eq!(out.forgotten, ["aaaaaaaa11"]);
+        assert_eq!(out.missing, ["dddddddd"]);
+        assert_eq!(out.kept, ["bbbbbbbb", "cccccccc", "aaaa"]);
+    }
 
     #[test]
     fn tags_round_trip_as_velero_writes_them() {

@@ -2,6 +2,7 @@
 //! what the Helm chart renders with its default values, plus the credentials Secret, the CA
 //! bundle Secret and the default BackupStorageLocation Velero's install makes.
 
+mod agent;
 mod hooks;
 mod names;
 mod rbac;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::certs::WebhookCerts;
 use crate::api::BackupStorageLocation;
+pub use agent::random_password;
 pub use hooks::Hooks;
 use names::meta;
 pub use names::{
@@ -37,6 +39,16 @@ pub struct Plan {
     pub crd_groups: Vec<String>,
     /// What restores may do beyond the default guards (the chart's `rbac.restore.*`).
     pub restore_guards: RestoreGuards,
+    /// The node agent (`--use-node-agent`, the chart's `nodeAgent.enabled`), or none.
+    pub node_agent: Option<NodeAgent>,
+}
+
+/// The node agent's DaemonSet and identity, and the repository password Secret when install
+/// makes it. Holds secret material: no `Debug`.
+pub struct NodeAgent {
+    /// The new Secret's password; `None` when the Secret already exists and stays as it is
+    /// (a new password would leave every repository made with the old one unopenable).
+    pub password: Option<String>,
 }
 
 /// The restore guards a user lifts, as the chart's `rbac.restore.aggregatedClusterRoles` and
@@ -86,6 +98,9 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
     );
     out.extend(rbac(ns, &plan.crd_groups));
     out.extend(hooks::rbac(ns, &plan.hooks));
+    if plan.node_agent.is_some() {
+        out.extend(agent::rbac(ns));
+    }
     out.push(secret(
         CREDENTIALS_SECRET,
         ns,
@@ -94,6 +109,12 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
     ));
     if let Some(bundle) = &plan.ca_bundle {
         out.push(secret(CA_SECRET, ns, "Opaque", &[(CA_KEY, bundle)]));
+    }
+    if let Some(NodeAgent {
+        password: Some(password),
+    }) = &plan.node_agent
+    {
+        out.push(agent::password_secret(ns, password));
     }
     let w = &plan.webhook;
     out.push(secret(
@@ -113,6 +134,9 @@ pub fn objects(plan: &Plan) -> Vec<Value> {
         flags.push("--hooks-enabled");
     }
     out.push(deployment(ns, &plan.image, &flags));
+    if plan.node_agent.is_some() {
+        out.push(agent::daemonset(ns, &plan.image));
+    }
     let mut location = serde_json::to_value(&plan.location).expect("a location serializes");
     location["metadata"] = meta(LOCATION, Some(ns));
     out.push(location);
@@ -142,6 +166,7 @@ mod tests {
             hooks: Hooks::Off,
             crd_groups: Vec::new(),
             restore_guards: RestoreGuards::default(),
+            node_agent: None,
         }
     }
 
@@ -275,9 +300,41 @@ mod tests {
         }
     }
 
+    /// `--use-node-agent`: the DaemonSet after the server, its own identity, and the
+    /// password Secret only when install makes it (an existing one is never replaced).
+    #[test]
+    fn the_node_agent_only_when_asked_and_the_password_only_when_new() {
+        let none = kinds(&objects(&plan("velero", false)));
+        assert!(!none.iter().any(|k| k.contains("node-agent")), "{none:?}");
+        let mut with = plan("velero", false);
+        with.node_agent = Some(NodeAgent {
+            password: Some("pw".into()),
+        });
+        let all = kinds(&objects(&with));
+        for k in [
+            "DaemonSet/veloxide-node-agent",
+            "ServiceAccount/veloxide-node-agent",
+            "Role/veloxide-node-agent",
+            "ClusterRoleBinding/veloxide-node-agent",
+            "Secret/velero-repo-credentials",
+        ] {
+            assert!(all.contains(&k.to_owned()), "{k} in {all:?}");
+        }
+        let at = |k: &str| all.iter().position(|x| x == k).unwrap();
+        assert!(at("Deployment/veloxide") < at("DaemonSet/veloxide-node-agent"));
+        with.node_agent = Some(NodeAgent { password: None });
+        let kept = kinds(&objects(&with));
+        assert!(!kept.contains(&"Secret/velero-repo-credentials".to_owned()));
+        assert!(kept.contains(&"DaemonSet/veloxide-node-agent".to_owned()));
+    }
+
     #[test]
     fn namespaced_objects_name_the_namespace() {
-        for o in objects(&plan("backup", false)) {
+        let mut p = plan("backup", false);
+        p.node_agent = Some(NodeAgent {
+            password: Some("pw".into()),
+        });
+        for o in objects(&p) {
             let kind = o["kind"].as_str().unwrap();
             let cluster = matches!(
                 kind,
