@@ -293,7 +293,12 @@ async fn a_volume_backed_up_file_by_file_is_restored_into_the_new_pod_before_it_
     let failed = pvrs[0].status.clone().unwrap();
     assert_eq!(failed.phase, Some(PodVolumePhase::Failed), "{failed:?}");
     let message = failed.message.unwrap_or_default();
-    assert!(message.contains(&snapshot), "{message}");
+    assert!(
+        message.contains(&format!(
+            "snapshot {snapshot} is not in repository restic/{ns}/"
+        )),
+        "{message}"
+    );
     assert_eq!(pvrs[0].spec.source_namespace, ns);
     let results = restore_results(&world, "default", "fsr-2");
     let errors = results["errors"]["namespaces"][&other].to_string();

@@ -20,7 +20,8 @@ use super::restore_decide::{done_file_name, restore_uid};
 use crate::api::{PodVolumePhase, PodVolumeRestore, UploaderType};
 use crate::controller::claim::{Ended, Run, claim};
 use crate::controller::now;
-use crate::repository::{self, Create, Progress, RepoAddress, Uploader};
+use crate::repository::{self, Create, Progress, RepoAddress, RepositoryError, Uploader};
+use crate::storage::StorageError;
 
 /// The most entries the symlink check looks at before the restore: a new volume holds a few.
 const CHECK_ENTRIES: usize = 100_000;
@@ -129,12 +130,29 @@ async fn write(agent: &Agent, pvr: &PodVolumeRestore, progress: Progress) -> Res
         .await
         .map_err(|e| format!("the restore task ended without an answer: {e}"))?
         .map_err(|e| {
-            format!(
-                "snapshot {} of repository {root} into {}: {}",
-                pvr.spec.snapshot_id,
-                path.display(),
-                repository_message(&e)
-            )
+            let id = &pvr.spec.snapshot_id;
+            match &e {
+                RepositoryError::Store {
+                    source:
+                        StorageError::Store {
+                            target,
+                            status: Some(404),
+                            ..
+                        },
+                    ..
+                } if target.contains("/snapshots/") => format!(
+                    "snapshot {id} is not in repository {root} (forgotten or pruned since the \
+                     backup, or the backup's files were changed): nothing was written into {} \
+                     ({})",
+                    path.display(),
+                    repository_message(&e)
+                ),
+                _ => format!(
+                    "snapshot {id} of repository {root} into {}: {}",
+                    path.display(),
+                    repository_message(&e)
+                ),
+            }
         })?;
     let done = path.clone();
     tokio::task::spawn_blocking(move || write_done_file(&done, &uid))
