@@ -261,25 +261,7 @@ async fn restore_items(
             ),
         );
     }
-    if !volume_waits.is_empty() {
-        tally.log.line(
-            "info",
-            &format!(
-                "Waiting for the volumes of {} restored pods",
-                volume_waits.len()
-            ),
-        );
-    }
-    while let Some(done) = volume_waits.join_next().await {
-        match done {
-            Ok(ended) => fsb::started::record(ended, tally.log, tally.results),
-            Err(e) => {
-                let message = format!("a restored pod's volume restores did not finish: {e}");
-                tally.log.line("error", &message);
-                tally.results.errors.add_general(message);
-            }
-        }
-    }
+    fsb::started::finish(&mut volume_waits, tally.log, tally.results).await;
     while let Some(done) = execs.join_next().await {
         match done {
             Ok(records) => {

@@ -96,9 +96,29 @@ pub fn start(
     });
 }
 
+/// Wait for every pod's volumes, recording each as it ends.
+pub async fn finish(waits: &mut JoinSet<PodEnded>, log: &mut RestoreLog, results: &mut Results) {
+    if !waits.is_empty() {
+        log.line(
+            "info",
+            &format!("Waiting for the volumes of {} restored pods", waits.len()),
+        );
+    }
+    while let Some(done) = waits.join_next().await {
+        match done {
+            Ok(ended) => record(ended, log, results),
+            Err(e) => {
+                let message = format!("a restored pod's volume restores did not finish: {e}");
+                log.line("error", &message);
+                results.errors.add_general(message);
+            }
+        }
+    }
+}
+
 /// Each volume's line in the log; failures are errors in the results (the restore ends
 /// PartiallyFailed), in the pod's namespace.
-pub fn record(ended: PodEnded, log: &mut RestoreLog, results: &mut Results) {
+fn record(ended: PodEnded, log: &mut RestoreLog, results: &mut Results) {
     let (namespace, lines) = ended;
     for line in lines {
         match line {
