@@ -775,7 +775,8 @@ fn check_rbac(name: &str, objects: &[Value]) {
                     [
                         r#"["backups"]"#,
                         r#"["deletebackuprequests"]"#,
-                        r#"["podvolumebackups"]"#
+                        r#"["podvolumebackups"]"#,
+                        r#"["podvolumerestores"]"#
                     ]
                     .contains(&resources.as_str()),
                     "{name}: {rule}"

@@ -104,8 +104,8 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub resource_modifier: Option<TypedLocalObjectReference>,
-    /// How the file-system uploader writes pod volume files (veloxide restores none yet: a
-    /// restore setting it says so in a warning).
+    /// How the file-system uploader writes pod volume files (veloxide carries it to each
+    /// PodVolumeRestore but does not apply it: a restore setting it says so in a warning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("nullable" = true))]
     pub uploader_config: Option<UploaderConfigForRestore>,

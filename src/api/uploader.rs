@@ -1,5 +1,5 @@
 //! Velero's `uploaderConfig` of a backup (and a schedule's template) and of a restore: how its
-//! file-system uploader (kopia) moves pod volume files. veloxide moves no pod volume files yet,
+//! file-system uploader (kopia) moves pod volume files. veloxide's restic uploader applies none,
 //! so a run that sets one says in a warning that it changed nothing (`backup::not_done`).
 
 use schemars::JsonSchema;

@@ -176,8 +176,9 @@ pub fn restore_not_done(spec: &RestoreSpec) -> Vec<String> {
         .unwrap_or_default();
     if !uploader.is_empty() {
         out.push(format!(
-            "spec.uploaderConfig sets {}, which only file-system restores use, and veloxide \
-             does not restore pod volumes file by file yet: it changed nothing",
+            "spec.uploaderConfig sets {}, which only file-system restores use: veloxide \
+             records it on each PodVolumeRestore (uploaderSettings, as Velero) but its restic \
+             restore does not apply it: it changed nothing",
             uploader.join(", ")
         ));
     }

@@ -15,6 +15,7 @@ mod node_agent;
 mod output;
 mod progress;
 mod restore;
+mod restore_helper;
 mod schedule;
 mod select;
 mod selector;
@@ -109,6 +110,9 @@ enum Command {
     Webhook(WebhookArgs),
     /// Run the node agent: file-system backup of the pod volumes on this node.
     NodeAgent(node_agent::NodeAgentArgs),
+    /// Wait until the node agent has restored this pod's volumes (the restore-wait init
+    /// container's command).
+    RestoreHelper(restore_helper::RestoreHelperArgs),
     /// Work with schedules: create, get, describe, pause, unpause, delete.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -190,6 +194,7 @@ impl Command {
             Command::NodeAgent(args) => node_agent::run_agent(args, globals)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::RestoreHelper(args) => restore_helper::run(args).await,
             Command::Server(args) => server::run(*args, globals)
                 .await
                 .map(|()| ExitCode::SUCCESS),

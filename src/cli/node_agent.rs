@@ -50,7 +50,7 @@ pub async fn run_agent(args: NodeAgentArgs, globals: &Globals) -> anyhow::Result
     };
     let node = settings.node.clone();
     let agent = Arc::new(Agent::new(client, settings, shutdown));
-    run(agent, |swept| {
+    run(agent, |swept, swept_restores| {
         // Tests and scripts wait for this line.
         println!("veloxide node-agent watching node {node}");
         tracing::info!(
@@ -58,6 +58,12 @@ pub async fn run_agent(args: NodeAgentArgs, globals: &Globals) -> anyhow::Result
             found = swept.found,
             failed = swept.failed,
             "start-up sweep of this node's PodVolumeBackups left InProgress done"
+        );
+        tracing::info!(
+            node = %node,
+            found = swept_restores.found,
+            failed = swept_restores.failed,
+            "start-up sweep of this node's PodVolumeRestores left InProgress done"
         );
     })
     .await

@@ -63,6 +63,11 @@ pub struct ServerArgs {
     /// agents), from when its volumes step began (Velero's default).
     #[arg(long, default_value = "4h", value_parser = parse_duration)]
     fs_backup_timeout: Duration,
+    /// The image of the `restore-wait` init container a restore adds to pods whose volumes
+    /// were backed up file by file (it runs `veloxide restore-helper`); the chart passes the
+    /// server's own image, as Velero uses its own.
+    #[arg(long, env = "VELOXIDE_IMAGE", default_value = crate::restore::fsb::DEFAULT_IMAGE)]
+    restore_helper_image: String,
     /// Back up every pod volume file by file when a Backup leaves defaultVolumesToFsBackup
     /// unset (`--default-volumes-to-fs-backup` alone means true, as in Velero).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
@@ -255,6 +260,12 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
     settings.files = crate::location::FilePaths::Under(args.credentials_dirs);
     settings.terminating_timeout = args.terminating_resource_timeout;
     settings.hooks_enabled = args.hooks_enabled;
+    anyhow::ensure!(
+        !args.restore_helper_image.trim().is_empty(),
+        "--restore-helper-image is empty: name the veloxide image restored pods' restore-wait \
+         init container runs"
+    );
+    settings.restore_helper_image = args.restore_helper_image;
     settings.restore_allow = crate::restore::actions::Allow {
         aggregated_cluster_roles: args.restore_aggregated_cluster_roles,
         pod_security_labels: args.restore_pod_security_labels,

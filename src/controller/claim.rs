@@ -234,6 +234,13 @@ impl Claimable for crate::api::Restore {
     }
 }
 
+impl Claimable for crate::api::PodVolumeRestore {
+    const KIND: &'static str = "PodVolumeRestore";
+    fn in_progress(&self) -> bool {
+        self.status.as_ref().and_then(|s| s.phase) == Some(crate::api::PodVolumePhase::InProgress)
+    }
+}
+
 impl Claimable for crate::api::PodVolumeBackup {
     const KIND: &'static str = "PodVolumeBackup";
     fn in_progress(&self) -> bool {

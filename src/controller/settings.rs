@@ -40,6 +40,9 @@ pub struct Settings {
     /// What restores bring back that is refused by default (`--restore-aggregated-cluster-roles`,
     /// `--restore-pod-security-labels`, the chart's `rbac.restore` values of those names).
     pub restore_allow: crate::restore::actions::Allow,
+    /// The image of the `restore-wait` init container restored pods with file-system backed
+    /// up volumes get (`--restore-helper-image`; Velero uses its server's own image).
+    pub restore_helper_image: String,
 }
 
 impl Settings {
@@ -60,6 +63,7 @@ impl Settings {
             enabled: super::enabled::Enabled::default(),
             terminating_timeout: Duration::from_secs(600),
             restore_allow: Default::default(),
+            restore_helper_image: crate::restore::fsb::DEFAULT_IMAGE.to_owned(),
         }
     }
 }

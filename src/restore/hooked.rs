@@ -24,14 +24,14 @@ pub(super) struct HookedPod {
 pub(super) fn pending(
     group_resource: &str,
     applied: &Applied,
-    object: Option<Value>,
+    object: Option<&Value>,
     rules: &RestoreRules,
 ) -> Option<HookedPod> {
     let pod = match (applied, object) {
         (Applied::Created, Some(pod)) if group_resource == "pods" => pod,
         _ => return None,
     };
-    let (hooks, warnings) = exec_hooks(&pod, rules);
+    let (hooks, warnings) = exec_hooks(pod, rules);
     let field = |k: &str| pod["metadata"][k].as_str().unwrap_or_default().to_owned();
     (!hooks.is_empty() || !warnings.is_empty()).then(|| HookedPod {
         namespace: field("namespace"),

@@ -16,6 +16,7 @@ mod budget;
 mod choose;
 mod error;
 mod established;
+pub mod fsb;
 mod hooked;
 mod keys;
 mod log;

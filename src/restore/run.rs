@@ -15,6 +15,7 @@ use super::apply::{Applied, ExistingPolicy, Mode, api_resource, apply};
 use super::budget::Budget;
 use super::choose::{Chosen, choose};
 use super::error::{RestoreError, sse_c_hint};
+use super::fsb;
 use super::hooked::{self, HookedPod};
 use super::keys::restore_key;
 use super::log::RestoreLog;
@@ -63,6 +64,8 @@ pub struct Request<'a> {
     pub hooks: &'a RestoreHookRun,
     /// What the chart lets restores bring back that is refused by default.
     pub allow: Allow,
+    /// How pod volumes backed up file by file are written back.
+    pub fs: &'a super::fsb::FsRun,
 }
 
 /// Run the restore. The log and results are written even when the restore fails as a whole,
@@ -156,6 +159,16 @@ async fn restore_items(
         results,
     )
     .await;
+    let target = |ns: &str| request.rules.target_namespace(ns).to_owned();
+    let fs = fsb::started::prepare(
+        request.store,
+        backup,
+        target,
+        &request.fs.image,
+        log,
+        results,
+    )
+    .await;
     let reprovisioned = reprovisioned(&chosen);
     let snapshotted_volumes = snapshotted_volumes(&chosen);
     let has_bindings = chosen.iter().any(|i| {
@@ -178,6 +191,7 @@ async fn restore_items(
         plugins: &plugins,
         hooks: &request.hooks.rules,
         allow: &request.allow,
+        fs: &fs,
     };
     let total = chosen.len() as u64;
     let mut tally = Tally {
@@ -201,6 +215,8 @@ async fn restore_items(
     // Restored pods' exec hooks wait for their pods on tasks of their own: a pod that takes
     // minutes to start holds no create slot, and the restore waits for them all at its end.
     let mut execs = tokio::task::JoinSet::new();
+    // A created pod's PodVolumeRestores are made and waited for on tasks of their own too.
+    let mut volume_waits = tokio::task::JoinSet::new();
     let stage_of = |item: &Item| stages.get(&item.group_resource).copied();
     for stage in chosen.chunk_by(|a, b| stage_of(a) == stage_of(b)) {
         // A Vec, not an iterator adaptor: a closure here makes the run's future not provably
@@ -217,7 +233,19 @@ async fn restore_items(
             ));
         }
         let mut done = futures::stream::iter(jobs).buffer_unordered(IN_FLIGHT);
-        while let Some((item, (gvk, applied, pod))) = done.next().await {
+        while let Some((item, (gvk, applied, pod, object))) = done.next().await {
+            let created = matches!(applied, Applied::Created) && !request.options.dry_run;
+            if let Some(fs_pod) =
+                fsb::started::pending(&item.group_resource, created, object.as_ref(), &fs)
+            {
+                fsb::started::start(
+                    fs_pod,
+                    request.client,
+                    &request.fs.maker,
+                    tally.log,
+                    &mut volume_waits,
+                );
+            }
             tally.record(request.rules, &request.progress, item, gvk, applied);
             if let Some(pod) = pod {
                 hooked::start(pod, request.hooks, tally.log, tally.results, &mut execs);
@@ -233,6 +261,7 @@ async fn restore_items(
             ),
         );
     }
+    fsb::started::finish(&mut volume_waits, tally.log, tally.results).await;
     while let Some(done) = execs.join_next().await {
         match done {
             Ok(records) => {
@@ -259,7 +288,7 @@ async fn restore_tagged<'i>(
     item: &'i Item,
     status_by_spec: bool,
     namespaces_ready: &Mutex<Namespaces>,
-) -> (&'i Item, (String, Applied, Option<HookedPod>)) {
+) -> (&'i Item, Restored1) {
     (
         item,
         restore_one(request, ctx, budget, item, status_by_spec, namespaces_ready).await,
@@ -292,8 +321,11 @@ fn snapshotted_volumes(chosen: &[&Item]) -> BTreeSet<String> {
     actions::csi::snapshotted_volumes(claims.iter())
 }
 
-/// Restore one item; returns its resource-list key, what happened, and a created pod's exec
-/// hooks.
+/// One item's resource-list key, what happened, a created pod's exec hooks, and the object.
+type Restored1 = (String, Applied, Option<HookedPod>, Option<Value>);
+
+/// Restore one item; returns its resource-list key, what happened, a created pod's exec
+/// hooks, and the object as it was sent.
 async fn restore_one(
     request: &Request<'_>,
     ctx: &Context<'_>,
@@ -301,11 +333,18 @@ async fn restore_one(
     item: &Item,
     status_by_spec: bool,
     namespaces_ready: &Mutex<Namespaces>,
-) -> (String, Applied, Option<HookedPod>) {
+) -> Restored1 {
     let (gvk, applied, object) =
         create_one(request, ctx, budget, item, status_by_spec, namespaces_ready).await;
-    let pod = hooked::pending(&item.group_resource, &applied, object, &request.hooks.rules);
-    (gvk, applied, pod)
+    let pod = hooked::pending(
+        &item.group_resource,
+        &applied,
+        object.as_ref(),
+        &request.hooks.rules,
+    );
+    // Only a pod is read again (for its volumes); other objects are dropped here.
+    let object = object.filter(|_| item.group_resource == "pods");
+    (gvk, applied, pod, object)
 }
 
 /// Restore one item; returns its resource-list key, what happened, and the object created.

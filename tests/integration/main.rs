@@ -52,6 +52,7 @@ mod node;
 mod node_agent;
 mod node_csi;
 mod node_fsb;
+mod node_fsb_restore;
 mod rbac;
 mod rbac_crd_groups;
 mod rbac_namespaces;

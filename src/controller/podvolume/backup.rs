@@ -95,7 +95,7 @@ pub async fn run(agent: &Agent, pvb: &PodVolumeBackup) -> Result<(), kube::Error
     Ok(())
 }
 
-fn progress_json(progress: &Progress) -> Value {
+pub(super) fn progress_json(progress: &Progress) -> Value {
     json!({"bytesDone": progress.done(), "totalBytes": progress.total()})
 }
 
@@ -146,7 +146,10 @@ async fn parent_of(agent: &Agent, pvb: &PodVolumeBackup) -> Option<String> {
 }
 
 /// The location's store through the one storage path (its CA, client certificate, SSE).
-async fn open_store(agent: &Agent, name: &str) -> Result<crate::storage::ObjectStore, String> {
+pub(super) async fn open_store(
+    agent: &Agent,
+    name: &str,
+) -> Result<crate::storage::ObjectStore, String> {
     let ns = &agent.settings.namespace;
     let locations: Api<BackupStorageLocation> = Api::namespaced(agent.client.clone(), ns);
     let location = locations
@@ -165,7 +168,7 @@ async fn open_store(agent: &Agent, name: &str) -> Result<crate::storage::ObjectS
 }
 
 /// The repository password from Velero's Secret in the server's namespace.
-async fn password(agent: &Agent) -> Result<RepoPassword, String> {
+pub(super) async fn password(agent: &Agent) -> Result<RepoPassword, String> {
     let ns = &agent.settings.namespace;
     let secrets: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
     let secret = secrets
@@ -188,7 +191,7 @@ fn store_message(e: &StorageError) -> String {
     format!("{}: {e}; {}", reason.as_str(), reason.remedy())
 }
 
-fn repository_message(e: &RepositoryError) -> String {
+pub(super) fn repository_message(e: &RepositoryError) -> String {
     match e {
         RepositoryError::Store { root, source } => {
             format!("repository {root}: {}", store_message(source))

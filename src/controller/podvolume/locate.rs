@@ -1,10 +1,10 @@
-//! Where a PodVolumeBackup's volume is on this node: the pod (the one the backup named, by
-//! uid), its volume, the claim's PersistentVolume when it is one, and the single directory
-//! under the kubelet's pods directory holding it.
+//! Where a PodVolumeBackup's (or PodVolumeRestore's) volume is on this node: the pod (the one
+//! the work names, by uid), its volume, the claim's PersistentVolume when it is one, and the
+//! single directory under the kubelet's pods directory holding it.
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::{Api, Client, ResourceExt};
 
 use super::decide::{pod_volume, single_match, volume_dir};
@@ -17,7 +17,16 @@ pub async fn volume_path(
     pods_dir: &Path,
     pvb: &PodVolumeBackup,
 ) -> Result<PathBuf, String> {
-    let pod_ref = &pvb.spec.pod;
+    pod_volume_path(client, pods_dir, &pvb.spec.pod, &pvb.spec.volume).await
+}
+
+/// The host path of the volume `volume_name` of the pod `pod_ref` names, under `pods_dir`.
+pub async fn pod_volume_path(
+    client: &Client,
+    pods_dir: &Path,
+    pod_ref: &ObjectReference,
+    volume_name: &str,
+) -> Result<PathBuf, String> {
     let ns = pod_ref.namespace.clone().unwrap_or_default();
     let name = pod_ref.name.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -33,11 +42,11 @@ pub async fn volume_path(
         && want != uid
     {
         return Err(format!(
-            "pod {ns}/{name} is now another pod (uid {uid}, the backup asked for {want})"
+            "pod {ns}/{name} is now another pod (uid {uid}; the work names {want})"
         ));
     }
-    let volume = pod_volume(&pod, &pvb.spec.volume)
-        .ok_or_else(|| format!("pod {ns}/{name} has no volume {:?}", pvb.spec.volume))?;
+    let volume = pod_volume(&pod, volume_name)
+        .ok_or_else(|| format!("pod {ns}/{name} has no volume {volume_name:?}"))?;
     let bound = match &volume.persistent_volume_claim {
         None => None,
         Some(source) => {

@@ -5,13 +5,20 @@
 //! (`pkg/controller/pod_volume_backup_controller.go`) does the same with its own phases:
 //! New → InProgress (a claim fenced on the resourceVersion) → Completed or Failed.
 //!
+//! It also takes the PodVolumeRestores whose pods run on its node (`restore.rs`): once the
+//! pod's `restore-wait` init container runs, the snapshot is written into the new pod's volume
+//! and the done file the container waits for is made (Velero's
+//! `pod_volume_restore_controller.go`).
+//!
 //! The agent holds no state across a restart: at start it fails this node's PodVolumeBackups
-//! left InProgress (their agent died mid-backup), as the server's sweep fails its runs, and
-//! the backup that made them sees the failure.
+//! and PodVolumeRestores left InProgress (their agent died mid-copy), as the server's sweep
+//! fails its runs, and the backup or restore that made them sees the failure.
 
 mod backup;
 pub mod decide;
 mod locate;
+mod restore;
+pub mod restore_decide;
 mod sweep;
 
 use std::path::PathBuf;
@@ -25,10 +32,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::fence::Swept;
 use super::{Error, run_until};
-use crate::api::PodVolumeBackup;
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::api::{PodVolumeBackup, PodVolumeRestore};
 use crate::location::FilePaths;
 use crate::storage::StoreCache;
 use decide::Next;
+use restore_decide::{RestoreNext, restore_next};
+
+/// How soon a PodVolumeRestore waiting for its pod (scheduled, its wait container running)
+/// is looked at again.
+const POD_WAIT: Duration = Duration::from_secs(2);
 
 /// Backups run one at a time on a node, as Velero's node agent by default (its
 /// `loadConcurrency`): volumes are read from the node's disk, and two at once only share it.
@@ -72,26 +86,71 @@ impl Agent {
     fn backups(&self) -> Api<PodVolumeBackup> {
         Api::namespaced(self.client.clone(), &self.settings.namespace)
     }
+
+    fn restores(&self) -> Api<PodVolumeRestore> {
+        Api::namespaced(self.client.clone(), &self.settings.namespace)
+    }
 }
 
-/// Sweep, tell `ready` what the sweep did, then take this node's PodVolumeBackups until
-/// shutdown.
-pub async fn run(agent: Arc<Agent>, ready: impl FnOnce(&Swept)) -> Result<(), kube::Error> {
+/// Sweep, tell `ready` what the sweeps did (backups, restores), then take this node's
+/// PodVolumeBackups and PodVolumeRestores until shutdown.
+pub async fn run(agent: Arc<Agent>, ready: impl FnOnce(&Swept, &Swept)) -> Result<(), kube::Error> {
     let swept = sweep::fail_orphans(&agent).await?;
-    ready(&swept);
-    let controller = super::list::controller(agent.backups(), watcher::Config::default())
+    let swept_restores = sweep::fail_restore_orphans(&agent).await?;
+    ready(&swept, &swept_restores);
+    let backups = super::list::controller(agent.backups(), watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(CONCURRENCY));
+    let restores = super::list::controller(agent.restores(), watcher::Config::default())
         .with_config(controller::Config::default().concurrency(CONCURRENCY));
     let term = agent.shutdown.clone();
-    run_until(
-        controller,
-        term,
-        reconcile,
-        error_policy,
-        agent,
-        "podvolumebackup",
-    )
-    .await;
+    tokio::join!(
+        run_until(
+            backups,
+            term.clone(),
+            reconcile,
+            error_policy,
+            agent.clone(),
+            "podvolumebackup",
+        ),
+        run_until(
+            restores,
+            term,
+            reconcile_restore,
+            restore_error_policy,
+            agent,
+            "podvolumerestore",
+        ),
+    );
     Ok(())
+}
+
+fn restore_error_policy(pvr: Arc<PodVolumeRestore>, error: &Error, _agent: Arc<Agent>) -> Action {
+    tracing::warn!(name = %pvr.name_any(), error = %error, "PodVolumeRestore: retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile_restore(pvr: Arc<PodVolumeRestore>, agent: Arc<Agent>) -> Result<Action, Error> {
+    // Only New ones need their pod read.
+    if pvr
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .is_some_and(|p| p != crate::api::PodVolumePhase::New)
+    {
+        return Ok(Action::await_change());
+    }
+    let ns = pvr.spec.pod.namespace.clone().unwrap_or_default();
+    let name = pvr.spec.pod.name.clone().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(agent.client.clone(), &ns);
+    let pod = pods.get_opt(&name).await.map_err(Error::Kube)?;
+    match restore_next(&pvr, pod.as_ref(), &agent.settings.node) {
+        RestoreNext::NotOurs | RestoreNext::Leave => Ok(Action::await_change()),
+        RestoreNext::Wait => Ok(Action::requeue(POD_WAIT)),
+        RestoreNext::Take => {
+            restore::run(&agent, &pvr).await.map_err(Error::Kube)?;
+            Ok(Action::await_change())
+        }
+    }
 }
 
 fn error_policy(pvb: Arc<PodVolumeBackup>, error: &Error, _agent: Arc<Agent>) -> Action {

@@ -115,6 +115,17 @@ async fn restore_objects(
         default_wait: DEFAULT_WAIT,
     };
     let qualified = format!("{}/{name}", claimed.namespace().unwrap_or_default());
+    let fs = restore::fsb::FsRun {
+        image: ctx.settings.restore_helper_image.clone(),
+        maker: restore::fsb::pvr::Maker {
+            namespace: claimed.namespace().unwrap_or_default(),
+            restore: name.clone(),
+            restore_uid: rules.restore_uid.clone(),
+            location: validated.location.name_any(),
+            uploader_config: claimed.spec.uploader_config.clone(),
+            timeout: ctx.settings.backup.fs.timeout,
+        },
+    };
     let mut not_done = crate::backup::not_done::restore_not_done(&claimed.spec);
     if ctx.settings.backup.api_group_versions {
         not_done.push(
@@ -142,6 +153,7 @@ async fn restore_objects(
         terminating_timeout: ctx.settings.terminating_timeout,
         hooks: &hooks,
         allow: ctx.settings.restore_allow,
+        fs: &fs,
     }));
     let work = async {
         claim_files(store, claimed).await?;

@@ -17,6 +17,7 @@ mod job;
 mod lease;
 mod pod;
 mod pod_security;
+mod pod_volume;
 mod pv;
 mod pvc;
 mod rbac;
@@ -47,6 +48,8 @@ pub const ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("jobs.batch", "velero.io/job", job::restore),
     ("pods", "velero.io/pod", pod::restore),
+    // The restore-wait container first; the init hooks' containers go after it.
+    ("pods", "velero.io/pod-volume-restore", pod_volume::restore),
     ("pods", "velero.io/init-restore-hook", init_hook::restore),
     ("services", "velero.io/service", service::restore),
     (
@@ -177,6 +180,7 @@ pub(crate) struct TestContext {
     pub plugins: crate::restore::options::PluginConfig,
     pub hooks: crate::hooks::restore::RestoreRules,
     pub allow: Allow,
+    pub fs: crate::restore::fsb::FsRestore,
 }
 
 #[cfg(test)]
@@ -197,6 +201,7 @@ impl TestContext {
             plugins: Default::default(),
             hooks: crate::hooks::restore::RestoreRules::default(),
             allow: Allow::default(),
+            fs: Default::default(),
         }
     }
 
@@ -210,6 +215,7 @@ impl TestContext {
             plugins: &self.plugins,
             hooks: &self.hooks,
             allow: &self.allow,
+            fs: &self.fs,
         }
     }
 }

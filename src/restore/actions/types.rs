@@ -26,6 +26,8 @@ pub struct Context<'a> {
     pub hooks: &'a crate::hooks::restore::RestoreRules,
     /// What the chart lets restores bring back that is refused by default.
     pub allow: &'a Allow,
+    /// The backup's pod volume snapshots: restored pods wait for theirs (`restore-wait`).
+    pub fs: &'a crate::restore::fsb::FsRestore,
 }
 
 /// Items refused unless the chart allows them (server flags), because a planted archive could

@@ -292,7 +292,8 @@ mod tests {
                     assert!(
                         resources == r#"["backups"]"#
                             || resources == r#"["deletebackuprequests"]"#
-                            || resources == r#"["podvolumebackups"]"#,
+                            || resources == r#"["podvolumebackups"]"#
+                            || resources == r#"["podvolumerestores"]"#,
                         "{rule}"
                     );
                 }

@@ -137,6 +137,8 @@ pub(super) fn rbac(ns: &str, crd_groups: &[String]) -> Vec<Value> {
              "verbs": ["get", "list", "watch", "delete"]},
             {"apiGroups": ["velero.io"], "resources": ["podvolumebackups"],
              "verbs": ["get", "create"]},
+            {"apiGroups": ["velero.io"], "resources": ["podvolumerestores"],
+             "verbs": ["get", "create"]},
             {"apiGroups": ["velero.io"],
              "resources": ["backups/status", "restores/status", "deletebackuprequests/status"],
              "verbs": ["update", "patch"]},
