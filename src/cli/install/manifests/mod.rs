@@ -191,6 +191,11 @@ mod tests {
             guards.iter().all(|g| !args.iter().any(|a| a == g)),
             "{args:?}"
         );
+        // Restored pods' restore-wait containers run the installed image, not a default tag.
+        assert!(
+            args.iter().any(|a| a == "--restore-helper-image=img:1"),
+            "{args:?}"
+        );
         let mut lifted = plan("velero", false);
         lifted.restore_guards = RestoreGuards {
             aggregated_cluster_roles: true,

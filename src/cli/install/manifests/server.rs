@@ -43,6 +43,9 @@ pub(super) fn deployment(ns: &str, image: &str, flags: &[&str]) -> Value {
         "--tls-cert-file=/certs/tls.crt".to_owned(),
         "--tls-key-file=/certs/tls.key".to_owned(),
         format!("--restore-spool-limit={TMP_SIZE}"),
+        // Restored pods whose volumes were backed up file by file wait in an init container
+        // of the server's own image (Velero's restore-wait), as Velero uses its own.
+        format!("--restore-helper-image={image}"),
     ];
     args.extend(flags.iter().map(|f| (*f).to_owned()));
     json!({
