@@ -142,7 +142,9 @@ fn parse(key: &str, gz: &[u8]) -> Result<Vec<PodVolumeBackup>, String> {
     if json.len() as u64 > MAX_SIDE_FILE {
         return Err(format!("{key} is over {MAX_SIDE_FILE} bytes decompressed"));
     }
-    serde_json::from_slice(&json)
+    // Velero writes `null` for a backup that made none (Go encodes its nil list so).
+    serde_json::from_slice::<Option<Vec<PodVolumeBackup>>>(&json)
+        .map(Option::unwrap_or_default)
         .map_err(|e| format!("{key} is not a list of PodVolumeBackups: {e}"))
 }
 
@@ -150,6 +152,19 @@ fn parse(key: &str, gz: &[u8]) -> Result<Vec<PodVolumeBackup>, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn velero_s_null_for_no_pod_volume_backups_is_an_empty_list() {
+        let gz = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut e, text).unwrap();
+            e.finish().unwrap()
+        };
+        assert!(parse("k", &gz(b"null")).unwrap().is_empty());
+        assert!(parse("k", &gz(b"[]")).unwrap().is_empty());
+        let err = parse("k", &gz(b"{}")).unwrap_err();
+        assert!(err.contains("k is not a list of PodVolumeBackups"), "{err}");
+    }
 
     fn pvb(ns: &str, pod: &str, volume: &str, phase: &str, snapshot: &str) -> PodVolumeBackup {
         serde_json::from_value(json!({
