@@ -323,9 +323,9 @@ pub async fn run(args: ServerArgs, globals: &Globals) -> anyhow::Result<()> {
 }
 
 /// How long before the lease runs out the leader renews it (kube-lease-manager's grace): a
-/// third of the way in (whole seconds), so a renewal that fails or is given up (the election's
-/// client bounds each request to a fifth of the lease) is retried twice or more before the
-/// lease runs out, which is when this replica stops leading (server::leader).
+/// third of the way in (whole seconds), so a renewal that fails is retried (every 2 s at
+/// most, server::leader) for two thirds of the lease before it runs out, which is when this
+/// replica stops leading.
 fn renew_grace(lease: Duration) -> Duration {
     let seconds = lease.as_secs().max(2);
     Duration::from_secs((seconds - (seconds / 3).max(1)).max(1))

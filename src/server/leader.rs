@@ -9,10 +9,10 @@
 //! election does, and starts a new term (start-up sweep included) once a renewal is seen again.
 //!
 //! The election runs on a thread and runtime of its own, with a client of its own whose every
-//! request is bounded by a fraction of the lease: the controllers' work (a restore creating
+//! request is bounded by the time the lease has left: the controllers' work (a restore creating
 //! 100,000 objects with dozens of requests in flight, a large archive being parsed) can neither
-//! starve a renewal of a worker nor queue it behind their requests, and one renewal that hangs
-//! is abandoned and retried while the lease still has time to run.
+//! starve a renewal of a worker nor hold it in their client, and a renewal that fails is tried
+//! again within two seconds ([`watch`]) until the lease runs out.
 
 use std::future::Future;
 use std::time::Duration;
@@ -72,9 +72,12 @@ where
 }
 
 /// The election's own client: every request (a renewal, a read of the Lease) is given up
-/// after a fifth of the lease, so a hung one is retried while the lease still runs.
+/// after two thirds of the lease (a renewal starts a third of the way in, so it may take until
+/// the lease would run out), not the 295 s kube's default allows. Not shorter: an API server
+/// that queues the request (priority and fairness, behind the same identity's creates) serves
+/// it late, and one given up and sent again only joins the back of the queue.
 fn lease_client(mut config: kube::Config, duration: Duration) -> anyhow::Result<Client> {
-    let bound = (duration / 5).max(Duration::from_millis(500));
+    let bound = (duration * 2 / 3).max(Duration::from_millis(500));
     config.connect_timeout = Some(bound);
     config.read_timeout = Some(bound);
     config.write_timeout = Some(bound);
@@ -99,7 +102,8 @@ where
         .with_field_manager(format!("veloxide-{}", settings.identity))
         .build()
         .await?;
-    let (mut is_leader, manager_task) = manager.watch().await;
+    let manager = std::sync::Arc::new(manager);
+    let (mut is_leader, manager_task) = watch(manager.clone(), settings.duration);
     let mut term: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut manager_changed = true;
     loop {
@@ -147,12 +151,46 @@ where
     // Closing the channel makes the manager task finish; then release so a peer takes over
     // at once instead of waiting for the lease to expire.
     drop(is_leader);
-    if let Ok(Ok(manager)) = manager_task.await {
-        if let Err(e) = manager.release().await {
-            tracing::warn!(error = %e, "could not release the lease");
-        }
+    let _ = manager_task.await;
+    if let Err(e) = manager.release().await {
+        tracing::warn!(error = %e, "could not release the lease");
     }
     Ok(())
+}
+
+/// Take and renew the lease, telling whether this replica holds it. kube-lease-manager's own
+/// `watch` backs off after a failed request up to 30 s, twice a 15 s lease: under load (an API
+/// server busy with a restore's creates answering a renewal after the client's bound) a
+/// leader lost its lease with no attempt made in its last 20 s. Here a failed attempt is
+/// retried after a tenth of the lease (at most 2 s, client-go's retry period), so the renewals
+/// keep coming until the lease runs out.
+fn watch(
+    manager: std::sync::Arc<kube_lease_manager::LeaseManager>,
+    duration: Duration,
+) -> (
+    tokio::sync::watch::Receiver<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tell, told) = tokio::sync::watch::channel(false);
+    let retry = (duration / 10).clamp(Duration::from_millis(200), Duration::from_secs(2));
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                () = tell.closed() => break,
+                changed = manager.changed() => match changed {
+                    Ok(holds) => {
+                        let _ = tell.send(holds);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, retry = ?retry, "taking or renewing the lease failed; trying again");
+                        tokio::time::sleep(retry).await;
+                    }
+                },
+            }
+        }
+    });
+    (told, task)
 }
 
 /// Until when this replica may lead, from the last read of its Lease that showed it holding it.
