@@ -2,11 +2,9 @@
 //! the namespace's repository, back the directory up with its progress in the status, and end
 //! Completed (`snapshotID`, `path`) or Failed with a message that names what to fix.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -169,20 +167,7 @@ pub(super) async fn open_store(
 
 /// The repository password from Velero's Secret in the server's namespace.
 pub(super) async fn password(agent: &Agent) -> Result<RepoPassword, String> {
-    let ns = &agent.settings.namespace;
-    let secrets: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
-    let secret = secrets
-        .get_opt(repository::SECRET_NAME)
-        .await
-        .map_err(|e| format!("reading Secret {ns}/{}: {e}", repository::SECRET_NAME))?;
-    let data: Option<BTreeMap<String, Vec<u8>>> = secret.map(|s| {
-        s.data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect()
-    });
-    RepoPassword::from_secret(ns, data.as_ref()).map_err(|e| e.to_string())
+    repository::read_password(&agent.client, &agent.settings.namespace).await
 }
 
 /// A store failure as the location controller says it: the reason, what failed, the fix.
