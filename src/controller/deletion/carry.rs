@@ -141,7 +141,8 @@ async fn delete_everything(
     let mut errors = Vec::new();
     let mut deleted_objects = 0;
     if let (Some(files), Some(location)) = (files, location) {
-        match store_for(ctx, location).await {
+        // Shared: the file-system backups' repositories read it from blocking threads.
+        match store_for(ctx, location).await.map(std::sync::Arc::new) {
             Err(e) => errors.push(format!(
                 "backup storage location {} cannot be used: {e}",
                 files.location
@@ -150,7 +151,7 @@ async fn delete_everything(
             // only a folder whose marker or stored metadata names this backup is deleted.
             Ok(store) => match async {
                 delete_snapshots(ctx, backups, &store, name, files).await?;
-                super::fs::forget(ctx, location, name, files).await
+                super::fs::forget(ctx, &store, name, files).await
             }
             .await
             {

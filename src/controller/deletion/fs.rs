@@ -6,18 +6,18 @@
 use std::sync::Arc;
 
 use super::state::Files;
-use crate::api::BackupStorageLocation;
 use crate::backup::volumes::fs_delete;
-use crate::controller::{Context, store_for};
+use crate::controller::Context;
+use crate::storage::ObjectStore;
 
+/// Through `store`, the deletion's own (the location the backup was written to, opened once).
 pub(super) async fn forget(
     ctx: &Context,
-    location: &BackupStorageLocation,
+    store: &Arc<ObjectStore>,
     name: &str,
     files: &Files,
 ) -> Result<(), String> {
-    let store = store_for(ctx, location).await?;
-    let snapshots = fs_delete::recorded(&store, name).await?;
+    let snapshots = fs_delete::recorded(store, name).await?;
     if snapshots.is_empty() {
         return Ok(());
     }
@@ -25,7 +25,7 @@ pub(super) async fn forget(
         .await
         .map_err(|e| format!("forgetting the backup's file-system backups: {e}"))?;
     let forgotten =
-        fs_delete::forget(Arc::new(store), &password, name, &files.uid, &snapshots).await?;
+        fs_delete::forget(store.clone(), &password, name, &files.uid, &snapshots).await?;
     tracing::info!(
         backup = name,
         forgotten,
